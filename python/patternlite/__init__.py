@@ -1,0 +1,24 @@
+"""patternlite: data-free pattern pruning and a TFLite delegate for pattern-sparse convs.
+
+The runtime half (this package's top level) needs numpy and any one TFLite
+runtime (tensorflow, ai-edge-litert or tflite-runtime), never TensorFlow itself.
+The converter lives in :mod:`patternlite.converter` and needs the ``converter``
+extra.
+"""
+
+from __future__ import annotations
+
+from patternlite.delegate import Delegate, DelegateError, load_delegate, library_path
+from patternlite.metadata import METADATA_NAME, LayerPatterns, MetadataError, PatternMetadata
+
+__all__ = [
+    "METADATA_NAME",
+    "Delegate",
+    "DelegateError",
+    "LayerPatterns",
+    "MetadataError",
+    "PatternMetadata",
+    "library_path",
+    "load_delegate",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,49 @@
+"""The ``patternlite`` command line.
+
+``inspect`` runs on the light runtime. ``prune``, ``export``, ``finetune`` and
+``demo`` need the converter extra (TensorFlow); they are imported only when
+asked for, so ``patternlite inspect`` starts fast and works without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+CONVERTER_COMMANDS = ("prune", "export", "finetune", "demo")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(
+            "usage: patternlite {inspect,prune,export,finetune,demo} ...\n\n"
+            "  inspect   summarise a .tflite's pattern metadata and FLOP reduction\n"
+            "  prune     data-free pattern + connectivity pruning of a Keras model\n"
+            "  export    turn a (retrained) pruned Keras model into a .tflite with metadata\n"
+            "  finetune  masked retraining on your own data, masks held fixed\n"
+            "  demo      the whole story on built-in material (digits CNN, VGG-shaped speed test)\n"
+        )
+        return 0
+    command, rest = args[0], args[1:]
+    if command == "inspect":
+        from patternlite.inspect import main as inspect_main
+
+        return inspect_main(rest)
+    if command in CONVERTER_COMMANDS:
+        try:
+            from patternlite.converter.cli import main as converter_main
+        except ImportError as exc:  # TensorFlow missing: say how to get it
+            print(
+                f"patternlite {command} needs the converter extra ({exc}).\n"
+                "Install it with: pip install 'patternlite[converter]'",
+                file=sys.stderr,
+            )
+            return 2
+        return converter_main([command, *rest])
+    print(f"patternlite: unknown command {command!r}; try 'patternlite --help'", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

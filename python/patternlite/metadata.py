@@ -1,0 +1,211 @@
+"""The pattern metadata blob: what the converter writes and the delegate reads.
+
+The blob lives in the ``.tflite`` flatbuffer's ``metadata`` table under the name
+:data:`METADATA_NAME`. Its byte layout is specified in ``docs/metadata-format.md``;
+``delegate/metadata/metadata_reader.cc`` is the C++ reader of the same format.
+This module needs numpy only, so the light runtime can inspect models.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+METADATA_NAME = "patternlite"
+MAGIC = b"PLTN"
+VERSION_MAJOR = 1
+VERSION_MINOR = 0
+PRUNED = 0xFF
+CENTRE_BIT = 1 << 4  # bit index 3*ky + kx, centre is (1, 1)
+MAX_PATTERNS = 254
+
+_HEADER = struct.Struct("<4sHHII II")  # magic, major, minor, total, crc, K, L
+_LAYER_HEAD = struct.Struct("<II")  # record_size, name_len
+
+
+class MetadataError(ValueError):
+    """The metadata blob is malformed, corrupt or of an unsupported version."""
+
+
+def _pad4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def mask_to_grid(mask: int) -> npt.NDArray[np.bool_]:
+    """A 9-bit pattern mask as a 3x3 boolean grid (row ky, column kx)."""
+    return np.array([(mask >> b) & 1 for b in range(9)], dtype=bool).reshape(3, 3)
+
+
+def grid_to_mask(grid: npt.ArrayLike) -> int:
+    """A 3x3 boolean grid as a 9-bit pattern mask."""
+    flat = np.asarray(grid, dtype=bool).reshape(9)
+    return int(sum(1 << b for b in range(9) if flat[b]))
+
+
+def validate_pattern(mask: int) -> None:
+    """Raise MetadataError unless ``mask`` keeps exactly 4 of 9 taps, centre included."""
+    if not 0 <= mask < 512:
+        raise MetadataError(f"pattern mask {mask} is not a 9-bit value")
+    if bin(mask).count("1") != 4:
+        raise MetadataError(f"pattern mask {mask:#05x} keeps {bin(mask).count('1')} taps, not 4")
+    if not mask & CENTRE_BIT:
+        raise MetadataError(f"pattern mask {mask:#05x} does not keep the centre tap")
+
+
+@dataclass
+class LayerPatterns:
+    """One pattern-pruned 3x3 conv: which library pattern each kernel follows.
+
+    ``kernel_pattern[o, i]`` is the index into the library of the kernel of output
+    channel ``o`` and input channel ``i``, or :data:`PRUNED` when the whole kernel
+    was removed by connectivity pruning.
+    """
+
+    tensor_name: str
+    kernel_pattern: npt.NDArray[np.uint8]
+    keep: float = 1.0
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.kernel_pattern.shape[0])
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.kernel_pattern.shape[1])
+
+    @property
+    def kept_kernels(self) -> int:
+        return int(np.count_nonzero(self.kernel_pattern != PRUNED))
+
+
+@dataclass
+class PatternMetadata:
+    """The pattern library and the per-layer kernel assignments of one model."""
+
+    patterns: list[int]
+    layers: list[LayerPatterns] = field(default_factory=list)
+    version: tuple[int, int] = (VERSION_MAJOR, VERSION_MINOR)
+
+    def layer(self, tensor_name: str) -> LayerPatterns | None:
+        for layer in self.layers:
+            if layer.tensor_name == tensor_name:
+                return layer
+        return None
+
+    def validate(self) -> None:
+        if not 1 <= len(self.patterns) <= MAX_PATTERNS:
+            raise MetadataError(f"library holds {len(self.patterns)} patterns (1..{MAX_PATTERNS})")
+        for mask in self.patterns:
+            validate_pattern(mask)
+        names = [layer.tensor_name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise MetadataError("two layer records name the same filter tensor")
+        for layer in self.layers:
+            kp = layer.kernel_pattern
+            if kp.ndim != 2 or kp.dtype != np.uint8:
+                raise MetadataError(f"{layer.tensor_name}: kernel_pattern must be 2-D uint8")
+            bad = (kp != PRUNED) & (kp >= len(self.patterns))
+            if bad.any():
+                raise MetadataError(f"{layer.tensor_name}: kernel refers to a pattern outside the library")
+            if not 0.0 < layer.keep <= 1.0:
+                raise MetadataError(f"{layer.tensor_name}: keep {layer.keep} outside (0, 1]")
+
+
+def encode(meta: PatternMetadata) -> bytes:
+    """Serialise ``meta`` to the version-1 blob."""
+    meta.validate()
+    body = bytearray()
+    k = len(meta.patterns)
+    body += struct.pack(f"<{k}H", *meta.patterns)
+    body += b"\0" * (_pad4(len(body)) - len(body))
+    for layer in meta.layers:
+        name = layer.tensor_name.encode("utf-8")
+        kp = np.ascontiguousarray(layer.kernel_pattern, dtype=np.uint8)
+        rec = bytearray()
+        rec += name + b"\0" * (_pad4(len(name)) - len(name))
+        rec += struct.pack("<IIf", layer.out_channels, layer.in_channels, float(layer.keep))
+        rec += kp.tobytes()
+        rec += b"\0" * (_pad4(len(rec)) - len(rec))
+        body += _LAYER_HEAD.pack(_LAYER_HEAD.size + len(rec), len(name)) + rec
+    total = _HEADER.size + len(body)
+    crc = zlib.crc32(bytes(body)) & 0xFFFFFFFF
+    header = _HEADER.pack(MAGIC, VERSION_MAJOR, VERSION_MINOR, total, crc, k, len(meta.layers))
+    return header + bytes(body)
+
+
+def decode(blob: bytes) -> PatternMetadata:
+    """Parse a blob, checking magic, version, size, CRC and every bound."""
+    if len(blob) < _HEADER.size:
+        raise MetadataError(f"metadata is {len(blob)} bytes, shorter than its header")
+    magic, major, minor, total, crc, k, n_layers = _HEADER.unpack_from(blob, 0)
+    if magic != MAGIC:
+        raise MetadataError(f"bad magic {magic!r}, expected {MAGIC!r}")
+    if major != VERSION_MAJOR:
+        raise MetadataError(f"metadata version {major}.{minor} is not supported (need {VERSION_MAJOR}.x)")
+    if total != len(blob):
+        raise MetadataError(f"metadata says {total} bytes but holds {len(blob)}")
+    body = bytes(blob[_HEADER.size :])
+    if zlib.crc32(body) & 0xFFFFFFFF != crc:
+        raise MetadataError("metadata CRC mismatch: the blob is corrupt")
+    pos = 0
+    need = _pad4(2 * k)
+    if not 1 <= k <= MAX_PATTERNS or need > len(body):
+        raise MetadataError(f"bad pattern count {k}")
+    patterns = list(struct.unpack_from(f"<{k}H", body, 0))
+    pos = need
+    layers: list[LayerPatterns] = []
+    for _ in range(n_layers):
+        if pos + _LAYER_HEAD.size > len(body):
+            raise MetadataError("layer record runs past the end of the metadata")
+        size, name_len = _LAYER_HEAD.unpack_from(body, pos)
+        end = pos + size
+        if size < _LAYER_HEAD.size or end > len(body):
+            raise MetadataError("layer record size out of bounds")
+        p = pos + _LAYER_HEAD.size
+        name_end = p + name_len
+        if name_end > end:
+            raise MetadataError("layer name runs past its record")
+        name = body[p:name_end].decode("utf-8", errors="strict")
+        p = pos + _LAYER_HEAD.size + _pad4(name_len)
+        if p + 12 > end:
+            raise MetadataError(f"{name}: record too short for its shape")
+        o, i, keep = struct.unpack_from("<IIf", body, p)
+        p += 12
+        if o * i > end - p:
+            raise MetadataError(f"{name}: {o}x{i} kernel table runs past its record")
+        kp = np.frombuffer(body, dtype=np.uint8, count=o * i, offset=p).reshape(o, i).copy()
+        layers.append(LayerPatterns(tensor_name=name, kernel_pattern=kp, keep=float(keep)))
+        pos = end
+    meta = PatternMetadata(patterns=patterns, layers=layers, version=(major, minor))
+    meta.validate()
+    return meta
+
+
+def kernel_patterns_from_weights(
+    filters_ohwi: npt.NDArray[np.floating], patterns: list[int]
+) -> npt.NDArray[np.uint8]:
+    """Which library pattern each 3x3 kernel of an OHWI filter follows.
+
+    A kernel that is entirely zero is :data:`PRUNED`. Raises MetadataError if a
+    non-zero kernel fits no pattern of the library. When several patterns
+    contain a kernel's support (it has fewer than 4 non-zeros), the first wins.
+    """
+    w = np.asarray(filters_ohwi)
+    if w.ndim != 4 or w.shape[1:3] != (3, 3):
+        raise MetadataError(f"expected OHWI 3x3 filters, got shape {w.shape}")
+    support = (w != 0).transpose(0, 3, 1, 2).reshape(w.shape[0], w.shape[3], 9)
+    bits = (support * (1 << np.arange(9))).sum(axis=2)
+    out = np.full(bits.shape, PRUNED, dtype=np.uint8)
+    unresolved = bits != 0
+    for idx, mask in enumerate(patterns):
+        fits = unresolved & ((bits & ~mask) == 0)
+        out[fits] = idx
+        unresolved &= ~fits
+    if unresolved.any():
+        o, i = np.argwhere(unresolved)[0]
+        raise MetadataError(f"kernel (o={o}, i={i}) with support {int(bits[o, i]):#05x} fits no library pattern")
+    return out
