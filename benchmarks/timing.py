@@ -1,0 +1,65 @@
+"""Interleaved timing and the output-agreement checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from benchmarks.engines import Engine, EngineError
+
+# Relative tolerance (max |a-b| over the output's max |ref|) for "agrees": fp32 engines
+# reorder sums and use Winograd/GEMM tiling, so bit equality is not expected.
+AGREE_TOL = 2e-3
+
+
+def agreement(out: np.ndarray, ref: np.ndarray, reference: str) -> dict[str, Any]:
+    a = np.asarray(out, dtype=np.float64).ravel()
+    b = np.asarray(ref, dtype=np.float64).ravel()
+    if a.size != b.size:
+        return {"reference": reference, "ok": False, "error": f"output size {a.size} != {b.size}"}
+    diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+    return {
+        "reference": reference,
+        "max_abs_diff": diff,
+        "output_scale": scale,
+        "rel_diff": rel,
+        "ok": bool(rel <= AGREE_TOL),
+        "tol": AGREE_TOL,
+    }
+
+
+def summarize(times_s: list[float]) -> dict[str, Any]:
+    ms = np.asarray(times_s) * 1e3
+    return {
+        "n": int(ms.size),
+        "median_ms": float(np.median(ms)),
+        "p90_ms": float(np.percentile(ms, 90)),
+        "min_ms": float(ms.min()),
+        "mean_ms": float(ms.mean()),
+        "times_ms": [round(float(t), 4) for t in ms],
+    }
+
+
+def round_robin(
+    engines: dict[str, Engine], warmup: int, reps: int, failures: dict[str, str]
+) -> dict[str, list[float]]:
+    """Each repetition runs every engine once, the starting engine rotating, so load drift on
+    a shared machine spreads over all engines instead of landing on whichever ran last."""
+    names = list(engines)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(warmup + reps):
+        order = names[r % len(names) :] + names[: r % len(names)] if names else []
+        for n in order:
+            if n in failures:
+                continue
+            try:
+                t = engines[n].run(1)[0]
+            except EngineError as exc:
+                failures[n] = f"failed during run: {exc.reason}"
+                continue
+            if r >= warmup:
+                times[n].append(t)
+    return times
