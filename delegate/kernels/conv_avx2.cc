@@ -1,0 +1,27 @@
+// AVX2 + FMA instantiation of the pattern-conv kernel (8 floats per vector).
+// Compiled with -mavx2 -mfma; only called after dispatch.cc checked the CPU.
+#include <immintrin.h>
+
+#include "delegate/kernels/conv_simd_impl.h"
+
+namespace patternlite {
+namespace {
+
+struct Avx2 {
+  using V = __m256;
+  static constexpr int kLanes = 8;
+  static V Zero() { return _mm256_setzero_ps(); }
+  static V Broadcast(float x) { return _mm256_set1_ps(x); }
+  static V Load(const float* p) { return _mm256_loadu_ps(p); }
+  static void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V Fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+};
+
+}  // namespace
+
+void ConvRowsAvx2(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
+                  int oy0, int oy1, Workspace* ws) {
+  simd_impl::ConvRows<Avx2>(g, w, input, output, n, oy0, oy1, ws);
+}
+
+}  // namespace patternlite

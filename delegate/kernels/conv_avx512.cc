@@ -1,0 +1,27 @@
+// AVX-512F instantiation of the pattern-conv kernel (16 floats per vector).
+// Compiled with -mavx512f; only called after dispatch.cc checked the CPU.
+#include <immintrin.h>
+
+#include "delegate/kernels/conv_simd_impl.h"
+
+namespace patternlite {
+namespace {
+
+struct Avx512 {
+  using V = __m512;
+  static constexpr int kLanes = 16;
+  static V Zero() { return _mm512_setzero_ps(); }
+  static V Broadcast(float x) { return _mm512_set1_ps(x); }
+  static V Load(const float* p) { return _mm512_loadu_ps(p); }
+  static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+};
+
+}  // namespace
+
+void ConvRowsAvx512(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
+                    int oy0, int oy1, Workspace* ws) {
+  simd_impl::ConvRows<Avx512>(g, w, input, output, n, oy0, oy1, ws);
+}
+
+}  // namespace patternlite

@@ -1,0 +1,50 @@
+// The pattern-conv microkernel interface, shared by every ISA.
+//
+// Like XNNPACK, operator setup (runtime/conv_node.cc) decides the geometry and
+// the work split once; the per-ISA kernels only compute a block of output rows
+// of one image from the packed weights (packing/pattern_pack.h).
+#ifndef PATTERNLITE_DELEGATE_KERNELS_CONV_KERNEL_H_
+#define PATTERNLITE_DELEGATE_KERNELS_CONV_KERNEL_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "delegate/packing/pattern_pack.h"
+
+namespace patternlite {
+
+struct ConvGeometry {
+  int batch = 0, in_h = 0, in_w = 0, in_c = 0;
+  int out_h = 0, out_w = 0, out_c = 0;
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0;
+  float act_min = 0, act_max = 0;  // fused activation as a clamp (+-inf for NONE)
+};
+
+// Per-thread scratch memory, grown on demand and reused across invocations.
+struct Workspace {
+  std::vector<float> input_planes;  // channel-planar, phase-split copy of the input rows
+  std::vector<float> output_planes;  // [out_c][pixels] before the NHWC scatter
+};
+
+// Computes output rows [oy0, oy1) of image n. `input` and `output` are whole
+// NHWC tensors.
+using ConvRowsFn = void (*)(const ConvGeometry& g, const PackedConv& w, const float* input, float* output,
+                            int n, int oy0, int oy1, Workspace* ws);
+
+void ConvRowsScalar(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
+                    int oy0, int oy1, Workspace* ws);
+#if defined(PL_HAVE_X86)
+void ConvRowsAvx2(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
+                  int oy0, int oy1, Workspace* ws);
+void ConvRowsAvx512(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
+                    int oy0, int oy1, Workspace* ws);
+#endif
+#if defined(PL_HAVE_NEON)
+void ConvRowsNeon(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
+                  int oy0, int oy1, Workspace* ws);
+#endif
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_KERNELS_CONV_KERNEL_H_

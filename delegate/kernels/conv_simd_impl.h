@@ -1,0 +1,175 @@
+// The vectorised pattern-conv kernel, written once over a vector "traits"
+// type and instantiated per ISA (conv_avx2.cc, conv_avx512.cc, conv_neon.cc).
+// Include it only from those files: it must be compiled with the ISA's flags.
+//
+// Algorithm (why it is shaped like this):
+//  1. The NHWC input rows a block needs are copied into channel-planar planes,
+//     split by stride phase (row parity x column parity for stride 2) and
+//     zero-padded. In that layout the input a tap (ky, kx) needs for output
+//     pixel p is at plane[phase(ky, kx)][p + (ky/sh)*pitch + kx/sw]: one
+//     constant offset per tap over the flattened block. Every tap therefore
+//     becomes contiguous vector loads, for stride 1 and 2 alike.
+//  2. Output pixels are vectorised along that flattened row-major block (row
+//     pitch = out_w + 2/sw, so a few padding columns are computed and then
+//     dropped). Small images still fill whole vectors because rows run on
+//     into each other.
+//  3. For each chunk of NV vectors and each filter, the kernel walks only the
+//     filter's kept kernels, grouped by pattern: 4 broadcasts and 4*NV FMAs per
+//     kernel. Pruned kernels and pruned taps cost nothing.
+//  4. The planar result gets bias and the fused activation and is scattered
+//     back to NHWC.
+#ifndef PATTERNLITE_DELEGATE_KERNELS_CONV_SIMD_IMPL_H_
+#define PATTERNLITE_DELEGATE_KERNELS_CONV_SIMD_IMPL_H_
+
+#include <algorithm>
+#include <cstring>
+
+#include "delegate/kernels/conv_kernel.h"
+
+namespace patternlite {
+namespace simd_impl {
+
+struct BlockLayout {
+  int pitch = 0;        // plane row pitch == output row pitch in the flattened block
+  int plane_rows = 0;   // rows per phase plane
+  int pixels = 0;       // flattened outputs computed (rows * pitch)
+  int pixels_padded = 0;  // rounded up to whole vectors
+  size_t plane = 0;     // floats per phase plane (with read slack)
+  size_t channel_stride = 0;  // floats per channel (all phases)
+  int phases = 1;
+  int tap_offset[9] = {};  // offset of tap 3*ky+kx from the channel base
+};
+
+inline BlockLayout MakeLayout(const ConvGeometry& g, int rows, int lanes) {
+  BlockLayout b;
+  const int sh = g.stride_h, sw = g.stride_w;
+  b.pitch = g.out_w + 2 / sw;
+  b.plane_rows = rows + 2 / sh;
+  b.pixels = rows * b.pitch;
+  b.pixels_padded = (b.pixels + lanes - 1) / lanes * lanes;
+  const size_t reach = size_t(b.pixels_padded) + size_t(2 / sh) * b.pitch + 2 / sw;
+  const size_t need = std::max(size_t(b.plane_rows) * b.pitch, reach);
+  b.plane = (need + 15) & ~size_t{15};
+  b.phases = sh * sw;
+  b.channel_stride = b.plane * b.phases;
+  for (int t = 0; t < 9; ++t) {
+    const int ky = t / 3, kx = t % 3;
+    const int phase = (ky % sh) * sw + (kx % sw);
+    b.tap_offset[t] = int(phase * b.plane) + (ky / sh) * b.pitch + kx / sw;
+  }
+  return b;
+}
+
+// Step 1: NHWC rows -> zero-padded, phase-split, channel-planar planes.
+inline void FillPlanes(const ConvGeometry& g, const BlockLayout& b, const float* in_n, int oy0, float* planes) {
+  const int sh = g.stride_h, sw = g.stride_w, C = g.in_c;
+  for (int c = 0; c < C; ++c) {
+    float* base = planes + size_t(c) * b.channel_stride;
+    for (int ph = 0; ph < b.phases; ++ph) {
+      float* pl = base + size_t(ph) * b.plane;
+      std::memset(pl + size_t(b.plane_rows) * b.pitch, 0,
+                  (b.plane - size_t(b.plane_rows) * b.pitch) * sizeof(float));
+    }
+  }
+  for (int py = 0; py < sh; ++py) {
+    for (int r = 0; r < b.plane_rows; ++r) {
+      const int iy = (oy0 + r) * sh + py - g.pad_top;
+      for (int px = 0; px < sw; ++px) {
+        const size_t ph_off = size_t(py * sw + px) * b.plane + size_t(r) * b.pitch;
+        for (int x = 0; x < b.pitch; ++x) {
+          const int ix = x * sw + px - g.pad_left;
+          float* dst = planes + ph_off + x;
+          if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
+            for (int c = 0; c < C; ++c) dst[size_t(c) * b.channel_stride] = 0.0f;
+          } else {
+            const float* src = in_n + (size_t(iy) * g.in_w + ix) * C;
+            for (int c = 0; c < C; ++c) dst[size_t(c) * b.channel_stride] = src[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Step 3 for one chunk of NV vectors and one filter.
+template <class T, int NV>
+inline void FilterChunk(const PackedConv& w, const BlockLayout& b, int f, const float* planes, int p0,
+                        float* out_plane) {
+  typename T::V acc[NV];
+  for (int v = 0; v < NV; ++v) acc[v] = T::Zero();
+  const float* weights = w.kernel_weights.data();
+  const int32_t* chans = w.kernel_channel.data();
+  for (int gi = w.filter_groups[f]; gi < w.filter_groups[f + 1]; ++gi) {
+    const PackedGroup& grp = w.groups[gi];
+    const int o0 = b.tap_offset[grp.taps[0]], o1 = b.tap_offset[grp.taps[1]];
+    const int o2 = b.tap_offset[grp.taps[2]], o3 = b.tap_offset[grp.taps[3]];
+    for (int k = grp.begin; k < grp.end; ++k) {
+      const float* src = planes + size_t(chans[k]) * b.channel_stride + p0;
+      const float* wk = weights + size_t(k) * 4;
+      const typename T::V w0 = T::Broadcast(wk[0]), w1 = T::Broadcast(wk[1]);
+      const typename T::V w2 = T::Broadcast(wk[2]), w3 = T::Broadcast(wk[3]);
+      for (int v = 0; v < NV; ++v) {
+        const float* s = src + v * T::kLanes;
+        acc[v] = T::Fma(w0, T::Load(s + o0), acc[v]);
+        acc[v] = T::Fma(w1, T::Load(s + o1), acc[v]);
+        acc[v] = T::Fma(w2, T::Load(s + o2), acc[v]);
+        acc[v] = T::Fma(w3, T::Load(s + o3), acc[v]);
+      }
+    }
+  }
+  for (int v = 0; v < NV; ++v) T::Store(out_plane + p0 + v * T::kLanes, acc[v]);
+}
+
+template <class T, int NV>
+inline void AllFiltersChunk(const PackedConv& w, const BlockLayout& b, const float* planes, int p0,
+                            float* outputs) {
+  for (int f = 0; f < w.out_channels; ++f) {
+    const int o = w.filter_order[f];
+    FilterChunk<T, NV>(w, b, f, planes, p0, outputs + size_t(o) * b.pixels_padded);
+  }
+}
+
+template <class T>
+void ConvRows(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n, int oy0,
+              int oy1, Workspace* ws) {
+  constexpr int kMaxVectors = 4;  // 4 accumulators x 1 row: enough in flight to hide FMA latency
+  const int L = T::kLanes;
+  const BlockLayout b = MakeLayout(g, oy1 - oy0, L);
+  ws->input_planes.resize(b.channel_stride * g.in_c);
+  ws->output_planes.resize(size_t(b.pixels_padded) * g.out_c);
+  const float* in_n = input + size_t(n) * g.in_h * g.in_w * g.in_c;
+  float* planes = ws->input_planes.data();
+  float* outs = ws->output_planes.data();
+  FillPlanes(g, b, in_n, oy0, planes);
+
+  int p0 = 0;
+  for (; p0 + kMaxVectors * L <= b.pixels_padded; p0 += kMaxVectors * L) {
+    AllFiltersChunk<T, kMaxVectors>(w, b, planes, p0, outs);
+  }
+  switch ((b.pixels_padded - p0) / L) {
+    case 3: AllFiltersChunk<T, 3>(w, b, planes, p0, outs); break;
+    case 2: AllFiltersChunk<T, 2>(w, b, planes, p0, outs); break;
+    case 1: AllFiltersChunk<T, 1>(w, b, planes, p0, outs); break;
+    default: break;
+  }
+
+  // Step 4: bias, activation, planar -> NHWC.
+  float* out_n = output + size_t(n) * g.out_h * g.out_w * g.out_c;
+  const int O = g.out_c;
+  const float* bias = w.bias.data();
+  for (int r = 0; r < oy1 - oy0; ++r) {
+    for (int ox = 0; ox < g.out_w; ++ox) {
+      const size_t p = size_t(r) * b.pitch + ox;
+      float* dst = out_n + (size_t(oy0 + r) * g.out_w + ox) * O;
+      for (int o = 0; o < O; ++o) {
+        const float v = outs[size_t(o) * b.pixels_padded + p] + bias[o];
+        dst[o] = std::min(std::max(v, g.act_min), g.act_max);
+      }
+    }
+  }
+}
+
+}  // namespace simd_impl
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_KERNELS_CONV_SIMD_IMPL_H_

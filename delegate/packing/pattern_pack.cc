@@ -1,0 +1,136 @@
+#include "delegate/packing/pattern_pack.h"
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+namespace patternlite {
+namespace {
+
+int PopCount9(uint32_t m) {
+  int n = 0;
+  for (int b = 0; b < 9; ++b) n += (m >> b) & 1;
+  return n;
+}
+
+// Bit 3*ky+kx of the support of kernel (o, i) in an OHWI filter.
+uint16_t KernelSupport(const float* ohwi, int in_channels, int o, int i) {
+  uint16_t bits = 0;
+  for (int t = 0; t < 9; ++t) {
+    if (ohwi[(size_t(o) * 9 + t) * in_channels + i] != 0.0f) bits |= uint16_t(1u << t);
+  }
+  return bits;
+}
+
+// Smallest-change completion of a support of <= 4 taps to exactly 4: the
+// centre first (the converter's patterns always keep it), then lowest taps.
+uint16_t CompleteTo4(uint16_t support) {
+  uint16_t m = support;
+  if (PopCount9(m) < 4) m |= 1u << 4;
+  for (int t = 0; t < 9 && PopCount9(m) < 4; ++t) m |= uint16_t(1u << t);
+  return m;
+}
+
+std::string KernelName(int o, int i) { return "kernel (o=" + std::to_string(o) + ", i=" + std::to_string(i) + ")"; }
+
+}  // namespace
+
+bool AssignKernelMasks(const float* ohwi, int out_channels, int in_channels, const LayerRecord* record,
+                       const std::vector<uint16_t>& library, std::vector<uint16_t>* masks,
+                       std::string* reason) {
+  masks->assign(size_t(out_channels) * in_channels, 0);
+  if (record != nullptr) {
+    if (int(record->out_channels) != out_channels || int(record->in_channels) != in_channels) {
+      *reason = "metadata shape " + std::to_string(record->out_channels) + "x" +
+                std::to_string(record->in_channels) + " disagrees with the filter's " +
+                std::to_string(out_channels) + "x" + std::to_string(in_channels);
+      return false;
+    }
+  }
+  for (int o = 0; o < out_channels; ++o) {
+    for (int i = 0; i < in_channels; ++i) {
+      const uint16_t support = KernelSupport(ohwi, in_channels, o, i);
+      uint16_t mask = 0;
+      if (record != nullptr) {
+        const uint8_t id = record->kernel_pattern[size_t(o) * in_channels + i];
+        if (id == kPrunedKernel) {
+          if (support != 0) {
+            *reason = "metadata marks " + KernelName(o, i) + " pruned but it holds non-zero weights";
+            return false;
+          }
+        } else {
+          mask = library[id];
+          if ((support & ~mask) != 0) {
+            *reason = "weights of " + KernelName(o, i) + " fall outside metadata pattern " + std::to_string(id);
+            return false;
+          }
+        }
+      } else if (support != 0) {
+        if (PopCount9(support) > 4) {
+          *reason = KernelName(o, i) + " has " + std::to_string(PopCount9(support)) +
+                    " non-zero taps: not pattern-sparse";
+          return false;
+        }
+        mask = CompleteTo4(support);
+      }
+      (*masks)[size_t(o) * in_channels + i] = mask;
+    }
+  }
+  return true;
+}
+
+void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const uint16_t* masks,
+                     const float* bias, PackedConv* out) {
+  PackedConv p;
+  p.out_channels = out_channels;
+  p.in_channels = in_channels;
+  p.bias.assign(out_channels, 0.0f);
+  if (bias != nullptr) std::copy(bias, bias + out_channels, p.bias.begin());
+
+  std::vector<int> kept(out_channels, 0);
+  for (int o = 0; o < out_channels; ++o) {
+    for (int i = 0; i < in_channels; ++i) kept[o] += masks[size_t(o) * in_channels + i] != 0;
+  }
+  p.filter_order.resize(out_channels);
+  std::iota(p.filter_order.begin(), p.filter_order.end(), 0);
+  std::stable_sort(p.filter_order.begin(), p.filter_order.end(),
+                   [&](int a, int b) { return kept[a] > kept[b]; });
+
+  std::set<uint16_t> distinct;
+  p.filter_groups.push_back(0);
+  std::vector<int> chans;
+  for (int o : p.filter_order) {
+    chans.clear();
+    for (int i = 0; i < in_channels; ++i) {
+      if (masks[size_t(o) * in_channels + i] != 0) chans.push_back(i);
+    }
+    // Group by pattern, channels ascending within a group (sequential reads).
+    std::stable_sort(chans.begin(), chans.end(), [&](int a, int b) {
+      return masks[size_t(o) * in_channels + a] < masks[size_t(o) * in_channels + b];
+    });
+    for (size_t k = 0; k < chans.size(); ++k) {
+      const int i = chans[k];
+      const uint16_t mask = masks[size_t(o) * in_channels + i];
+      if (p.groups.size() == size_t(p.filter_groups.back()) || p.groups.back().mask != mask) {
+        PackedGroup g;
+        g.mask = mask;
+        int n = 0;
+        for (int t = 0; t < 9; ++t) {
+          if (mask & (1u << t)) g.taps[n++] = uint8_t(t);
+        }
+        g.begin = g.end = int32_t(p.kernel_channel.size());
+        p.groups.push_back(g);
+        distinct.insert(mask);
+      }
+      const PackedGroup& g = p.groups.back();
+      p.kernel_channel.push_back(i);
+      for (int n = 0; n < 4; ++n) p.kernel_weights.push_back(ohwi[(size_t(o) * 9 + g.taps[n]) * in_channels + i]);
+      p.groups.back().end = int32_t(p.kernel_channel.size());
+    }
+    p.filter_groups.push_back(int32_t(p.groups.size()));
+  }
+  p.distinct_patterns = int(distinct.size());
+  *out = std::move(p);
+}
+
+}  // namespace patternlite

@@ -1,0 +1,59 @@
+// Weight packing: OHWI 3x3 filters -> the compact filter-kernel-weight layout.
+//
+// The layout (docs/packed-layout.md) follows PatDNN's FKW format:
+//  * filters are reordered by how many kernels they keep (most first), so that
+//    the work per filter is regular and the order is recorded in filter_order;
+//  * each filter's kept kernels are grouped by pattern, so the kernel loop sees
+//    runs of kernels sharing the same 4 tap offsets;
+//  * each kept kernel stores its input channel once and exactly 4 weights,
+//    in the tap order of its pattern. Pruned kernels and pruned taps are absent.
+#ifndef PATTERNLITE_DELEGATE_PACKING_PATTERN_PACK_H_
+#define PATTERNLITE_DELEGATE_PACKING_PATTERN_PACK_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "delegate/metadata/metadata_reader.h"
+
+namespace patternlite {
+
+struct PackedGroup {
+  uint16_t mask = 0;   // 9-bit pattern, bit 3*ky+kx
+  uint8_t taps[4] = {0, 0, 0, 0};  // tap indices 3*ky+kx, ascending
+  int32_t begin = 0;   // first kernel (index into kernel_channel)
+  int32_t end = 0;     // one past the last kernel
+};
+
+struct PackedConv {
+  int out_channels = 0;
+  int in_channels = 0;
+  std::vector<int32_t> filter_order;   // packed position f -> original output channel o
+  std::vector<int32_t> filter_groups;  // size O+1: groups of f are [filter_groups[f], filter_groups[f+1])
+  std::vector<PackedGroup> groups;
+  std::vector<int32_t> kernel_channel;  // per kept kernel: its input channel
+  std::vector<float> kernel_weights;    // per kept kernel: 4 weights in tap order
+  std::vector<float> bias;              // per original output channel (zeros when the conv has none)
+  int distinct_patterns = 0;
+
+  size_t kept_kernels() const { return kernel_channel.size(); }
+};
+
+// Decides the 4-tap mask of every kernel (0 = pruned) of an OHWI 3x3 filter.
+//
+// With `record` (metadata), the record's pattern ids are checked against the
+// weights: a pruned kernel must be all zero, a kept kernel's non-zeros must lie
+// inside its pattern. Without it, each kernel's support must have at most 4
+// taps; it is completed to 4 taps (centre first). Returns false with a reason
+// on any disagreement.
+bool AssignKernelMasks(const float* ohwi, int out_channels, int in_channels, const LayerRecord* record,
+                       const std::vector<uint16_t>& library, std::vector<uint16_t>* masks,
+                       std::string* reason);
+
+// Packs the kept weights. `masks` comes from AssignKernelMasks; `bias` may be null.
+void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const uint16_t* masks,
+                     const float* bias, PackedConv* out);
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_PACKING_PATTERN_PACK_H_

@@ -1,0 +1,137 @@
+#include "delegate/runtime/conv_node.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+namespace patternlite {
+namespace {
+
+// Target size of one thread's channel-planar input block: well inside the
+// L2 of current x86 and big arm cores, so the taps re-read it from cache.
+constexpr size_t kBlockBudgetBytes = 384 * 1024;
+
+}  // namespace
+
+bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before) {
+  constexpr int kFilter = 3;
+  if (padding == kTfLitePaddingSame) {
+    *out = (in + stride - 1) / stride;
+    const int total = std::max((*out - 1) * stride + kFilter - in, 0);
+    *pad_before = total / 2;
+  } else {
+    *out = (in + stride - kFilter) / stride;
+    *pad_before = 0;
+  }
+  return *out > 0;
+}
+
+bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
+              int stride_w, float act_min, float act_max, int threads, ConvPlan* plan) {
+  ConvGeometry g;
+  g.batch = batch;
+  g.in_h = in_h;
+  g.in_w = in_w;
+  g.in_c = in_c;
+  g.out_c = out_c;
+  g.stride_h = stride_h;
+  g.stride_w = stride_w;
+  g.act_min = act_min;
+  g.act_max = act_max;
+  if (batch <= 0 || !ComputeOutputSize(padding, in_h, stride_h, &g.out_h, &g.pad_top) ||
+      !ComputeOutputSize(padding, in_w, stride_w, &g.out_w, &g.pad_left)) {
+    return false;
+  }
+  // Row blocks: as tall as the cache budget allows, then split further so
+  // every thread gets an equal share on small images.
+  const int sh = stride_h, sw = stride_w;
+  const size_t bytes_per_row = size_t(in_c) * sh * sw * (g.out_w + 2 / sw) * sizeof(float);
+  int rows = int(std::max<size_t>(1, kBlockBudgetBytes / std::max<size_t>(bytes_per_row, 1)));
+  rows = std::max(1, std::min(rows - 2 / sh, g.out_h));
+  int blocks = (g.out_h + rows - 1) / rows;
+  if (threads > 1 && batch * blocks < 4 * threads) {
+    const int per_image = (threads + batch - 1) / batch;
+    blocks = std::min(g.out_h, (blocks + per_image - 1) / per_image * per_image);
+  }
+  plan->geometry = g;
+  plan->block_rows = (g.out_h + blocks - 1) / blocks;
+  plan->blocks_per_image = (g.out_h + plan->block_rows - 1) / plan->block_rows;
+  return true;
+}
+
+void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
+             std::vector<Workspace>* workspaces, const float* input, float* output) {
+  const ConvGeometry& g = plan.geometry;
+  const int tasks = g.batch * plan.blocks_per_image;
+  const int threads = pool != nullptr ? pool->size() : 1;
+  if (int(workspaces->size()) < threads) workspaces->resize(threads);
+  auto run = [&](int task, int worker) {
+    const int n = task / plan.blocks_per_image;
+    const int oy0 = (task % plan.blocks_per_image) * plan.block_rows;
+    const int oy1 = std::min(g.out_h, oy0 + plan.block_rows);
+    kernel(g, packed, input, output, n, oy0, oy1, &(*workspaces)[worker]);
+  };
+  if (pool != nullptr && threads > 1) {
+    pool->ParallelFor(tasks, run);
+  } else {
+    for (int t = 0; t < tasks; ++t) run(t, 0);
+  }
+}
+
+ConvNode::ConvNode(const ConvNodeConfig& config, PackedConv packed, std::shared_ptr<ThreadPool> pool,
+                   std::shared_ptr<NodeCounters> counters)
+    : config_(config),
+      packed_(std::move(packed)),
+      pool_(std::move(pool)),
+      counters_(std::move(counters)),
+      kernel_(ConvKernelFor(config.isa)) {}
+
+TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
+  const TfLiteTensor& input = context->tensors[config_.input_tensor];
+  TfLiteTensor& output = context->tensors[config_.output_tensor];
+  if (input.dims == nullptr || input.dims->size != 4 || input.dims->data[3] != packed_.in_channels) {
+    context->ReportError(context, "patternlite: conv input must be NHWC with %d channels", packed_.in_channels);
+    return kTfLiteError;
+  }
+  const int threads = pool_ ? pool_->size() : 1;
+  if (!PlanConv(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3],
+                packed_.out_channels, config_.padding, config_.stride_h, config_.stride_w, config_.act_min,
+                config_.act_max, threads, &plan_)) {
+    context->ReportError(context, "patternlite: input %dx%d is too small for this 3x3 conv",
+                         input.dims->data[1], input.dims->data[2]);
+    return kTfLiteError;
+  }
+  const ConvGeometry& g = plan_.geometry;
+  const int shape[4] = {g.batch, g.out_h, g.out_w, g.out_c};
+  const bool same_shape =
+      output.dims != nullptr && output.dims->size == 4 && std::equal(shape, shape + 4, output.dims->data);
+  if (same_shape) return kTfLiteOk;
+  if (context->ResizeTensorExplicit != nullptr) {
+    return context->ResizeTensorExplicit(context, &output, 4, shape);
+  }
+  // ResizeTensor takes ownership and frees with free(), as TfLiteIntArrayFree does.
+  auto* dims = static_cast<TfLiteIntArray*>(std::malloc(sizeof(TfLiteIntArray) + 4 * sizeof(int)));
+  if (dims == nullptr) return kTfLiteError;
+  dims->size = 4;
+  std::copy(shape, shape + 4, dims->data);
+  return context->ResizeTensor(context, &output, dims);
+}
+
+TfLiteStatus ConvNode::Eval(TfLiteContext* context) {
+  const auto start = std::chrono::steady_clock::now();
+  const TfLiteTensor& input = context->tensors[config_.input_tensor];
+  TfLiteTensor& output = context->tensors[config_.output_tensor];
+  const float* in = static_cast<const float*>(input.data);
+  float* out = static_cast<float*>(output.data);
+  if (in == nullptr || out == nullptr) {
+    context->ReportError(context, "patternlite: conv tensors are not allocated");
+    return kTfLiteError;
+  }
+  RunConv(plan_, packed_, kernel_, pool_.get(), &workspaces_, in, out);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  counters_->invocations.fetch_add(1, std::memory_order_relaxed);
+  counters_->nanoseconds.fetch_add(uint64_t(ns.count()), std::memory_order_relaxed);
+  return kTfLiteOk;
+}
+
+}  // namespace patternlite

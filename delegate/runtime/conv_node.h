@@ -1,0 +1,76 @@
+// One claimed CONV_2D node: its packed weights, its geometry and its
+// Prepare/Eval steps. Owned by TFLite through TfLiteNode::user_data of the
+// delegate kernel node (created in Init, destroyed in Free).
+#ifndef PATTERNLITE_DELEGATE_RUNTIME_CONV_NODE_H_
+#define PATTERNLITE_DELEGATE_RUNTIME_CONV_NODE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "delegate/abi/tflite_abi.h"
+#include "delegate/kernels/conv_kernel.h"
+#include "delegate/kernels/dispatch.h"
+#include "delegate/packing/pattern_pack.h"
+#include "delegate/runtime/thread_pool.h"
+
+namespace patternlite {
+
+// Counters a claimed node shares with the delegate's stats export.
+struct NodeCounters {
+  std::atomic<uint64_t> invocations{0};
+  std::atomic<uint64_t> nanoseconds{0};
+};
+
+struct ConvNodeConfig {
+  int input_tensor = -1;
+  int output_tensor = -1;
+  TfLitePadding padding = kTfLitePaddingSame;
+  int stride_h = 1, stride_w = 1;
+  float act_min = 0, act_max = 0;
+  Isa isa = Isa::kAuto;
+  int num_threads = 1;
+};
+
+// Geometry and work split of one conv on one input shape.
+struct ConvPlan {
+  ConvGeometry geometry;
+  int block_rows = 1;
+  int blocks_per_image = 1;
+};
+
+// Plans a conv. Returns false when the input is too small for the padding.
+bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
+              int stride_w, float act_min, float act_max, int threads, ConvPlan* plan);
+
+// Runs a planned conv over the pool (or inline when `pool` is null).
+void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
+             std::vector<Workspace>* workspaces, const float* input, float* output);
+
+class ConvNode {
+ public:
+  ConvNode(const ConvNodeConfig& config, PackedConv packed, std::shared_ptr<ThreadPool> pool,
+           std::shared_ptr<NodeCounters> counters);
+
+  // Shapes the output from the current input; plans the row blocks.
+  TfLiteStatus Prepare(TfLiteContext* context);
+  TfLiteStatus Eval(TfLiteContext* context);
+
+ private:
+  ConvNodeConfig config_;
+  PackedConv packed_;
+  std::shared_ptr<ThreadPool> pool_;
+  std::shared_ptr<NodeCounters> counters_;
+  ConvRowsFn kernel_ = nullptr;
+  ConvPlan plan_;
+  std::vector<Workspace> workspaces_;
+};
+
+// Output size and leading padding of one spatial dimension, as TFLite computes them.
+bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before);
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_RUNTIME_CONV_NODE_H_

@@ -1,0 +1,411 @@
+#include "delegate/runtime/delegate.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "delegate/kernels/dispatch.h"
+#include "delegate/packing/pattern_pack.h"
+
+namespace patternlite {
+namespace {
+
+constexpr int kBuiltinDelegate = 51;  // kTfLiteBuiltinDelegate
+constexpr size_t kMaxProbedTensors = 4096;
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += char(c);
+        }
+    }
+  }
+  return out;
+}
+
+std::string Quote(const std::string& s) { return "\"" + JsonEscape(s) + "\""; }
+
+std::string TensorName(const TfLiteTensor& t) { return t.name != nullptr ? t.name : ""; }
+
+bool IsConstant(const TfLiteTensor& t) {
+  return (t.allocation_type == kTfLiteMmapRo || t.allocation_type == kTfLitePersistentRo) && t.data != nullptr;
+}
+
+const char* PaddingName(TfLitePadding p) {
+  return p == kTfLitePaddingSame ? "SAME" : p == kTfLitePaddingValid ? "VALID" : "UNKNOWN";
+}
+
+bool ActivationRange(TfLiteFusedActivation act, float* lo, float* hi, const char** name) {
+  const float inf = std::numeric_limits<float>::infinity();
+  switch (act) {
+    case kTfLiteActNone: *lo = -inf; *hi = inf; *name = "NONE"; return true;
+    case kTfLiteActRelu: *lo = 0; *hi = inf; *name = "RELU"; return true;
+    case kTfLiteActReluN1To1: *lo = -1; *hi = 1; *name = "RELU_N1_TO_1"; return true;
+    case kTfLiteActRelu6: *lo = 0; *hi = 6; *name = "RELU6"; return true;
+    default: return false;
+  }
+}
+
+// TfLiteRegistration callbacks of the delegate kernel node.
+void* KernelInit(TfLiteContext* context, const char* buffer, size_t /*length*/) {
+  const auto* params = reinterpret_cast<const TfLiteDelegateParams*>(buffer);
+  if (params == nullptr || params->nodes_to_replace == nullptr || params->nodes_to_replace->size != 1) {
+    return nullptr;
+  }
+  return PatternDelegate::From(params->delegate)->TakePending(context, params->nodes_to_replace->data[0]);
+}
+
+void KernelFree(TfLiteContext* /*context*/, void* buffer) { delete static_cast<ConvNode*>(buffer); }
+
+TfLiteStatus KernelPrepare(TfLiteContext* context, TfLiteNode* node) {
+  auto* conv = static_cast<ConvNode*>(node->user_data);
+  if (conv == nullptr) {
+    context->ReportError(context, "patternlite: delegate kernel has no state");
+    return kTfLiteError;
+  }
+  return conv->Prepare(context);
+}
+
+TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
+  auto* conv = static_cast<ConvNode*>(node->user_data);
+  if (conv == nullptr) return kTfLiteError;
+  return conv->Eval(context);
+}
+
+TfLiteStatus DelegatePrepare(TfLiteContext* context, TfLiteDelegate* delegate) {
+  return PatternDelegate::From(delegate)->PrepareGraph(context);
+}
+
+}  // namespace
+
+PatternDelegate::PatternDelegate(const DelegateOptions& options) : options_(options) {
+  delegate_.data_ = this;
+  delegate_.Prepare = DelegatePrepare;
+  delegate_.flags = 0;  // no dynamic tensors: TFLite re-applies us after a resize
+  delegate_.opaque_delegate_builder = nullptr;
+}
+
+PatternDelegate::~PatternDelegate() = default;
+
+void PatternDelegate::Log(LogLevel level, const std::string& message) const {
+  if (level <= options_.log_level) std::fprintf(stderr, "patternlite: %s\n", message.c_str());
+}
+
+std::shared_ptr<ThreadPool> PatternDelegate::PoolFor(int threads) {
+  if (threads <= 1) return nullptr;
+  if (!pool_ || pool_->size() != threads) pool_ = std::make_shared<ThreadPool>(threads);
+  return pool_;
+}
+
+ConvNode* PatternDelegate::TakePending(const TfLiteContext* context, int node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find({context, node});
+  if (it == pending_.end()) return nullptr;
+  ConvNode* conv = it->second.release();
+  pending_.erase(it);
+  return conv;
+}
+
+std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, const TfLiteNode* node,
+                                       const PatternMetadata* metadata, const std::string& metadata_error,
+                                       ClaimInfo* info, std::unique_ptr<ConvNode>* out) {
+  if (node->inputs == nullptr || node->outputs == nullptr || node->inputs->size < 2 ||
+      node->outputs->size != 1) {
+    return "unexpected number of inputs/outputs";
+  }
+  const int in_idx = node->inputs->data[0], filter_idx = node->inputs->data[1];
+  const int bias_idx = node->inputs->size >= 3 ? node->inputs->data[2] : kTfLiteOptionalTensor;
+  const int out_idx = node->outputs->data[0];
+  const int n_tensors = int(context->tensors_size);
+  auto valid = [&](int i) { return i >= 0 && i < n_tensors; };
+  if (!valid(in_idx) || !valid(filter_idx) || !valid(out_idx) ||
+      (bias_idx != kTfLiteOptionalTensor && !valid(bias_idx))) {
+    return "tensor index out of range";
+  }
+  const TfLiteTensor& input = context->tensors[in_idx];
+  const TfLiteTensor& filter = context->tensors[filter_idx];
+  const TfLiteTensor& output = context->tensors[out_idx];
+  info->filter = TensorName(filter);
+  if (input.type != kTfLiteFloat32 || output.type != kTfLiteFloat32) {
+    return "input/output are not float32 (type " + std::to_string(input.type) + ")";
+  }
+  if (filter.type != kTfLiteFloat32) return "filter is not float32 (type " + std::to_string(filter.type) + ")";
+  const auto* params = static_cast<const TfLiteConvParams*>(node->builtin_data);
+  if (params == nullptr) return "missing conv parameters";
+  if (params->dilation_width_factor != 1 || params->dilation_height_factor != 1) {
+    return "dilation " + std::to_string(params->dilation_height_factor) + "x" +
+           std::to_string(params->dilation_width_factor) + " is not supported";
+  }
+  if ((params->stride_height != 1 && params->stride_height != 2) ||
+      (params->stride_width != 1 && params->stride_width != 2)) {
+    return "stride " + std::to_string(params->stride_height) + "x" + std::to_string(params->stride_width) +
+           " is not supported (1 or 2)";
+  }
+  if (params->padding != kTfLitePaddingSame && params->padding != kTfLitePaddingValid) {
+    return "unknown padding";
+  }
+  float act_min = 0, act_max = 0;
+  const char* act_name = nullptr;
+  if (!ActivationRange(params->activation, &act_min, &act_max, &act_name)) {
+    return "fused activation " + std::to_string(params->activation) + " is not supported";
+  }
+  if (filter.dims == nullptr || filter.dims->size != 4) return "filter is not 4-D";
+  const int O = filter.dims->data[0], I = filter.dims->data[3];
+  if (filter.dims->data[1] != 3 || filter.dims->data[2] != 3) {
+    return "filter is " + std::to_string(filter.dims->data[1]) + "x" + std::to_string(filter.dims->data[2]) +
+           ", only 3x3 is supported";
+  }
+  if (O <= 0 || I <= 0) return "empty filter";
+  if (!IsConstant(filter)) return "filter is not a constant tensor";
+  if (filter.sparsity != nullptr) return "filter uses TFLite's sparse tensor encoding";
+  if (filter.bytes != size_t(O) * 9 * I * sizeof(float)) return "filter byte size disagrees with its shape";
+  if (input.dims == nullptr || input.dims->size != 4) return "input is not 4-D NHWC";
+  if (input.dims->data[3] != I) return "grouped conv (input channels != filter channels) is not supported";
+  const float* bias = nullptr;
+  if (bias_idx != kTfLiteOptionalTensor) {
+    const TfLiteTensor& b = context->tensors[bias_idx];
+    if (b.type != kTfLiteFloat32) return "bias is not float32";
+    if (!IsConstant(b)) return "bias is not a constant tensor";
+    if (b.bytes != size_t(O) * sizeof(float)) return "bias size disagrees with the filter";
+    bias = static_cast<const float*>(b.data);
+  }
+
+  const float* weights = static_cast<const float*>(filter.data);
+  const LayerRecord* record = nullptr;
+  if (options_.metadata != MetadataMode::kIgnore) {
+    if (!metadata_error.empty()) return "pattern metadata is corrupt: " + metadata_error;
+    if (metadata != nullptr) {
+      auto it = metadata->layers.find(info->filter);
+      if (it != metadata->layers.end()) record = &it->second;
+    }
+    if (record == nullptr && options_.metadata == MetadataMode::kRequire) {
+      return "no pattern metadata names this filter (metadata=require)";
+    }
+  }
+  std::vector<uint16_t> masks;
+  std::string reason;
+  static const std::vector<uint16_t> kNoLibrary;
+  if (!AssignKernelMasks(weights, O, I, record, record ? metadata->patterns : kNoLibrary, &masks, &reason)) {
+    return reason;
+  }
+  size_t zeros = 0;
+  const size_t total = size_t(O) * 9 * I;
+  for (size_t i = 0; i < total; ++i) zeros += weights[i] == 0.0f;
+  const double sparsity = double(zeros) / double(total);
+  if (sparsity < options_.min_sparsity) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "only %.1f%% of the weights are zero (min_sparsity %.2f)", 100.0 * sparsity,
+                  options_.min_sparsity);
+    return buf;
+  }
+
+  PackedConv packed;
+  PackPatternConv(weights, O, I, masks.data(), bias, &packed);
+  const int threads = options_.num_threads > 0 ? options_.num_threads
+                      : context->recommended_num_threads > 0 ? context->recommended_num_threads
+                                                             : 1;
+  ConvNodeConfig config;
+  config.input_tensor = in_idx;
+  config.output_tensor = out_idx;
+  config.padding = params->padding;
+  config.stride_h = params->stride_height;
+  config.stride_w = params->stride_width;
+  config.act_min = act_min;
+  config.act_max = act_max;
+  config.isa = options_.isa == Isa::kAuto ? BestIsa() : options_.isa;
+  config.num_threads = threads;
+
+  info->node = node_index;
+  info->out_channels = O;
+  info->in_channels = I;
+  info->stride_h = params->stride_height;
+  info->stride_w = params->stride_width;
+  info->padding = PaddingName(params->padding);
+  info->activation = act_name;
+  info->source = record != nullptr ? "metadata" : "weights";
+  info->kept_kernels = packed.kept_kernels();
+  info->total_kernels = size_t(O) * I;
+  info->distinct_patterns = packed.distinct_patterns;
+  info->threads = threads;
+  info->counters = std::make_shared<NodeCounters>();
+  *out = std::make_unique<ConvNode>(config, std::move(packed), PoolFor(threads), info->counters);
+  return "";
+}
+
+TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
+  // Run-time ABI probe: what this runtime's tensor table looks like through
+  // our struct mirror (tests compare it with the interpreter's own view).
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    probe_ = AbiProbe();
+    probe_.tensors_size = context->tensors_size;
+    probe_.recommended_num_threads = context->recommended_num_threads;
+    probe_.has_get_model_metadata = context->GetModelMetadata != nullptr;
+    const size_t n = std::min(context->tensors_size, kMaxProbedTensors);
+    if (context->GetTensor != nullptr) {
+      probe_.get_tensor_consistent = 1;
+      for (size_t i = 0; i < n; ++i) {
+        if (context->GetTensor(context, int(i)) != &context->tensors[i]) probe_.get_tensor_consistent = 0;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const TfLiteTensor& t = context->tensors[i];
+      std::ostringstream os;
+      os << "{\"index\":" << i << ",\"name\":" << Quote(TensorName(t)) << ",\"type\":" << int(t.type)
+         << ",\"bytes\":" << t.bytes << ",\"shape\":[";
+      if (t.dims != nullptr) {
+        for (int d = 0; d < t.dims->size; ++d) os << (d ? "," : "") << t.dims->data[d];
+      }
+      os << "]}";
+      probe_.tensor_summaries.push_back(os.str());
+    }
+  }
+
+  // Metadata: read once per subgraph; a damaged blob is remembered as an error.
+  PatternMetadata metadata;
+  bool have_metadata = false;
+  std::string metadata_error;
+  if (options_.metadata != MetadataMode::kIgnore && context->GetModelMetadata != nullptr) {
+    const char* ptr = nullptr;
+    size_t bytes = 0;
+    if (context->GetModelMetadata(context, kMetadataName, &ptr, &bytes) == kTfLiteOk && ptr != nullptr) {
+      have_metadata = ParsePatternMetadata(reinterpret_cast<const uint8_t*>(ptr), bytes, &metadata,
+                                           &metadata_error);
+      if (!have_metadata) Log(LogLevel::kWarning, "ignoring the model's pattern metadata: " + metadata_error);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    metadata_found_ = have_metadata || !metadata_error.empty();
+    metadata_error_ = metadata_error;
+    metadata_layers_ = have_metadata ? metadata.layers.size() : 0;
+  }
+
+  TfLiteIntArray* plan = nullptr;
+  if (context->GetExecutionPlan(context, &plan) != kTfLiteOk || plan == nullptr) return kTfLiteError;
+  std::vector<int> nodes(plan->data, plan->data + plan->size);  // the plan is invalidated by replacement
+
+  std::vector<int> claimed;
+  int convs = 0;
+  for (int node_index : nodes) {
+    TfLiteNode* node = nullptr;
+    TfLiteRegistration* reg = nullptr;
+    if (context->GetNodeAndRegistration(context, node_index, &node, &reg) != kTfLiteOk || node == nullptr ||
+        reg == nullptr) {
+      continue;
+    }
+    if (reg->builtin_code != kTfLiteBuiltinConv2d || reg->custom_name != nullptr) continue;
+    ++convs;
+    ClaimInfo info;
+    std::unique_ptr<ConvNode> conv;
+    const std::string reason = CheckConv(context, node_index, node, have_metadata ? &metadata : nullptr,
+                                         metadata_error, &info, &conv);
+    std::lock_guard<std::mutex> lock(mu_);
+    const NodeKey key{context, node_index};
+    if (reason.empty()) {
+      pending_[key] = std::move(conv);
+      claims_[key] = info;
+      declines_.erase(key);
+      claimed.push_back(node_index);
+    } else {
+      DeclineInfo d;
+      d.node = node_index;
+      d.filter = info.filter;
+      d.reason = reason;
+      declines_[key] = d;
+      claims_.erase(key);
+      // Metadata disagreements mean a damaged or mismatched model: say so loudly.
+      const bool loud = reason.find("metadata") != std::string::npos;
+      Log(loud ? LogLevel::kWarning : LogLevel::kInfo,
+          "declined CONV_2D node " + std::to_string(node_index) + " (" + info.filter + "): " + reason);
+    }
+  }
+
+  TfLiteRegistration registration{};
+  registration.init = KernelInit;
+  registration.free = KernelFree;
+  registration.prepare = KernelPrepare;
+  registration.invoke = KernelInvoke;
+  registration.builtin_code = kBuiltinDelegate;
+  registration.custom_name = "PatternLiteConv";
+  registration.version = 1;
+  // One delegate kernel per conv: adjacent convs must not fuse into one
+  // partition, whose inner tensors TFLite would then not allocate.
+  std::vector<int> one(2);
+  TfLiteStatus status = kTfLiteOk;
+  for (int node_index : claimed) {
+    auto* subset = reinterpret_cast<TfLiteIntArray*>(one.data());
+    subset->size = 1;
+    subset->data[0] = node_index;
+    if (context->ReplaceNodeSubsetsWithDelegateKernels(context, registration, subset, &delegate_) != kTfLiteOk) {
+      status = kTfLiteDelegateError;
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.clear();  // anything TFLite did not take
+  }
+  char summary[200];
+  std::snprintf(summary, sizeof summary, "claimed %zu of %d CONV_2D nodes (%s, %s metadata)", claimed.size(),
+                convs, IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa),
+                have_metadata ? "with" : "without");
+  Log(LogLevel::kInfo, summary);
+  return status;
+}
+
+std::string PatternDelegate::StatsJson() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::ostringstream os;
+  os << "{\"isa\":" << Quote(IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa))
+     << ",\"options\":{\"num_threads\":" << options_.num_threads << ",\"min_sparsity\":" << options_.min_sparsity
+     << ",\"metadata\":" << Quote(MetadataModeName(options_.metadata)) << "}"
+     << ",\"metadata\":{\"found\":" << (metadata_found_ ? "true" : "false")
+     << ",\"error\":" << Quote(metadata_error_) << ",\"layers\":" << metadata_layers_ << "}"
+     << ",\"claimed\":[";
+  bool first = true;
+  for (const auto& kv : claims_) {
+    const ClaimInfo& c = kv.second;
+    os << (first ? "" : ",") << "{\"node\":" << c.node << ",\"filter\":" << Quote(c.filter)
+       << ",\"out_channels\":" << c.out_channels << ",\"in_channels\":" << c.in_channels << ",\"stride\":["
+       << c.stride_h << "," << c.stride_w << "],\"padding\":" << Quote(c.padding)
+       << ",\"activation\":" << Quote(c.activation) << ",\"source\":" << Quote(c.source)
+       << ",\"kept_kernels\":" << c.kept_kernels << ",\"total_kernels\":" << c.total_kernels
+       << ",\"distinct_patterns\":" << c.distinct_patterns << ",\"threads\":" << c.threads
+       << ",\"invocations\":" << (c.counters ? c.counters->invocations.load() : 0)
+       << ",\"time_ns\":" << (c.counters ? c.counters->nanoseconds.load() : 0) << "}";
+    first = false;
+  }
+  os << "],\"declined\":[";
+  first = true;
+  for (const auto& kv : declines_) {
+    const DeclineInfo& d = kv.second;
+    os << (first ? "" : ",") << "{\"node\":" << d.node << ",\"filter\":" << Quote(d.filter)
+       << ",\"reason\":" << Quote(d.reason) << "}";
+    first = false;
+  }
+  os << "],\"abi\":{\"tensors_size\":" << probe_.tensors_size
+     << ",\"recommended_num_threads\":" << probe_.recommended_num_threads
+     << ",\"get_tensor_consistent\":" << probe_.get_tensor_consistent
+     << ",\"has_get_model_metadata\":" << (probe_.has_get_model_metadata ? "true" : "false")
+     << ",\"sizeof_tensor\":" << sizeof(TfLiteTensor) << ",\"sizeof_registration\":" << sizeof(TfLiteRegistration)
+     << ",\"tensors\":[";
+  for (size_t i = 0; i < probe_.tensor_summaries.size(); ++i) os << (i ? "," : "") << probe_.tensor_summaries[i];
+  os << "]}}";
+  return os.str();
+}
+
+}  // namespace patternlite

@@ -1,0 +1,94 @@
+// The pattern delegate: decides which CONV_2D nodes it can run exactly
+// (IsNodeSupported in TFLite's delegate-utility terms), packs their weights,
+// and hands each one to TFLite as a delegate kernel node. It never fails the
+// host graph over a node it cannot run: such a node is declined, the reason is
+// logged and kept in the stats, and TFLite (with XNNPACK) runs it.
+#ifndef PATTERNLITE_DELEGATE_RUNTIME_DELEGATE_H_
+#define PATTERNLITE_DELEGATE_RUNTIME_DELEGATE_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "delegate/abi/tflite_abi.h"
+#include "delegate/metadata/metadata_reader.h"
+#include "delegate/runtime/conv_node.h"
+#include "delegate/runtime/options.h"
+#include "delegate/runtime/thread_pool.h"
+
+namespace patternlite {
+
+struct ClaimInfo {
+  int node = -1;
+  std::string filter;
+  int out_channels = 0, in_channels = 0;
+  int stride_h = 1, stride_w = 1;
+  std::string padding, activation, source;
+  size_t kept_kernels = 0, total_kernels = 0;
+  int distinct_patterns = 0;
+  int threads = 1;
+  std::shared_ptr<NodeCounters> counters;
+};
+
+struct DeclineInfo {
+  int node = -1;
+  std::string filter;
+  std::string reason;
+};
+
+// What the delegate saw of the runtime's tensor table: the run-time ABI probe.
+struct AbiProbe {
+  size_t tensors_size = 0;
+  int recommended_num_threads = 0;
+  int get_tensor_consistent = -1;  // -1: runtime has no GetTensor; 0/1: &tensors[i] == GetTensor(i)
+  bool has_get_model_metadata = false;
+  std::vector<std::string> tensor_summaries;  // JSON objects {index,name,type,shape}
+};
+
+class PatternDelegate {
+ public:
+  explicit PatternDelegate(const DelegateOptions& options);
+  ~PatternDelegate();
+  PatternDelegate(const PatternDelegate&) = delete;
+  PatternDelegate& operator=(const PatternDelegate&) = delete;
+
+  TfLiteDelegate* tflite_delegate() { return &delegate_; }
+  static PatternDelegate* From(TfLiteDelegate* d) { return static_cast<PatternDelegate*>(d->data_); }
+
+  // TfLiteDelegate::Prepare: claims supported nodes of one subgraph.
+  TfLiteStatus PrepareGraph(TfLiteContext* context);
+  // Hands the ConvNode built for `node` during PrepareGraph to its kernel.
+  ConvNode* TakePending(const TfLiteContext* context, int node);
+
+  std::string StatsJson();
+  const DelegateOptions& options() const { return options_; }
+
+ private:
+  // Returns an empty string and fills `out` when the node can be claimed.
+  std::string CheckConv(TfLiteContext* context, int node_index, const TfLiteNode* node,
+                        const PatternMetadata* metadata, const std::string& metadata_error,
+                        ClaimInfo* info, std::unique_ptr<ConvNode>* out);
+  std::shared_ptr<ThreadPool> PoolFor(int threads);
+  void Log(LogLevel level, const std::string& message) const;
+
+  TfLiteDelegate delegate_{};
+  DelegateOptions options_;
+  std::mutex mu_;
+  std::shared_ptr<ThreadPool> pool_;
+  using NodeKey = std::pair<const void*, int>;
+  std::map<NodeKey, std::unique_ptr<ConvNode>> pending_;
+  std::map<NodeKey, ClaimInfo> claims_;
+  std::map<NodeKey, DeclineInfo> declines_;
+  bool metadata_found_ = false;
+  std::string metadata_error_;
+  size_t metadata_layers_ = 0;
+  AbiProbe probe_;
+  std::string stats_json_;  // backing store for the C accessor
+};
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_RUNTIME_DELEGATE_H_

@@ -1,0 +1,35 @@
+// Delegate options: the keyword arguments of patternlite.load_delegate(),
+// passed as string key/value pairs through tflite_plugin_create_delegate.
+#ifndef PATTERNLITE_DELEGATE_RUNTIME_OPTIONS_H_
+#define PATTERNLITE_DELEGATE_RUNTIME_OPTIONS_H_
+
+#include <string>
+
+#include "delegate/kernels/dispatch.h"
+
+namespace patternlite {
+
+enum class MetadataMode { kAuto, kRequire, kIgnore };
+enum class LogLevel { kSilent = 0, kError = 1, kWarning = 2, kInfo = 3, kDebug = 4 };
+
+struct DelegateOptions {
+  // <= 0: use the interpreter's num_threads (TfLiteContext::recommended_num_threads).
+  int num_threads = 0;
+  // Claim a layer only when at least this fraction of its 3x3 weights is zero.
+  // 0.5 admits every pattern-pruned layer (patterns alone zero 5/9 = 0.56) and
+  // rejects near-dense layers, where the dense XNNPACK kernel is faster.
+  float min_sparsity = 0.5f;
+  MetadataMode metadata = MetadataMode::kAuto;
+  LogLevel log_level = LogLevel::kWarning;
+  Isa isa = Isa::kAuto;  // force a kernel (tests, benchmarks); auto picks the best
+};
+
+// Applies one option. Returns false with a message naming the valid choices.
+bool SetOption(const std::string& key, const std::string& value, DelegateOptions* options, std::string* error);
+
+const char* MetadataModeName(MetadataMode mode);
+const char* KnownOptionNames();
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_RUNTIME_OPTIONS_H_
