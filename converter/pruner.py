@@ -1,0 +1,253 @@
+"""``prune``: data-free pattern + connectivity pruning of a Keras model, layer by layer."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import numpy.typing as npt
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from patternlite.converter.admm import LayerProblem, solve_layer
+from patternlite.converter.errors import ConverterError
+from patternlite.converter.graph import ConvInfo, clone_with_weights, find_convs
+from patternlite.converter.patterns import resolve_library
+from patternlite.converter.projection import project
+from patternlite.converter.report import LayerReport, format_table
+from patternlite.converter.synthetic import SYNTHETIC_KINDS, synthetic_inputs
+
+METHODS = ("admm", "magnitude")
+# Patch rows sampled per layer for the Gram matrices: plenty for (9I+1)-dimensional statistics.
+_MAX_ROWS = 200_000
+_CHUNK = 32  # samples per forward pass / patch extraction
+
+
+@dataclass
+class PruneResult:
+    """What ``prune`` produces.
+
+    ``masks[layer]`` is a boolean array of the layer's Keras kernel shape
+    (3, 3, I, O), True where a weight may stay non-zero; ``assignments[layer]``
+    is the (I, O) library index of each kernel (255 = pruned).
+    """
+
+    model: keras.Model
+    masks: dict[str, npt.NDArray[np.bool_]]
+    library: list[int]
+    report: list[LayerReport]
+    keep: dict[str, float]
+    assignments: dict[str, npt.NDArray[np.uint8]] = field(default_factory=dict)
+    method: str = "admm"
+    synthetic: str | None = "bn"
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return format_table(self.report)
+
+    def save_masks(self, path: str | Path) -> Path:
+        """Masks, library and keep fractions as one .npz (what ``export``/``finetune`` read back)."""
+        from patternlite.converter.io import save_masks
+
+        return save_masks(path, self.masks, self.library, self.keep)
+
+
+def _bn_scale(conv: ConvInfo) -> npt.NDArray[np.float64]:
+    """|gamma / sqrt(var + eps)| of the following BN (ones without BN), floored away from zero."""
+    o = conv.out_channels
+    if conv.bn is None:
+        return np.ones(o)
+    bn = conv.bn
+    gamma = np.asarray(bn.gamma, np.float64) if bn.scale else np.ones(o)
+    s = np.abs(gamma / np.sqrt(np.asarray(bn.moving_variance, np.float64) + bn.epsilon))
+    floor = 1e-3 * float(s.max()) if s.max() > 0 else 1.0
+    return np.maximum(s, floor)
+
+
+def _resolve_keep(keep: float | Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
+    if isinstance(keep, Mapping):
+        unknown = sorted(set(keep) - set(names))
+        if unknown:
+            raise ConverterError(f"keep names layers that are not pruned 3x3 convs: {unknown}; prunable: {list(names)}")
+        out = {n: float(keep.get(n, 1.0)) for n in names}
+    else:
+        out = {n: float(keep) for n in names}
+    for n, k in out.items():
+        if not (0.0 < k <= 1.0) or math.isnan(k):
+            raise ConverterError(f"keep for {n} is {k}; it must be in (0, 1]")
+    return out
+
+
+def _forward(sub: keras.Model, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    parts = [np.asarray(sub(x[i : i + _CHUNK], training=False)) for i in range(0, len(x), _CHUNK)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _patches(x: npt.NDArray[np.float32], conv: keras.layers.Conv2D) -> npt.NDArray[np.float32]:
+    """im2col rows (ky, kx, c) matching a (3, 3, I, O) kernel reshaped to (9I, O)."""
+    s = conv.strides
+    p = tf.image.extract_patches(
+        x, sizes=[1, 3, 3, 1], strides=[1, s[0], s[1], 1], rates=[1, 1, 1, 1], padding=conv.padding.upper()
+    )
+    return np.asarray(p).reshape(-1, p.shape[-1])
+
+
+def _problem(
+    conv: ConvInfo,
+    orig_conv: ConvInfo,
+    xp: npt.NDArray[np.float32],
+    xq: npt.NDArray[np.float32],
+    scale: npt.NDArray[np.float64],
+    rng: np.random.Generator,
+) -> LayerProblem:
+    layer = orig_conv.layer
+    kernel = np.asarray(layer.kernel, np.float64)
+    n = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
+    bias = np.asarray(layer.bias, np.float64) if layer.use_bias else np.zeros(kernel.shape[3])
+    has_bias_slot = conv.layer.use_bias or conv.bn is not None
+    w0 = np.concatenate([kernel.reshape(n, -1), bias[None, :]]) * scale[None, :]
+    gpp = np.zeros((n + 1, n + 1))
+    gpq = np.zeros((n + 1, n + 1))
+    gqq = np.zeros((n + 1, n + 1))
+    out_hw = _patches(xp[:1], conv.layer).shape[0]
+    frac = min(1.0, _MAX_ROWS / (out_hw * len(xp)))
+    for i in range(0, len(xp), _CHUNK):
+        p = _patches(xp[i : i + _CHUNK], conv.layer)
+        q = _patches(xq[i : i + _CHUNK], conv.layer)
+        if frac < 1.0:
+            pick = rng.random(len(p)) < frac
+            p, q = p[pick], q[pick]
+        # Without a bias (and no BN to absorb one) the bias column is zero, so the solver keeps bias 0.
+        ones = np.full((len(p), 1), 1.0 if has_bias_slot else 0.0, np.float32)
+        p = np.hstack([p, ones])
+        q = np.hstack([q, np.ones((len(q), 1), np.float32)])
+        gpp += (p.T @ p).astype(np.float64)
+        gpq += (p.T @ q).astype(np.float64)
+        gqq += (q.T @ q).astype(np.float64)
+    return LayerProblem(gpp=gpp, gpq=gpq, gqq=gqq, w0=w0, kernel_shape=tuple(kernel.shape))  # type: ignore[arg-type]
+
+
+def _apply(conv: ConvInfo, weights: npt.NDArray[np.float64], scale: npt.NDArray[np.float64],
+           mask: npt.NDArray[np.bool_]) -> None:
+    """Write solved (scaled) weights back: kernel, and the bias shift into the conv bias or the BN mean."""
+    layer = conv.layer
+    shape = tuple(layer.kernel.shape)
+    kernel = (weights[:-1] / scale[None, :]).reshape(shape) * mask
+    layer.kernel.assign(kernel.astype(np.float32))
+    bias = weights[-1] / scale
+    if layer.use_bias:
+        layer.bias.assign(bias.astype(np.float32))
+    elif conv.bn is not None:
+        # BN(x + b) with mean m equals BN(x) with mean m - b: the BN absorbs the bias shift.
+        mean = np.asarray(conv.bn.moving_mean, np.float64)
+        conv.bn.moving_mean.assign((mean - bias).astype(np.float32))
+
+
+def prune(
+    model: keras.Model,
+    *,
+    keep: float | dict[str, float] = 1.0,
+    patterns: int | list[int] = 8,
+    method: str = "admm",
+    synthetic: str = "bn",
+    samples: int = 256,
+    iterations: int = 30,
+    seed: int = 0,
+    prune_first: bool = False,
+    progress: bool = True,
+    synthetic_steps: int = 150,
+    inputs: npt.NDArray[np.float32] | None = None,
+) -> PruneResult:
+    """Pattern-prune every 3x3 conv of ``model`` (a copy; the input model is not modified).
+
+    ``keep`` is the fraction of 3x3 kernels kept per layer (one float, or a dict
+    layer name -> fraction; unnamed layers keep all kernels but still get
+    patterns). ``patterns`` is the library size to distil or an explicit list of
+    9-bit masks. ``method="admm"`` reconstructs each layer's output on synthetic
+    inputs (``synthetic`` = "bn" or "noise", ``samples`` of them, or your own
+    ``inputs``); ``method="magnitude"`` is the fast data-free projection only.
+    The first 3x3 conv is left dense unless ``prune_first``.
+    """
+    t_start = time.perf_counter()
+    if method not in METHODS:
+        raise ConverterError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "admm" and inputs is None and synthetic not in SYNTHETIC_KINDS:
+        raise ConverterError(f"synthetic must be one of {SYNTHETIC_KINDS}, got {synthetic!r}")
+    if samples < 1 or iterations < 0:
+        raise ConverterError("samples must be >= 1 and iterations >= 0")
+    pruned = clone_with_weights(model)
+    convs = find_convs(pruned)
+    orig_convs = {c.name: c for c in find_convs(model)}
+    targets = convs if prune_first else convs[1:]
+    if not targets:
+        raise ConverterError("the only 3x3 conv is the first one; pass prune_first=True to prune it")
+    keeps = _resolve_keep(keep, [c.name for c in targets])
+    scales = {c.name: _bn_scale(c) for c in targets}
+    # The library is distilled from BN-folded kernels: that is what the delegate will see.
+    folded = [np.asarray(c.layer.kernel) * scales[c.name][None, None, None, :] for c in targets]
+    library = resolve_library(patterns, folded, seed=seed)
+
+    x: npt.NDArray[np.float32] | None = None
+    if method == "admm":
+        if inputs is not None:
+            x = np.asarray(inputs, np.float32)
+        else:
+            x = synthetic_inputs(model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress)
+    rng = np.random.default_rng(seed)
+
+    masks: dict[str, npt.NDArray[np.bool_]] = {}
+    assignments: dict[str, npt.NDArray[np.uint8]] = {}
+    rows: list[LayerReport] = []
+    bar = tqdm(targets, desc=f"prune ({method})", disable=not progress, leave=False)
+    for conv in bar:
+        t0 = time.perf_counter()
+        bar.set_postfix(layer=conv.name)
+        kernel = np.asarray(conv.layer.kernel)
+        nz_before = int(np.count_nonzero(kernel))
+        err_proj: float | None = None
+        err: float | None = None
+        if method == "magnitude" or x is None:
+            proj = project(kernel, library, keeps[conv.name], weights=scales[conv.name])
+            conv.layer.kernel.assign(proj.kernel)
+        else:
+            orig = orig_convs[conv.name]
+            xp = _forward(keras.Model(pruned.inputs, conv.layer.input), x)
+            xq = _forward(keras.Model(model.inputs, orig.layer.input), x)
+            problem = _problem(conv, orig, xp, xq, scales[conv.name], rng)
+            sol = solve_layer(problem, library, keeps[conv.name], iterations=iterations)
+            _apply(conv, sol.weights, scales[conv.name], sol.projection.mask)
+            proj = sol.projection
+            err_proj, err = sol.error_projection, sol.error
+        masks[conv.name] = proj.mask
+        assignments[conv.name] = proj.assignment
+        rows.append(
+            LayerReport(
+                layer=conv.name,
+                shape=tuple(kernel.shape),  # type: ignore[arg-type]
+                keep=keeps[conv.name],
+                kept_kernels=int(np.count_nonzero(proj.assignment != 255)),
+                total_kernels=int(proj.assignment.size),
+                weights_before=nz_before,
+                weights_after=int(np.count_nonzero(np.asarray(conv.layer.kernel))),
+                error_projection=err_proj,
+                error=err,
+                seconds=time.perf_counter() - t0,
+            )
+        )
+    bar.close()
+    return PruneResult(
+        model=pruned,
+        masks=masks,
+        library=library,
+        report=rows,
+        keep=keeps,
+        assignments=assignments,
+        method=method,
+        synthetic=(None if method == "magnitude" else ("custom" if inputs is not None else synthetic)),
+        seconds=time.perf_counter() - t_start,
+    )
