@@ -1,0 +1,161 @@
+"""End-to-end check of the benchmark harness on a tiny model (asserts nothing about time).
+
+Runs ``benchmarks.run`` with the in-process TFLite peer (always present) plus every other
+peer whose venv exists; peers not installed are reported as skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("numpy")
+tf_runtime = pytest.importorskip("ai_edge_litert", reason="needs a TFLite runtime (ai-edge-litert)")
+pytest.importorskip("keras", reason="the harness builds its models with keras")
+
+from benchmarks import run  # noqa: E402
+from benchmarks.engines import VENVS  # noqa: E402
+from benchmarks.peers import PEERS  # noqa: E402
+
+RUN_KEYS = {"engine", "variant", "threads", "status", "reason"}
+TIMED_KEYS = {"n", "median_ms", "p90_ms", "times_ms", "agreement"}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the module: the tiny .tflite files are built once."""
+    return tmp_path_factory.mktemp("bench-cache")
+
+
+def _installed_peers() -> list[str]:
+    return [
+        name
+        for name, (_, venv) in PEERS.items()
+        if venv is None or (VENVS / venv / "bin" / "python").exists()
+    ]
+
+
+def test_harness_end_to_end(tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    peers = _installed_peers()
+    missing = sorted(set(PEERS) - set(peers))
+    # Slow peers' venvs take a while to spawn; the TFLite peer alone proves the pipeline.
+    engines = ["tflite_xnnpack", "patternlite"]
+    argv = [
+        "--models",
+        "tiny",
+        "--layers",
+        "tiny",
+        "--threads",
+        "1",
+        "--engines",
+        ",".join(engines),
+        "--reps",
+        "3",
+        "--warmup",
+        "1",
+        "--keeps",
+        "0.5",
+        "--out",
+        str(tmp_path),
+        "--tag",
+        "test",
+        "--cache",
+        str(cache),
+    ]
+    assert run.main(argv) == 0
+    files = list(tmp_path.glob("*-test.json"))
+    assert len(files) == 1
+    res = json.loads(files[0].read_text())
+
+    assert res["schema"] == run.SCHEMA
+    assert {"date", "host", "command", "machine", "settings", "engines", "models", "layers", "wall_s"} <= set(
+        res
+    )
+    assert res["machine"]["cores"] >= 1 and res["machine"]["cpu_model"]
+    assert [m["name"] for m in res["models"]] == ["tiny"]
+    runs = res["models"][0]["runs"]
+    assert {(r["engine"], r["variant"]) for r in runs} == {
+        ("tflite_xnnpack", "dense"),
+        ("patternlite", "keep0.5"),
+    }
+    for r in runs:
+        assert set(r) >= RUN_KEYS
+        if r["status"] == "ok":
+            assert set(r) >= TIMED_KEYS and r["n"] == 3
+        else:  # never silently dropped: a status and a reason
+            assert r["status"] in ("unavailable", "failed", "skipped") and r["reason"]
+
+    tfl = next(r for r in runs if r["engine"] == "tflite_xnnpack")
+    assert tfl["status"] == "ok", tfl["reason"]
+    # The agreement check ran against TFLite's builtin kernels and passed.
+    assert tfl["agreement"]["reference"].startswith("tflite_builtin")
+    assert tfl["agreement"]["ok"], tfl["agreement"]
+    pl = next(r for r in runs if r["engine"] == "patternlite")
+    if pl["status"] == "ok":
+        assert pl["agreement"]["ok"], pl["agreement"]
+        assert "same pruned model" in pl["agreement"]["reference"]
+
+    layers = res["layers"]
+    assert {row["shape_key"] for row in layers} == {
+        "h16w16c3o8s1same",
+        "h16w16c8o16s1same",
+        "h16w16c16o16s2same",
+    }
+    for row in layers:
+        assert row["flops_dense"] > 0
+        if row["status"] == "ok":
+            k = row["keeps"]["keep0.5"]
+            assert 0 < k["flops_kept"] < row["flops_dense"]  # pruned: fewer FLOPs kept
+            assert k["flop_reduction"] > 2.0  # 4 of 9 taps at least
+
+    stem = files[0].with_suffix("")
+    assert "| tiny | tflite_xnnpack |" in stem.with_suffix(".md").read_text()
+    assert stem.with_suffix(".png").stat().st_size > 1000
+
+    if pl["status"] != "ok" or missing:
+        with capsys.disabled():
+            print(
+                f"\n[benchmark harness] patternlite: {pl['status']} {pl['reason'] or ''}; "
+                f"peers not installed (run benchmarks/install_peers.sh): {missing or 'none'}"
+            )
+
+
+@pytest.mark.parametrize("peer", [p for p, (_, venv) in PEERS.items() if venv is not None])
+def test_peer_worker_on_tiny(peer: str, tmp_path: Path, cache: Path) -> None:
+    """Each installed venv peer runs the tiny model and agrees with TFLite; skipped when not installed."""
+    venv = PEERS[peer][1]
+    if not (VENVS / str(venv) / "bin" / "python").exists():
+        pytest.skip(
+            f"{peer}: benchmarks/.venvs/{venv} not installed (bash benchmarks/install_peers.sh {venv})"
+        )
+    engines = f"onnxruntime,{peer}" if peer == "ncnn" else peer  # ncnn converts from onnxruntime's ONNX
+    argv = [
+        "--models",
+        "tiny",
+        "--layers",
+        "",
+        "--threads",
+        "1",
+        "--engines",
+        engines,
+        "--reps",
+        "2",
+        "--warmup",
+        "1",
+        "--keeps",
+        "0.5",
+        "--out",
+        str(tmp_path),
+        "--tag",
+        peer,
+        "--no-report",
+        "--cache",
+        str(cache),
+    ]
+    assert run.main(argv) == 0
+    res = json.loads(next(tmp_path.glob(f"*-{peer}.json")).read_text())
+    r = next(r for r in res["models"][0]["runs"] if r["engine"] == peer)
+    assert r["status"] == "ok", r["reason"]
+    assert r["agreement"]["ok"], r["agreement"]
