@@ -1,0 +1,152 @@
+"""``patternlite inspect``: what a .tflite's pattern metadata says, and what it saves.
+
+For every CONV_2D of the model it reports the kernels kept, the patterns used
+and the multiply-accumulates dense against kept, then the expected reduction
+over all convolutions. Needs numpy and flatbuffers only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from patternlite.metadata import METADATA_NAME, PRUNED, MetadataError, PatternMetadata, decode, mask_to_grid
+from patternlite.tflite_file import TfliteFileError, TfliteModel
+
+
+def _macs_per_output_pixel(shape: tuple[int, ...]) -> int:
+    o, kh, kw, i = shape
+    return int(o * kh * kw * i)
+
+
+def inspect_model(path: str) -> dict[str, Any]:
+    """A summary of the model's convs and pattern metadata (JSON-serialisable)."""
+    model = TfliteModel.from_file(path)
+    blob = model.metadata(METADATA_NAME)
+    meta: PatternMetadata | None = None
+    meta_error = ""
+    if blob is not None:
+        try:
+            meta = decode(blob)
+        except MetadataError as exc:
+            meta_error = str(exc)
+    layers = []
+    total_dense = total_kept = 0
+    for conv in model.convs:
+        ft = model.tensors[conv.filter]
+        out_shape = model.tensors[conv.output].shape
+        pixels = int(np.prod(out_shape[1:3])) if len(out_shape) == 4 else 0
+        dense = pixels * _macs_per_output_pixel(ft.shape) if len(ft.shape) == 4 else 0
+        record = meta.layer(ft.name) if meta else None
+        row: dict[str, Any] = {
+            "op": conv.index,
+            "filter": ft.name,
+            "shape": list(ft.shape),
+            "output": list(out_shape),
+            "stride": list(conv.stride),
+            "padding": conv.padding,
+            "activation": conv.activation,
+            "pattern_pruned": record is not None,
+            "dense_macs": dense,
+        }
+        kept = dense
+        if record is not None:
+            kp = record.kernel_pattern
+            n_kept = int(np.count_nonzero(kp != PRUNED))
+            kept = pixels * n_kept * 4
+            hist = np.bincount(kp[kp != PRUNED].ravel(), minlength=len(meta.patterns)) if meta else []
+            row.update(
+                kept_kernels=n_kept,
+                total_kernels=int(kp.size),
+                keep=record.keep,
+                pattern_histogram=[int(h) for h in hist],
+            )
+        row["kept_macs"] = kept
+        row["reduction"] = dense / kept if kept else float("inf")
+        total_dense += dense
+        total_kept += kept
+        layers.append(row)
+    return {
+        "path": path,
+        "operators": model.operator_count,
+        "metadata": {
+            "present": blob is not None,
+            "error": meta_error,
+            "version": list(meta.version) if meta else None,
+            "patterns": list(meta.patterns) if meta else [],
+            "layers": len(meta.layers) if meta else 0,
+        },
+        "convs": layers,
+        "total_dense_macs": total_dense,
+        "total_kept_macs": total_kept,
+        "total_reduction": total_dense / total_kept if total_kept else float("inf"),
+    }
+
+
+def _pattern_art(masks: list[int]) -> list[str]:
+    """The library as rows of 3x3 glyph grids, side by side."""
+    lines = ["", "", ""]
+    for i, mask in enumerate(masks):
+        grid = mask_to_grid(mask)
+        for r in range(3):
+            cells = "".join("#" if grid[r, c] else "." for c in range(3))
+            lines[r] += f"  {cells}" if r != 1 else f"  {cells}"
+        if i == len(masks) - 1:
+            break
+    header = "".join(f"  p{i:<3d}" for i in range(len(masks)))
+    return [header, *lines]
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    out = [f"model: {summary['path']}  ({summary['operators']} operators, {len(summary['convs'])} CONV_2D)"]
+    md = summary["metadata"]
+    if not md["present"]:
+        out.append("pattern metadata: none (the delegate can still claim layers whose weights fit patterns)")
+    elif md["error"]:
+        out.append(f"pattern metadata: CORRUPT ({md['error']}); the delegate will claim nothing from it")
+    else:
+        out.append(f"pattern metadata: v{md['version'][0]}.{md['version'][1]}, {len(md['patterns'])} patterns, "
+                   f"{md['layers']} layers")
+        out.extend(_pattern_art(md["patterns"]))
+    out.append("")
+    head = f"{'op':>4} {'filter':<44} {'shape':<16} {'out':<14} {'kernels kept':>14} {'MMACs dense':>12} " \
+           f"{'MMACs kept':>11} {'x':>6}"
+    out.append(head)
+    out.append("-" * len(head))
+    for row in summary["convs"]:
+        name = row["filter"] if len(row["filter"]) <= 44 else "..." + row["filter"][-41:]
+        shape = "x".join(str(d) for d in row["shape"])
+        outs = "x".join(str(d) for d in row["output"][1:])
+        kept = f"{row['kept_kernels']}/{row['total_kernels']}" if row["pattern_pruned"] else "dense"
+        out.append(
+            f"{row['op']:>4} {name:<44} {shape:<16} {outs:<14} {kept:>14} {row['dense_macs'] / 1e6:>12.2f} "
+            f"{row['kept_macs'] / 1e6:>11.2f} {row['reduction']:>6.2f}"
+        )
+    out.append("-" * len(head))
+    out.append(
+        f"total conv MACs: {summary['total_dense_macs'] / 1e6:.1f}M dense -> {summary['total_kept_macs'] / 1e6:.1f}M "
+        f"kept, expected reduction {summary['total_reduction']:.2f}x"
+    )
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="patternlite inspect", description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a .tflite file")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    try:
+        summary = inspect_model(args.model)
+    except FileNotFoundError:
+        print(f"patternlite inspect: no such file: {args.model}", file=sys.stderr)
+        return 2
+    except TfliteFileError as exc:
+        print(f"patternlite inspect: {args.model}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0

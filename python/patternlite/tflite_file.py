@@ -1,0 +1,224 @@
+"""Reading and annotating ``.tflite`` flatbuffers without TensorFlow.
+
+The reader walks the few tables patternlite needs (tensors, operators, conv
+options, buffers, metadata) with the ``flatbuffers`` runtime alone, so
+``patternlite inspect`` works beside any TFLite runtime. Field numbers follow
+TFLite's ``schema.fbs``.
+
+Writing (adding a metadata entry) re-serialises the model with the generated
+schema module that ai-edge-litert and TensorFlow both ship.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import flatbuffers
+import numpy as np
+import numpy.typing as npt
+from flatbuffers import encode, number_types, packer
+from flatbuffers.table import Table
+
+BUILTIN_CONV_2D = 3
+TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 10: "float64"}
+PADDING = {0: "SAME", 1: "VALID"}
+ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+
+
+class TfliteFileError(ValueError):
+    """The bytes are not a readable TFLite model."""
+
+
+def _field(t: Table, index: int) -> int:
+    return int(t.Offset(4 + 2 * index))
+
+
+def _scalar(t: Table, index: int, flags: Any, default: int) -> int:
+    o = _field(t, index)
+    return int(t.Get(flags, o + t.Pos)) if o else default
+
+
+def _string(t: Table, index: int) -> str:
+    o = _field(t, index)
+    return t.String(o + t.Pos).decode("utf-8", errors="replace") if o else ""
+
+
+def _table(t: Table, index: int) -> Table | None:
+    o = _field(t, index)
+    return Table(t.Bytes, t.Indirect(o + t.Pos)) if o else None
+
+
+def _tables(t: Table, index: int) -> list[Table]:
+    o = _field(t, index)
+    if not o:
+        return []
+    start, n = t.Vector(o), t.VectorLen(o)
+    return [Table(t.Bytes, t.Indirect(start + 4 * j)) for j in range(n)]
+
+
+def _ints(t: Table, index: int, dtype: str = "<i4") -> npt.NDArray[Any]:
+    o = _field(t, index)
+    if not o:
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(t.Bytes, dtype=dtype, count=t.VectorLen(o), offset=t.Vector(o))
+
+
+@dataclass
+class TensorInfo:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    buffer: int
+
+
+@dataclass
+class ConvOp:
+    """One CONV_2D operator of the primary subgraph."""
+
+    index: int
+    input: int
+    filter: int
+    bias: int
+    output: int
+    padding: str
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    activation: str
+
+
+@dataclass
+class TfliteModel:
+    """The parts of a TFLite model patternlite reads."""
+
+    data: bytes
+    tensors: list[TensorInfo] = field(default_factory=list)
+    convs: list[ConvOp] = field(default_factory=list)
+    operator_count: int = 0
+    _buffers: list[Table] = field(default_factory=list, repr=False)
+    _metadata: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TfliteModel:
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise TfliteFileError("not a TFLite flatbuffer (file identifier TFL3 missing)")
+        try:
+            return cls._parse(bytes(data))
+        except (IndexError, ValueError, UnicodeDecodeError) as exc:  # damaged offsets
+            raise TfliteFileError(f"malformed TFLite flatbuffer: {exc}") from exc
+
+    @classmethod
+    def from_file(cls, path: str) -> TfliteModel:
+        with open(path, "rb") as f:
+            return cls.from_bytes(f.read())
+
+    @classmethod
+    def _parse(cls, data: bytes) -> TfliteModel:
+        root = Table(bytearray(data), encode.Get(packer.uoffset, data, 0))
+        model = cls(data=data)
+        model._buffers = _tables(root, 4)
+        for md in _tables(root, 6):
+            model._metadata[_string(md, 0)] = _scalar(md, 1, number_types.Uint32Flags, 0)
+        codes = []
+        for oc in _tables(root, 1):
+            deprecated = _scalar(oc, 0, number_types.Int8Flags, 0)
+            builtin = _scalar(oc, 3, number_types.Int32Flags, 0)
+            codes.append(max(deprecated, builtin))
+        subgraphs = _tables(root, 2)
+        if not subgraphs:
+            raise TfliteFileError("model has no subgraph")
+        sg = subgraphs[0]
+        for i, t in enumerate(_tables(sg, 0)):
+            model.tensors.append(
+                TensorInfo(
+                    index=i,
+                    name=_string(t, 3),
+                    shape=tuple(int(d) for d in _ints(t, 0)),
+                    dtype=TENSOR_TYPES.get(_scalar(t, 1, number_types.Int8Flags, 0), "other"),
+                    buffer=_scalar(t, 2, number_types.Uint32Flags, 0),
+                )
+            )
+        ops = _tables(sg, 3)
+        model.operator_count = len(ops)
+        for i, op in enumerate(ops):
+            code_index = _scalar(op, 0, number_types.Uint32Flags, 0)
+            if code_index >= len(codes) or codes[code_index] != BUILTIN_CONV_2D:
+                continue
+            ins = [int(v) for v in _ints(op, 1)]
+            outs = [int(v) for v in _ints(op, 2)]
+            opts = _table(op, 4)
+            get = (lambda idx, d: _scalar(opts, idx, number_types.Int32Flags, d)) if opts else (lambda idx, d: d)
+            pad = _scalar(opts, 0, number_types.Int8Flags, 0) if opts else 0
+            act = _scalar(opts, 3, number_types.Int8Flags, 0) if opts else 0
+            model.convs.append(
+                ConvOp(
+                    index=i,
+                    input=ins[0],
+                    filter=ins[1],
+                    bias=ins[2] if len(ins) > 2 else -1,
+                    output=outs[0],
+                    padding=PADDING.get(pad, "?"),
+                    stride=(get(2, 1), get(1, 1)),
+                    dilation=(get(5, 1), get(4, 1)),
+                    activation=ACTIVATIONS.get(act, str(act)),
+                )
+            )
+        return model
+
+    def metadata(self, name: str) -> bytes | None:
+        """The bytes of the named metadata entry, or None."""
+        if name not in self._metadata:
+            return None
+        return self.buffer_bytes(self._metadata[name])
+
+    def metadata_names(self) -> list[str]:
+        return list(self._metadata)
+
+    def buffer_bytes(self, index: int) -> bytes:
+        if not 0 <= index < len(self._buffers):
+            raise TfliteFileError(f"buffer {index} out of range")
+        buf = self._buffers[index]
+        offset = _scalar(buf, 1, number_types.Uint64Flags, 0)
+        if offset > 1:  # large models keep buffers after the flatbuffer
+            size = _scalar(buf, 2, number_types.Uint64Flags, 0)
+            return self.data[offset : offset + size]
+        return bytes(_ints(buf, 0, "u1").tobytes())
+
+    def tensor_array(self, index: int) -> npt.NDArray[Any] | None:
+        """A constant tensor's values, or None when it has no data."""
+        t = self.tensors[index]
+        raw = self.buffer_bytes(t.buffer) if t.buffer else b""
+        if not raw or t.dtype == "other":
+            return None
+        return np.frombuffer(raw, dtype=np.dtype(t.dtype).newbyteorder("<")).reshape(t.shape)
+
+
+def _schema() -> ModuleType:
+    for name in ("ai_edge_litert.schema_py_generated", "tensorflow.lite.python.schema_py_generated"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ImportError("writing .tflite metadata needs ai-edge-litert or tensorflow")
+
+
+def with_metadata(model_bytes: bytes, name: str, blob: bytes) -> bytes:
+    """A copy of the model with metadata entry ``name`` set to ``blob`` (replacing any old one)."""
+    TfliteModel.from_bytes(model_bytes)  # fail early, with our error, on junk
+    schema = _schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(model_bytes), 0))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(blob, dtype=np.uint8).copy()
+    model.buffers = list(model.buffers or [])
+    model.buffers.append(buffer)
+    entries = [m for m in (model.metadata or []) if (m.name.decode() if isinstance(m.name, bytes) else m.name) != name]
+    entry = schema.MetadataT()
+    entry.name = name
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [*entries, entry]
+    builder = flatbuffers.Builder(len(model_bytes) + len(blob) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
