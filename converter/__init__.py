@@ -10,6 +10,7 @@ Needs the ``converter`` extra (TensorFlow, Keras). Typical use::
 from __future__ import annotations
 
 from patternlite.converter.errors import ConverterError, OutputPathError, UnsupportedModelError
+from patternlite.converter.export import export_tflite
 from patternlite.converter.pruner import PruneResult, prune
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "OutputPathError",
     "PruneResult",
     "UnsupportedModelError",
+    "export_tflite",
     "prune",
 ]

@@ -1,0 +1,243 @@
+"""``export_tflite``: a stock float32 .tflite with the pattern metadata blob added.
+
+TFLite's converter folds BatchNorm into the conv weights (a per-output-channel
+scale, so zeros stay zeros) and names tensors its own way, so the layer records
+are written *after* conversion: every 3x3 CONV_2D of the flatbuffer is matched
+back to a pruned Keras layer (by name, confirmed by its zero pattern), and its
+kernel assignment is read from the weights actually stored in the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import flatbuffers
+import keras
+import numpy as np
+import numpy.typing as npt
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+
+from patternlite.converter.errors import ConverterError
+from patternlite.converter.graph import find_convs
+from patternlite.converter.io import check_output, write_bytes_atomic
+from patternlite.converter.patterns import all_candidates
+from patternlite.converter.pruner import PruneResult
+from patternlite.metadata import (
+    CENTRE_BIT,
+    METADATA_NAME,
+    LayerPatterns,
+    MetadataError,
+    PatternMetadata,
+    encode,
+    kernel_patterns_from_weights,
+)
+
+CONV_2D = 3
+_TFLITE_FLOAT32 = 0
+
+
+@dataclass
+class ConvOp:
+    """A 3x3 float CONV_2D of a flatbuffer: its filter tensor's name and OHWI weights."""
+
+    filter_name: str
+    output_name: str
+    weights: npt.NDArray[np.float32]
+
+
+def keras_to_tflite(model: keras.Model) -> bytes:
+    """Plain float32 conversion; the converter's chatter on stdout is swallowed."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        return bytes(converter.convert())
+
+
+def _opcode(code: schema.OperatorCodeT) -> int:
+    # Codes above 127 live only in builtinCode; older files only fill the deprecated field.
+    return max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
+
+
+def _name(t: schema.TensorT) -> str:
+    n = t.name
+    return n.decode("utf-8") if isinstance(n, bytes) else str(n)
+
+
+def conv_ops(model_t: schema.ModelT) -> list[ConvOp]:
+    """Every CONV_2D with a constant float32 3x3 filter, in every subgraph."""
+    out = []
+    for sg in model_t.subgraphs or []:
+        for op in sg.operators or []:
+            if _opcode(model_t.operatorCodes[op.opcodeIndex]) != CONV_2D or len(op.inputs) < 2:
+                continue
+            ft = sg.tensors[op.inputs[1]]
+            shape = tuple(int(d) for d in (ft.shape if ft.shape is not None else []))
+            if ft.type != _TFLITE_FLOAT32 or len(shape) != 4 or shape[1:3] != (3, 3):
+                continue
+            buf = model_t.buffers[ft.buffer]
+            if buf.data is None or len(buf.data) != 4 * int(np.prod(shape)):
+                continue  # not a constant stored in the file
+            w = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), dtype="<f4").reshape(shape)
+            out.append(ConvOp(_name(ft), _name(sg.tensors[op.outputs[0]]), w))
+    return out
+
+
+def _name_hints(op: ConvOp) -> set[str]:
+    """Keras layer names a tensor name may contain ('model_1/conv2_1/convolution' -> conv2, ...)."""
+    hints = set()
+    for full in (op.filter_name, op.output_name):
+        for part in re.split(r"[/;]", full):
+            hints.add(part)
+            hints.add(re.sub(r"_\d+$", "", part))
+    return hints
+
+
+def _fits(w_ohwi: npt.NDArray[np.float32], mask_hwio: npt.NDArray[np.bool_]) -> bool:
+    mask = np.transpose(mask_hwio, (3, 0, 1, 2))
+    return mask.shape == w_ohwi.shape and not np.any((w_ohwi != 0) & ~mask)
+
+
+def match_layers(ops: Sequence[ConvOp], masks: Mapping[str, npt.NDArray[np.bool_]]) -> dict[str, ConvOp]:
+    """Pruned Keras layer name -> its CONV_2D op; every pruned layer must be found exactly once."""
+    found: dict[str, ConvOp] = {}
+    used: set[str] = set()
+    for name, mask in masks.items():
+        fitting = [op for op in ops if op.filter_name not in used and _fits(op.weights, mask)]
+        named = [op for op in fitting if name in _name_hints(op)]
+        pick = named if named else fitting
+        if len(pick) != 1:
+            why = "no" if not pick else f"{len(pick)} ambiguous"
+            raise ConverterError(f"layer {name}: {why} CONV_2D in the converted model matches its mask")
+        found[name] = pick[0]
+        used.add(pick[0].filter_name)
+    return found
+
+
+def infer_patterns(model: keras.Model) -> tuple[dict[str, npt.NDArray[np.bool_]], list[int], dict[str, float]]:
+    """Masks and a library read off the weights of an already pattern-pruned model.
+
+    A 3x3 conv counts as pruned when every non-zero kernel keeps at most 4 taps
+    including the centre and at least one kernel has zeros. The library is the
+    distinct 4-tap supports found, most frequent first (smaller supports are
+    covered by a library pattern or, failing that, the first candidate that does).
+    """
+    masks: dict[str, npt.NDArray[np.bool_]] = {}
+    bits_by_layer: dict[str, npt.NDArray[np.int64]] = {}
+    counts: dict[int, int] = {}
+    for conv in find_convs(model):
+        k = np.asarray(conv.layer.kernel)
+        bits = ((k != 0).reshape(9, -1).T * (1 << np.arange(9))).sum(axis=1)
+        nz = bits[bits != 0]
+        pop = np.array([bin(int(b)).count("1") for b in nz])
+        if nz.size == 0 or np.any(pop > 4) or np.any((nz & CENTRE_BIT) == 0) or np.all(pop == 9):
+            continue
+        bits_by_layer[conv.name] = bits
+        for b in nz[pop == 4]:
+            counts[int(b)] = counts.get(int(b), 0) + 1
+    library = sorted(counts, key=lambda b: (-counts[b], b))
+    for bits in bits_by_layer.values():
+        for b in np.unique(bits[bits != 0]):
+            if not any((int(b) & ~p) == 0 for p in library):
+                library.append(next(c for c in all_candidates() if (int(b) & ~c) == 0))
+    if len(library) > 254:
+        raise ConverterError(f"the weights use {len(library)} distinct patterns; the format allows 254")
+    keep: dict[str, float] = {}
+    for name, bits in bits_by_layer.items():
+        conv_k = next(c for c in find_convs(model) if c.name == name).layer.kernel
+        shape = tuple(conv_k.shape)
+        support = np.zeros((len(bits), 9), bool)
+        for row, b in enumerate(bits):
+            if b:
+                p = next(p for p in library if (int(b) & ~p) == 0)
+                support[row] = [(p >> t) & 1 for t in range(9)]
+        masks[name] = support.T.reshape(shape)
+        keep[name] = max(float(np.count_nonzero(bits)) / len(bits), 1e-6)
+    return masks, library, keep
+
+
+def add_metadata(model_bytes: bytes, name: str, blob: bytes) -> bytes:
+    """Return the flatbuffer with a ``Metadata`` entry ``name`` -> a new buffer holding ``blob``.
+
+    Uses the runtime package's helper when it exists, so there is one writer.
+    """
+    try:
+        from patternlite.tflite_file import with_metadata  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        pass
+    else:
+        return bytes(with_metadata(model_bytes, name, blob))
+    model_t = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
+    model_t.metadata = [m for m in (model_t.metadata or []) if _meta_name(m) != name]
+    buf = schema.BufferT()
+    buf.data = np.frombuffer(blob, dtype=np.uint8)
+    model_t.buffers.append(buf)
+    meta = schema.MetadataT()
+    meta.name = name
+    meta.buffer = len(model_t.buffers) - 1
+    model_t.metadata.append(meta)
+    builder = flatbuffers.Builder(len(model_bytes) + len(blob) + 1024)
+    builder.Finish(model_t.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _meta_name(m: schema.MetadataT) -> str:
+    return m.name.decode("utf-8") if isinstance(m.name, bytes) else str(m.name)
+
+
+def build_metadata(
+    model_bytes: bytes,
+    masks: Mapping[str, npt.NDArray[np.bool_]],
+    library: Sequence[int],
+    keep: Mapping[str, float],
+) -> PatternMetadata:
+    """Layer records for the pruned layers, computed from the weights stored in ``model_bytes``."""
+    model_t = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
+    matched = match_layers(conv_ops(model_t), masks)
+    layers = []
+    for name, op in matched.items():
+        try:
+            kp = kernel_patterns_from_weights(op.weights, list(library))
+        except MetadataError as exc:
+            raise ConverterError(f"layer {name}: exported weights do not follow the library: {exc}") from exc
+        layers.append(LayerPatterns(tensor_name=op.filter_name, kernel_pattern=kp, keep=float(keep.get(name, 1.0))))
+    return PatternMetadata(patterns=list(library), layers=layers)
+
+
+def export_tflite(
+    result_or_model: PruneResult | keras.Model,
+    path: str | Path,
+    *,
+    metadata: bool = True,
+    masks: Mapping[str, npt.NDArray[np.bool_]] | None = None,
+    library: Sequence[int] | None = None,
+    keep: Mapping[str, float] | None = None,
+    source: str | Path | None = None,
+) -> Path:
+    """Convert to a float32 .tflite at ``path`` (written atomically), pattern metadata included.
+
+    Give a :class:`PruneResult`, or a Keras model plus its ``masks``/``library``
+    (e.g. after masked retraining); with a bare model the patterns are inferred
+    from its zeros. ``source`` is the input file, which is never overwritten.
+    """
+    out = check_output(path, source)
+    if isinstance(result_or_model, PruneResult):
+        model = result_or_model.model
+        masks = result_or_model.masks if masks is None else masks
+        library = result_or_model.library if library is None else library
+        keep = result_or_model.keep if keep is None else keep
+    else:
+        model = result_or_model
+    data = keras_to_tflite(model)
+    if metadata:
+        if masks is None or library is None:
+            masks, library, inferred_keep = infer_patterns(model)
+            keep = inferred_keep if keep is None else keep
+        if masks:
+            meta = build_metadata(data, masks, library, keep or {})
+            data = add_metadata(data, METADATA_NAME, encode(meta))
+    return write_bytes_atomic(out, data)
