@@ -178,5 +178,5 @@ def load_delegate(num_threads: int | None = None, **options: Any) -> Delegate:
     if unknown:
         raise ValueError(f"unknown delegate option(s) {', '.join(unknown)}; known: {', '.join(OPTION_NAMES)}")
     if num_threads is not None:
-        options = {"num_threads": int(num_threads), **options}
+        options = {"num_threads": num_threads, **options}
     return Delegate(options)
