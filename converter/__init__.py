@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from patternlite.converter.errors import ConverterError, OutputPathError, UnsupportedModelError
 from patternlite.converter.export import export_tflite
+from patternlite.converter.finetune import MaskCallback, MaskConstraint, masked_finetune
+from patternlite.converter.inspect import inspect
 from patternlite.converter.pruner import PruneResult, prune
 
 __all__ = [
+    "MaskCallback",
+    "MaskConstraint",
     "ConverterError",
     "OutputPathError",
     "PruneResult",
     "UnsupportedModelError",
     "export_tflite",
+    "inspect",
+    "masked_finetune",
     "prune",
 ]

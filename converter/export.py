@@ -21,8 +21,6 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
-from tensorflow.lite.python import schema_py_generated as schema
-
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import find_convs
 from patternlite.converter.io import check_output, write_bytes_atomic
@@ -37,6 +35,7 @@ from patternlite.metadata import (
     encode,
     kernel_patterns_from_weights,
 )
+from tensorflow.lite.python import schema_py_generated as schema
 
 CONV_2D = 3
 _TFLITE_FLOAT32 = 0
@@ -118,7 +117,9 @@ def match_layers(ops: Sequence[ConvOp], masks: Mapping[str, npt.NDArray[np.bool_
     return found
 
 
-def infer_patterns(model: keras.Model) -> tuple[dict[str, npt.NDArray[np.bool_]], list[int], dict[str, float]]:
+def infer_patterns(
+    model: keras.Model,
+) -> tuple[dict[str, npt.NDArray[np.bool_]], list[int], dict[str, float]]:
     """Masks and a library read off the weights of an already pattern-pruned model.
 
     A 3x3 conv counts as pruned when every non-zero kernel keeps at most 4 taps
@@ -204,7 +205,9 @@ def build_metadata(
             kp = kernel_patterns_from_weights(op.weights, list(library))
         except MetadataError as exc:
             raise ConverterError(f"layer {name}: exported weights do not follow the library: {exc}") from exc
-        layers.append(LayerPatterns(tensor_name=op.filter_name, kernel_pattern=kp, keep=float(keep.get(name, 1.0))))
+        layers.append(
+            LayerPatterns(tensor_name=op.filter_name, kernel_pattern=kp, keep=float(keep.get(name, 1.0)))
+        )
     return PatternMetadata(patterns=list(library), layers=layers)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
-
 from patternlite.converter.errors import UnsupportedModelError
 
 

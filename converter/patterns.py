@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-
 from patternlite.converter.errors import ConverterError
 from patternlite.metadata import MAX_PATTERNS, MetadataError, validate_pattern
 
@@ -60,9 +59,7 @@ def check_library(patterns: Sequence[int]) -> list[int]:
     return lib
 
 
-def distill_library(
-    kernels: Sequence[npt.NDArray[np.floating]], size: int, *, seed: int = 0
-) -> list[int]:
+def distill_library(kernels: Sequence[npt.NDArray[np.floating]], size: int, *, seed: int = 0) -> list[int]:
     """Greedily pick ``size`` candidate patterns that keep the most weight energy.
 
     ``kernels`` are Keras (3, 3, I, O) kernels. Each kernel's energy is normalised

@@ -12,8 +12,6 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
-from tqdm.auto import tqdm
-
 from patternlite.converter.admm import LayerProblem, solve_layer
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import ConvInfo, clone_with_weights, find_convs
@@ -21,6 +19,7 @@ from patternlite.converter.patterns import resolve_library
 from patternlite.converter.projection import project
 from patternlite.converter.report import LayerReport, format_table
 from patternlite.converter.synthetic import SYNTHETIC_KINDS, synthetic_inputs
+from tqdm.auto import tqdm
 
 METHODS = ("admm", "magnitude")
 # Patch rows sampled per layer for the Gram matrices: plenty for (9I+1)-dimensional statistics.
@@ -73,7 +72,9 @@ def _resolve_keep(keep: float | Mapping[str, float], names: Sequence[str]) -> di
     if isinstance(keep, Mapping):
         unknown = sorted(set(keep) - set(names))
         if unknown:
-            raise ConverterError(f"keep names layers that are not pruned 3x3 convs: {unknown}; prunable: {list(names)}")
+            raise ConverterError(
+                f"keep names layers that are not pruned 3x3 convs: {unknown}; prunable: {list(names)}"
+            )
         out = {n: float(keep.get(n, 1.0)) for n in names}
     else:
         out = {n: float(keep) for n in names}
@@ -132,8 +133,12 @@ def _problem(
     return LayerProblem(gpp=gpp, gpq=gpq, gqq=gqq, w0=w0, kernel_shape=tuple(kernel.shape))  # type: ignore[arg-type]
 
 
-def _apply(conv: ConvInfo, weights: npt.NDArray[np.float64], scale: npt.NDArray[np.float64],
-           mask: npt.NDArray[np.bool_]) -> None:
+def _apply(
+    conv: ConvInfo,
+    weights: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+) -> None:
     """Write solved (scaled) weights back: kernel, and the bias shift into the conv bias or the BN mean."""
     layer = conv.layer
     shape = tuple(layer.kernel.shape)
@@ -197,7 +202,9 @@ def prune(
         if inputs is not None:
             x = np.asarray(inputs, np.float32)
         else:
-            x = synthetic_inputs(model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress)
+            x = synthetic_inputs(
+                model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress
+            )
     rng = np.random.default_rng(seed)
 
     masks: dict[str, npt.NDArray[np.bool_]] = {}

@@ -27,8 +27,10 @@ class LayerReport:
 
 def format_table(rows: Sequence[LayerReport]) -> str:
     """Plain-text table, one line per pruned layer plus a total."""
-    head = f"{'layer':<28} {'kernel':>14} {'keep':>5} {'kernels kept':>14} {'weights':>8} " \
+    head = (
+        f"{'layer':<28} {'kernel':>14} {'keep':>5} {'kernels kept':>14} {'weights':>8} "
         f"{'err(proj)':>9} {'err':>9} {'s':>6}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         shape = "x".join(str(d) for d in r.shape)
@@ -37,7 +39,8 @@ def format_table(rows: Sequence[LayerReport]) -> str:
         ep = "-" if r.error_projection is None else f"{r.error_projection:.4f}"
         e = "-" if r.error is None else f"{r.error:.4f}"
         lines.append(
-            f"{r.layer[:28]:<28} {shape:>14} {r.keep:>5.2f} {kept:>14} {frac:>7.1%} {ep:>9} {e:>9} {r.seconds:>6.1f}"
+            f"{r.layer[:28]:<28} {shape:>14} {r.keep:>5.2f} {kept:>14} {frac:>7.1%} "
+            f"{ep:>9} {e:>9} {r.seconds:>6.1f}"
         )
     before = sum(r.weights_before for r in rows)
     after = sum(r.weights_after for r in rows)
@@ -46,6 +49,8 @@ def format_table(rows: Sequence[LayerReport]) -> str:
         f"{'total (pruned 3x3 convs)':<28} {'':>14} {'':>5} {'':>14} {after / max(before, 1):>7.1%} "
         f"  -> {before:,} weights become {after:,}"
     )
-    lines.append("err = relative squared error of the layer's output on synthetic inputs "
-                 "(err(proj): plain projection, err: the solution)")
+    lines.append(
+        "err = relative squared error of the layer's output on synthetic inputs "
+        "(err(proj): plain projection, err: the solution)"
+    )
     return "\n".join(lines)

@@ -19,9 +19,8 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
-from tqdm.auto import tqdm
-
 from patternlite.converter.errors import UnsupportedModelError
+from tqdm.auto import tqdm
 
 SYNTHETIC_KINDS = ("bn", "noise")
 
@@ -92,6 +91,7 @@ def bn_inputs(
     steps: int = 150,
     batch: int = 64,
     lr: float = 0.1,
+    tv: float = 0.0,
     seed: int = 0,
     progress: bool = True,
 ) -> npt.NDArray[np.float32]:
@@ -126,7 +126,14 @@ def bn_inputs(
             # Scale-free: squared errors in units of the layer's own running variance.
             total += tf.reduce_mean(((mu - rm) ** 2 + (tf.sqrt(var + 1e-5) - rsd) ** 2) * inv_var)
         # A weak prior keeps the inputs in the calibrated range instead of drifting to extremes.
-        return total / len(targets) + 1e-4 * tf.reduce_mean(z**2)
+        loss = total / len(targets) + 1e-4 * tf.reduce_mean(z**2)
+        if tv > 0 and len(z.shape) == 4:
+            # Natural images are smooth; a total-variation prior pushes synthetic ones the same way.
+            loss += tv * (
+                tf.reduce_mean((z[:, 1:] - z[:, :-1]) ** 2)
+                + tf.reduce_mean((z[:, :, 1:] - z[:, :, :-1]) ** 2)
+            )
+        return loss
 
     for b in range(n_batches):
         n = min(batch, samples - b * batch)

@@ -1,0 +1,205 @@
+"""``patternlite prune|export|finetune|demo``: argv[0] is the subcommand (see patternlite.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep the CLI readable
+
+
+def _keep(text: str) -> float | dict[str, float]:
+    """``0.5`` or ``layer_a=0.3,layer_b=0.6``."""
+    if "=" not in text:
+        return float(text)
+    out = {}
+    for item in text.split(","):
+        name, _, val = item.partition("=")
+        out[name.strip()] = float(val)
+    return out
+
+
+def _patterns(text: str) -> int | list[int]:
+    """``8`` (distil 8) or a comma list of 9-bit masks such as ``0x1b0,0x17``."""
+    if "," in text or text.lower().startswith("0x"):
+        return [int(t, 0) for t in text.split(",") if t.strip()]
+    return int(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="patternlite")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pr = sub.add_parser("prune", help="data-free pattern + connectivity pruning of a Keras model")
+    pr.add_argument("model", type=Path, help="input Keras model (.keras or .h5)")
+    pr.add_argument("-o", "--output", type=Path, required=True, help="pruned Keras model (.keras)")
+    pr.add_argument(
+        "--keep", type=_keep, default=1.0, help="fraction of 3x3 kernels kept (or layer=frac,...)"
+    )
+    pr.add_argument("--patterns", type=_patterns, default=8, help="library size, or explicit masks 0x1b0,...")
+    pr.add_argument("--method", choices=("admm", "magnitude"), default="admm")
+    pr.add_argument("--synthetic", choices=("bn", "noise"), default="bn")
+    pr.add_argument("--samples", type=int, default=256)
+    pr.add_argument("--iterations", type=int, default=30)
+    pr.add_argument("--synthetic-steps", type=int, default=150)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--prune-first", action="store_true", help="also prune the first 3x3 conv")
+    pr.add_argument("--tflite", type=Path, help="also export this .tflite")
+    pr.add_argument("--no-progress", action="store_true")
+
+    ex = sub.add_parser("export", help="Keras model -> .tflite with pattern metadata")
+    ex.add_argument("model", type=Path)
+    ex.add_argument("-o", "--output", type=Path, required=True)
+    ex.add_argument(
+        "--masks", type=Path, help="masks .npz from prune (default: <model>.masks.npz if present)"
+    )
+    ex.add_argument("--no-metadata", action="store_true", help="write a plain .tflite")
+
+    ft = sub.add_parser("finetune", help="masked retraining on your own data")
+    ft.add_argument("model", type=Path)
+    ft.add_argument("--data", type=Path, required=True, help=".npz with images/x and labels/y arrays")
+    ft.add_argument("-o", "--output", type=Path, required=True)
+    ft.add_argument("--masks", type=Path, help="masks .npz (default: <model>.masks.npz)")
+    ft.add_argument("--epochs", type=int, default=3)
+    ft.add_argument("--batch-size", type=int, default=64)
+    ft.add_argument("--lr", type=float, default=1e-3)
+    ft.add_argument("--tflite", type=Path, help="also export this .tflite")
+
+    de = sub.add_parser("demo", help="the whole story on built-in material")
+    de.add_argument("--out", type=Path, help="keep the demo's files here")
+    de.add_argument("--keep", type=float, default=0.5)
+    de.add_argument("--vgg-blocks", type=int, default=2, help="VGG-16 blocks in the speed test (0 skips it)")
+    de.add_argument("--runs", type=int, default=10)
+    de.add_argument("--threads", type=int, default=None)
+    return p
+
+
+def masks_path_for(model_path: Path) -> Path:
+    return model_path.with_name(model_path.name.rsplit(".", 1)[0] + ".masks.npz")
+
+
+def _load(path: Path):  # type: ignore[no-untyped-def]  # keras.Model, imported lazily
+    import keras
+
+    if not path.exists():
+        raise SystemExit(f"patternlite: {path} does not exist")
+    return keras.models.load_model(path, compile=False)
+
+
+def _save_model(model: object, out: Path, source: Path) -> None:
+    from patternlite.converter.io import check_output, write_atomic
+
+    target = check_output(out, source)
+    if target.suffix not in (".keras", ".h5"):
+        raise SystemExit("patternlite: the output model must end in .keras or .h5")
+    write_atomic(target, lambda tmp: model.save(tmp))  # type: ignore[attr-defined]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from patternlite.converter.errors import ConverterError
+
+    try:
+        return _run(args)
+    except ConverterError as exc:
+        print(f"patternlite {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; no output was written", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from patternlite.converter.export import export_tflite
+    from patternlite.converter.io import check_output, load_masks, save_masks
+
+    if args.command == "prune":
+        from patternlite.converter.pruner import prune
+
+        # Refuse bad outputs before minutes of work, not after.
+        check_output(args.output, args.model)
+        if args.tflite:
+            check_output(args.tflite, args.model)
+        model = _load(args.model)
+        result = prune(
+            model,
+            keep=args.keep,
+            patterns=args.patterns,
+            method=args.method,
+            synthetic=args.synthetic,
+            samples=args.samples,
+            iterations=args.iterations,
+            synthetic_steps=args.synthetic_steps,
+            seed=args.seed,
+            prune_first=args.prune_first,
+            progress=not args.no_progress,
+        )
+        print(result.summary())
+        print("pattern library:", " ".join(f"{p:#05x}" for p in result.library))
+        _save_model(result.model, args.output, args.model)
+        masks = save_masks(masks_path_for(args.output), result.masks, result.library, result.keep)
+        print(f"wrote {args.output} and {masks} ({result.seconds:.1f} s)")
+        if args.tflite:
+            print(f"wrote {export_tflite(result, args.tflite, source=args.model)}")
+        return 0
+
+    if args.command == "export":
+        model = _load(args.model)
+        mpath = args.masks or masks_path_for(args.model)
+        if args.masks or mpath.exists():
+            masks, library, keep = load_masks(mpath)
+            out = export_tflite(
+                model,
+                args.output,
+                metadata=not args.no_metadata,
+                masks=masks,
+                library=library,
+                keep=keep,
+                source=args.model,
+            )
+        else:
+            out = export_tflite(model, args.output, metadata=not args.no_metadata, source=args.model)
+        print(f"wrote {out}")
+        return 0
+
+    if args.command == "finetune":
+        import numpy as np
+        from patternlite.converter.finetune import masked_finetune
+
+        check_output(args.output, args.model)
+        model = _load(args.model)
+        mpath = args.masks or masks_path_for(args.model)
+        if not mpath.exists():
+            raise SystemExit(f"patternlite finetune: no masks at {mpath}; pass --masks")
+        masks, library, keep = load_masks(mpath)
+        data = np.load(args.data)
+        xk = "images" if "images" in data else "x"
+        yk = "labels" if "labels" in data else "y"
+        masked_finetune(
+            model,
+            data[xk],
+            data[yk],
+            masks=masks,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+        )
+        _save_model(model, args.output, args.model)
+        save_masks(masks_path_for(args.output), masks, library, keep)
+        print(f"wrote {args.output}")
+        if args.tflite:
+            out = export_tflite(
+                model, args.tflite, masks=masks, library=library, keep=keep, source=args.model
+            )
+            print(f"wrote {out}")
+        return 0
+
+    if args.command == "demo":
+        from patternlite.converter.demo import run_demo
+
+        run_demo(args.out, keep=args.keep, vgg=args.vgg_blocks, runs=args.runs, num_threads=args.threads)
+        return 0
+    raise AssertionError(args.command)

@@ -1,0 +1,167 @@
+"""Unit tests of the converter's building blocks (no model training)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("tensorflow")
+
+from patternlite.converter.admm import LayerProblem, solve_layer  # noqa: E402
+from patternlite.converter.cli import _keep, _patterns, masks_path_for  # noqa: E402
+from patternlite.converter.errors import ConverterError, OutputPathError  # noqa: E402
+from patternlite.converter.io import atomic_path, check_output, load_masks, save_masks  # noqa: E402
+from patternlite.converter.patterns import (  # noqa: E402
+    all_candidates,
+    check_library,
+    distill_library,
+    kernels_as_rows,
+    rows_to_kernel,
+)
+from patternlite.converter.projection import kept_count, project  # noqa: E402
+from patternlite.metadata import PRUNED, kernel_patterns_from_weights, validate_pattern  # noqa: E402
+
+
+def test_candidates_are_all_valid_and_distinct() -> None:
+    cands = all_candidates()
+    assert len(cands) == 56 == len(set(cands))
+    for c in cands:
+        validate_pattern(c)
+
+
+def test_rows_round_trip_and_bit_order() -> None:
+    k = np.arange(3 * 3 * 2 * 5, dtype=np.float32).reshape(3, 3, 2, 5)
+    rows = kernels_as_rows(k)
+    assert rows.shape == (10, 9)
+    # row i*O + o, column 3*ky + kx
+    assert rows[1 * 5 + 3, 3 * 2 + 1] == k[2, 1, 1, 3]
+    np.testing.assert_array_equal(rows_to_kernel(rows, k.shape), k)
+
+
+def test_distillation_finds_the_planted_pattern() -> None:
+    rng = np.random.default_rng(1)
+    planted = 0b000111010 | 0b10000  # taps 1, 3, 4, 5 (a plus without the bottom)
+    mask = np.array([(planted >> b) & 1 for b in range(9)], np.float32).reshape(3, 3, 1, 1)
+    k = rng.standard_normal((3, 3, 16, 16)).astype(np.float32) * (0.05 + mask)
+    lib = distill_library([k], 3)
+    assert lib[0] == planted
+
+
+def test_check_library_rejects_bad_masks() -> None:
+    with pytest.raises(ConverterError):
+        check_library([0x1FF])
+    with pytest.raises(ConverterError):
+        check_library([0x0F])  # no centre
+    with pytest.raises(ConverterError):
+        check_library([0x1B0, 0x1B0])
+    assert check_library([0x1B0]) == [0x1B0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    i=st.integers(1, 4),
+    o=st.integers(1, 4),
+    keep=st.floats(0.05, 1.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_projection_is_exact(i: int, o: int, keep: float, seed: int) -> None:
+    """Projection equals brute force over every pattern choice per kernel, then top-k kernels."""
+    rng = np.random.default_rng(seed)
+    lib = [0x1B0, 0x017, 0x0D8, 0x03C]
+    k = rng.standard_normal((3, 3, i, o)).astype(np.float32)
+    p = project(k, lib, keep)
+    # Structure: every surviving kernel follows its assigned pattern; the right number survive.
+    kp = kernel_patterns_from_weights(np.transpose(p.kernel, (3, 0, 1, 2)), lib).T  # (O, I) -> (I, O)
+    assert np.count_nonzero(p.assignment != PRUNED) == kept_count(keep, i * o)
+    assert np.all((kp == PRUNED) | (p.assignment != PRUNED))
+    # Optimality: the kept energy is the maximum achievable.
+    rows = kernels_as_rows(k) ** 2
+    best = np.array([max(float(r[[b for b in range(9) if (m >> b) & 1]].sum()) for m in lib) for r in rows])
+    n = kept_count(keep, i * o)
+    assert float((p.kernel**2).sum()) == pytest.approx(float(np.sort(best)[::-1][:n].sum()), rel=1e-5)
+
+
+def _linear_problem(seed: int, i: int = 4, o: int = 6) -> LayerProblem:
+    rng = np.random.default_rng(seed)
+    n = 9 * i
+    # Correlated inputs (like real feature maps) so that refitting matters.
+    mix = rng.standard_normal((n, n)) * 0.3 + np.eye(n)
+    x = rng.standard_normal((2000, n)) @ mix
+    p = np.hstack([x, np.ones((len(x), 1))])
+    g = p.T @ p
+    w0 = rng.standard_normal((n + 1, o))
+    return LayerProblem(gpp=g, gpq=g, gqq=g, w0=w0, kernel_shape=(3, 3, i, o))
+
+
+@pytest.mark.parametrize("keep", [1.0, 0.5])
+def test_admm_beats_projection_and_respects_the_set(keep: float) -> None:
+    lib = all_candidates()[:8]
+    prob = _linear_problem(3)
+    sol = solve_layer(prob, lib, keep, iterations=20)
+    assert sol.error < sol.error_projection
+    kernel = sol.weights[:-1].reshape(prob.kernel_shape)
+    kp = kernel_patterns_from_weights(np.transpose(kernel, (3, 0, 1, 2)), lib)
+    assert np.count_nonzero(kp != PRUNED) <= kept_count(keep, 4 * 6)
+    np.testing.assert_array_equal(kernel * ~sol.projection.mask, 0)
+
+
+def test_error_of_original_weights_is_zero() -> None:
+    prob = _linear_problem(4)
+    assert prob.error(prob.w0) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_check_output_refuses_the_input(tmp_path: Path) -> None:
+    src = tmp_path / "m.keras"
+    src.write_bytes(b"x")
+    with pytest.raises(OutputPathError):
+        check_output(src, src)
+    with pytest.raises(OutputPathError):
+        check_output(tmp_path / "sub" / ".." / "m.keras", src)
+    with pytest.raises(OutputPathError):
+        check_output(tmp_path / "missing_dir" / "out.tflite")
+    assert check_output(tmp_path / "out.tflite", src) == tmp_path / "out.tflite"
+
+
+def test_atomic_write_leaves_nothing_on_interrupt(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new"
+
+
+def test_masks_round_trip(tmp_path: Path) -> None:
+    masks = {"a": np.random.default_rng(0).random((3, 3, 2, 4)) > 0.5, "b/c": np.ones((3, 3, 1, 1), bool)}
+    save_masks(tmp_path / "m.masks.npz", masks, [0x1B0, 0x17], {"a": 0.5, "b/c": 1.0})
+    got, lib, keep = load_masks(tmp_path / "m.masks.npz")
+    assert lib == [0x1B0, 0x17] and keep == {"a": 0.5, "b/c": 1.0}
+    for k, v in masks.items():
+        np.testing.assert_array_equal(got[k], v)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(ConverterError):
+        load_masks(tmp_path / "bad.npz")
+
+
+def test_cli_value_parsers() -> None:
+    assert _keep("0.5") == 0.5
+    assert _keep("a=0.3, b=0.6") == {"a": 0.3, "b": 0.6}
+    assert _patterns("8") == 8
+    assert _patterns("0x1b0,0x17") == [0x1B0, 0x17]
+    assert masks_path_for(Path("/x/model.keras")) == Path("/x/model.masks.npz")
+
+
+def test_library_orders_are_reproducible() -> None:
+    rng = np.random.default_rng(5)
+    k = rng.standard_normal((3, 3, 8, 8)).astype(np.float32)
+    assert distill_library([k], 6, seed=1) == distill_library([k], 6, seed=1)
+    assert len(set(itertools.chain(distill_library([k], 6)))) == 6
