@@ -1,0 +1,133 @@
+"""Scalar vs SIMD pattern kernels, and XNNPACK dense, on single conv layers.
+
+    python -m benchmarks.kernel_bench            # the default layer set
+    python -m benchmarks.kernel_bench --quick
+
+For each layer it times (median of --repeats runs, interleaved):
+  * our kernels called directly on raw arrays (scalar, avx2, avx512),
+  * the same pattern-pruned layer as a one-op .tflite under our delegate,
+  * the dense layer as a one-op .tflite under TFLite + XNNPACK,
+and writes benchmarks/results/kernels-<date>-<host>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from conv_models import build_conv_model, metadata_for, pattern_pruned_filters  # noqa: E402
+
+import patternlite  # noqa: E402
+from patternlite.delegate import _library, isa_available  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LIBRARY = [0b000111010, 0b010110010, 0b010011010, 0b010111000, 0b000110011, 0b110110000, 0b000011110, 0b011011000]
+# (name, H, W, C, O, stride)
+LAYERS = [
+    ("resnet 56x56x64->64", 56, 56, 64, 64, 1),
+    ("vgg 112x112x128->128", 112, 112, 128, 128, 1),
+    ("resnet 28x28x128->128", 28, 28, 128, 128, 1),
+    ("resnet 14x14x256->256", 14, 14, 256, 256, 1),
+    ("resnet 7x7x512->512", 7, 7, 512, 512, 1),
+    ("cifar 32x32x16->16", 32, 32, 16, 16, 1),
+    ("cifar 8x8x64->64", 8, 8, 64, 64, 1),
+    ("stride2 56x56x64->128", 56, 56, 64, 128, 2),
+]
+
+
+def direct(isa: str, x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int, threads: int, repeats: int) -> tuple[float, np.ndarray]:
+    lib = _library()
+    fn = lib.patternlite_conv2d
+    f = ctypes.POINTER(ctypes.c_float)
+    fn.restype = ctypes.c_int
+    n, h, wd, c = x.shape
+    o = w.shape[0]
+    oh, ow = -(-h // stride), -(-wd // stride)
+    out = np.empty((n, oh, ow, o), np.float32)
+    sec = ctypes.c_double()
+    rc = fn(x.ctypes.data_as(f), n, h, wd, c, w.ctypes.data_as(f), o, bias.ctypes.data_as(f), stride, stride, 1, 1,
+            isa.encode(), threads, repeats, out.ctypes.data_as(f), ctypes.byref(sec))
+    if rc != 0:
+        raise RuntimeError(lib.patternlite_last_error().decode())
+    return sec.value, out
+
+
+def interp_time(model: bytes, x: np.ndarray, threads: int, repeats: int, delegate: Any = None) -> float:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=model, num_threads=threads, experimental_delegates=[delegate] if delegate else None)
+    it.allocate_tensors()
+    idx = it.get_input_details()[0]["index"]
+    it.set_tensor(idx, x)
+    for _ in range(3):
+        it.invoke()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        it.invoke()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--keep", type=float, default=0.5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--quick", action="store_true", help="first layer only, fewer repeats")
+    ap.add_argument("--no-save", action="store_true")
+    args = ap.parse_args()
+    layers = LAYERS[:1] if args.quick else LAYERS
+    repeats = 5 if args.quick else args.repeats
+    isas = [i for i in ("scalar", "avx2", "avx512", "neon") if isa_available(i)]
+    rows = []
+    for name, h, wd, c, o, s in layers:
+        rng = np.random.default_rng(0)
+        w, ids = pattern_pruned_filters(rng, o, c, LIBRARY, args.keep)
+        dense = rng.standard_normal(w.shape).astype(np.float32)
+        bias = rng.standard_normal(o).astype(np.float32)
+        x = rng.standard_normal((1, h, wd, c)).astype(np.float32)
+        row: dict[str, Any] = {"layer": name, "shape": [h, wd, c, o, s], "keep": args.keep}
+        outs = {}
+        for isa in isas:
+            reps = max(1, repeats // 10) if isa == "scalar" else repeats
+            row[f"{isa}_ms"], outs[isa] = direct(isa, x, w, bias, s, args.threads, reps)
+            row[f"{isa}_ms"] *= 1e3
+        ref = outs["scalar"]
+        row["max_err_vs_scalar"] = max(float(np.abs(v - ref).max() / np.abs(ref).max()) for v in outs.values())
+        pruned = build_conv_model(x.shape, w, bias, stride=(s, s), activation="RELU", metadata=metadata_for(LIBRARY, ids, args.keep))
+        dense_m = build_conv_model(x.shape, dense, bias, stride=(s, s), activation="RELU")
+        row["delegate_ms"] = 1e3 * interp_time(pruned, x, args.threads, repeats, patternlite.load_delegate())
+        row["xnnpack_dense_ms"] = 1e3 * interp_time(dense_m, x, args.threads, repeats)
+        macs_dense = (h // s) * (wd // s) * o * c * 9
+        row["flop_reduction"] = 9 / (4 * args.keep)
+        row["speedup_vs_xnnpack"] = row["xnnpack_dense_ms"] / row["delegate_ms"]
+        row["efficiency"] = row["speedup_vs_xnnpack"] / row["flop_reduction"]
+        row["gflops_dense_equiv_xnnpack"] = 2 * macs_dense / row["xnnpack_dense_ms"] / 1e6
+        row["gflops_kept_delegate"] = 2 * macs_dense / row["flop_reduction"] / row["delegate_ms"] / 1e6
+        rows.append(row)
+        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+    if not args.no_save:
+        RESULTS.mkdir(exist_ok=True)
+        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), platform.processor())
+        out = RESULTS / f"kernels-{dt.date.today()}-{socket.gethostname()}.json"
+        out.write_text(json.dumps({"machine": {"cpu": cpu, "cores": os.cpu_count(), "isa": patternlite.delegate.best_isa()},
+                                   "threads": args.threads, "command": " ".join(sys.argv), "layers": rows}, indent=1))
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

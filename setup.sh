@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs patternlite and everything its demo, tests and builds need.
+#
+#   ./setup.sh            # .venv with patternlite[converter,test], plus .venv-tflrt
+#   PATTERNLITE_EDITABLE=1 ./setup.sh   # editable install for development
+#
+# Two virtual environments, because tflite-runtime 2.14 (the last release)
+# needs numpy<2 while TensorFlow 2.21 needs numpy>=2:
+#   .venv        TensorFlow 2.21, ai-edge-litert, the converter, the tests
+#   .venv-tflrt  tflite-runtime 2.14 + numpy<2, used by the cross-runtime tests
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+
+need_cmd() { command -v "$1" >/dev/null 2>&1; }
+if ! need_cmd g++ || ! need_cmd cmake; then
+  # The delegate is C++17 built with CMake; Debian packages provide both.
+  if need_cmd apt-get && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq g++ cmake ninja-build >/dev/null
+  else
+    echo "setup.sh: g++ and cmake are required to build the delegate" >&2
+    exit 1
+  fi
+fi
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if [ "${PATTERNLITE_EDITABLE:-0}" = 1 ]; then
+  .venv/bin/python -m pip install -q -e ".[converter,test]"
+else
+  .venv/bin/python -m pip install -q ".[converter,test]"
+fi
+
+[ -x .venv-tflrt/bin/python ] || "$PYTHON" -m venv .venv-tflrt
+.venv-tflrt/bin/python -m pip install -q "numpy<2" "tflite-runtime==2.14.0"
+
+echo "setup.sh: done. Try: .venv/bin/patternlite demo   or   .venv/bin/python -m pytest"
