@@ -118,7 +118,7 @@ def main() -> int:
         row["gflops_dense_equiv_xnnpack"] = 2 * macs_dense / row["xnnpack_dense_ms"] / 1e6
         row["gflops_kept_delegate"] = 2 * macs_dense / row["flop_reduction"] / row["delegate_ms"] / 1e6
         rows.append(row)
-        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+        print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
         cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), platform.processor())

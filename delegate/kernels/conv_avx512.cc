@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "delegate/kernels/conv_simd_impl.h"
+#include "delegate/kernels/transpose_x86.h"
 
 namespace patternlite {
 namespace {
@@ -14,6 +15,8 @@ struct Avx512 {
   static V Broadcast(float x) { return _mm512_set1_ps(x); }
   static V Load(const float* p) { return _mm512_loadu_ps(p); }
   static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static constexpr int kTile = 8;
+  static void TransposeTile(const float* const src[8], float* const dst[8]) { Transpose8x8(src, dst); }
   static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 };
 

@@ -16,6 +16,16 @@ struct Neon {
   static V Load(const float* p) { return vld1q_f32(p); }
   static void Store(float* p, V v) { vst1q_f32(p, v); }
   static V Fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+  static constexpr int kTile = 4;
+  // dst[j][i] = src[i][j] for a 4x4 tile.
+  static void TransposeTile(const float* const src[4], float* const dst[4]) {
+    const float32x4x2_t t01 = vtrnq_f32(vld1q_f32(src[0]), vld1q_f32(src[1]));
+    const float32x4x2_t t23 = vtrnq_f32(vld1q_f32(src[2]), vld1q_f32(src[3]));
+    vst1q_f32(dst[0], vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])));
+    vst1q_f32(dst[1], vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1])));
+    vst1q_f32(dst[2], vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])));
+    vst1q_f32(dst[3], vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1])));
+  }
 };
 
 }  // namespace

@@ -61,8 +61,14 @@ inline BlockLayout MakeLayout(const ConvGeometry& g, int rows, int lanes) {
 }
 
 // Step 1: NHWC rows -> zero-padded, phase-split, channel-planar planes.
+// Tiles of kTile pixels x kTile channels are transposed in registers; the
+// ragged edges (pixels or channels short of a tile) go element by element.
+template <class T>
 inline void FillPlanes(const ConvGeometry& g, const BlockLayout& b, const float* in_n, int oy0, float* planes) {
+  constexpr int kTile = T::kTile;
+  static const float kZeros[kTile] = {};
   const int sh = g.stride_h, sw = g.stride_w, C = g.in_c;
+  const int c_tiled = C / kTile * kTile;
   for (int c = 0; c < C; ++c) {
     float* base = planes + size_t(c) * b.channel_stride;
     for (int ph = 0; ph < b.phases; ++ph) {
@@ -71,35 +77,54 @@ inline void FillPlanes(const ConvGeometry& g, const BlockLayout& b, const float*
                   (b.plane - size_t(b.plane_rows) * b.pitch) * sizeof(float));
     }
   }
+  const float* src[kTile];
+  float* dst[kTile];
   for (int py = 0; py < sh; ++py) {
     for (int r = 0; r < b.plane_rows; ++r) {
       const int iy = (oy0 + r) * sh + py - g.pad_top;
+      const bool row_in = iy >= 0 && iy < g.in_h;
       for (int px = 0; px < sw; ++px) {
         const size_t ph_off = size_t(py * sw + px) * b.plane + size_t(r) * b.pitch;
-        for (int x = 0; x < b.pitch; ++x) {
+        auto pixel = [&](int x) -> const float* {
           const int ix = x * sw + px - g.pad_left;
-          float* dst = planes + ph_off + x;
-          if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
-            for (int c = 0; c < C; ++c) dst[size_t(c) * b.channel_stride] = 0.0f;
-          } else {
-            const float* src = in_n + (size_t(iy) * g.in_w + ix) * C;
-            for (int c = 0; c < C; ++c) dst[size_t(c) * b.channel_stride] = src[c];
+          return row_in && ix >= 0 && ix < g.in_w ? in_n + (size_t(iy) * g.in_w + ix) * C : nullptr;
+        };
+        int x = 0;
+        for (; x + kTile <= b.pitch; x += kTile) {
+          const float* px_ptr[kTile];
+          for (int i = 0; i < kTile; ++i) px_ptr[i] = pixel(x + i);
+          for (int c = 0; c < c_tiled; c += kTile) {
+            for (int i = 0; i < kTile; ++i) src[i] = px_ptr[i] != nullptr ? px_ptr[i] + c : kZeros;
+            for (int j = 0; j < kTile; ++j) dst[j] = planes + size_t(c + j) * b.channel_stride + ph_off + x;
+            T::TransposeTile(src, dst);
           }
+          for (int i = 0; i < kTile; ++i) {
+            for (int c = c_tiled; c < C; ++c) {
+              planes[size_t(c) * b.channel_stride + ph_off + x + i] = px_ptr[i] != nullptr ? px_ptr[i][c] : 0.0f;
+            }
+          }
+        }
+        for (; x < b.pitch; ++x) {
+          const float* p = pixel(x);
+          float* d = planes + ph_off + x;
+          for (int c = 0; c < C; ++c) d[size_t(c) * b.channel_stride] = p != nullptr ? p[c] : 0.0f;
         }
       }
     }
   }
 }
 
-// Step 3 for one chunk of NV vectors and one filter.
+// Step 3 for one chunk of NV vectors, one filter and one channel block. The
+// first block starts from zero; later blocks add to the partial sums.
 template <class T, int NV>
-inline void FilterChunk(const PackedConv& w, const BlockLayout& b, int f, const float* planes, int p0,
-                        float* out_plane) {
+inline void FilterChunk(const PackedConv& w, const BlockLayout& b, int g_begin, int g_end, bool first,
+                        const float* planes, int p0, float* out_plane) {
   typename T::V acc[NV];
-  for (int v = 0; v < NV; ++v) acc[v] = T::Zero();
+  float* out = out_plane + p0;
+  for (int v = 0; v < NV; ++v) acc[v] = first ? T::Zero() : T::Load(out + v * T::kLanes);
   const float* weights = w.kernel_weights.data();
   const int32_t* chans = w.kernel_channel.data();
-  for (int gi = w.filter_groups[f]; gi < w.filter_groups[f + 1]; ++gi) {
+  for (int gi = g_begin; gi < g_end; ++gi) {
     const PackedGroup& grp = w.groups[gi];
     const int o0 = b.tap_offset[grp.taps[0]], o1 = b.tap_offset[grp.taps[1]];
     const int o2 = b.tap_offset[grp.taps[2]], o3 = b.tap_offset[grp.taps[3]];
@@ -117,15 +142,24 @@ inline void FilterChunk(const PackedConv& w, const BlockLayout& b, int f, const 
       }
     }
   }
-  for (int v = 0; v < NV; ++v) T::Store(out_plane + p0 + v * T::kLanes, acc[v]);
+  for (int v = 0; v < NV; ++v) T::Store(out + v * T::kLanes, acc[v]);
 }
 
+// One chunk for every filter, channel block by channel block: the input
+// window of one block (kChannelBlock channels x ~3 rows) stays in L1 while all
+// filters sweep over it.
 template <class T, int NV>
 inline void AllFiltersChunk(const PackedConv& w, const BlockLayout& b, const float* planes, int p0,
                             float* outputs) {
-  for (int f = 0; f < w.out_channels; ++f) {
-    const int o = w.filter_order[f];
-    FilterChunk<T, NV>(w, b, f, planes, p0, outputs + size_t(o) * b.pixels_padded);
+  const int nb = w.channel_blocks;
+  const int32_t* fg = w.filter_groups.data();
+  for (int blk = 0; blk < nb; ++blk) {
+    for (int f = 0; f < w.out_channels; ++f) {
+      const int g_begin = fg[f * nb + blk], g_end = fg[f * nb + blk + 1];
+      if (blk > 0 && g_begin == g_end) continue;  // nothing to add
+      float* out_plane = outputs + size_t(w.filter_order[f]) * b.pixels_padded;
+      FilterChunk<T, NV>(w, b, g_begin, g_end, blk == 0, planes, p0, out_plane);
+    }
   }
 }
 
@@ -140,7 +174,7 @@ void ConvRows(const ConvGeometry& g, const PackedConv& w, const float* input, fl
   const float* in_n = input + size_t(n) * g.in_h * g.in_w * g.in_c;
   float* planes = ws->input_planes.data();
   float* outs = ws->output_planes.data();
-  FillPlanes(g, b, in_n, oy0, planes);
+  FillPlanes<T>(g, b, in_n, oy0, planes);
 
   int p0 = 0;
   for (; p0 + kMaxVectors * L <= b.pixels_padded; p0 += kMaxVectors * L) {

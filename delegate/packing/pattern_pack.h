@@ -6,7 +6,10 @@
 //  * each filter's kept kernels are grouped by pattern, so the kernel loop sees
 //    runs of kernels sharing the same 4 tap offsets;
 //  * each kept kernel stores its input channel once and exactly 4 weights,
-//    in the tap order of its pattern. Pruned kernels and pruned taps are absent.
+//    in the tap order of its pattern. Pruned kernels and pruned taps are absent;
+//  * within a filter, kernels are first split into blocks of kChannelBlock
+//    input channels, so a kernel pass over one block reads an input window
+//    that fits in L1 (the SIMD kernels accumulate block by block).
 #ifndef PATTERNLITE_DELEGATE_PACKING_PATTERN_PACK_H_
 #define PATTERNLITE_DELEGATE_PACKING_PATTERN_PACK_H_
 
@@ -25,11 +28,16 @@ struct PackedGroup {
   int32_t end = 0;     // one past the last kernel
 };
 
+inline constexpr int kChannelBlock = 32;
+
 struct PackedConv {
   int out_channels = 0;
   int in_channels = 0;
+  int channel_blocks = 1;              // ceil(in_channels / kChannelBlock)
   std::vector<int32_t> filter_order;   // packed position f -> original output channel o
-  std::vector<int32_t> filter_groups;  // size O+1: groups of f are [filter_groups[f], filter_groups[f+1])
+  // size O*channel_blocks+1: the groups of filter f in channel block b are
+  // [filter_groups[f*channel_blocks+b], filter_groups[f*channel_blocks+b+1]).
+  std::vector<int32_t> filter_groups;
   std::vector<PackedGroup> groups;
   std::vector<int32_t> kernel_channel;  // per kept kernel: its input channel
   std::vector<float> kernel_weights;    // per kept kernel: 4 weights in tap order

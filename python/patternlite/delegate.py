@@ -36,7 +36,10 @@ def _candidates() -> list[Path]:
     root = here.parent.parent
     build = root / "build"
     if build.is_dir():
-        found.extend(sorted(build.glob(f"*/{LIBRARY_NAME}"), key=lambda p: p.stat().st_mtime, reverse=True))
+        # Newest first; sanitizer builds only load with their runtime preloaded,
+        # so they are picked only through PATTERNLITE_DELEGATE_LIB.
+        builds = [p for p in build.glob(f"*/{LIBRARY_NAME}") if "asan" not in p.parent.name]
+        found.extend(sorted(builds, key=lambda p: p.stat().st_mtime, reverse=True))
     return found
 
 
