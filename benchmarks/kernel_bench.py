@@ -16,8 +16,6 @@ import argparse
 import ctypes
 import datetime as dt
 import json
-import os
-import platform
 import socket
 import sys
 import time
@@ -27,10 +25,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conv_models import build_conv_model, metadata_for, pattern_pruned_filters  # noqa: E402
-
 import patternlite  # noqa: E402
+from benchmarks.run import machine_info  # noqa: E402
 from patternlite.delegate import _library, isa_available  # noqa: E402
+
+from conv_models import build_conv_model, metadata_for, pattern_pruned_filters  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LIBRARY = [0b000111010, 0b010110010, 0b010011010, 0b010111000, 0b000110011, 0b110110000, 0b000011110, 0b011011000]
@@ -47,7 +46,9 @@ LAYERS = [
 ]
 
 
-def direct(isa: str, x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int, threads: int, repeats: int) -> tuple[float, np.ndarray]:
+def direct(
+    isa: str, x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int, threads: int, repeats: int
+) -> tuple[float, np.ndarray]:
     lib = _library()
     fn = lib.patternlite_conv2d
     f = ctypes.POINTER(ctypes.c_float)
@@ -57,8 +58,25 @@ def direct(isa: str, x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int
     oh, ow = -(-h // stride), -(-wd // stride)
     out = np.empty((n, oh, ow, o), np.float32)
     sec = ctypes.c_double()
-    rc = fn(x.ctypes.data_as(f), n, h, wd, c, w.ctypes.data_as(f), o, bias.ctypes.data_as(f), stride, stride, 1, 1,
-            isa.encode(), threads, repeats, out.ctypes.data_as(f), ctypes.byref(sec))
+    rc = fn(
+        x.ctypes.data_as(f),
+        n,
+        h,
+        wd,
+        c,
+        w.ctypes.data_as(f),
+        o,
+        bias.ctypes.data_as(f),
+        stride,
+        stride,
+        1,
+        1,
+        isa.encode(),
+        threads,
+        repeats,
+        out.ctypes.data_as(f),
+        ctypes.byref(sec),
+    )
     if rc != 0:
         raise RuntimeError(lib.patternlite_last_error().decode())
     return sec.value, out
@@ -107,7 +125,9 @@ def main() -> int:
             row[f"{isa}_ms"] *= 1e3
         ref = outs["scalar"]
         row["max_err_vs_scalar"] = max(float(np.abs(v - ref).max() / np.abs(ref).max()) for v in outs.values())
-        pruned = build_conv_model(x.shape, w, bias, stride=(s, s), activation="RELU", metadata=metadata_for(LIBRARY, ids, args.keep))
+        pruned = build_conv_model(
+            x.shape, w, bias, stride=(s, s), activation="RELU", metadata=metadata_for(LIBRARY, ids, args.keep)
+        )
         dense_m = build_conv_model(x.shape, dense, bias, stride=(s, s), activation="RELU")
         row["delegate_ms"] = 1e3 * interp_time(pruned, x, args.threads, repeats, patternlite.load_delegate())
         row["xnnpack_dense_ms"] = 1e3 * interp_time(dense_m, x, args.threads, repeats)
@@ -121,10 +141,18 @@ def main() -> int:
         print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
-        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), platform.processor())
         out = RESULTS / f"kernels-{dt.date.today()}-{socket.gethostname()}.json"
-        out.write_text(json.dumps({"machine": {"cpu": cpu, "cores": os.cpu_count(), "isa": patternlite.delegate.best_isa()},
-                                   "threads": args.threads, "command": " ".join(sys.argv), "layers": rows}, indent=1))
+        out.write_text(
+            json.dumps(
+                {
+                    "machine": {**machine_info(), "isa": patternlite.delegate.best_isa()},
+                    "threads": args.threads,
+                    "command": " ".join(sys.argv),
+                    "layers": rows,
+                },
+                indent=1,
+            )
+        )
         print(f"wrote {out}")
     return 0
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conv_models import build_conv_model, metadata_for, pattern_pruned_filters
-from runtimes import run, run_in_tflite_runtime, tflite_runtime_python
 
 import patternlite
+
+from conv_models import build_conv_model, metadata_for, pattern_pruned_filters
+from runtimes import run, run_in_tflite_runtime, tflite_runtime_python
 
 LIBRARY = [0b000111010, 0b010110010]
 TYPE_CODES = {np.float32: 1, np.int32: 2, np.uint8: 3, np.int64: 4, np.int8: 9}

@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conv_models import FILTER_NAME, build_conv_model, metadata_for, pattern_pruned_filters
-from runtimes import delegated_op_count, max_scaled_error, run
 
 import patternlite
 from patternlite.metadata import PRUNED
+
+from conv_models import FILTER_NAME, build_conv_model, metadata_for, pattern_pruned_filters
+from runtimes import delegated_op_count, max_scaled_error, run
 
 LIBRARY = [0b000111010, 0b010110010, 0b010011010, 0b010111000]  # centre + 3 neighbours each
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conv_models import ALL_TAP_MASKS_WITH_CENTRE, build_conv_model, metadata_for, pattern_pruned_filters
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runtimes import delegated_op_count, max_scaled_error, run
 
 import patternlite
 from patternlite.delegate import isa_available
+
+from conv_models import ALL_TAP_MASKS_WITH_CENTRE, build_conv_model, metadata_for, pattern_pruned_filters
+from runtimes import delegated_op_count, max_scaled_error, run
 
 TOLERANCE = 1e-4
 ISAS = [isa for isa in ("scalar", "avx2", "avx512", "neon") if isa_available(isa)]

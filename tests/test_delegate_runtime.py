@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtimes import delegated_op_count, max_scaled_error, run, run_in_tflite_runtime, tflite_runtime_python
 
 import patternlite
 from patternlite.delegate import Delegate
+
+from runtimes import delegated_op_count, max_scaled_error, run, run_in_tflite_runtime, tflite_runtime_python
 
 MASKS = [0b000111010, 0b010110010, 0b010011010, 0b010111000, 0b100110010, 0b001011010]
 

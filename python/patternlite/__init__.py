@@ -8,7 +8,7 @@ extra.
 
 from __future__ import annotations
 
-from patternlite.delegate import Delegate, DelegateError, load_delegate, library_path
+from patternlite.delegate import Delegate, DelegateError, library_path, load_delegate
 from patternlite.metadata import METADATA_NAME, LayerPatterns, MetadataError, PatternMetadata
 
 __all__ = [

@@ -8,6 +8,7 @@ runtime is imported here, and the same object works with all three.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -149,10 +150,9 @@ class Delegate:
             self._pointer = None
 
     def __del__(self) -> None:
-        try:
+        # At interpreter shutdown the library may already be gone.
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # interpreter shutdown: the library may already be gone
-            pass
 
     def __repr__(self) -> str:
         return f"<patternlite.Delegate {self.options} isa={best_isa()}>"

@@ -59,12 +59,13 @@ def inspect_model(path: str) -> dict[str, Any]:
             kp = record.kernel_pattern
             n_kept = int(np.count_nonzero(kp != PRUNED))
             kept = pixels * n_kept * 4
-            hist = np.bincount(kp[kp != PRUNED].ravel(), minlength=len(meta.patterns)) if meta else []
+            n_patterns = len(meta.patterns) if meta else 0
+            hist: list[int] = np.bincount(kp[kp != PRUNED].ravel(), minlength=n_patterns).tolist()
             row.update(
                 kept_kernels=n_kept,
                 total_kernels=int(kp.size),
                 keep=record.keep,
-                pattern_histogram=[int(h) for h in hist],
+                pattern_histogram=hist,
             )
         row["kept_macs"] = kept
         row["reduction"] = dense / kept if kept else float("inf")
@@ -89,17 +90,12 @@ def inspect_model(path: str) -> dict[str, Any]:
 
 
 def _pattern_art(masks: list[int]) -> list[str]:
-    """The library as rows of 3x3 glyph grids, side by side."""
-    lines = ["", "", ""]
-    for i, mask in enumerate(masks):
-        grid = mask_to_grid(mask)
-        for r in range(3):
-            cells = "".join("#" if grid[r, c] else "." for c in range(3))
-            lines[r] += f"  {cells}" if r != 1 else f"  {cells}"
-        if i == len(masks) - 1:
-            break
-    header = "".join(f"  p{i:<3d}" for i in range(len(masks)))
-    return [header, *lines]
+    """The library as 3x3 glyph grids side by side ('#' kept, '.' pruned)."""
+    grids = [mask_to_grid(m) for m in masks]
+    lines = ["".join(f"  p{i:<3d}" for i in range(len(masks)))]
+    for r in range(3):
+        lines.append("".join("  " + "".join("#" if g[r, c] else "." for c in range(3)) + " " for g in grids))
+    return lines
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -36,7 +36,9 @@ def _field(t: Table, index: int) -> int:
     return int(t.Offset(4 + 2 * index))
 
 
-def _scalar(t: Table, index: int, flags: Any, default: int) -> int:
+def _scalar(t: Table | None, index: int, flags: Any, default: int) -> int:
+    if t is None:
+        return default
     o = _field(t, index)
     return int(t.Get(flags, o + t.Pos)) if o else default
 
@@ -150,9 +152,8 @@ class TfliteModel:
             ins = [int(v) for v in _ints(op, 1)]
             outs = [int(v) for v in _ints(op, 2)]
             opts = _table(op, 4)
-            get = (lambda idx, d: _scalar(opts, idx, number_types.Int32Flags, d)) if opts else (lambda idx, d: d)
-            pad = _scalar(opts, 0, number_types.Int8Flags, 0) if opts else 0
-            act = _scalar(opts, 3, number_types.Int8Flags, 0) if opts else 0
+            pad, act = _scalar(opts, 0, number_types.Int8Flags, 0), _scalar(opts, 3, number_types.Int8Flags, 0)
+            i32 = [_scalar(opts, k, number_types.Int32Flags, 1) for k in (1, 2, 4, 5)]  # stride w/h, dilation w/h
             model.convs.append(
                 ConvOp(
                     index=i,
@@ -161,8 +162,8 @@ class TfliteModel:
                     bias=ins[2] if len(ins) > 2 else -1,
                     output=outs[0],
                     padding=PADDING.get(pad, "?"),
-                    stride=(get(2, 1), get(1, 1)),
-                    dilation=(get(5, 1), get(4, 1)),
+                    stride=(i32[1], i32[0]),
+                    dilation=(i32[3], i32[2]),
                     activation=ACTIVATIONS.get(act, str(act)),
                 )
             )
