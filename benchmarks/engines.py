@@ -85,9 +85,7 @@ def worker_env(cache: Path, threads: int) -> dict[str, str]:
 
 
 class SubprocessEngine:
-    def __init__(
-        self, name: str, module: str, venv: str, cache: Path, threads: int, log: Path, timeout: float
-    ) -> None:
+    def __init__(self, name: str, module: str, venv: str, cache: Path, threads: int, log: Path, timeout: float) -> None:
         self.name = name
         self.timeout = timeout
         py = VENVS / venv / "bin" / "python"
@@ -137,13 +135,13 @@ class SubprocessEngine:
         return rep
 
     def prepare(self, artifacts: dict[str, str], workdir: Path, threads: int) -> dict[str, Any]:
-        # Conversion (tf2onnx, pnnx, TVM compile) can take minutes on a big model.
+        # Conversion (tf2onnx, pnnx, TVM compile) can take minutes on a big model, tuning more.
         rep = self._call(
             cmd="prepare",
             artifacts=artifacts,
             workdir=str(workdir),
             threads=threads,
-            timeout=max(self.timeout, 1800),
+            timeout=max(self.timeout, 3600 if self.name == "tvm_tuned" else 1800),
         )
         return dict(rep.get("info") or {})
 

@@ -14,9 +14,7 @@ from typing import Any
 
 def _label(run: dict[str, Any]) -> str:
     return (
-        run["engine"]
-        if run["variant"] == "dense"
-        else f"{run['engine']} ({run['variant'].replace('keep', 'keep ')})"
+        run["engine"] if run["variant"] == "dense" else f"{run['engine']} ({run['variant'].replace('keep', 'keep ')})"
     )
 
 
@@ -110,20 +108,14 @@ def layer_table(res: dict[str, Any]) -> list[str]:
                 cells.append(f"{c['flops_kept'] / 1e9:.3f}, {c['status']}")
             else:
                 cells.append(
-                    f"{c['flops_kept'] / 1e9:.3f}, {c['pattern_ms']:.2f}, {c['speedup']:.2f}x, "
-                    f"{c['efficiency']:.2f}"
+                    f"{c['flops_kept'] / 1e9:.3f}, {c['pattern_ms']:.2f}, {c['speedup']:.2f}x, {c['efficiency']:.2f}"
                 )
         lines.append(
             f"| {r['model']} | {names} | {shape} | {r['threads']} | {r['flops_dense'] / 1e9:.3f} | "
             f"{dense} | " + " | ".join(cells) + " |"
         )
     reasons = sorted(
-        {
-            f"{c['status']}: {c['reason']}"
-            for r in rows
-            for c in r.get("keeps", {}).values()
-            if c["status"] != "ok"
-        }
+        {f"{c['status']}: {c['reason']}" for r in rows for c in r.get("keeps", {}).values() if c["status"] != "ok"}
     )
     if reasons:
         lines += ["", "Layer runs that did not complete:", ""] + [f"- {x}" for x in reasons]
@@ -187,9 +179,7 @@ def chart(res: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("median ms (0 = did not run)")
         ax.set_title(m["name"])
         ax.legend(fontsize=7)
-    fig.suptitle(
-        f"patternlite vs dense engines, batch 1 ({res['machine']['cpu_model']}, {res['date']})", fontsize=9
-    )
+    fig.suptitle(f"patternlite vs dense engines, batch 1 ({res['machine']['cpu_model']}, {res['date']})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

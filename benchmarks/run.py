@@ -40,9 +40,7 @@ def machine_info() -> dict[str, Any]:
                 flags = line.split(":", 1)[1]
     except OSError:
         pass
-    simd = [
-        f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags.split()
-    ]
+    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags.split()]
     import os
 
     return {
@@ -55,9 +53,14 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def _artifacts(path: str, shape: tuple[int, ...]) -> dict[str, str]:
+def _artifacts(path: str, shape: tuple[int, ...], tvm_trials: int) -> dict[str, str]:
     n, h, w, c = shape
-    return {"tflite": path, "input_shape_nhwc": f"{n},{h},{w},{c}", "input_shape_nchw": f"{n},{c},{h},{w}"}
+    return {
+        "tflite": path,
+        "input_shape_nhwc": f"{n},{h},{w},{c}",
+        "input_shape_nchw": f"{n},{c},{h},{w}",
+        "tvm_trials": str(tvm_trials),
+    }
 
 
 def _reference(path: str, x: np.ndarray) -> np.ndarray:
@@ -117,7 +120,9 @@ class Session:
             try:
                 engine = open_engine(job["engine"], self.cache, threads, log, args.timeout)
                 rec["version"] = engine.version
-                rec["info"] = engine.prepare(_artifacts(job["path"], job["shape"]), job["workdir"], threads)
+                rec["info"] = engine.prepare(
+                    _artifacts(job["path"], job["shape"], args.tvm_trials), job["workdir"], threads
+                )
                 engine.set_input(x)
                 engine.run(1)
                 rec["agreement"] = agreement(engine.output(), job["ref"], job["ref_name"])
@@ -184,6 +189,8 @@ def bench_model(sess: Session, name: str) -> dict[str, Any]:
                 "ref": ref_dense,
                 "ref_name": "tflite_builtin on the dense model",
             }
+            if eng == "tvm_tuned" and name not in args.tvm_tune:
+                job["skip"] = f"tuning is optional and off for {name} (--tvm-tune {name} to run it)"
             if eng == "tvm_untuned" and name not in args.tvm_models:
                 job["skip"] = (
                     "untuned TVM is ~100x slower than XNNPACK here; "
@@ -228,6 +235,7 @@ def bench_layers(sess: Session, model: str) -> list[dict[str, Any]]:
             out.append({**base, "status": "not prunable", "reason": "cin <= 3: stem conv stays dense"})
             continue
         la = layer_artifacts(shp, args.keeps, sess.cache)
+        base["pruner"] = la["pruner"]
         x = np.random.default_rng(2).standard_normal(la["input_shape"]).astype(np.float32)
         jobs = [
             {
@@ -297,14 +305,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--layers", default="vgg16,resnet50", help="models whose 3x3 layers are timed one by one ('' = none)"
     )
     p.add_argument("--tvm-models", default=",".join(TVM_DEFAULT_MODELS))
+    p.add_argument("--tvm-tune", default="", help="models to meta-schedule tune with TVM (minutes each)")
+    p.add_argument("--tvm-trials", type=int, default=512, help="meta-schedule trials per tuned model")
     p.add_argument("--reps", type=int, default=20, help="timed runs per engine (>= 20 for reported numbers)")
-    p.add_argument(
-        "--layer-reps", type=int, default=None, help="timed runs per layer engine (default --reps)"
-    )
+    p.add_argument("--layer-reps", type=int, default=None, help="timed runs per layer engine (default --reps)")
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument(
-        "--quick", action="store_true", help="validation run: resnet20, 5 reps, 1 warm-up, one layer model"
-    )
+    p.add_argument("--quick", action="store_true", help="validation run: resnet20, 5 reps, 1 warm-up, one layer model")
     p.add_argument("--timeout", type=float, default=600, help="seconds one worker call may take")
     p.add_argument("--cache", default=str(ROOT / "benchmarks" / ".cache"))
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
@@ -326,12 +332,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.threads = [int(t) for t in str(a.threads).split(",") if t]
     # ncnn reads the ONNX file the onnxruntime peer converts, so onnxruntime goes first.
     order = [*DENSE_PEERS, "patternlite"]
-    a.engines = sorted(
-        (e for e in a.engines.split(",") if e), key=lambda e: order.index(e) if e in order else 99
-    )
+    a.engines = sorted((e for e in a.engines.split(",") if e), key=lambda e: order.index(e) if e in order else 99)
     a.keeps = [float(k) for k in a.keeps.split(",") if k]
     a.layers = [m for m in a.layers.split(",") if m]
     a.tvm_models = [m for m in a.tvm_models.split(",") if m]
+    a.tvm_tune = [m for m in a.tvm_tune.split(",") if m]
     a.layer_reps = a.layer_reps or a.reps
     return a
 
@@ -358,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
                 "keeps",
                 "layers",
                 "tvm_models",
+                "tvm_tune",
+                "tvm_trials",
                 "reps",
                 "layer_reps",
                 "warmup",

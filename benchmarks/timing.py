@@ -43,9 +43,7 @@ def summarize(times_s: list[float]) -> dict[str, Any]:
     }
 
 
-def round_robin(
-    engines: dict[str, Engine], warmup: int, reps: int, failures: dict[str, str]
-) -> dict[str, list[float]]:
+def round_robin(engines: dict[str, Engine], warmup: int, reps: int, failures: dict[str, str]) -> dict[str, list[float]]:
     """Each repetition runs every engine once, the starting engine rotating, so load drift on
     a shared machine spreads over all engines instead of landing on whichever ran last."""
     names = list(engines)

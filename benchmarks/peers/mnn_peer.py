@@ -68,9 +68,7 @@ class Peer(BasePeer):
         import MNN
 
         self.x = np.ascontiguousarray(x, dtype=np.float32)
-        self.host_in = MNN.Tensor(
-            tuple(x.shape), MNN.Halide_Type_Float, self.x, MNN.Tensor_DimensionType_Tensorflow
-        )
+        self.host_in = MNN.Tensor(tuple(x.shape), MNN.Halide_Type_Float, self.x, MNN.Tensor_DimensionType_Tensorflow)
 
     def run_once(self) -> float:
         self.inp.copyFrom(self.host_in)  # MNN overwrote it during the previous run

@@ -93,7 +93,8 @@ class Peer(BasePeer):
         onnx_file = onnx_path(workdir)
         if not onnx_file.exists():
             raise PeerUnavailableError(
-                "needs the ONNX file the onnxruntime peer converts (tf2onnx): add onnxruntime to --engines"
+                "needs the ONNX file the onnxruntime peer converts with tf2onnx: it is missing "
+                "(onnxruntime not in --engines, or its conversion failed)"
             )
         shape = [int(s) for s in artifacts["input_shape_nchw"].split(",")]
         param, binf, info = self._convert(onnx_file, workdir, shape)

@@ -31,7 +31,15 @@ class Peer(TflitePeer):
             self.delegate = patternlite.load_delegate(num_threads=threads)
         except Exception as exc:  # not built yet, missing .so, ...: report, never drop
             raise PeerUnavailableError(f"delegate not loadable: {type(exc).__name__}: {exc}") from exc
-        self.interp = make_interpreter(artifacts["tflite"], threads, delegates=[self.delegate])
+        try:
+            self.interp = make_interpreter(artifacts["tflite"], threads, delegates=[self.delegate])
+        except Exception as exc:
+            # TFLite's ModifyGraphWithDelegate raises a bare RuntimeError: add what we know.
+            st = self.delegate.stats()
+            raise RuntimeError(
+                f"TFLite rejected the delegate ({type(exc).__name__}: {exc or 'no message'}); "
+                f"delegate stats: claimed={len(st.get('claimed', []))} declined={len(st.get('declined', []))}"
+            ) from exc
         stats = self.delegate.stats()
         claimed = stats.get("claimed", [])
         declined = stats.get("declined", [])

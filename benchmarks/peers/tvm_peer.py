@@ -88,3 +88,63 @@ class Peer(BasePeer):
 
     def close(self) -> None:
         self.vm = None
+
+
+class TunedPeer(Peer):
+    """TVM with meta-schedule tuning (optional, ``--tvm-tune MODEL``; minutes per model).
+
+    Tuned once per model at num-cores = all cores and reused at every thread count:
+    num-cores only shapes the search space, TVM_NUM_THREADS sets the runtime threads.
+    The builder timeout is longer than TVM's own import time, or every candidate fails.
+    """
+
+    name = "tvm_tuned"
+
+    def version(self) -> str:
+        return super().version().replace("(untuned)", "(meta-schedule tuned)")
+
+    def prepare(self, artifacts: dict[str, str], workdir: Path, threads: int) -> dict[str, Any]:
+        import os
+        import time
+
+        import tvm
+        from tvm import relax
+        from tvm.s_tir import meta_schedule as ms
+
+        tflite_file = Path(artifacts["tflite"])
+        trials = int(artifacts.get("tvm_trials", "512"))
+        lib_file = workdir / f"tvm_tuned_{trials}.so"
+        info: dict[str, Any] = {"trials": trials, "lib": str(lib_file)}
+        if not fresh(lib_file, tflite_file):
+            shape = tuple(int(s) for s in artifacts["input_shape_nhwc"].split(","))
+            mod = import_tflite(tflite_file, _input_name(tflite_file), shape)
+            target = host_target(os.cpu_count() or threads)
+            t0 = time.time()
+            work = str(workdir / f"tvm_tune_{trials}")
+            with target:
+                # What relax's "static_shape_tuning" pipeline does, but calling tune_relax
+                # ourselves: the pipeline's builder times out (30 s) before a build worker
+                # has even imported TVM on a loaded machine, and every trial fails.
+                mod = tvm.transform.Sequential(
+                    [
+                        relax.transform.DecomposeOpsForInference(),
+                        relax.transform.CanonicalizeBindings(),
+                        relax.get_pipeline("zero"),
+                    ]
+                )(mod)
+                ms.relax_integration.tune_relax(
+                    mod,
+                    params={},
+                    target=target,
+                    work_dir=work,
+                    max_trials_global=trials,
+                    builder=ms.builder.LocalBuilder(timeout_sec=300),
+                    runner=ms.runner.LocalRunner(timeout_sec=300),
+                )
+                mod = relax.transform.MetaScheduleApplyDatabase(work)(mod)
+            info["tuning_s"] = round(time.time() - t0, 1)
+            ex = tvm.compile(mod, target=target)
+            ex.export_library(str(lib_file.with_suffix(".tmp.so")))
+            lib_file.with_suffix(".tmp.so").replace(lib_file)
+        self.vm = relax.VirtualMachine(tvm.runtime.load_module(str(lib_file)), tvm.cpu())
+        return info

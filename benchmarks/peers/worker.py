@@ -27,7 +27,8 @@ def main() -> int:
     sys.stdout = sys.stderr
     peer: Any = None
     try:
-        peer = importlib.import_module(sys.argv[1]).Peer()
+        module, _, cls = sys.argv[1].partition(":")
+        peer = getattr(importlib.import_module(module), cls or "Peer")()
         version = peer.version()
         replies.write(json.dumps({"ok": True, "version": version}) + "\n")
     except Exception as exc:

@@ -1,0 +1,174 @@
+"""Accuracy benchmark of the converter on the shared CIFAR-10 material.
+
+For each model (ResNet-20, ResNet-8) and each keep fraction, prune with:
+  * ``bn-admm``    ADMM on BatchNorm-statistics synthetic inputs (the default method)
+  * ``noise-admm`` ADMM on calibrated Gaussian noise
+  * ``magnitude``  no data, no ADMM: best pattern per kernel, then top kernels by norm
+and score top-1 on the 500 lossless dev images. Then masked retraining of the
+bn-admm models on "client data" (the JPEG images with test_index >= 1000,
+disjoint from the scoring images), scored again on the lossless images.
+
+    PATTERNLITE_SHARED=../shared python benchmarks/accuracy.py
+
+writes benchmarks/results/accuracy-<date>-<host>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+MODELS = {"resnet20": "resnet20_cifar10.keras", "resnet8": "mlperf_tiny_resnet8.h5"}
+
+
+def _shared(arg: str | None) -> Path:
+    return Path(arg or os.environ.get("PATTERNLITE_SHARED", REPO.parent / "shared")).resolve()
+
+
+def _acc(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.argmax(model.predict(x, batch_size=100, verbose=0), axis=1) == y))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shared", help="the shared material folder (default $PATTERNLITE_SHARED or ../shared)")
+    p.add_argument("--models", default="resnet20,resnet8")
+    p.add_argument("--keeps", default="1.0,0.5,0.28")
+    p.add_argument("--variants", default="bn-admm,noise-admm,magnitude")
+    p.add_argument("--patterns", type=int, default=8)
+    p.add_argument("--samples", type=int, default=256)
+    p.add_argument("--iterations", type=int, default=30)
+    p.add_argument("--synthetic-steps", type=int, default=100)
+    p.add_argument("--distill-epochs", type=int, default=None, help="override prune's default")
+    p.add_argument("--finetune-epochs", type=int, default=2, help="0 skips masked retraining")
+    p.add_argument("--finetune-lr", type=float, default=2e-4)
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    p.add_argument("--tag", default="")
+    args = p.parse_args(argv)
+
+    shared = _shared(args.shared)
+    if not (shared / "models").is_dir():
+        print(f"shared material not found at {shared}; set PATTERNLITE_SHARED", file=sys.stderr)
+        return 2
+    import keras
+
+    from patternlite.converter import masked_finetune, prune
+    from patternlite.converter.synthetic import bn_inputs, noise_inputs
+
+    lossless = np.load(shared / "data" / "cifar10_dev_lossless.npz")
+    x_eval, y_eval = lossless["images"].astype(np.float32), lossless["labels"]
+    jpeg = np.load(shared / "data" / "cifar10_dev_jpeg_q75.npz")
+    client = jpeg["test_index"] >= 1000
+    x_client, y_client = jpeg["images"][client].astype(np.float32), jpeg["labels"][client]
+
+    keeps = [float(k) for k in args.keeps.split(",")]
+    variants = args.variants.split(",")
+    runs: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
+    for name in args.models.split(","):
+        model = keras.models.load_model(shared / "models" / MODELS[name], compile=False)
+        dense = _acc(model, x_eval, y_eval)
+        print(f"{name}: dense top-1 {dense:.3f}", flush=True)
+        summary[name] = {"dense": dense}
+        synth: dict[str, tuple[np.ndarray, float]] = {}
+        if "bn-admm" in variants:
+            t = time.perf_counter()
+            synth["bn"] = (
+                bn_inputs(model, args.samples, steps=args.synthetic_steps, progress=False),
+                time.perf_counter() - t,
+            )
+        if "noise-admm" in variants:
+            t = time.perf_counter()
+            synth["noise"] = (noise_inputs(model, args.samples), time.perf_counter() - t)
+        for keep in keeps:
+            for variant in variants:
+                kw: dict[str, Any] = {"keep": keep, "patterns": args.patterns, "progress": False}
+                gen = 0.0
+                if variant == "magnitude":
+                    kw["method"] = "magnitude"
+                else:
+                    kind = variant.split("-")[0]
+                    x_syn, gen = synth[kind]
+                    kw.update(method="admm", inputs=x_syn, iterations=args.iterations)
+                    if args.distill_epochs is not None:
+                        kw["distill_epochs"] = args.distill_epochs
+                t = time.perf_counter()
+                result = prune(model, **kw)
+                seconds = time.perf_counter() - t + gen
+                acc = _acc(result.model, x_eval, y_eval)
+                row: dict[str, Any] = {
+                    "model": name,
+                    "keep": keep,
+                    "variant": variant,
+                    "top1": acc,
+                    "drop": dense - acc,
+                    "prune_seconds": round(seconds, 1),
+                    "synthetic_seconds": round(gen, 1),
+                    "weights_kept": sum(r.weights_after for r in result.report)
+                    / max(sum(r.weights_before for r in result.report), 1),
+                }
+                if variant == "bn-admm" and args.finetune_epochs > 0:
+                    t = time.perf_counter()
+                    masked_finetune(
+                        result,
+                        x_client,
+                        y_client,
+                        epochs=args.finetune_epochs,
+                        learning_rate=args.finetune_lr,
+                        verbose=0,
+                    )
+                    row["finetuned_top1"] = _acc(result.model, x_eval, y_eval)
+                    row["finetune_seconds"] = round(time.perf_counter() - t, 1)
+                runs.append(row)
+                print(json.dumps(row), flush=True)
+
+    host = socket.gethostname()
+    stamp = dt.date.today().isoformat()
+    args.out.mkdir(parents=True, exist_ok=True)
+    base = args.out / f"accuracy-{stamp}-{host}{('-' + args.tag) if args.tag else ''}"
+    meta = {
+        "date": stamp,
+        "host": host,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "eval": "top-1 on cifar10_dev_lossless.npz (500 images, +-2.5 points at 95%)",
+        "client_data": "cifar10_dev_jpeg_q75.npz, test_index >= 1000 (4000 images)",
+    }
+    base.with_suffix(".json").write_text(json.dumps({"meta": meta, "dense": summary, "runs": runs}, indent=1))
+    lines = [
+        f"# Converter accuracy, {stamp}, {host}",
+        "",
+        "Top-1 on the 500 lossless CIFAR-10 dev images (95% margin about +-2.5 points). "
+        "`finetuned`: masked retraining on the 4000 JPEG images with test_index >= 1000.",
+        "",
+        "| model | dense | keep | variant | weights kept | top-1 | drop | finetuned | prune s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        ft = f"{r['finetuned_top1']:.1%}" if "finetuned_top1" in r else ""
+        lines.append(
+            f"| {r['model']} | {summary[r['model']]['dense']:.1%} | {r['keep']} | {r['variant']} | "
+            f"{r['weights_kept']:.1%} | {r['top1']:.1%} | {100 * r['drop']:+.1f} | {ft} | {r['prune_seconds']} |"
+        )
+    lines += ["", f"Reproduce: `python benchmarks/accuracy.py {' '.join(sys.argv[1:] if argv is None else argv)}`"]
+    base.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {base}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
