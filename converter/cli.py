@@ -36,9 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prune", help="data-free pattern + connectivity pruning of a Keras model")
     pr.add_argument("model", type=Path, help="input Keras model (.keras or .h5)")
     pr.add_argument("-o", "--output", type=Path, required=True, help="pruned Keras model (.keras)")
-    pr.add_argument(
-        "--keep", type=_keep, default=1.0, help="fraction of 3x3 kernels kept (or layer=frac,...)"
-    )
+    pr.add_argument("--keep", type=_keep, default=1.0, help="fraction of 3x3 kernels kept (or layer=frac,...)")
     pr.add_argument("--patterns", type=_patterns, default=8, help="library size, or explicit masks 0x1b0,...")
     pr.add_argument("--method", choices=("admm", "magnitude"), default="admm")
     pr.add_argument("--synthetic", choices=("bn", "noise"), default="bn")
@@ -53,9 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="Keras model -> .tflite with pattern metadata")
     ex.add_argument("model", type=Path)
     ex.add_argument("-o", "--output", type=Path, required=True)
-    ex.add_argument(
-        "--masks", type=Path, help="masks .npz from prune (default: <model>.masks.npz if present)"
-    )
+    ex.add_argument("--masks", type=Path, help="masks .npz from prune (default: <model>.masks.npz if present)")
     ex.add_argument("--no-metadata", action="store_true", help="write a plain .tflite")
 
     ft = sub.add_parser("finetune", help="masked retraining on your own data")
@@ -191,9 +187,7 @@ def _run(args: argparse.Namespace) -> int:
         save_masks(masks_path_for(args.output), masks, library, keep)
         print(f"wrote {args.output}")
         if args.tflite:
-            out = export_tflite(
-                model, args.tflite, masks=masks, library=library, keep=keep, source=args.model
-            )
+            out = export_tflite(model, args.tflite, masks=masks, library=library, keep=keep, source=args.model)
             print(f"wrote {out}")
         return 0
 

@@ -205,9 +205,7 @@ def build_metadata(
             kp = kernel_patterns_from_weights(op.weights, list(library))
         except MetadataError as exc:
             raise ConverterError(f"layer {name}: exported weights do not follow the library: {exc}") from exc
-        layers.append(
-            LayerPatterns(tensor_name=op.filter_name, kernel_pattern=kp, keep=float(keep.get(name, 1.0)))
-        )
+        layers.append(LayerPatterns(tensor_name=op.filter_name, kernel_pattern=kp, keep=float(keep.get(name, 1.0))))
     return PatternMetadata(patterns=list(library), layers=layers)
 
 

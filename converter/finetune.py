@@ -41,9 +41,7 @@ class MaskCallback(keras.callbacks.Callback):
         for name, mask in self.masks.items():
             kernel = model.get_layer(name).kernel
             if tuple(kernel.shape) != mask.shape:
-                raise ConverterError(
-                    f"mask for {name} has shape {mask.shape}, kernel has {tuple(kernel.shape)}"
-                )
+                raise ConverterError(f"mask for {name} has shape {mask.shape}, kernel has {tuple(kernel.shape)}")
             kernel.assign(keras.ops.convert_to_numpy(kernel) * mask)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:

@@ -72,9 +72,7 @@ def _resolve_keep(keep: float | Mapping[str, float], names: Sequence[str]) -> di
     if isinstance(keep, Mapping):
         unknown = sorted(set(keep) - set(names))
         if unknown:
-            raise ConverterError(
-                f"keep names layers that are not pruned 3x3 convs: {unknown}; prunable: {list(names)}"
-            )
+            raise ConverterError(f"keep names layers that are not pruned 3x3 convs: {unknown}; prunable: {list(names)}")
         out = {n: float(keep.get(n, 1.0)) for n in names}
     else:
         out = {n: float(keep) for n in names}
@@ -85,7 +83,7 @@ def _resolve_keep(keep: float | Mapping[str, float], names: Sequence[str]) -> di
 
 
 def _forward(sub: keras.Model, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    parts = [np.asarray(sub(x[i : i + _CHUNK], training=False)) for i in range(0, len(x), _CHUNK)]
+    parts = [np.asarray(sub([x[i : i + _CHUNK]], training=False)) for i in range(0, len(x), _CHUNK)]
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -167,6 +165,7 @@ def prune(
     progress: bool = True,
     synthetic_steps: int = 150,
     inputs: npt.NDArray[np.float32] | None = None,
+    distill_epochs: int = 0,
 ) -> PruneResult:
     """Pattern-prune every 3x3 conv of ``model`` (a copy; the input model is not modified).
 
@@ -176,7 +175,9 @@ def prune(
     9-bit masks. ``method="admm"`` reconstructs each layer's output on synthetic
     inputs (``synthetic`` = "bn" or "noise", ``samples`` of them, or your own
     ``inputs``); ``method="magnitude"`` is the fast data-free projection only.
-    The first 3x3 conv is left dense unless ``prune_first``.
+    The first 3x3 conv is left dense unless ``prune_first``. ``distill_epochs``
+    > 0 (ADMM only) then trains the pruned model to match the original's
+    outputs on the same synthetic inputs, masks and BN statistics held fixed.
     """
     t_start = time.perf_counter()
     if method not in METHODS:
@@ -202,9 +203,7 @@ def prune(
         if inputs is not None:
             x = np.asarray(inputs, np.float32)
         else:
-            x = synthetic_inputs(
-                model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress
-            )
+            x = synthetic_inputs(model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress)
     rng = np.random.default_rng(seed)
 
     masks: dict[str, npt.NDArray[np.bool_]] = {}
@@ -247,6 +246,10 @@ def prune(
             )
         )
     bar.close()
+    if x is not None and distill_epochs > 0:
+        from patternlite.converter.distill import distill
+
+        distill(pruned, model, x, masks, epochs=distill_epochs, progress=progress)
     return PruneResult(
         model=pruned,
         masks=masks,

@@ -39,8 +39,7 @@ def format_table(rows: Sequence[LayerReport]) -> str:
         ep = "-" if r.error_projection is None else f"{r.error_projection:.4f}"
         e = "-" if r.error is None else f"{r.error:.4f}"
         lines.append(
-            f"{r.layer[:28]:<28} {shape:>14} {r.keep:>5.2f} {kept:>14} {frac:>7.1%} "
-            f"{ep:>9} {e:>9} {r.seconds:>6.1f}"
+            f"{r.layer[:28]:<28} {shape:>14} {r.keep:>5.2f} {kept:>14} {frac:>7.1%} {ep:>9} {e:>9} {r.seconds:>6.1f}"
         )
     before = sum(r.weights_before for r in rows)
     after = sum(r.weights_after for r in rows)

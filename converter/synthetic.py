@@ -58,9 +58,9 @@ def _calibration(model: keras.Model, shape: tuple[int, ...], seed: int) -> tuple
         return 0.0, 1.0
     probe = keras.Model(model.inputs, bns[0].input)
     z = np.random.default_rng(seed + 7).standard_normal((16, *shape)).astype(np.float32)
-    f0 = np.asarray(probe(np.zeros((1, *shape), np.float32), training=False))
-    f1 = np.asarray(probe(np.ones((1, *shape), np.float32), training=False))
-    fz = np.asarray(probe(z, training=False))
+    f0 = np.asarray(probe([np.zeros((1, *shape), np.float32)], training=False))
+    f1 = np.asarray(probe([np.ones((1, *shape), np.float32)], training=False))
+    fz = np.asarray(probe([z], training=False))
     axes = tuple(range(fz.ndim - 1))
     mean0, mean1, meanz = f0.mean(axis=axes), f1.mean(axis=axes), fz.mean(axis=axes)
     varz = fz.var(axis=axes)
@@ -116,7 +116,7 @@ def bn_inputs(
     bar = tqdm(total=n_batches * steps, desc="bn-synthetic", disable=not progress, leave=False)
 
     def loss_fn(z: tf.Variable) -> tf.Tensor:
-        acts = feats(m + s * z, training=False)
+        acts = feats([m + s * z], training=False)
         if not isinstance(acts, (list, tuple)):
             acts = [acts]
         total = tf.constant(0.0)
@@ -130,8 +130,7 @@ def bn_inputs(
         if tv > 0 and len(z.shape) == 4:
             # Natural images are smooth; a total-variation prior pushes synthetic ones the same way.
             loss += tv * (
-                tf.reduce_mean((z[:, 1:] - z[:, :-1]) ** 2)
-                + tf.reduce_mean((z[:, :, 1:] - z[:, :, :-1]) ** 2)
+                tf.reduce_mean((z[:, 1:] - z[:, :-1]) ** 2) + tf.reduce_mean((z[:, :, 1:] - z[:, :, :-1]) ** 2)
             )
         return loss
 

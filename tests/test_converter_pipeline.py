@@ -1,0 +1,187 @@
+"""End to end on a digits CNN trained inside the tests: prune, export, run, finetune, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+import keras  # noqa: E402
+from tensorflow.lite.python import schema_py_generated as schema  # noqa: E402
+
+from patternlite.converter import (  # noqa: E402
+    ConverterError,
+    OutputPathError,
+    PruneResult,
+    export_tflite,
+    inspect,
+    masked_finetune,
+    prune,
+)
+from patternlite.converter.cli import main as cli_main  # noqa: E402
+from patternlite.converter.io import load_masks  # noqa: E402
+from patternlite.converter.models import accuracy, digits_data, train_digits_cnn  # noqa: E402
+from patternlite.converter.runtime import interpreter, predict, try_delegate  # noqa: E402
+from patternlite.metadata import METADATA_NAME, PRUNED, decode, kernel_patterns_from_weights  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return digits_data()
+
+
+@pytest.fixture(scope="module")
+def cnn(tmp_path_factory: pytest.TempPathFactory) -> tuple[keras.Model, Path]:
+    model = train_digits_cnn(epochs=12, width=16)
+    path = tmp_path_factory.mktemp("digits") / "digits.keras"
+    model.save(path)
+    return model, path
+
+
+@pytest.fixture(scope="module")
+def pruned(cnn: tuple[keras.Model, Path]) -> PruneResult:
+    return prune(cnn[0], keep=0.5, patterns=6, samples=64, synthetic_steps=60, iterations=15, progress=False)
+
+
+def _metadata(path: Path):  # type: ignore[no-untyped-def]
+    buf = path.read_bytes()
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
+    for entry in m.metadata or []:
+        name = entry.name.decode() if isinstance(entry.name, bytes) else entry.name
+        if name == METADATA_NAME:
+            return decode(np.asarray(m.buffers[entry.buffer].data, np.uint8).tobytes())
+    return None
+
+
+def test_trained_model_is_good(cnn: tuple[keras.Model, Path], digits: tuple) -> None:
+    assert accuracy(cnn[0], digits[2], digits[3]) > 0.9
+
+
+def test_prune_respects_masks_keep_and_library(cnn: tuple[keras.Model, Path], pruned: PruneResult) -> None:
+    model = cnn[0]
+    assert set(pruned.masks) == {"conv1", "conv2", "conv3"}  # the first conv stays dense by default
+    assert len(pruned.library) == 6
+    for name, mask in pruned.masks.items():
+        k = np.asarray(pruned.model.get_layer(name).kernel)
+        assert np.all(k[~mask] == 0)
+        kp = kernel_patterns_from_weights(np.transpose(k, (3, 0, 1, 2)), pruned.library)
+        n = kp.size
+        assert np.count_nonzero(kp != PRUNED) == round(0.5 * n)
+        np.testing.assert_array_equal(kp.T, pruned.assignments[name])
+    # The input model is untouched.
+    assert (
+        np.count_nonzero(np.asarray(model.get_layer("conv1").kernel))
+        == np.asarray(model.get_layer("conv1").kernel).size
+    )
+    assert "conv1" in pruned.summary()
+
+
+def test_admm_beats_magnitude(cnn: tuple[keras.Model, Path], pruned: PruneResult, digits: tuple) -> None:
+    x, y = digits[2], digits[3]
+    mag = prune(cnn[0], keep=0.5, patterns=pruned.library, method="magnitude", progress=False)
+    acc_admm, acc_mag = accuracy(pruned.model, x, y), accuracy(mag.model, x, y)
+    # Patterns + half the kernels removed from a 16-wide net is brutal: magnitude pruning
+    # collapses to chance, the data-free ADMM keeps most of the accuracy.
+    assert acc_admm > acc_mag + 0.2
+    assert acc_admm > 0.4
+    for row in pruned.report:
+        assert row.error is not None and row.error_projection is not None
+        assert row.error < row.error_projection
+
+
+def test_noise_synthetic_and_prune_first(cnn: tuple[keras.Model, Path]) -> None:
+    r = prune(cnn[0], keep=0.8, synthetic="noise", samples=32, iterations=5, prune_first=True, progress=False)
+    assert "conv0" in r.masks and r.synthetic == "noise"
+
+
+def test_bad_arguments_are_refused(cnn: tuple[keras.Model, Path]) -> None:
+    with pytest.raises(ConverterError):
+        prune(cnn[0], keep=0.0, method="magnitude", progress=False)
+    with pytest.raises(ConverterError):
+        prune(cnn[0], keep={"nope": 0.5}, method="magnitude", progress=False)
+    with pytest.raises(ConverterError):
+        prune(cnn[0], method="fancy", progress=False)
+
+
+def test_export_runs_on_stock_tflite_with_metadata(pruned: PruneResult, digits: tuple, tmp_path: Path) -> None:
+    path = export_tflite(pruned, tmp_path / "p.tflite")
+    meta = _metadata(path)
+    assert meta is not None and meta.patterns == pruned.library
+    assert len(meta.layers) == 3
+    assert {layer.kept_kernels for layer in meta.layers} == {
+        int(np.count_nonzero(a != PRUNED)) for a in pruned.assignments.values()
+    }
+    x = digits[2][:64]
+    out = predict(interpreter(path), x, batch=16)
+    np.testing.assert_allclose(out, pruned.model.predict(x, verbose=0), atol=1e-4, rtol=1e-4)
+    summary = inspect(path)
+    assert isinstance(summary, dict)
+    # No temp files left beside the output.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.tflite"]
+
+
+def test_delegate_claims_every_pruned_conv(pruned: PruneResult, digits: tuple, tmp_path: Path) -> None:
+    delegate, why = try_delegate()
+    if delegate is None:
+        pytest.skip(f"delegate not available: {why}")
+    path = export_tflite(pruned, tmp_path / "p.tflite")
+    x = digits[2][:32]
+    ref = predict(interpreter(path), x, batch=8)
+    out = predict(interpreter(path, delegate), x, batch=8)
+    stats = delegate.stats()
+    meta = _metadata(path)
+    assert meta is not None
+    assert {c["filter"] for c in stats["claimed"]} == {layer.tensor_name for layer in meta.layers}
+    np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_export_infers_patterns_from_a_bare_model(pruned: PruneResult, tmp_path: Path) -> None:
+    path = export_tflite(pruned.model, tmp_path / "bare.tflite")
+    meta = _metadata(path)
+    assert meta is not None and len(meta.layers) == 3
+    plain = export_tflite(pruned.model, tmp_path / "plain.tflite", metadata=False)
+    assert _metadata(plain) is None
+
+
+def test_finetune_keeps_pruned_weights_zero(pruned: PruneResult, digits: tuple) -> None:
+    model = keras.models.clone_model(pruned.model)
+    model.set_weights(pruned.model.get_weights())
+    before = accuracy(model, digits[2], digits[3])
+    masked_finetune(model, digits[0], digits[1], masks=pruned.masks, epochs=2, learning_rate=1e-3, verbose=0)
+    for name, mask in pruned.masks.items():
+        k = np.asarray(model.get_layer(name).kernel)
+        assert np.all(k[~mask] == 0)
+        assert np.count_nonzero(k[mask]) > 0.9 * mask.sum()
+    assert accuracy(model, digits[2], digits[3]) >= before - 0.02
+
+
+def test_cli_prune_export_finetune(cnn: tuple[keras.Model, Path], digits: tuple, tmp_path: Path) -> None:
+    src = cnn[1]
+    out = tmp_path / "pruned.keras"
+    args = ["--keep", "0.5", "--method", "magnitude", "--no-progress"]
+    assert cli_main(["prune", str(src), "-o", str(out), *args]) == 0
+    masks, library, keep = load_masks(tmp_path / "pruned.masks.npz")
+    assert set(masks) == {"conv1", "conv2", "conv3"} and keep["conv2"] == 0.5
+    assert cli_main(["export", str(out), "-o", str(tmp_path / "pruned.tflite")]) == 0
+    meta = _metadata(tmp_path / "pruned.tflite")
+    assert meta is not None and meta.patterns == library
+    data = tmp_path / "client.npz"
+    np.savez(data, images=digits[0][:256], labels=digits[1][:256])
+    tuned = tmp_path / "tuned.keras"
+    rc = cli_main(["finetune", str(out), "--data", str(data), "-o", str(tuned), "--epochs", "1"])
+    assert rc == 0
+    k = np.asarray(keras.models.load_model(tuned, compile=False).get_layer("conv2").kernel)
+    assert np.all(k[~masks["conv2"]] == 0)
+
+
+def test_cli_refuses_to_overwrite_the_input(cnn: tuple[keras.Model, Path]) -> None:
+    src = cnn[1]
+    before = src.read_bytes()
+    with pytest.raises(OutputPathError):
+        export_tflite(cnn[0], src, source=src)
+    rc = cli_main(["prune", str(src), "-o", str(src), "--method", "magnitude", "--no-progress"])
+    assert rc == 1
+    assert src.read_bytes() == before
