@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.linalg as sla
+
 from patternlite.converter.projection import Projection, project
 
 F64 = npt.NDArray[np.float64]

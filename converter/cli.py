@@ -163,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "finetune":
         import numpy as np
+
         from patternlite.converter.finetune import masked_finetune
 
         check_output(args.output, args.model)

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from patternlite.converter.export import export_tflite
 from patternlite.converter.models import accuracy, cached_digits_cnn, digits_data, vgg_blocks
 from patternlite.converter.pruner import prune

@@ -21,6 +21,8 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import find_convs
 from patternlite.converter.io import check_output, write_bytes_atomic
@@ -35,7 +37,6 @@ from patternlite.metadata import (
     encode,
     kernel_patterns_from_weights,
 )
-from tensorflow.lite.python import schema_py_generated as schema
 
 CONV_2D = 3
 _TFLITE_FLOAT32 = 0

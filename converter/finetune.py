@@ -13,6 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 import numpy.typing as npt
+
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.pruner import PruneResult
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
+
 from patternlite.converter.errors import UnsupportedModelError
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from patternlite.metadata import METADATA_NAME, PRUNED, decode
 from tensorflow.lite.python import schema_py_generated as schema
+
+from patternlite.metadata import METADATA_NAME, PRUNED, decode
 
 
 def inspect(path: str | Path) -> dict[str, Any]:

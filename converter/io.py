@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
 from patternlite.converter.errors import ConverterError, OutputPathError
 
 

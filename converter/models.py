@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import numpy.typing as npt
+
 from patternlite.converter.io import write_atomic
 
 DIGITS_SIZE = 16

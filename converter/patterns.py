@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+
 from patternlite.converter.errors import ConverterError
 from patternlite.metadata import MAX_PATTERNS, MetadataError, validate_pattern
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
 from patternlite.converter.patterns import kernels_as_rows, masks_matrix, rows_to_kernel
 from patternlite.metadata import PRUNED
 

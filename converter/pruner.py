@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
+from tqdm.auto import tqdm
+
 from patternlite.converter.admm import LayerProblem, solve_layer
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import ConvInfo, clone_with_weights, find_convs
@@ -19,7 +21,6 @@ from patternlite.converter.patterns import resolve_library
 from patternlite.converter.projection import project
 from patternlite.converter.report import LayerReport, format_table
 from patternlite.converter.synthetic import SYNTHETIC_KINDS, synthetic_inputs
-from tqdm.auto import tqdm
 
 METHODS = ("admm", "magnitude")
 # Patch rows sampled per layer for the Gram matrices: plenty for (9I+1)-dimensional statistics.

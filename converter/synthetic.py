@@ -19,8 +19,9 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
-from patternlite.converter.errors import UnsupportedModelError
 from tqdm.auto import tqdm
+
+from patternlite.converter.errors import UnsupportedModelError
 
 SYNTHETIC_KINDS = ("bn", "noise")
 
