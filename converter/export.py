@@ -132,7 +132,7 @@ def infer_patterns(
     bits_by_layer: dict[str, npt.NDArray[np.int64]] = {}
     counts: dict[int, int] = {}
     for conv in find_convs(model):
-        k = np.asarray(conv.layer.kernel)
+        k = keras.ops.convert_to_numpy(conv.layer.kernel)
         bits = ((k != 0).reshape(9, -1).T * (1 << np.arange(9))).sum(axis=1)
         nz = bits[bits != 0]
         pop = np.array([bin(int(b)).count("1") for b in nz])

@@ -63,8 +63,8 @@ def _bn_scale(conv: ConvInfo) -> npt.NDArray[np.float64]:
     if conv.bn is None:
         return np.ones(o)
     bn = conv.bn
-    gamma = np.asarray(bn.gamma, np.float64) if bn.scale else np.ones(o)
-    s = np.abs(gamma / np.sqrt(np.asarray(bn.moving_variance, np.float64) + bn.epsilon))
+    gamma = keras.ops.convert_to_numpy(bn.gamma).astype(np.float64) if bn.scale else np.ones(o)
+    s = np.abs(gamma / np.sqrt(keras.ops.convert_to_numpy(bn.moving_variance).astype(np.float64) + bn.epsilon))
     floor = 1e-3 * float(s.max()) if s.max() > 0 else 1.0
     return np.maximum(s, floor)
 
@@ -106,9 +106,9 @@ def _problem(
     rng: np.random.Generator,
 ) -> LayerProblem:
     layer = orig_conv.layer
-    kernel = np.asarray(layer.kernel, np.float64)
+    kernel = keras.ops.convert_to_numpy(layer.kernel).astype(np.float64)
     n = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
-    bias = np.asarray(layer.bias, np.float64) if layer.use_bias else np.zeros(kernel.shape[3])
+    bias = keras.ops.convert_to_numpy(layer.bias).astype(np.float64) if layer.use_bias else np.zeros(kernel.shape[3])
     has_bias_slot = conv.layer.use_bias or conv.bn is not None
     w0 = np.concatenate([kernel.reshape(n, -1), bias[None, :]]) * scale[None, :]
     gpp = np.zeros((n + 1, n + 1))
@@ -148,7 +148,7 @@ def _apply(
         layer.bias.assign(bias.astype(np.float32))
     elif conv.bn is not None:
         # BN(x + b) with mean m equals BN(x) with mean m - b: the BN absorbs the bias shift.
-        mean = np.asarray(conv.bn.moving_mean, np.float64)
+        mean = keras.ops.convert_to_numpy(conv.bn.moving_mean).astype(np.float64)
         conv.bn.moving_mean.assign((mean - bias).astype(np.float32))
 
 
@@ -196,7 +196,7 @@ def prune(
     keeps = _resolve_keep(keep, [c.name for c in targets])
     scales = {c.name: _bn_scale(c) for c in targets}
     # The library is distilled from BN-folded kernels: that is what the delegate will see.
-    folded = [np.asarray(c.layer.kernel) * scales[c.name][None, None, None, :] for c in targets]
+    folded = [keras.ops.convert_to_numpy(c.layer.kernel) * scales[c.name][None, None, None, :] for c in targets]
     library = resolve_library(patterns, folded, seed=seed)
 
     x: npt.NDArray[np.float32] | None = None
@@ -214,7 +214,7 @@ def prune(
     for conv in bar:
         t0 = time.perf_counter()
         bar.set_postfix(layer=conv.name)
-        kernel = np.asarray(conv.layer.kernel)
+        kernel = keras.ops.convert_to_numpy(conv.layer.kernel)
         nz_before = int(np.count_nonzero(kernel))
         err_proj: float | None = None
         err: float | None = None
@@ -240,7 +240,7 @@ def prune(
                 kept_kernels=int(np.count_nonzero(proj.assignment != 255)),
                 total_kernels=int(proj.assignment.size),
                 weights_before=nz_before,
-                weights_after=int(np.count_nonzero(np.asarray(conv.layer.kernel))),
+                weights_after=int(np.count_nonzero(keras.ops.convert_to_numpy(conv.layer.kernel))),
                 error_projection=err_proj,
                 error=err,
                 seconds=time.perf_counter() - t0,

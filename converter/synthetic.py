@@ -42,8 +42,8 @@ def batchnorms(model: keras.Model) -> list[keras.layers.BatchNormalization]:
 
 def _bn_stats(bn: keras.layers.BatchNormalization) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     return (
-        np.asarray(bn.moving_mean, dtype=np.float32),
-        np.asarray(bn.moving_variance, dtype=np.float32),
+        keras.ops.convert_to_numpy(bn.moving_mean).astype(np.float32),
+        keras.ops.convert_to_numpy(bn.moving_variance).astype(np.float32),
     )
 
 
