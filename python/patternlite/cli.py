@@ -7,6 +7,7 @@ asked for, so ``patternlite inspect`` starts fast and works without TensorFlow.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -31,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return inspect_main(rest)
     if command in CONVERTER_COMMANDS:
+        # TensorFlow's C++ start-up chatter drowns the progress bars; errors still show.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             from patternlite.converter.cli import main as converter_main
         except ImportError as exc:  # TensorFlow missing: say how to get it
