@@ -141,6 +141,10 @@ class TunedPeer(Peer):
                     builder=ms.builder.LocalBuilder(timeout_sec=300),
                     runner=ms.runner.LocalRunner(timeout_sec=300),
                 )
+                records = Path(work) / "database_tuning_record.json"
+                if not records.exists() or not records.read_text().strip():
+                    # Every candidate failed to build or run: do not pass untuned code off as tuned.
+                    raise RuntimeError(f"meta-schedule produced no valid record (logs in {work}/logs)")
                 mod = relax.transform.MetaScheduleApplyDatabase(work)(mod)
             info["tuning_s"] = round(time.time() - t0, 1)
             ex = tvm.compile(mod, target=target)
