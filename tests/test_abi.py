@@ -52,7 +52,7 @@ def _check_probe(stats: dict, details: list[dict], threads: int) -> None:
     assert (claim["padding"], claim["activation"], claim["source"]) == ("SAME", "RELU6", "metadata")
 
 
-@pytest.mark.parametrize("runtime", ["litert", "tf"])
+@pytest.mark.parametrize("runtime", ["litert", pytest.param("tf", marks=pytest.mark.tensorflow)])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_abi_probe_matches_runtime(runtime: str, threads: int) -> None:
     if runtime == "tf":

@@ -149,6 +149,7 @@ def test_require_mode_declines_layers_without_metadata() -> None:
     _check_declined(model, x, "metadata=require", metadata="require")
 
 
+@pytest.mark.tensorflow
 def test_int8_conv_is_declined() -> None:
     tf = pytest.importorskip("tensorflow")
     rng = np.random.default_rng(12)
