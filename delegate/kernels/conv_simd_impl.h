@@ -187,18 +187,37 @@ void ConvRows(const ConvGeometry& g, const PackedConv& w, const float* input, fl
     default: break;
   }
 
-  // Step 4: bias, activation, planar -> NHWC.
-  float* out_n = output + size_t(n) * g.out_h * g.out_w * g.out_c;
+  // Step 4a: bias and activation on the planar result (contiguous: the
+  // compiler vectorises it). Padding columns get clamped too; they are dropped.
   const int O = g.out_c;
-  const float* bias = w.bias.data();
+  for (int o = 0; o < O; ++o) {
+    float* plane = outs + size_t(o) * b.pixels_padded;
+    const float bias = w.bias[o];
+    for (int p = 0; p < b.pixels; ++p) plane[p] = std::min(std::max(plane[p] + bias, g.act_min), g.act_max);
+  }
+  // Step 4b: planar -> NHWC, kTile x kTile register transposes, ragged edges
+  // element by element.
+  constexpr int kTile = T::kTile;
+  float* out_n = output + size_t(n) * g.out_h * g.out_w * O;
+  const int o_tiled = O / kTile * kTile;
+  const float* src[kTile];
+  float* dst[kTile];
   for (int r = 0; r < oy1 - oy0; ++r) {
-    for (int ox = 0; ox < g.out_w; ++ox) {
-      const size_t p = size_t(r) * b.pitch + ox;
-      float* dst = out_n + (size_t(oy0 + r) * g.out_w + ox) * O;
-      for (int o = 0; o < O; ++o) {
-        const float v = outs[size_t(o) * b.pixels_padded + p] + bias[o];
-        dst[o] = std::min(std::max(v, g.act_min), g.act_max);
+    float* out_row = out_n + size_t(oy0 + r) * g.out_w * O;
+    const float* plane_row = outs + size_t(r) * b.pitch;
+    int ox = 0;
+    for (; ox + kTile <= g.out_w; ox += kTile) {
+      for (int o = 0; o < o_tiled; o += kTile) {
+        for (int i = 0; i < kTile; ++i) src[i] = plane_row + size_t(o + i) * b.pixels_padded + ox;
+        for (int j = 0; j < kTile; ++j) dst[j] = out_row + size_t(ox + j) * O + o;
+        T::TransposeTile(src, dst);
       }
+      for (int j = 0; j < kTile; ++j) {
+        for (int o = o_tiled; o < O; ++o) out_row[size_t(ox + j) * O + o] = plane_row[size_t(o) * b.pixels_padded + ox + j];
+      }
+    }
+    for (; ox < g.out_w; ++ox) {
+      for (int o = 0; o < O; ++o) out_row[size_t(ox) * O + o] = plane_row[size_t(o) * b.pixels_padded + ox];
     }
   }
 }
