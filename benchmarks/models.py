@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Bump when a builder changes so cached .tflite/.onnx/... files are rebuilt.
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ class Session:
             agree = f" rel_diff={rel:.2e}" if rel is not None else ""
             why = rec["reason"] or ""
             print(f"  [{tag} t{threads}] {job['label']}: {rec['status']} {why}{agree}", flush=True)
-        times = round_robin(opened, args.warmup, reps, failures)
+        times = round_robin(opened, args.warmup, reps, failures, args.gap_ms / 1e3)
         for label, engine in opened.items():
             engine.close()
             if label in failures:
@@ -309,6 +309,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tvm-trials", type=int, default=512, help="meta-schedule trials per tuned model")
     p.add_argument("--reps", type=int, default=20, help="timed runs per engine (>= 20 for reported numbers)")
     p.add_argument("--layer-reps", type=int, default=None, help="timed runs per layer engine (default --reps)")
+    p.add_argument("--gap-ms", type=float, default=30, help="idle ms before each run (spinning pools stop)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="validation run: resnet20, 5 reps, 1 warm-up, one layer model")
     p.add_argument("--timeout", type=float, default=600, help="seconds one worker call may take")
@@ -368,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                 "reps",
                 "layer_reps",
                 "warmup",
+                "gap_ms",
                 "quick",
             )
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -43,9 +44,16 @@ def summarize(times_s: list[float]) -> dict[str, Any]:
     }
 
 
-def round_robin(engines: dict[str, Engine], warmup: int, reps: int, failures: dict[str, str]) -> dict[str, list[float]]:
+def round_robin(
+    engines: dict[str, Engine], warmup: int, reps: int, failures: dict[str, str], gap_s: float = 0.0
+) -> dict[str, list[float]]:
     """Each repetition runs every engine once, the starting engine rotating, so load drift on
-    a shared machine spreads over all engines instead of landing on whichever ran last."""
+    a shared machine spreads over all engines instead of landing on whichever ran last.
+
+    ``gap_s`` of idle time before each run lets the previous engine's thread pool stop
+    spinning (ORT, OpenMP in ncnn, XNNPACK's pthreadpool all busy-wait a while after a
+    run); on 2 cores a spinning pool from engine A would otherwise be billed to engine B.
+    """
     names = list(engines)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(warmup + reps):
@@ -53,6 +61,8 @@ def round_robin(engines: dict[str, Engine], warmup: int, reps: int, failures: di
         for n in order:
             if n in failures:
                 continue
+            if gap_s > 0:
+                time.sleep(gap_s)
             try:
                 t = engines[n].run(1)[0]
             except EngineError as exc:
