@@ -95,7 +95,7 @@ def solve_layer(
     iterations: int = 30,
     rho_start: float = 1e-3,
     rho_end: float = 1.0,
-    prior: float = 1e-3,
+    prior: float = 1e-2,
 ) -> LayerSolution:
     """ADMM + refit for one layer; returns weights whose kernel part follows ``library``."""
     shape = problem.kernel_shape
