@@ -82,14 +82,14 @@ def stopgap_prune(model: Any, keep: float, patterns: int = 8) -> dict[str, dict[
 
 
 def keras_to_tflite(model: Any, path: Path) -> None:
+    import keras
     import tensorflow as tf
 
     # Batch fixed to 1 (what is benchmarked): with Keras' dynamic batch, Flatten becomes a
     # Shape/Pack/Reshape chain and the graph has dynamic-sized tensors, which delegates that
     # want static shapes (ours included) reject, and which peers' converters handle worse.
-    spec = tf.TensorSpec([1, *model.inputs[0].shape[1:]], tf.float32)
-    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
+    inp = keras.Input(tuple(model.inputs[0].shape[1:]), batch_size=1)
+    conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, model(inp)))
     # Keras prints its SavedModel signature for every export: keep the harness log readable.
     with contextlib.redirect_stdout(io.StringIO()):
         flat = conv.convert()
