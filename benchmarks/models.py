@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Bump when a builder changes so cached .tflite/.onnx/... files are rebuilt.
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,21 @@ def _keras() -> Any:
     return keras
 
 
+def _input(shape: tuple[int, int, int]) -> Any:
+    """Batch fixed to 1, the benchmarked batch: with Keras' dynamic batch, VGG's Flatten becomes
+    a Shape/Pack/Reshape chain, and a graph with dynamic-sized tensors is rejected by delegates
+    that need static shapes (ours included) and handled worse by the peers' converters."""
+    return _keras().Input(shape, batch_size=1)
+
+
 def vgg16() -> Any:
     keras = _keras()
-    return keras.applications.VGG16(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
+    return keras.applications.VGG16(weights=None, input_tensor=_input((224, 224, 3)), classifier_activation=None)
 
 
 def resnet50() -> Any:
     keras = _keras()
-    return keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
+    return keras.applications.ResNet50(weights=None, input_tensor=_input((224, 224, 3)), classifier_activation=None)
 
 
 def _basic_block(x: Any, filters: int, stride: int, name: str) -> Any:
@@ -58,7 +65,7 @@ def _basic_block(x: Any, filters: int, stride: int, name: str) -> Any:
 def resnet18() -> Any:
     keras = _keras()
     layers = keras.layers
-    inp = keras.Input((224, 224, 3))
+    inp = _input((224, 224, 3))
     x = layers.Conv2D(64, 7, strides=2, padding="same", use_bias=False, name="conv1")(inp)
     x = layers.BatchNormalization(name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
@@ -76,7 +83,7 @@ def _cifar_resnet(depth: int) -> Any:
     keras = _keras()
     layers = keras.layers
     n = (depth - 2) // 6
-    inp = keras.Input((32, 32, 3))
+    inp = _input((32, 32, 3))
     x = layers.Conv2D(16, 3, padding="same", use_bias=False, name="conv1")(inp)
     x = layers.BatchNormalization(name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
@@ -101,7 +108,7 @@ def tiny() -> Any:
     """A few-millisecond CNN for the harness test: two prunable 3x3 convs, one stride-2."""
     keras = _keras()
     layers = keras.layers
-    inp = keras.Input((16, 16, 3))
+    inp = _input((16, 16, 3))
     x = layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inp)
     x = layers.Conv2D(16, 3, padding="same", activation="relu", name="c2")(x)
     x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="c3")(x)
