@@ -69,6 +69,20 @@ def _bn_scale(conv: ConvInfo) -> npt.NDArray[np.float64]:
     return np.maximum(s, floor)
 
 
+def _is_stem(model: keras.Model, conv: ConvInfo) -> bool:
+    """True when no convolution of any kind comes before ``conv``: it sees the raw input.
+
+    That layer has few input channels, so every kernel matters, and it is cheap
+    anyway; ImageNet ResNets start with a 7x7 stem, so their first 3x3 is not it.
+    """
+    for layer in model.layers:
+        if layer.name == conv.name:
+            return True
+        if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D):
+            return False
+    return True
+
+
 def _resolve_keep(keep: float | Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
     if isinstance(keep, Mapping):
         unknown = sorted(set(keep) - set(names))
@@ -176,7 +190,7 @@ def prune(
     9-bit masks. ``method="admm"`` reconstructs each layer's output on synthetic
     inputs (``synthetic`` = "bn" or "noise", ``samples`` of them, or your own
     ``inputs``); ``method="magnitude"`` is the fast data-free projection only.
-    The first 3x3 conv is left dense unless ``prune_first``. ``distill_epochs``
+    A 3x3 conv that sees the raw input (no conv before it) is left dense unless ``prune_first``. ``distill_epochs``
     > 0 (ADMM only) then trains the pruned model to match the original's
     outputs on the same synthetic inputs, masks and BN statistics held fixed.
     """
@@ -190,7 +204,7 @@ def prune(
     pruned = clone_with_weights(model)
     convs = find_convs(pruned)
     orig_convs = {c.name: c for c in find_convs(model)}
-    targets = convs if prune_first else convs[1:]
+    targets = convs if prune_first or not _is_stem(model, convs[0]) else convs[1:]
     if not targets:
         raise ConverterError("the only 3x3 conv is the first one; pass prune_first=True to prune it")
     keeps = _resolve_keep(keep, [c.name for c in targets])

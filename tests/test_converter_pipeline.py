@@ -185,3 +185,33 @@ def test_cli_refuses_to_overwrite_the_input(cnn: tuple[keras.Model, Path]) -> No
     rc = cli_main(["prune", str(src), "-o", str(src), "--method", "magnitude", "--no-progress"])
     assert rc == 1
     assert src.read_bytes() == before
+
+
+def test_stem_rule_and_sequential_models(tmp_path: Path) -> None:
+    """A 3x3 conv after a 7x7 stem is pruned; a Sequential model prunes (ADMM) and exports."""
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 7, padding="same", name="stem")(inp)
+    x = keras.layers.Conv2D(8, 3, padding="same", name="a")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="valid", name="b")(x)
+    functional = keras.Model(inp, x)
+    r = prune(functional, keep=0.5, method="magnitude", progress=False)
+    assert set(r.masks) == {"a", "b"}
+
+    seq = keras.Sequential(
+        [
+            keras.Input((12, 12, 2)),
+            keras.layers.Conv2D(8, 3, padding="same", name="c0"),
+            keras.layers.BatchNormalization(name="n0"),
+            keras.layers.ReLU(),
+            keras.layers.Conv2D(8, 3, padding="same", name="c1"),
+            keras.layers.BatchNormalization(name="n1"),
+            keras.layers.ReLU(),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3),
+        ]
+    )
+    r = prune(seq, keep=0.75, synthetic="noise", samples=16, iterations=5, patterns=4, progress=False)
+    assert set(r.masks) == {"c1"}
+    path = export_tflite(r, tmp_path / "seq.tflite")
+    meta = _metadata(path)
+    assert meta is not None and len(meta.layers) == 1 and meta.layers[0].kept_kernels == 48
