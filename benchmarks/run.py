@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.artifacts import layer_artifacts, layer_key, model_artifacts
+from benchmarks.artifacts import build_in_subprocess, layer_artifacts, layer_key, model_artifacts
 from benchmarks.engines import ROOT, Engine, EngineError, open_engine
 from benchmarks.models import ALL_MODELS, MODELS
 from benchmarks.peers import DENSE_PEERS
@@ -150,7 +150,8 @@ class Session:
 def bench_model(sess: Session, name: str) -> dict[str, Any]:
     args = sess.args
     t0 = time.time()
-    art = model_artifacts(name, args.keeps, sess.cache)
+    build_in_subprocess(name, args.keeps, sess.cache)
+    art = model_artifacts(name, args.keeps, sess.cache)  # all cached now: no TensorFlow work here
     shape = art["input_shape"]
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     ref_dense = _reference(art["dense"], x)
@@ -217,6 +218,7 @@ def _nonzeros(path: str, cout: int, cin: int) -> int:
 
 def bench_layers(sess: Session, model: str) -> list[dict[str, Any]]:
     args = sess.args
+    build_in_subprocess(model, args.keeps, sess.cache)
     info = model_artifacts(model, args.keeps, sess.cache)["info"]
     shapes: dict[str, dict[str, Any]] = {}
     for conv in info["conv3x3"]:
