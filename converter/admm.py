@@ -96,6 +96,7 @@ def solve_layer(
     rho_start: float = 1e-3,
     rho_end: float = 1.0,
     prior: float = 1e-2,
+    metric: bool = False,
 ) -> LayerSolution:
     """ADMM + refit for one layer; returns weights whose kernel part follows ``library``."""
     shape = problem.kernel_shape
@@ -104,11 +105,18 @@ def solve_layer(
     n1 = a.shape[0]
     # The bias row is unconstrained, so it carries no penalty term.
     pen = np.ones(n1)
+    if metric:
+        pen[:-1] = np.maximum(np.diag(a)[:-1] / scale, 1e-6)
     pen[-1] = 0.0
     ridge = prior * scale
     c = problem.gpq @ problem.w0 + ridge * problem.w0
 
-    plain = project(_kernel(problem.w0, shape), library, keep)
+    # ``metric``: ADMM in the Gram-diagonal metric (input energy behind each weight). Off by
+    # default: on ResNet-20 at keep 0.5 it scored 74.6% against 76.6% for the plain metric,
+    # since synthetic inputs make a poor judge of which input channels are loud.
+    diag = np.diag(a)[:-1]
+    taps = (diag / (float(diag.mean()) or 1.0)).reshape(shape[:3]) if metric else None
+    plain = project(_kernel(problem.w0, shape), library, keep, tap_weights=taps)
     w_plain = np.concatenate([plain.kernel.reshape(n1 - 1, -1), problem.w0[-1:]]).astype(np.float64)
     error_projection = problem.error(w_plain)
 
@@ -121,9 +129,9 @@ def solve_layer(
         rho = scale * rho_start * (rho_end / rho_start) ** t
         lhs = a + np.diag(rho * pen + ridge)
         w = _solve_spd(lhs, c + rho * pen[:, None] * (z - u))
-        z_proj = project(_kernel(w + u, shape), library, keep)
+        z_proj = project(_kernel(w + u, shape), library, keep, tap_weights=taps)
         z = np.concatenate([z_proj.kernel.reshape(n1 - 1, -1), (w + u)[-1:]]).astype(np.float64)
-        u = u + (w - z) * pen[:, None]
+        u = u + (w - z) * (pen > 0)[:, None]
 
     candidates = [(z_proj, refit(problem, z_proj.mask, ridge))]
     # ADMM is a heuristic on a non-convex set: keep the plain projection's support if it refits better.

@@ -38,19 +38,29 @@ def project(
     keep: float,
     *,
     weights: npt.NDArray[np.floating] | None = None,
+    tap_weights: npt.NDArray[np.floating] | None = None,
 ) -> Projection:
     """Project a (3, 3, I, O) kernel onto the pattern + connectivity set.
 
     ``weights`` (shape (O,), optional) scales each output channel's kernels when
     ranking them for connectivity pruning, e.g. by the following BatchNorm's
     scale, so kernels are compared by their effect after BN.
+
+    ``tap_weights`` (shape (3, 3, I), optional, non-negative) makes it the exact
+    projection in the diagonal metric ``sum d * w**2``: with ``d`` the input
+    energy seen by each tap (the Gram diagonal), a weight on a quiet input
+    channel counts for little and one on a loud channel for a lot.
     """
     k = np.asarray(kernel_hwio, dtype=np.float32)
     shape = k.shape
     i_ch, o_ch = shape[2], shape[3]
     rows = kernels_as_rows(k)  # (I*O, 9), row i*O + o
     mm = masks_matrix(library)  # (9, K)
-    energy = (rows**2) @ mm  # (I*O, K)
+    sq = rows**2
+    if tap_weights is not None:
+        d = np.asarray(tap_weights, dtype=np.float32).reshape(9, i_ch)
+        sq = sq * np.repeat(d.T, o_ch, axis=0)  # row i*O + o gets channel i's tap weights
+    energy = sq @ mm  # (I*O, K)
     best = np.argmax(energy, axis=1)
     kept_energy = energy[np.arange(len(rows)), best]
     if weights is not None:

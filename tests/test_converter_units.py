@@ -165,3 +165,23 @@ def test_library_orders_are_reproducible() -> None:
     k = rng.standard_normal((3, 3, 8, 8)).astype(np.float32)
     assert distill_library([k], 6, seed=1) == distill_library([k], 6, seed=1)
     assert len(set(itertools.chain(distill_library([k], 6)))) == 6
+
+
+def test_tap_weights_rank_kernels_by_input_energy() -> None:
+    rng = np.random.default_rng(2)
+    k = rng.standard_normal((3, 3, 2, 4)).astype(np.float32)
+    taps = np.ones((3, 3, 2), np.float32)
+    taps[..., 1] = 1e-3  # input channel 1 is nearly silent
+    p = project(k, all_candidates()[:4], 0.5, tap_weights=taps)
+    assert np.all(p.assignment[0] != PRUNED) and np.all(p.assignment[1] == PRUNED)
+    lib = all_candidates()[:4]
+    assert project(k, lib, 1.0, tap_weights=np.ones((3, 3, 2))).assignment.tolist() == (
+        project(k, lib, 1.0).assignment.tolist()
+    )
+
+
+@pytest.mark.parametrize("metric", [False, True])
+def test_admm_metric_option(metric: bool) -> None:
+    prob = _linear_problem(7)
+    sol = solve_layer(prob, all_candidates()[:8], 0.5, iterations=10, metric=metric)
+    assert sol.error < sol.error_projection
