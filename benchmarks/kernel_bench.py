@@ -99,6 +99,40 @@ def interp_time(model: bytes, x: np.ndarray, threads: int, repeats: int, delegat
     return float(np.median(times))
 
 
+def markdown_table(rows: list[dict[str, Any]], threads: int) -> str:
+    """The per-layer table the README shows."""
+    isas = [i for i in ("scalar", "avx2", "avx512", "neon") if rows and f"{i}_ms" in rows[0]]
+    head = [
+        "layer (H W C->O, stride)",
+        "keep",
+        *[f"{i} ms" for i in isas],
+        "delegate ms",
+        "XNNPACK dense ms",
+        "speed-up",
+        "MAC reduction",
+        "efficiency",
+    ]
+    lines = [
+        f"Threads: {threads}. Median of the timed runs; 'efficiency' = speed-up / MAC reduction.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in rows:
+        cells = [
+            r["layer"],
+            f"{r['keep']:.2f}",
+            *[f"{r[f'{i}_ms']:.2f}" for i in isas],
+            f"{r['delegate_ms']:.2f}",
+            f"{r['xnnpack_dense_ms']:.2f}",
+            f"{r['speedup_vs_xnnpack']:.2f}x",
+            f"{r['flop_reduction']:.2f}x",
+            f"{r['efficiency']:.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keep", type=float, default=0.5)
@@ -139,21 +173,20 @@ def main() -> int:
         row["gflops_kept_delegate"] = 2 * macs_dense / row["flop_reduction"] / row["delegate_ms"] / 1e6
         rows.append(row)
         print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+    table = markdown_table(rows, args.threads)
+    print(table)
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
-        out = RESULTS / f"kernels-{dt.date.today()}-{socket.gethostname()}.json"
-        out.write_text(
-            json.dumps(
-                {
-                    "machine": {**machine_info(), "isa": patternlite.delegate.best_isa()},
-                    "threads": args.threads,
-                    "command": " ".join(sys.argv),
-                    "layers": rows,
-                },
-                indent=1,
-            )
-        )
-        print(f"wrote {out}")
+        stem = RESULTS / f"kernels-{dt.date.today()}-{socket.gethostname()}-t{args.threads}"
+        payload = {
+            "machine": {**machine_info(), "isa": patternlite.delegate.best_isa()},
+            "threads": args.threads,
+            "command": "python -m benchmarks.kernel_bench " + " ".join(sys.argv[1:]),
+            "layers": rows,
+        }
+        stem.with_suffix(".json").write_text(json.dumps(payload, indent=1))
+        stem.with_suffix(".md").write_text(table + "\n")
+        print(f"wrote {stem}.json and .md")
     return 0
 
 

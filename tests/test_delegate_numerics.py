@@ -92,3 +92,28 @@ def test_realistic_layer_all_isas_agree(isa: str) -> None:
     out, interp = run(model, x, delegate=patternlite.load_delegate(isa=isa), threads=2)
     assert delegated_op_count(interp) == 1
     assert max_scaled_error(out, ref) <= TOLERANCE
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize(
+    ("shape", "out_c", "padding"),
+    [
+        ((1, 56, 56, 24), 40, "SAME"),  # wide rows: the 2D register-tiled path
+        ((2, 23, 62, 9), 17, "VALID"),  # rows not a multiple of the tile height
+        ((1, 13, 46, 33), 8, "SAME"),  # channels across two channel blocks
+        ((1, 30, 30, 70), 5, "SAME"),  # channel count off the transpose tile
+    ],
+)
+def test_wide_stride1_layers(isa: str, shape: tuple[int, int, int, int], out_c: int, padding: str) -> None:
+    """Wide stride-1 rows, where the SIMD kernels switch to their tiled path."""
+    rng = np.random.default_rng(11)
+    library = ALL_TAP_MASKS_WITH_CENTRE[3::5][:10]
+    w, ids = pattern_pruned_filters(rng, out_c, shape[3], library, 0.4)
+    model = build_conv_model(shape, w, rng.standard_normal(out_c).astype(np.float32), padding=padding,
+                             activation="RELU6", metadata=metadata_for(library, ids, 0.4))
+    x = rng.standard_normal(shape).astype(np.float32)
+    ref, _ = run(model, x, reference=True)
+    delegate = patternlite.load_delegate(isa=isa)
+    out, interp = run(model, x, delegate=delegate, threads=2)
+    assert delegate.stats()["claimed"][0]["invocations"] == 1
+    assert max_scaled_error(out, ref) <= TOLERANCE

@@ -31,6 +31,7 @@ namespace simd_impl {
 
 struct BlockLayout {
   int pitch = 0;        // plane row pitch == output row pitch in the flattened block
+  int rows = 0;         // output rows computed (the 2D path rounds up to kTileRows)
   int plane_rows = 0;   // rows per phase plane
   int pixels = 0;       // flattened outputs computed (rows * pitch)
   int pixels_padded = 0;  // rounded up to whole vectors
@@ -40,14 +41,24 @@ struct BlockLayout {
   int tap_offset[9] = {};  // offset of tap 3*ky+kx from the channel base
 };
 
-inline BlockLayout MakeLayout(const ConvGeometry& g, int rows, int lanes) {
+// Output rows per register tile of the 2D path: each input row vector loaded
+// serves up to this many output rows (a tap at row ky of output row j reads
+// the same input row as tap ky-1 of output row j+1).
+constexpr int kTileRows = 4;
+
+inline BlockLayout MakeLayout(const ConvGeometry& g, int rows, int lanes, bool tiled) {
   BlockLayout b;
   const int sh = g.stride_h, sw = g.stride_w;
   b.pitch = g.out_w + 2 / sw;
-  b.plane_rows = rows + 2 / sh;
-  b.pixels = rows * b.pitch;
+  b.rows = rows;
+  if (tiled) {  // whole vectors per row and whole tiles per block
+    b.pitch = (b.pitch + lanes - 1) / lanes * lanes;
+    b.rows = (rows + kTileRows - 1) / kTileRows * kTileRows;
+  }
+  b.plane_rows = b.rows + 2 / sh;
+  b.pixels = b.rows * b.pitch;
   b.pixels_padded = (b.pixels + lanes - 1) / lanes * lanes;
-  const size_t reach = size_t(b.pixels_padded) + size_t(2 / sh) * b.pitch + 2 / sw;
+  const size_t reach = size_t(b.pixels_padded) + size_t(2 / sh) * b.pitch + 2 / sw + lanes;
   const size_t need = std::max(size_t(b.plane_rows) * b.pitch, reach);
   b.plane = (need + 15) & ~size_t{15};
   b.phases = sh * sw;
@@ -58,6 +69,15 @@ inline BlockLayout MakeLayout(const ConvGeometry& g, int rows, int lanes) {
     b.tap_offset[t] = int(phase * b.plane) + (ky / sh) * b.pitch + kx / sw;
   }
   return b;
+}
+
+// Whether the 2D register-tiled path suits this conv: stride 1, and rows wide
+// enough that rounding them to whole vectors wastes little.
+inline bool UseTiledPath(const ConvGeometry& g, int lanes) {
+  if (g.stride_h != 1 || g.stride_w != 1) return false;
+  const int natural = g.out_w + 2;
+  const int padded = (natural + lanes - 1) / lanes * lanes;
+  return padded >= 2 * lanes && 8 * (padded - g.out_w) <= 2 * padded;  // <= 25% padding
 }
 
 // Step 1: NHWC rows -> zero-padded, phase-split, channel-planar planes.
@@ -163,12 +183,108 @@ inline void AllFiltersChunk(const PackedConv& w, const BlockLayout& b, const flo
   }
 }
 
+// ---- 2D path: a kTileRows x NV register tile, one specialisation per mask.
+
+#define PL_ALWAYS_INLINE inline __attribute__((always_inline))
+
+// All taps of pattern kMask for one kernel on one tile. Loads are written as
+// (row, column) expressions of compile-time constants, so the compiler merges
+// the loads two taps share across tile rows.
+template <class T, int kMask, int NV>
+PL_ALWAYS_INLINE void PatternTile(const float* src, size_t pitch, const float* wk,
+                                  typename T::V (&acc)[kTileRows][NV]) {
+  int n = 0;
+#pragma GCC unroll 9
+  for (int t = 0; t < 9; ++t) {
+    if (!((kMask >> t) & 1)) continue;
+    const typename T::V wv = T::Broadcast(wk[n++]);
+    const int ky = t / 3, kx = t % 3;
+#pragma GCC unroll 4
+    for (int j = 0; j < kTileRows; ++j) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        acc[j][v] = T::Fma(wv, T::Load(src + size_t(j + ky) * pitch + kx + v * T::kLanes), acc[j][v]);
+      }
+    }
+  }
+}
+
+// Any mask at run time: used only if a mask is missing from the table.
+template <class T, int NV>
+inline void GenericTile(const float* src, size_t pitch, const float* wk, const uint8_t* taps,
+                        typename T::V (&acc)[kTileRows][NV]) {
+  for (int n = 0; n < 4; ++n) {
+    const typename T::V wv = T::Broadcast(wk[n]);
+    const int ky = taps[n] / 3, kx = taps[n] % 3;
+    for (int j = 0; j < kTileRows; ++j) {
+      for (int v = 0; v < NV; ++v) {
+        acc[j][v] = T::Fma(wv, T::Load(src + size_t(j + ky) * pitch + kx + v * T::kLanes), acc[j][v]);
+      }
+    }
+  }
+}
+
+template <class T, int NV>
+inline void FilterTile(const PackedConv& w, const BlockLayout& b, int g_begin, int g_end, bool first,
+                       const float* planes, size_t tile, float* out_plane) {
+  typename T::V acc[kTileRows][NV];
+  float* out = out_plane + tile;
+  for (int j = 0; j < kTileRows; ++j) {
+    for (int v = 0; v < NV; ++v) {
+      acc[j][v] = first ? T::Zero() : T::Load(out + size_t(j) * b.pitch + v * T::kLanes);
+    }
+  }
+  const float* weights = w.kernel_weights.data();
+  const int32_t* chans = w.kernel_channel.data();
+  const size_t pitch = size_t(b.pitch);
+  for (int gi = g_begin; gi < g_end; ++gi) {
+    const PackedGroup& grp = w.groups[gi];
+    switch (grp.mask) {
+#define PL_MASK(M)                                                                         \
+  case M:                                                                                  \
+    for (int k = grp.begin; k < grp.end; ++k) {                                            \
+      PatternTile<T, M, NV>(planes + size_t(chans[k]) * b.channel_stride + tile, pitch,    \
+                            weights + size_t(k) * 4, acc);                                 \
+    }                                                                                      \
+    break;
+#include "delegate/kernels/pattern_masks.inc"
+#undef PL_MASK
+      default:
+        for (int k = grp.begin; k < grp.end; ++k) {
+          GenericTile<T, NV>(planes + size_t(chans[k]) * b.channel_stride + tile, pitch,
+                             weights + size_t(k) * 4, grp.taps, acc);
+        }
+    }
+  }
+  for (int j = 0; j < kTileRows; ++j) {
+    for (int v = 0; v < NV; ++v) T::Store(out + size_t(j) * b.pitch + v * T::kLanes, acc[j][v]);
+  }
+}
+
+// One tile (kTileRows rows x NV vectors at `tile`) for every filter, channel
+// block by channel block, as in the flattened path.
+template <class T, int NV>
+inline void AllFiltersTile(const PackedConv& w, const BlockLayout& b, const float* planes, size_t tile,
+                           float* outputs) {
+  const int nb = w.channel_blocks;
+  const int32_t* fg = w.filter_groups.data();
+  for (int blk = 0; blk < nb; ++blk) {
+    for (int f = 0; f < w.out_channels; ++f) {
+      const int g_begin = fg[f * nb + blk], g_end = fg[f * nb + blk + 1];
+      if (blk > 0 && g_begin == g_end) continue;
+      float* out_plane = outputs + size_t(w.filter_order[f]) * b.pixels_padded;
+      FilterTile<T, NV>(w, b, g_begin, g_end, blk == 0, planes, tile, out_plane);
+    }
+  }
+}
+
 template <class T>
 void ConvRows(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n, int oy0,
               int oy1, Workspace* ws) {
   constexpr int kMaxVectors = 4;  // 4 accumulators x 1 row: enough in flight to hide FMA latency
   const int L = T::kLanes;
-  const BlockLayout b = MakeLayout(g, oy1 - oy0, L);
+  const bool tiled = UseTiledPath(g, L);
+  const BlockLayout b = MakeLayout(g, oy1 - oy0, L, tiled);
   ws->input_planes.resize(b.channel_stride * g.in_c);
   ws->output_planes.resize(size_t(b.pixels_padded) * g.out_c);
   const float* in_n = input + size_t(n) * g.in_h * g.in_w * g.in_c;
@@ -176,15 +292,23 @@ void ConvRows(const ConvGeometry& g, const PackedConv& w, const float* input, fl
   float* outs = ws->output_planes.data();
   FillPlanes<T>(g, b, in_n, oy0, planes);
 
-  int p0 = 0;
-  for (; p0 + kMaxVectors * L <= b.pixels_padded; p0 += kMaxVectors * L) {
-    AllFiltersChunk<T, kMaxVectors>(w, b, planes, p0, outs);
-  }
-  switch ((b.pixels_padded - p0) / L) {
-    case 3: AllFiltersChunk<T, 3>(w, b, planes, p0, outs); break;
-    case 2: AllFiltersChunk<T, 2>(w, b, planes, p0, outs); break;
-    case 1: AllFiltersChunk<T, 1>(w, b, planes, p0, outs); break;
-    default: break;
+  if (tiled) {
+    for (int r = 0; r < b.rows; r += kTileRows) {
+      int x = 0;
+      for (; x + 2 * L <= b.pitch; x += 2 * L) AllFiltersTile<T, 2>(w, b, planes, size_t(r) * b.pitch + x, outs);
+      if (x < b.pitch) AllFiltersTile<T, 1>(w, b, planes, size_t(r) * b.pitch + x, outs);
+    }
+  } else {
+    int p0 = 0;
+    for (; p0 + kMaxVectors * L <= b.pixels_padded; p0 += kMaxVectors * L) {
+      AllFiltersChunk<T, kMaxVectors>(w, b, planes, p0, outs);
+    }
+    switch ((b.pixels_padded - p0) / L) {
+      case 3: AllFiltersChunk<T, 3>(w, b, planes, p0, outs); break;
+      case 2: AllFiltersChunk<T, 2>(w, b, planes, p0, outs); break;
+      case 1: AllFiltersChunk<T, 1>(w, b, planes, p0, outs); break;
+      default: break;
+    }
   }
 
   // Step 4a: bias and activation on the planar result (contiguous: the
