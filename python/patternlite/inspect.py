@@ -55,6 +55,16 @@ def inspect_model(path: str) -> dict[str, Any]:
             "dense_macs": dense,
         }
         kept = dense
+        if record is None and len(ft.shape) == 4 and ft.shape[1:3] == (3, 3):
+            # No metadata: the delegate still claims a layer whose non-zero
+            # kernels all fit a 4-tap pattern, so report what the weights say.
+            weights = model.tensor_array(conv.filter)
+            if weights is not None and weights.dtype == np.float32:
+                taps = np.count_nonzero(weights != 0, axis=(1, 2))  # [O, I] non-zero taps per kernel
+                if taps.max(initial=0) <= 4:
+                    n_kept = int(np.count_nonzero(taps))
+                    kept = pixels * n_kept * 4
+                    row.update(pattern_source="weights", kept_kernels=n_kept, total_kernels=int(taps.size))
         if record is not None:
             kp = record.kernel_pattern
             n_kept = int(np.count_nonzero(kp != PRUNED))
@@ -62,6 +72,7 @@ def inspect_model(path: str) -> dict[str, Any]:
             n_patterns = len(meta.patterns) if meta else 0
             hist: list[int] = np.bincount(kp[kp != PRUNED].ravel(), minlength=n_patterns).tolist()
             row.update(
+                pattern_source="metadata",
                 kept_kernels=n_kept,
                 total_kernels=int(kp.size),
                 keep=record.keep,
@@ -118,12 +129,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         name = row["filter"] if len(row["filter"]) <= 44 else "..." + row["filter"][-41:]
         shape = "x".join(str(d) for d in row["shape"])
         outs = "x".join(str(d) for d in row["output"][1:])
-        kept = f"{row['kept_kernels']}/{row['total_kernels']}" if row["pattern_pruned"] else "dense"
+        kept = f"{row['kept_kernels']}/{row['total_kernels']}" if "kept_kernels" in row else "dense"
+        if row.get("pattern_source") == "weights":
+            kept += "*"
         out.append(
             f"{row['op']:>4} {name:<44} {shape:<16} {outs:<14} {kept:>14} {row['dense_macs'] / 1e6:>12.2f} "
             f"{row['kept_macs'] / 1e6:>11.2f} {row['reduction']:>6.2f}"
         )
     out.append("-" * len(head))
+    if any(row.get("pattern_source") == "weights" for row in summary["convs"]):
+        out.append("* no metadata for this layer; its weights fit 4-tap patterns, so the delegate can still claim it")
     out.append(
         f"total conv MACs: {summary['total_dense_macs'] / 1e6:.1f}M dense -> {summary['total_kept_macs'] / 1e6:.1f}M "
         f"kept, expected reduction {summary['total_reduction']:.2f}x"

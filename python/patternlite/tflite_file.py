@@ -12,6 +12,7 @@ schema module that ai-edge-litert and TensorFlow both ship.
 from __future__ import annotations
 
 import importlib
+import struct
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -109,7 +110,7 @@ class TfliteModel:
             raise TfliteFileError("not a TFLite flatbuffer (file identifier TFL3 missing)")
         try:
             return cls._parse(bytes(data))
-        except (IndexError, ValueError, UnicodeDecodeError) as exc:  # damaged offsets
+        except (IndexError, ValueError, UnicodeDecodeError, struct.error) as exc:  # damaged offsets
             raise TfliteFileError(f"malformed TFLite flatbuffer: {exc}") from exc
 
     @classmethod
