@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conv_models import ALL_TAP_MASKS_WITH_CENTRE, build_conv_model, metadata_for, pattern_pruned_filters
 
 from patternlite.cli import main as cli_main
 from patternlite.inspect import inspect_model
+
+from conv_models import ALL_TAP_MASKS_WITH_CENTRE, build_conv_model, metadata_for, pattern_pruned_filters
 
 LIBRARY = ALL_TAP_MASKS_WITH_CENTRE[:6]
 
