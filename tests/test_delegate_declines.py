@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import patternlite
 from patternlite.metadata import PRUNED
@@ -185,3 +187,37 @@ def test_int8_conv_is_declined() -> None:
             assert delegated_op_count(interp) == 0
             assert "float32" in delegate.stats()["declined"][0]["reason"]
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def _refresh_header(blob: bytearray) -> bytes:
+    """Fix the size and CRC fields so a mutated body reaches the record parser."""
+    import zlib
+
+    struct.pack_into("<I", blob, 8, len(blob))
+    struct.pack_into("<I", blob, 12, zlib.crc32(bytes(blob[24:])) & 0xFFFFFFFF)
+    return bytes(blob)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=8),
+    cut=st.integers(0, 64),
+)
+def test_mutated_metadata_never_crashes_or_misleads(edits: list[tuple[int, int]], cut: int) -> None:
+    """Random byte edits behind a valid CRC: the parser's bounds checks, under ASan in CI."""
+    w, ids = _pruned(seed=13)
+    blob = bytearray(metadata_for(LIBRARY, ids, 0.5))
+    for pos, value in edits:
+        if 24 <= pos < len(blob):
+            blob[pos] = value
+    if cut:
+        blob = blob[: max(24, len(blob) - cut)]
+    model = build_conv_model((1, 9, 9, 8), w, metadata=_refresh_header(blob))
+    x = np.random.default_rng(14).standard_normal((1, 9, 9, 8)).astype(np.float32)
+    ref, _ = run(model, x, reference=True)
+    delegate = patternlite.load_delegate(log_level="silent")
+    out, _ = run(model, x, delegate=delegate, reference=True)
+    stats = delegate.stats()
+    # Whatever the blob says, the answer is right: claimed only if the weights agree.
+    assert max_scaled_error(out, ref) <= 1e-4
+    assert len(stats["claimed"]) + len(stats["declined"]) == 1
