@@ -99,7 +99,7 @@ def layer_artifacts(shape: dict[str, Any], keeps: list[float], cache: Path) -> d
     for keep in keeps:
         p = d / f"{keep_tag(keep)}.tflite"
         if _stale(p, pruners.get(keep_tag(keep), "benchmarks stop-gap")):
-            pruners[keep_tag(keep)] = pruned_tflite(_seeded(build), keep, p)
+            pruners[keep_tag(keep)] = pruned_tflite(_seeded(build), keep, p, prune_first=True)
         pruned[keep_tag(keep)] = str(p)
     made_file.write_text(json.dumps(pruners))
     return {

@@ -107,14 +107,16 @@ def release_keras() -> None:
     gc.collect()
 
 
-def pruned_tflite(build: Any, keep: float, path: Path, patterns: int = 8) -> str:
+def pruned_tflite(build: Any, keep: float, path: Path, patterns: int = 8, prune_first: bool = False) -> str:
     """Write a pattern-pruned .tflite of a freshly built model; return which pruner ran."""
     ok, why = converter_available()
     model = build()
     if ok:
         from patternlite.converter import export_tflite, prune
 
-        res = prune(model, keep=keep, patterns=patterns, method="magnitude", progress=False)
+        # prune_first: a single-op layer model's only conv is its first (the converter keeps
+        # a network's first 3x3 conv dense by default).
+        res = prune(model, keep=keep, patterns=patterns, method="magnitude", progress=False, prune_first=prune_first)
         export_tflite(res, str(path))
         release_keras()
         return "patternlite.converter"

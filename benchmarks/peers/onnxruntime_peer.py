@@ -6,13 +6,44 @@ input is made NCHW (``inputs_as_nchw``) so the file also suits ncnn's pnnx.
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.peers.base import Peer as BasePeer
+from benchmarks.peers.base import PeerUnavailableError
 from benchmarks.peers.common import fresh, onnx_path
+
+CONVERT_MEM_GB = float(os.environ.get("PATTERNLITE_BENCH_CONVERT_MEM_GB", "10"))
+
+
+def _limit_memory() -> None:
+    limit = int(CONVERT_MEM_GB * (1 << 30))
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def convert_guarded(tflite: Path, out: Path) -> None:
+    """tf2onnx in a child process capped at CONVERT_MEM_GB of data.
+
+    tf2onnx needs more than 14 GB for VGG-16 (its 400 MB FC weights are copied over and
+    over by the graph optimizers); uncapped, the kernel's OOM killer picks a victim on a
+    shared 24 GB machine, possibly someone else's process.  Capped, it fails in seconds.
+    """
+    code = "import sys; from pathlib import Path; from benchmarks.peers.onnxruntime_peer import tflite_to_onnx; "
+    code += "tflite_to_onnx(Path(sys.argv[1]), Path(sys.argv[2]))"
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(tflite), str(out)], preexec_fn=_limit_memory, capture_output=True, text=True
+    )
+    if res.returncode != 0:
+        tail = res.stderr.strip().splitlines()[-1:] or ["?"]
+        raise PeerUnavailableError(
+            f"tf2onnx failed within its {CONVERT_MEM_GB:g} GB cap (PATTERNLITE_BENCH_CONVERT_MEM_GB): {tail[0]}"
+        )
 
 
 def tflite_to_onnx(tflite: Path, out: Path) -> None:
@@ -47,7 +78,7 @@ class Peer(BasePeer):
         tflite = Path(artifacts["tflite"])
         onnx_file = onnx_path(workdir)
         if not fresh(onnx_file, tflite):
-            tflite_to_onnx(tflite, onnx_file)
+            convert_guarded(tflite, onnx_file)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
