@@ -7,6 +7,8 @@
 #define PATTERNLITE_DELEGATE_KERNELS_CONV_KERNEL_H_
 
 #include <cstddef>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 #include "delegate/packing/pattern_pack.h"
@@ -21,10 +23,35 @@ struct ConvGeometry {
   float act_min = 0, act_max = 0;  // fused activation as a clamp (+-inf for NONE)
 };
 
+// Cache-line-aligned allocation, so that plane rows whose pitch is a multiple
+// of the vector width give aligned (single-line) vector loads.
+template <class T, size_t kAlign = 64>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U, kAlign>&) {}  // NOLINT: allocator rebinding
+  template <class U>
+  struct rebind {
+    using other = AlignedAllocator<U, kAlign>;
+  };
+  T* allocate(size_t n) {
+    const size_t bytes = (n * sizeof(T) + kAlign - 1) / kAlign * kAlign;
+    void* p = std::aligned_alloc(kAlign, bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  bool operator==(const AlignedAllocator&) const { return true; }
+  bool operator!=(const AlignedAllocator&) const { return false; }
+};
+
+using AlignedFloats = std::vector<float, AlignedAllocator<float>>;
+
 // Per-thread scratch memory, grown on demand and reused across invocations.
 struct Workspace {
-  std::vector<float> input_planes;  // channel-planar, phase-split copy of the input rows
-  std::vector<float> output_planes;  // [out_c][pixels] before the NHWC scatter
+  AlignedFloats input_planes;   // channel-planar, phase-split copy of the input rows
+  AlignedFloats output_planes;  // [out_c][pixels] before the NHWC scatter
 };
 
 // Computes output rows [oy0, oy1) of image n. `input` and `output` are whole
