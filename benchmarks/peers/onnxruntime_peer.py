@@ -30,14 +30,23 @@ def _limit_memory() -> None:
 def convert_guarded(tflite: Path, out: Path) -> None:
     """tf2onnx in a child process capped at CONVERT_MEM_GB of data.
 
-    tf2onnx needs more than 14 GB for VGG-16 (its 400 MB FC weights are copied over and
-    over by the graph optimizers); uncapped, the kernel's OOM killer picks a victim on a
-    shared 24 GB machine, possibly someone else's process.  Capped, it fails in seconds.
+    As installed, tf2onnx needs more than 14 GB for VGG-16: its optimizers deep-copy the
+    graph before each pass (``catch_errors``) and re-serialize every constant into node
+    protos, and with protobuf's upb backend the replaced 400 MB FC tensors stay in the
+    message arena.  Setting TF2ONNX_CATCH_ERRORS (any value turns the copies off: tf2onnx
+    compares the variable's name, not its value) and the pure-python protobuf backend
+    brings VGG-16 to ~50 s under the cap.  The cap stays: uncapped, the kernel's OOM killer
+    picks a victim on a shared 24 GB machine, possibly someone else's process.
     """
+    env = dict(os.environ, TF2ONNX_CATCH_ERRORS="FALSE", PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
     code = "import sys; from pathlib import Path; from benchmarks.peers.onnxruntime_peer import tflite_to_onnx; "
     code += "tflite_to_onnx(Path(sys.argv[1]), Path(sys.argv[2]))"
     res = subprocess.run(
-        [sys.executable, "-c", code, str(tflite), str(out)], preexec_fn=_limit_memory, capture_output=True, text=True
+        [sys.executable, "-c", code, str(tflite), str(out)],
+        env=env,
+        preexec_fn=_limit_memory,
+        capture_output=True,
+        text=True,
     )
     if res.returncode != 0:
         tail = res.stderr.strip().splitlines()[-1:] or ["?"]
