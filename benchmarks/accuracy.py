@@ -54,7 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic-steps", type=int, default=100)
     p.add_argument("--distill-epochs", type=int, default=None, help="override prune's default")
     p.add_argument("--finetune-epochs", type=int, default=2, help="0 skips masked retraining")
-    p.add_argument("--finetune-lr", type=float, default=2e-4)
+    p.add_argument("--finetune-lr", type=float, default=5e-4)
+    p.add_argument(
+        "--finetune-bn",
+        choices=("frozen", "trained"),
+        default="frozen",
+        help="BatchNorm statistics during masked retraining (frozen: keep the pretrained ones)",
+    )
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--tag", default="")
     args = p.parse_args(argv)
@@ -128,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                         y_client,
                         epochs=args.finetune_epochs,
                         learning_rate=args.finetune_lr,
+                        freeze_bn=args.finetune_bn == "frozen",
                         verbose=0,
                     )
                     row["finetuned_top1"] = _acc(result.model, x_eval, y_eval)

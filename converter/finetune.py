@@ -63,12 +63,17 @@ def masked_finetune(
     learning_rate: float = 1e-3,
     loss: str | keras.losses.Loss | None = None,
     validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    freeze_bn: bool = True,
     verbose: int = 1,
 ) -> keras.Model:
     """Fine-tune the pruned model on ``(x, y)`` (integer labels) with the masks held fixed.
 
     The model is trained in place and returned. ``loss`` defaults to sparse
     categorical cross-entropy, from logits unless the model ends in a softmax.
+    ``freeze_bn`` keeps the BatchNorm layers in inference mode with their
+    pretrained statistics: a few thousand client images (often of another
+    quality, e.g. JPEG) would otherwise drag the running statistics away from
+    what the rest of the network was trained with.
     """
     if isinstance(result_or_model, PruneResult):
         model = result_or_model.model
@@ -79,6 +84,32 @@ def masked_finetune(
         raise ConverterError("masked_finetune needs masks (a PruneResult or masks=...)")
     if loss is None:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not _ends_in_softmax(model))
+    frozen = []
+    if freeze_bn:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable:
+                layer.trainable = False
+                frozen.append(layer)
+    try:
+        _fit(model, x, y, masks, epochs, batch_size, learning_rate, loss, validation_data, verbose)
+    finally:
+        for layer in frozen:
+            layer.trainable = True
+    return model
+
+
+def _fit(
+    model: keras.Model,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    masks: Mapping[str, npt.ArrayLike],
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    loss: str | keras.losses.Loss,
+    validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None,
+    verbose: int,
+) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
     model.fit(
         np.asarray(x, np.float32),
@@ -90,7 +121,6 @@ def masked_finetune(
         validation_data=validation_data,
         verbose=verbose,
     )
-    return model
 
 
 def _ends_in_softmax(model: keras.Model) -> bool:
