@@ -162,14 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         "Top-1 on the 500 lossless CIFAR-10 dev images (95% margin about +-2.5 points). "
         "`finetuned`: masked retraining on the 4000 JPEG images with test_index >= 1000.",
         "",
-        "| model | dense | keep | variant | weights kept | top-1 | drop | finetuned | prune s |",
+        "| model | dense | keep | variant | weights kept | top-1 | points lost | finetuned | prune s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         ft = f"{r['finetuned_top1']:.1%}" if "finetuned_top1" in r else ""
         lines.append(
             f"| {r['model']} | {summary[r['model']]['dense']:.1%} | {r['keep']} | {r['variant']} | "
-            f"{r['weights_kept']:.1%} | {r['top1']:.1%} | {100 * r['drop']:+.1f} | {ft} | {r['prune_seconds']} |"
+            f"{r['weights_kept']:.1%} | {r['top1']:.1%} | {100 * r['drop']:.1f} | {ft} | {r['prune_seconds']} |"
         )
     lines += ["", f"Reproduce: `python benchmarks/accuracy.py {' '.join(sys.argv[1:] if argv is None else argv)}`"]
     base.with_suffix(".md").write_text("\n".join(lines) + "\n")
