@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--iterations", type=int, default=30)
     pr.add_argument("--synthetic-steps", type=int, default=200)
     pr.add_argument("--seed", type=int, default=0)
-    pr.add_argument("--prune-first", action="store_true", help="also prune the first 3x3 conv")
+    pr.add_argument("--prune-first", action="store_true", help="also prune a 3x3 conv that sees the raw input")
     pr.add_argument("--tflite", type=Path, help="also export this .tflite")
     pr.add_argument("--no-progress", action="store_true")
 
