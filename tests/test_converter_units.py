@@ -185,3 +185,12 @@ def test_admm_metric_option(metric: bool) -> None:
     prob = _linear_problem(7)
     sol = solve_layer(prob, all_candidates()[:8], 0.5, iterations=10, metric=metric)
     assert sol.error < sol.error_projection
+
+
+def test_public_names_resolve() -> None:
+    import patternlite.converter as conv
+
+    for name in conv.__all__:
+        assert getattr(conv, name) is not None
+    with pytest.raises(AttributeError):
+        _ = conv.no_such_name
