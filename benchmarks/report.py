@@ -75,6 +75,14 @@ def model_table(res: dict[str, Any]) -> list[str]:
                         reasons.append(why)
     if reasons:
         lines += ["", "Engines that did not run, and why:", ""] + [f"- {r}" for r in reasons]
+    cover = []
+    for m in res["models"]:
+        info = next((r.get("info") for r in m["runs"] if r["engine"] == "patternlite" and r.get("info")), None)
+        if info and "claimed" in info:
+            why = "; ".join(info.get("declined_reasons", []))
+            cover.append(f"- {m['name']}: {info['claimed']} convs claimed, {info['declined']} declined ({why})")
+    if cover:
+        lines += ["", "Delegate coverage (same at every keep and thread count):", "", *cover]
     return lines
 
 
@@ -132,6 +140,7 @@ def markdown(res: dict[str, Any]) -> str:
         f"- Command: `{res['command']}` (wall {res['wall_s']} s)",
         f"- Engines: {eng}",
         f"- Pruned models made by: {res.get('pruner')}",
+        *([f"- **Note:** {res['note']}"] if res.get("note") else []),
         f"- Batch 1, {res['settings']['warmup']} warm-up + {res['settings']['reps']} timed runs per engine, "
         "engines interleaved round-robin. Times: median (p90) in ms. 'vs best dense' = the fastest dense "
         "engine's median divided by this row's. Agreement: max |out - ref| / max |ref| against TFLite's "
@@ -163,8 +172,13 @@ def chart(res: dict[str, Any], path: Path) -> None:
 
     models = res["models"]
     threads = res["settings"]["threads"]
-    fig, axes = plt.subplots(1, max(len(models), 1), figsize=(4.2 * max(len(models), 1), 4.2), squeeze=False)
-    for ax, m in zip(axes[0], models, strict=False):
+    cols = min(max(len(models), 1), 3)
+    rows = (max(len(models), 1) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[len(models) :]:
+        ax.axis("off")
+    for ax, m in zip(flat, models, strict=False):
         labels = list(dict.fromkeys(_label(r) for r in m["runs"]))
         width = 0.8 / max(len(threads), 1)
         for i, t in enumerate(threads):
@@ -176,7 +190,21 @@ def chart(res: dict[str, Any], path: Path) -> None:
         ax.set_yticks([j + width * (len(threads) - 1) / 2 for j in range(len(labels))])
         ax.set_yticklabels(labels, fontsize=7)
         ax.invert_yaxis()
-        ax.set_xlabel("median ms (0 = did not run)")
+        # Log scale: untuned TVM is ~100x slower and would flatten every other bar.
+        ax.set_xscale("log")
+        for j, lab in enumerate(labels):
+            r = next((r for r in m["runs"] if _label(r) == lab), None)
+            if r is not None and r["status"] != "ok":
+                ax.text(
+                    0.01,
+                    j + width * (len(threads) - 1) / 2,
+                    r["status"],
+                    va="center",
+                    fontsize=7,
+                    color="gray",
+                    transform=ax.get_yaxis_transform(),
+                )
+        ax.set_xlabel("median ms, log scale (lower is faster)")
         ax.set_title(m["name"])
         ax.legend(fontsize=7)
     fig.suptitle(f"patternlite vs dense engines, batch 1 ({res['machine']['cpu_model']}, {res['date']})", fontsize=9)

@@ -318,6 +318,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache", default=str(ROOT / "benchmarks" / ".cache"))
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--tag", default="", help="suffix for the results file name")
+    p.add_argument("--note", default="", help="free text for the report, e.g. what else the machine was doing")
     p.add_argument("--no-report", action="store_true", help="write the JSON only (no markdown/PNG)")
     a = p.parse_args(argv)
     if a.quick:
@@ -375,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                 "quick",
             )
         },
+        "note": args.note,
         "engines": sess.engines_seen,
         "models": [],
         "layers": [],
