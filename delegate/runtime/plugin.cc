@@ -8,6 +8,7 @@
 //
 // No C++ exception may cross this boundary: every entry point catches.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <limits>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/delegate.h"
 #include "delegate/runtime/options.h"
+#include "delegate/runtime/thread_pool.h"
 
 #define PL_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -139,4 +141,27 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
     g_last_error = "unknown error";
   }
   return -1;
+}
+
+// Self-test of the thread pool for the test suite (and its sanitizer run):
+// `iterations` jobs of varying size on a pool of `threads`; every task must
+// run exactly once per job. Returns the number of mistakes (0 is a pass).
+PL_EXPORT int patternlite_selftest_thread_pool(int threads, int iterations) {
+  try {
+    patternlite::ThreadPool pool(threads);
+    std::vector<std::atomic<int>> hits(64);
+    int mistakes = 0;
+    for (int it = 0; it < iterations; ++it) {
+      const int tasks = 1 + (it * 7919) % 64;
+      for (int t = 0; t < tasks; ++t) hits[t].store(0);
+      pool.ParallelFor(tasks, [&](int task, int worker) {
+        if (worker < 0 || worker >= pool.size()) hits[task].fetch_add(100);
+        hits[task].fetch_add(1);
+      });
+      for (int t = 0; t < tasks; ++t) mistakes += hits[t].load() != 1;
+    }
+    return mistakes;
+  } catch (...) {
+    return -1;
+  }
 }
