@@ -35,7 +35,13 @@ def _parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("prune", help="data-free pattern + connectivity pruning of a Keras model")
     pr.add_argument("model", type=Path, help="input Keras model (.keras or .h5)")
-    pr.add_argument("-o", "--output", type=Path, required=True, help="pruned Keras model (.keras)")
+    pr.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="OUT.tflite (the pruned Keras model OUT.keras and masks OUT.masks.npz go beside it), or OUT.keras",
+    )
     pr.add_argument("--keep", type=_keep, default=1.0, help="fraction of 3x3 kernels kept (or layer=frac,...)")
     pr.add_argument("--patterns", type=_patterns, default=8, help="library size, or explicit masks 0x1b0,...")
     pr.add_argument("--method", choices=("admm", "magnitude"), default="admm")
@@ -115,6 +121,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "prune":
         from patternlite.converter.pruner import prune
 
+        if args.output.suffix == ".tflite":
+            # `prune MODEL -o OUT.tflite`: the .tflite is the main output; the
+            # pruned Keras model and its masks (for masked retraining) go beside it.
+            if args.tflite:
+                raise SystemExit("patternlite: give either -o OUT.tflite or --tflite, not both")
+            args.tflite, args.output = args.output, args.output.with_suffix(".keras")
         # Refuse bad outputs before minutes of work, not after.
         check_output(args.output, args.model)
         if args.tflite:

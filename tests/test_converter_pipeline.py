@@ -177,6 +177,16 @@ def test_cli_prune_export_finetune(cnn: tuple[keras.Model, Path], digits: tuple,
     assert np.all(k[~masks["conv2"]] == 0)
 
 
+def test_cli_prune_to_tflite(cnn: tuple[keras.Model, Path], tmp_path: Path) -> None:
+    """`patternlite prune MODEL -o OUT.tflite`: the .tflite, plus the Keras model and masks beside it."""
+    out = tmp_path / "model.tflite"
+    rc = cli_main(["prune", str(cnn[1]), "-o", str(out), "--keep", "0.5", "--method", "magnitude", "--no-progress"])
+    assert rc == 0
+    meta = _metadata(out)
+    assert meta is not None and len(meta.layers) == 3
+    assert (tmp_path / "model.keras").is_file() and (tmp_path / "model.masks.npz").is_file()
+
+
 def test_cli_refuses_to_overwrite_the_input(cnn: tuple[keras.Model, Path]) -> None:
     src = cnn[1]
     before = src.read_bytes()
