@@ -122,7 +122,8 @@ def build_in_subprocess(name: str, keeps: list[float], cache: Path) -> None:
     import sys
 
     cmd = [sys.executable, "-m", "benchmarks.artifacts", name, ",".join(map(str, keeps)), str(cache)]
-    subprocess.run(cmd, check=True)
+    # cwd = the repository root, so ``-m benchmarks.artifacts`` resolves wherever pytest runs from.
+    subprocess.run(cmd, check=True, cwd=Path(__file__).resolve().parent.parent)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,14 @@ peer whose venv exists; peers not installed are reported as skipped, with the re
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
+
+# The benchmarks package lives at the repository root, which is not on sys.path when
+# pytest is started from elsewhere.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 pytest.importorskip("numpy")
 tf_runtime = pytest.importorskip("ai_edge_litert", reason="needs a TFLite runtime (ai-edge-litert)")
