@@ -131,3 +131,21 @@ def test_loads_through_tf_experimental_load_delegate(keras_cnn: bytes) -> None:
     ref, _ = run(keras_cnn, _x(), runtime="tf", reference=True)
     assert max_scaled_error(interp.get_tensor(interp.get_output_details()[0]["index"]), ref) <= 1e-4
     assert delegated_op_count(interp) >= 3
+
+
+def test_graph_with_dynamic_tensors_still_accepts_the_delegate() -> None:
+    """A variable batch feeding Flatten makes later tensors dynamic; the app must still load."""
+    tf = pytest.importorskip("tensorflow")
+    inp = tf.keras.Input((16, 16, 8))
+    conv = tf.keras.layers.Conv2D(16, 3, padding="same", activation="relu")
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(4)(tf.keras.layers.Flatten()(conv(inp))))
+    w, b = conv.get_weights()
+    grid = np.array([(MASKS[0] >> t) & 1 for t in range(9)], np.float32).reshape(3, 3, 1, 1)
+    conv.set_weights([w * grid, b])
+    tfl = bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    x = np.random.default_rng(5).standard_normal((3, 16, 16, 8)).astype(np.float32)
+    ref, _ = run(tfl, x, reference=True, resize=True)
+    delegate = patternlite.load_delegate()
+    out, _ = run(tfl, x, delegate=delegate, resize=True)
+    assert len(delegate.stats()["claimed"]) == 1
+    assert max_scaled_error(out, ref) <= 1e-4

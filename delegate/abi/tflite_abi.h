@@ -214,6 +214,7 @@ typedef struct TfLiteConvParams {
 } TfLiteConvParams;
 
 enum { kTfLiteBuiltinConv2d = 3 };
+enum { kTfLiteDelegateFlagsAllowDynamicTensors = 1 };
 enum { kTfLiteOptionalTensor = -1 };
 
 #ifdef __cplusplus

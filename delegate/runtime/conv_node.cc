@@ -127,6 +127,17 @@ TfLiteStatus ConvNode::Eval(TfLiteContext* context) {
     context->ReportError(context, "patternlite: conv tensors are not allocated");
     return kTfLiteError;
   }
+  // The buffers must be exactly what Prepare planned for; anything else would
+  // read or write out of bounds, so refuse instead.
+  const ConvGeometry& g = plan_.geometry;
+  const size_t in_bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * sizeof(float);
+  const size_t out_bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * sizeof(float);
+  if (input.dims == nullptr || input.dims->size != 4 || input.dims->data[0] != g.batch ||
+      input.dims->data[1] != g.in_h || input.dims->data[2] != g.in_w || input.bytes != in_bytes ||
+      output.bytes != out_bytes) {
+    context->ReportError(context, "patternlite: conv tensors changed shape after Prepare");
+    return kTfLiteError;
+  }
   RunConv(plan_, packed_, kernel_, pool_.get(), &workspaces_, in, out);
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
   counters_->invocations.fetch_add(1, std::memory_order_relaxed);

@@ -94,7 +94,11 @@ TfLiteStatus DelegatePrepare(TfLiteContext* context, TfLiteDelegate* delegate) {
 PatternDelegate::PatternDelegate(const DelegateOptions& options) : options_(options) {
   delegate_.data_ = this;
   delegate_.Prepare = DelegatePrepare;
-  delegate_.flags = 0;  // no dynamic tensors: TFLite re-applies us after a resize
+  // Graphs with dynamic tensors elsewhere (a variable batch feeding a
+  // Reshape, say) must still accept us, or ModifyGraphWithDelegate fails and
+  // the host app cannot even build its interpreter. Our own nodes re-plan in
+  // Prepare and check their shapes again in Eval.
+  delegate_.flags = kTfLiteDelegateFlagsAllowDynamicTensors;
   delegate_.opaque_delegate_builder = nullptr;
 }
 
@@ -173,6 +177,9 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
   if (filter.sparsity != nullptr) return "filter uses TFLite's sparse tensor encoding";
   if (filter.bytes != size_t(O) * 9 * I * sizeof(float)) return "filter byte size disagrees with its shape";
   if (input.dims == nullptr || input.dims->size != 4) return "input is not 4-D NHWC";
+  if (input.allocation_type == kTfLiteDynamic || output.allocation_type == kTfLiteDynamic) {
+    return "input or output is a dynamic tensor (shape known only at run time)";
+  }
   if (input.dims->data[3] != I) return "grouped conv (input channels != filter channels) is not supported";
   const float* bias = nullptr;
   if (bias_idx != kTfLiteOptionalTensor) {
