@@ -11,6 +11,11 @@ namespace {
 // L2 of current x86 and big arm cores, so the taps re-read it from cache.
 constexpr size_t kBlockBudgetBytes = 384 * 1024;
 
+// Below this many multiply-accumulates (~25 us on one AVX-512 core) a conv
+// runs on one thread: waking another, beside XNNPACK's spinning pool on the
+// same cores, costs more than it saves (measured on ResNet-20 at 2 threads).
+constexpr size_t kMinParallelMacs = size_t(1) << 19;
+
 }  // namespace
 
 bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before) {
@@ -27,7 +32,7 @@ bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int*
 }
 
 bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
-              int stride_w, float act_min, float act_max, int threads, ConvPlan* plan) {
+              int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, ConvPlan* plan) {
   ConvGeometry g;
   g.batch = batch;
   g.in_h = in_h;
@@ -49,6 +54,8 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   int rows = int(std::max<size_t>(1, kBlockBudgetBytes / std::max<size_t>(bytes_per_row, 1)));
   rows = std::max(1, std::min(rows - 2 / sh, g.out_h));
   int blocks = (g.out_h + rows - 1) / rows;
+  const size_t macs = size_t(batch) * g.out_h * g.out_w * macs_per_pixel;
+  if (macs < kMinParallelMacs) threads = 1;
   if (threads > 1 && batch * blocks < 4 * threads) {
     const int per_image = (threads + batch - 1) / batch;
     blocks = std::min(g.out_h, (blocks + per_image - 1) / per_image * per_image);
@@ -96,7 +103,7 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
   const int threads = pool_ ? pool_->size() : 1;
   if (!PlanConv(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3],
                 packed_.out_channels, config_.padding, config_.stride_h, config_.stride_w, config_.act_min,
-                config_.act_max, threads, &plan_)) {
+                config_.act_max, threads, packed_.kept_kernels() * 4, &plan_)) {
     context->ReportError(context, "patternlite: input %dx%d is too small for this 3x3 conv",
                          input.dims->data[1], input.dims->data[2]);
     return kTfLiteError;

@@ -118,7 +118,7 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
     patternlite::ConvPlan plan;
     if (!patternlite::PlanConv(batch, in_h, in_w, in_c, out_c,
                                padding_same ? kTfLitePaddingSame : kTfLitePaddingValid, stride_h, stride_w, lo,
-                               hi, threads, &plan)) {
+                               hi, threads, packed.kept_kernels() * 4, &plan)) {
       g_last_error = "input too small for the conv";
       return -1;
     }
