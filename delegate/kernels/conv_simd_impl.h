@@ -165,22 +165,30 @@ inline void FilterChunk(const PackedConv& w, const BlockLayout& b, int g_begin, 
   for (int v = 0; v < NV; ++v) T::Store(out + v * T::kLanes, acc[v]);
 }
 
-// One chunk for every filter, channel block by channel block: the input
-// window of one block (kChannelBlock channels x ~3 rows) stays in L1 while all
-// filters sweep over it.
-template <class T, int NV>
-inline void AllFiltersChunk(const PackedConv& w, const BlockLayout& b, const float* planes, int p0,
-                            float* outputs) {
+// Runs `body(g_begin, g_end, first, out_plane)` for every filter, channel
+// block by channel block: the input window of one block (kChannelBlock
+// channels x a few rows) stays in L1 while all filters sweep over it. The
+// first block starts each filter's sums; a later block with no kernels for a
+// filter has nothing to add and is skipped.
+template <class Body>
+inline void ForEachFilterBlock(const PackedConv& w, const BlockLayout& b, float* outputs, Body&& body) {
   const int nb = w.channel_blocks;
   const int32_t* fg = w.filter_groups.data();
   for (int blk = 0; blk < nb; ++blk) {
     for (int f = 0; f < w.out_channels; ++f) {
       const int g_begin = fg[f * nb + blk], g_end = fg[f * nb + blk + 1];
-      if (blk > 0 && g_begin == g_end) continue;  // nothing to add
-      float* out_plane = outputs + size_t(w.filter_order[f]) * b.pixels_padded;
-      FilterChunk<T, NV>(w, b, g_begin, g_end, blk == 0, planes, p0, out_plane);
+      if (blk > 0 && g_begin == g_end) continue;
+      body(g_begin, g_end, blk == 0, outputs + size_t(w.filter_order[f]) * b.pixels_padded);
     }
   }
+}
+
+template <class T, int NV>
+inline void AllFiltersChunk(const PackedConv& w, const BlockLayout& b, const float* planes, int p0,
+                            float* outputs) {
+  ForEachFilterBlock(w, b, outputs, [&](int g_begin, int g_end, bool first, float* out_plane) {
+    FilterChunk<T, NV>(w, b, g_begin, g_end, first, planes, p0, out_plane);
+  });
 }
 
 // ---- 2D path: a kTileRows x NV register tile, one specialisation per mask.
@@ -261,21 +269,13 @@ inline void FilterTile(const PackedConv& w, const BlockLayout& b, int g_begin, i
   }
 }
 
-// One tile (kTileRows rows x NV vectors at `tile`) for every filter, channel
-// block by channel block, as in the flattened path.
+// One tile (kTileRows rows x NV vectors at `tile`) for every filter.
 template <class T, int NV>
 inline void AllFiltersTile(const PackedConv& w, const BlockLayout& b, const float* planes, size_t tile,
                            float* outputs) {
-  const int nb = w.channel_blocks;
-  const int32_t* fg = w.filter_groups.data();
-  for (int blk = 0; blk < nb; ++blk) {
-    for (int f = 0; f < w.out_channels; ++f) {
-      const int g_begin = fg[f * nb + blk], g_end = fg[f * nb + blk + 1];
-      if (blk > 0 && g_begin == g_end) continue;
-      float* out_plane = outputs + size_t(w.filter_order[f]) * b.pixels_padded;
-      FilterTile<T, NV>(w, b, g_begin, g_end, blk == 0, planes, tile, out_plane);
-    }
-  }
+  ForEachFilterBlock(w, b, outputs, [&](int g_begin, int g_end, bool first, float* out_plane) {
+    FilterTile<T, NV>(w, b, g_begin, g_end, first, planes, tile, out_plane);
+  });
 }
 
 template <class T>
