@@ -97,8 +97,13 @@ def solve_layer(
     rho_end: float = 1.0,
     prior: float = 1e-2,
     metric: bool = False,
+    tolerance: float = 1e-5,
 ) -> LayerSolution:
-    """ADMM + refit for one layer; returns weights whose kernel part follows ``library``."""
+    """ADMM + refit for one layer; returns weights whose kernel part follows ``library``.
+
+    Stops early once the primal residual ||W - Z|| / ||Z|| falls below ``tolerance``:
+    W already satisfies the constraints, so more iterations cannot move the support.
+    """
     shape = problem.kernel_shape
     a = problem.gpp
     scale = float(np.mean(np.diag(a))) or 1.0  # rho is relative to the typical input energy
@@ -132,6 +137,8 @@ def solve_layer(
         z_proj = project(_kernel(w + u, shape), library, keep, tap_weights=taps)
         z = np.concatenate([z_proj.kernel.reshape(n1 - 1, -1), (w + u)[-1:]]).astype(np.float64)
         u = u + (w - z) * (pen > 0)[:, None]
+        if np.linalg.norm((w - z)[:-1]) <= tolerance * max(float(np.linalg.norm(z[:-1])), 1e-12):
+            break
 
     candidates = [(z_proj, refit(problem, z_proj.mask, ridge))]
     # ADMM is a heuristic on a non-convex set: keep the plain projection's support if it refits better.
