@@ -23,6 +23,15 @@ if ! need_cmd g++ || ! need_cmd cmake; then
   fi
 fi
 
+# Optional: an arm64 cross compiler and qemu-user let the tests run the NEON
+# kernel under emulation (tests/test_neon_emulated.py); skipped when missing.
+if ! need_cmd aarch64-linux-gnu-g++ || ! need_cmd qemu-aarch64; then
+  if need_cmd apt-get && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq g++-aarch64-linux-gnu qemu-user >/dev/null) ||
+      echo "setup.sh: no arm64 cross toolchain; the NEON emulation test will be skipped" >&2
+  fi
+fi
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "${PATTERNLITE_EDITABLE:-0}" = 1 ]; then

@@ -1,0 +1,44 @@
+"""The arm64 NEON kernel against the scalar reference, under qemu-user.
+
+CI runs on x86-64, so the NEON kernel is cross-compiled (aarch64-linux-gnu-g++)
+into a static test program with the whole delegate and run under
+qemu-aarch64. setup.sh installs both tools from Debian when it can.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCES = [
+    "tests/native/neon_check.cc",
+    *sorted(str(p.relative_to(REPO)) for p in (REPO / "delegate").rglob("*.cc") if "avx" not in p.name),
+]
+
+
+def test_neon_kernel_matches_scalar_under_emulation(tmp_path: Path) -> None:
+    cxx, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
+    if cxx is None or qemu is None:
+        pytest.skip("needs aarch64-linux-gnu-g++ and qemu-aarch64 (setup.sh installs them with apt)")
+    exe = tmp_path / "neon_check"
+    build = [
+        cxx,
+        "-std=c++17",
+        "-O2",
+        "-static",
+        "-DPL_HAVE_NEON=1",
+        "-I",
+        str(REPO),
+        *SOURCES,
+        "-lpthread",
+        "-o",
+        str(exe),
+    ]
+    subprocess.run(build, cwd=REPO, check=True, capture_output=True, timeout=600)
+    run = subprocess.run([qemu, str(exe)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "max scaled error" in run.stdout
