@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,18 @@ def builtin_resolver(runtime: str) -> Any:
     return OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
 
 
+def make_interpreter(
+    model: bytes, *, runtime: str = "litert", delegate: Any = None, reference: bool = False, threads: int = 1
+) -> Any:
+    """An interpreter for `model`; `reference` uses TFLite's builtin kernels with no default delegate."""
+    kwargs: dict[str, Any] = {"model_content": model, "num_threads": threads}
+    if delegate is not None:
+        kwargs["experimental_delegates"] = [delegate]
+    if reference:
+        kwargs["experimental_op_resolver_type"] = builtin_resolver(runtime)
+    return interpreter_class(runtime)(**kwargs)
+
+
 def run(
     model: bytes,
     x: npt.NDArray[np.float32],
@@ -48,13 +59,7 @@ def run(
     resize: bool = False,
 ) -> tuple[npt.NDArray[np.float32], Any]:
     """Run `model` on `x`. `reference` uses TFLite's builtin kernels with no default delegate."""
-    cls = interpreter_class(runtime)
-    kwargs: dict[str, Any] = {"model_content": model, "num_threads": threads}
-    if delegate is not None:
-        kwargs["experimental_delegates"] = [delegate]
-    if reference:
-        kwargs["experimental_op_resolver_type"] = builtin_resolver(runtime)
-    interp = cls(**kwargs)
+    interp = make_interpreter(model, runtime=runtime, delegate=delegate, reference=reference, threads=threads)
     idx = interp.get_input_details()[0]["index"]
     if resize:
         interp.resize_tensor_input(idx, list(x.shape))
@@ -99,6 +104,3 @@ def run_in_tflite_runtime(model_path: Path, x_path: Path, out_path: Path, option
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
-
-if __name__ == "__main__":
-    sys.exit("helper module")

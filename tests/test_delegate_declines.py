@@ -14,7 +14,7 @@ import patternlite
 from patternlite.metadata import PRUNED
 
 from conv_models import FILTER_NAME, build_conv_model, metadata_for, pattern_pruned_filters
-from runtimes import delegated_op_count, max_scaled_error, run
+from runtimes import delegated_op_count, make_interpreter, max_scaled_error, run
 
 LIBRARY = [0b000111010, 0b010110010, 0b010011010, 0b010111000]  # centre + 3 neighbours each
 
@@ -70,15 +70,9 @@ def test_non_constant_weights_are_declined() -> None:
     w, _ = _pruned()
     model = build_conv_model((1, 10, 10, 8), w, filter_is_input=True)
     x = np.random.default_rng(6).standard_normal((1, 10, 10, 8)).astype(np.float32)
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
     results = []
     for delegate in (None, patternlite.load_delegate()):
-        interp = Interpreter(
-            model_content=model,
-            experimental_delegates=[delegate] if delegate else None,
-            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        )
+        interp = make_interpreter(model, delegate=delegate, reference=True)
         interp.allocate_tensors()
         inputs = {d["name"]: d["index"] for d in interp.get_input_details()}
         interp.set_tensor(inputs["input"], x)
@@ -168,15 +162,9 @@ def test_int8_conv_is_declined() -> None:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     tfl = converter.convert()
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
     outs = []
     for delegate in (None, patternlite.load_delegate()):
-        interp = Interpreter(
-            model_content=tfl,
-            experimental_delegates=[delegate] if delegate else None,
-            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        )
+        interp = make_interpreter(tfl, delegate=delegate, reference=True)
         interp.allocate_tensors()
         d = interp.get_input_details()[0]
         scale, zero = d["quantization"]

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 
 namespace patternlite {
 namespace {
@@ -17,6 +18,17 @@ constexpr size_t kBlockBudgetBytes = 384 * 1024;
 constexpr size_t kMinParallelMacs = size_t(1) << 19;
 
 }  // namespace
+
+bool ActivationRange(TfLiteFusedActivation act, float* lo, float* hi, const char** name) {
+  const float inf = std::numeric_limits<float>::infinity();
+  switch (act) {
+    case kTfLiteActNone: *lo = -inf; *hi = inf; *name = "NONE"; return true;
+    case kTfLiteActRelu: *lo = 0; *hi = inf; *name = "RELU"; return true;
+    case kTfLiteActReluN1To1: *lo = -1; *hi = 1; *name = "RELU_N1_TO_1"; return true;
+    case kTfLiteActRelu6: *lo = 0; *hi = 6; *name = "RELU6"; return true;
+    default: return false;
+  }
+}
 
 bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before) {
   constexpr int kFilter = 3;

@@ -70,6 +70,10 @@ class ConvNode {
   std::vector<Workspace> workspaces_;
 };
 
+// A fused activation as the clamp [lo, hi] the kernels apply, and its name.
+// Returns false for activations the kernels do not implement.
+bool ActivationRange(TfLiteFusedActivation act, float* lo, float* hi, const char** name);
+
 // Output size and leading padding of one spatial dimension, as TFLite computes them.
 bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before);
 

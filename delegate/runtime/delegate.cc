@@ -48,17 +48,6 @@ const char* PaddingName(TfLitePadding p) {
   return p == kTfLitePaddingSame ? "SAME" : p == kTfLitePaddingValid ? "VALID" : "UNKNOWN";
 }
 
-bool ActivationRange(TfLiteFusedActivation act, float* lo, float* hi, const char** name) {
-  const float inf = std::numeric_limits<float>::infinity();
-  switch (act) {
-    case kTfLiteActNone: *lo = -inf; *hi = inf; *name = "NONE"; return true;
-    case kTfLiteActRelu: *lo = 0; *hi = inf; *name = "RELU"; return true;
-    case kTfLiteActReluN1To1: *lo = -1; *hi = 1; *name = "RELU_N1_TO_1"; return true;
-    case kTfLiteActRelu6: *lo = 0; *hi = 6; *name = "RELU6"; return true;
-    default: return false;
-  }
-}
-
 // TfLiteRegistration callbacks of the delegate kernel node.
 void* KernelInit(TfLiteContext* context, const char* buffer, size_t /*length*/) {
   const auto* params = reinterpret_cast<const TfLiteDelegateParams*>(buffer);

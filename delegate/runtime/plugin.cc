@@ -109,11 +109,12 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
     }
     patternlite::PackedConv packed;
     patternlite::PackPatternConv(filter, out_c, in_c, masks.data(), bias, &packed);
-    const float inf = std::numeric_limits<float>::infinity();
-    float lo = -inf, hi = inf;
-    if (activation == kTfLiteActRelu) lo = 0;
-    if (activation == kTfLiteActRelu6) lo = 0, hi = 6;
-    if (activation == kTfLiteActReluN1To1) lo = -1, hi = 1;
+    float lo = 0, hi = 0;
+    const char* act_name = nullptr;
+    if (!patternlite::ActivationRange(TfLiteFusedActivation(activation), &lo, &hi, &act_name)) {
+      g_last_error = "unsupported fused activation";
+      return -1;
+    }
     const int threads = num_threads > 0 ? num_threads : 1;
     patternlite::ConvPlan plan;
     if (!patternlite::PlanConv(batch, in_h, in_w, in_c, out_c,
