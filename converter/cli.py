@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from patternlite.converter import defaults
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep the CLI readable
 
 
@@ -46,9 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--patterns", type=_patterns, default=8, help="library size, or explicit masks 0x1b0,...")
     pr.add_argument("--method", choices=("admm", "magnitude"), default="admm")
     pr.add_argument("--synthetic", choices=("bn", "noise"), default="bn")
-    pr.add_argument("--samples", type=int, default=128)
-    pr.add_argument("--iterations", type=int, default=30)
-    pr.add_argument("--synthetic-steps", type=int, default=200)
+    pr.add_argument("--samples", type=int, default=defaults.SAMPLES, help="synthetic images to generate")
+    pr.add_argument("--iterations", type=int, default=defaults.ITERATIONS, help="ADMM iterations per layer")
+    pr.add_argument("--synthetic-steps", type=int, default=defaults.SYNTHETIC_STEPS)
+    pr.add_argument(
+        "--augment", type=int, default=defaults.AUGMENT_COPIES, help="augmented copies per synthetic image (0: none)"
+    )
+    pr.add_argument(
+        "--distill-steps", type=int, default=defaults.DISTILL_STEPS, help="end-to-end distillation steps (0: skip)"
+    )
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--prune-first", action="store_true", help="also prune a 3x3 conv that sees the raw input")
     pr.add_argument("--tflite", type=Path, help="also export this .tflite")
@@ -141,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
             samples=args.samples,
             iterations=args.iterations,
             synthetic_steps=args.synthetic_steps,
+            distill_steps=args.distill_steps,
+            augment=args.augment,
             seed=args.seed,
             prune_first=args.prune_first,
             progress=not args.no_progress,

@@ -14,7 +14,9 @@ import numpy.typing as npt
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from patternlite.converter import defaults
 from patternlite.converter.admm import LayerProblem, solve_layer
+from patternlite.converter.distill import DistillReport, augment_pool, distill
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import ConvInfo, clone_with_weights, find_convs
 from patternlite.converter.patterns import resolve_library
@@ -26,6 +28,7 @@ METHODS = ("admm", "magnitude")
 # Patch rows sampled per layer for the Gram matrices: plenty for (9I+1)-dimensional statistics.
 _MAX_ROWS = 200_000
 _CHUNK = 32  # samples per forward pass / patch extraction
+_MAX_POOL_VALUES = 32 * 1024 * 1024  # input values (augmented copies included) in the layer-wise pool
 
 
 @dataclass
@@ -46,9 +49,17 @@ class PruneResult:
     method: str = "admm"
     synthetic: str | None = "bn"
     seconds: float = 0.0
+    distilled: DistillReport | None = None
 
     def summary(self) -> str:
-        return format_table(self.report)
+        table = format_table(self.report)
+        if self.distilled is not None:
+            d = self.distilled
+            table += (
+                f"\ndistilled end to end: {d.steps} steps, loss {d.loss_start:.3g} -> {d.loss_end:.3g} "
+                f"({d.seconds:.1f} s); err columns are before distillation"
+            )
+        return table
 
     def save_masks(self, path: str | Path) -> Path:
         """Masks, library and keep fractions as one .npz (what ``export``/``finetune`` read back)."""
@@ -173,14 +184,15 @@ def prune(
     patterns: int | list[int] = 8,
     method: str = "admm",
     synthetic: str = "bn",
-    samples: int = 128,
-    iterations: int = 30,
+    samples: int = defaults.SAMPLES,
+    iterations: int = defaults.ITERATIONS,
     seed: int = 0,
     prune_first: bool = False,
     progress: bool = True,
-    synthetic_steps: int = 200,
+    synthetic_steps: int = defaults.SYNTHETIC_STEPS,
     inputs: npt.NDArray[np.float32] | None = None,
-    distill_epochs: int = 0,
+    augment: int = defaults.AUGMENT_COPIES,
+    distill_steps: int = defaults.DISTILL_STEPS,
 ) -> PruneResult:
     """Pattern-prune every 3x3 conv of ``model`` (a copy; the input model is not modified).
 
@@ -190,17 +202,20 @@ def prune(
     9-bit masks. ``method="admm"`` reconstructs each layer's output on synthetic
     inputs (``synthetic`` = "bn" or "noise", ``samples`` of them, or your own
     ``inputs``); ``method="magnitude"`` is the fast data-free projection only.
-    A 3x3 conv that sees the raw input (no conv before it) is left dense unless ``prune_first``. ``distill_epochs``
-    > 0 (ADMM only) then trains the pruned model to match the original's
-    outputs on the same synthetic inputs, masks and BN statistics held fixed.
+    A 3x3 conv that sees the raw input (no conv before it) is left dense unless ``prune_first``. Each layer's
+    least-squares problem sees the inputs plus ``augment`` freshly augmented
+    copies of them (shifts, flips, mixing; see ``distill.augment``). ``distill_steps``
+    > 0 (ADMM only) then trains the pruned model end to end to match the
+    original on augmented synthetic inputs, masks and BN statistics held fixed
+    (see ``distill.py``).
     """
     t_start = time.perf_counter()
     if method not in METHODS:
         raise ConverterError(f"method must be one of {METHODS}, got {method!r}")
     if method == "admm" and inputs is None and synthetic not in SYNTHETIC_KINDS:
         raise ConverterError(f"synthetic must be one of {SYNTHETIC_KINDS}, got {synthetic!r}")
-    if samples < 1 or iterations < 0:
-        raise ConverterError("samples must be >= 1 and iterations >= 0")
+    if samples < 1 or iterations < 0 or augment < 0 or distill_steps < 0:
+        raise ConverterError("samples must be >= 1; iterations, augment and distill_steps >= 0")
     pruned = clone_with_weights(model)
     convs = find_convs(pruned)
     orig_convs = {c.name: c for c in find_convs(model)}
@@ -220,6 +235,10 @@ def prune(
         else:
             x = synthetic_inputs(model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress)
     rng = np.random.default_rng(seed)
+    # The layer-wise problems see augmented copies too; distillation augments afresh every batch.
+    # Capped so large inputs (ImageNet-sized) do not multiply memory: their patch rows are subsampled anyway.
+    copies = min(augment, max(0, _MAX_POOL_VALUES // max(x.size, 1) - 1)) if x is not None else 0
+    x_layers = None if x is None else augment_pool(x, copies, seed=seed)
 
     masks: dict[str, npt.NDArray[np.bool_]] = {}
     assignments: dict[str, npt.NDArray[np.uint8]] = {}
@@ -232,13 +251,13 @@ def prune(
         nz_before = int(np.count_nonzero(kernel))
         err_proj: float | None = None
         err: float | None = None
-        if method == "magnitude" or x is None:
+        if method == "magnitude" or x_layers is None:
             proj = project(kernel, library, keeps[conv.name], weights=scales[conv.name])
             conv.layer.kernel.assign(proj.kernel)
         else:
             orig = orig_convs[conv.name]
-            xp = _forward(keras.Model(pruned.inputs, conv.layer.input), x)
-            xq = _forward(keras.Model(model.inputs, orig.layer.input), x)
+            xp = _forward(keras.Model(pruned.inputs, conv.layer.input), x_layers)
+            xq = _forward(keras.Model(model.inputs, orig.layer.input), x_layers)
             problem = _problem(conv, orig, xp, xq, scales[conv.name], rng)
             sol = solve_layer(problem, library, keeps[conv.name], iterations=iterations)
             _apply(conv, sol.weights, scales[conv.name], sol.projection.mask)
@@ -261,10 +280,9 @@ def prune(
             )
         )
     bar.close()
-    if x is not None and distill_epochs > 0:
-        from patternlite.converter.distill import distill
-
-        distill(pruned, model, x, masks, epochs=distill_epochs, progress=progress)
+    distilled: DistillReport | None = None
+    if x is not None and distill_steps > 0:
+        distilled = distill(pruned, model, x, masks, steps=distill_steps, seed=seed, progress=progress)
     return PruneResult(
         model=pruned,
         masks=masks,
@@ -275,4 +293,5 @@ def prune(
         method=method,
         synthetic=(None if method == "magnitude" else ("custom" if inputs is not None else synthetic)),
         seconds=time.perf_counter() - t_start,
+        distilled=distilled,
     )

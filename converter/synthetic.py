@@ -102,9 +102,12 @@ def bn_inputs(
     to calibrated noise when the model has no BatchNorm. The step size is in
     units of the calibrated noise: real images sit many noise-sigmas apart
     (white noise that matches the first BN is far lower in contrast), so a
-    large step is what lets 200 Adam steps get there. On ResNet-20 (patterns
-    only, 128 samples) going from lr 0.1 / 100 steps to lr 5 / 200 steps took
-    top-1 after pruning from 80.6% to 90.6% (dense: 91.0%).
+    large first step is what lets 200 Adam steps get there. The step then
+    decays to zero on a cosine schedule, so the statistics actually converge:
+    with a constant step of 5 the MLPerf-Tiny ResNet-8 never settled (BN loss
+    0.32 after 200 steps; 47.8% top-1 after patterns-only pruning), with the
+    cosine schedule it reaches 0.002 and 75.8% (dense: 89.0%); ResNet-20 is
+    unchanged at 76.4% for keep 0.5.
     """
     bns = batchnorms(model)
     shape = input_shape(model)
@@ -143,7 +146,7 @@ def bn_inputs(
     for b in range(n_batches):
         n = min(batch, samples - b * batch)
         z = tf.Variable(rng.standard_normal((n, *shape)).astype(np.float32))
-        opt = keras.optimizers.Adam(learning_rate=lr)
+        opt = keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(lr, max(steps, 1)))
 
         @tf.function
         def step(z: tf.Variable = z, opt: keras.optimizers.Optimizer = opt) -> tf.Tensor:

@@ -24,9 +24,7 @@ from patternlite.tflite_file import _schema
 
 FILTER_NAME = "conv/filter"
 ACTIVATIONS = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
-ALL_TAP_MASKS_WITH_CENTRE = [
-    m for m in range(512) if bin(m).count("1") == 4 and m & (1 << 4)
-]  # 56 candidate patterns
+ALL_TAP_MASKS_WITH_CENTRE = [m for m in range(512) if bin(m).count("1") == 4 and m & (1 << 4)]  # 56 candidate patterns
 
 
 def out_size(n: int, stride: int, padding: str, k: int = 3, dilation: int = 1) -> int:

@@ -103,4 +103,3 @@ def run_in_tflite_runtime(model_path: Path, x_path: Path, out_path: Path, option
         raise RuntimeError(f"tflite_runtime worker failed:\n{proc.stdout}\n{proc.stderr}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
-

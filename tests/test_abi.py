@@ -26,8 +26,13 @@ def _model() -> tuple[bytes, np.ndarray]:
     rng = np.random.default_rng(0)
     w, ids = pattern_pruned_filters(rng, 12, 5, LIBRARY, 0.6)
     model = build_conv_model(
-        (1, 9, 7, 5), w, rng.standard_normal(12).astype(np.float32), stride=(2, 1), padding="SAME",
-        activation="RELU6", metadata=metadata_for(LIBRARY, ids, 0.6),
+        (1, 9, 7, 5),
+        w,
+        rng.standard_normal(12).astype(np.float32),
+        stride=(2, 1),
+        padding="SAME",
+        activation="RELU6",
+        metadata=metadata_for(LIBRARY, ids, 0.6),
     )
     return model, rng.standard_normal((2, 9, 7, 5)).astype(np.float32)
 

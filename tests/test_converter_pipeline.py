@@ -22,9 +22,12 @@ from patternlite.converter import (  # noqa: E402
     prune,
 )
 from patternlite.converter.cli import main as cli_main  # noqa: E402
+from patternlite.converter.distill import augment, distill  # noqa: E402
+from patternlite.converter.graph import clone_with_weights  # noqa: E402
 from patternlite.converter.io import load_masks  # noqa: E402
 from patternlite.converter.models import accuracy, digits_data, train_digits_cnn  # noqa: E402
 from patternlite.converter.runtime import interpreter, predict, try_delegate  # noqa: E402
+from patternlite.converter.synthetic import synthetic_inputs  # noqa: E402
 from patternlite.metadata import METADATA_NAME, PRUNED, decode, kernel_patterns_from_weights  # noqa: E402
 
 
@@ -43,7 +46,8 @@ def cnn(tmp_path_factory: pytest.TempPathFactory) -> tuple[keras.Model, Path]:
 
 @pytest.fixture(scope="module")
 def pruned(cnn: tuple[keras.Model, Path]) -> PruneResult:
-    return prune(cnn[0], keep=0.5, patterns=6, samples=64, synthetic_steps=60, iterations=15, progress=False)
+    # A short distillation, so every test below also checks what distillation leaves behind.
+    return prune(cnn[0], keep=0.5, patterns=6, samples=128, iterations=15, distill_steps=300, progress=False)
 
 
 def _metadata(path: Path):  # type: ignore[no-untyped-def]
@@ -92,8 +96,34 @@ def test_admm_beats_magnitude(cnn: tuple[keras.Model, Path], pruned: PruneResult
         assert row.error < row.error_projection
 
 
+def test_distillation_lowers_its_loss_and_keeps_the_masks(cnn: tuple[keras.Model, Path], digits: tuple) -> None:
+    base = prune(cnn[0], keep=0.5, patterns=6, samples=128, iterations=15, distill_steps=0, progress=False)
+    assert base.distilled is None
+    student = clone_with_weights(base.model)
+    x = synthetic_inputs(cnn[0], "bn", 128, progress=False)
+    report = distill(student, cnn[0], x, base.masks, steps=300, progress=False)
+    assert report.loss_end < 0.95 * report.loss_start
+    for name, mask in base.masks.items():
+        assert np.all(np.asarray(student.get_layer(name).kernel)[~mask] == 0)
+    # The student now agrees with the teacher more often on real digits it never saw.
+    xt = digits[2]
+    teacher = np.argmax(cnn[0].predict(xt, verbose=0), axis=1)
+    before = np.mean(np.argmax(base.model.predict(xt, verbose=0), axis=1) == teacher)
+    after = np.mean(np.argmax(student.predict(xt, verbose=0), axis=1) == teacher)
+    assert after > before
+
+
+def test_demo_model_loses_at_most_two_points_with_patterns_only(digits: tuple) -> None:
+    model = train_digits_cnn()  # the demo's model (width 32), trained here rather than read from the cache
+    dense = accuracy(model, digits[2], digits[3])
+    result = prune(model, keep=1.0, samples=128, synthetic_steps=100, distill_steps=0, progress=False)
+    assert dense - accuracy(result.model, digits[2], digits[3]) <= 0.02
+
+
 def test_noise_synthetic_and_prune_first(cnn: tuple[keras.Model, Path]) -> None:
-    r = prune(cnn[0], keep=0.8, synthetic="noise", samples=32, iterations=5, prune_first=True, progress=False)
+    r = prune(
+        cnn[0], keep=0.8, synthetic="noise", samples=32, iterations=5, prune_first=True, distill_steps=0, progress=False
+    )
     assert "conv0" in r.masks and r.synthetic == "noise"
 
 
@@ -220,8 +250,23 @@ def test_stem_rule_and_sequential_models(tmp_path: Path) -> None:
             keras.layers.Dense(3),
         ]
     )
-    r = prune(seq, keep=0.75, synthetic="noise", samples=16, iterations=5, patterns=4, progress=False)
+    r = prune(seq, keep=0.75, synthetic="noise", samples=16, iterations=5, patterns=4, distill_steps=0, progress=False)
     assert set(r.masks) == {"c1"}
     path = export_tflite(r, tmp_path / "seq.tflite")
     meta = _metadata(path)
     assert meta is not None and len(meta.layers) == 1 and meta.layers[0].kept_kernels == 48
+
+
+def test_augment_is_seeded_and_stays_within_the_images() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2.0, 5.0, (16, 20, 20, 3)).astype(np.float32)
+    a = augment(x, np.random.default_rng(7))
+    b = augment(x, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == x.shape and a.dtype == np.float32
+    # Shifts, flips and convex mixing never leave the range of the pixels they came from.
+    assert a.min() >= x.min() - 1e-6 and a.max() <= x.max() + 1e-6
+    assert not np.allclose(a, x)
+    # Small inputs (8x8 digits) are only mixed, never shifted.
+    small = rng.uniform(0, 1, (8, 8, 8, 1)).astype(np.float32)
+    assert augment(small, np.random.default_rng(0)).shape == small.shape

@@ -109,8 +109,14 @@ def test_wide_stride1_layers(isa: str, shape: tuple[int, int, int, int], out_c: 
     rng = np.random.default_rng(11)
     library = ALL_TAP_MASKS_WITH_CENTRE[3::5][:10]
     w, ids = pattern_pruned_filters(rng, out_c, shape[3], library, 0.4)
-    model = build_conv_model(shape, w, rng.standard_normal(out_c).astype(np.float32), padding=padding,
-                             activation="RELU6", metadata=metadata_for(library, ids, 0.4))
+    model = build_conv_model(
+        shape,
+        w,
+        rng.standard_normal(out_c).astype(np.float32),
+        padding=padding,
+        activation="RELU6",
+        metadata=metadata_for(library, ids, 0.4),
+    )
     x = rng.standard_normal(shape).astype(np.float32)
     ref, _ = run(model, x, reference=True)
     delegate = patternlite.load_delegate(isa=isa)

@@ -24,7 +24,16 @@ interp.allocate_tensors()
 interp.set_tensor(idx, x)
 interp.invoke()
 np.save(out_path, interp.get_tensor(interp.get_output_details()[0]["index"]))
-details = [{"index": d["index"], "name": d["name"], "shape": [int(v) for v in d["shape"]]}
-           for d in interp.get_tensor_details()]
-print(json.dumps({"version": tflite_runtime.__version__, "stats": delegate.stats(), "tensors": details,
-                  "delegated": sum(1 for op in interp._get_ops_details() if op["op_name"] == "DELEGATE")}))
+details = [
+    {"index": d["index"], "name": d["name"], "shape": [int(v) for v in d["shape"]]} for d in interp.get_tensor_details()
+]
+print(
+    json.dumps(
+        {
+            "version": tflite_runtime.__version__,
+            "stats": delegate.stats(),
+            "tensors": details,
+            "delegated": sum(1 for op in interp._get_ops_details() if op["op_name"] == "DELEGATE"),
+        }
+    )
+)
