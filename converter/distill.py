@@ -16,6 +16,7 @@ never needs to be label-preserving. All randomness comes from ``seed``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,7 +26,8 @@ import numpy.typing as npt
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from patternlite.converter.graph import clone_with_weights, find_convs
+from patternlite.converter import defaults
+from patternlite.converter.graph import clone_with_weights, find_convs, has_softmax_activation
 
 
 @dataclass
@@ -38,10 +40,6 @@ class DistillReport:
     seconds: float
 
 
-def _is_softmax(layer: keras.layers.Layer) -> bool:
-    return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
-
-
 def _with_logits(model: keras.Model) -> keras.Model:
     """A copy of ``model`` whose final softmax (if any) is dropped, so its output is logits.
 
@@ -50,7 +48,7 @@ def _with_logits(model: keras.Model) -> keras.Model:
     """
     copy = clone_with_weights(model)
     last = copy.layers[-1]
-    if _is_softmax(last):
+    if has_softmax_activation(last):
         last.activation = keras.activations.linear
     return copy
 
@@ -97,7 +95,7 @@ def distill(
     x: npt.NDArray[np.float32],
     masks: Mapping[str, npt.NDArray[np.bool_]],
     *,
-    steps: int = 1000,
+    steps: int = defaults.DISTILL_STEPS,
     batch_size: int = 64,
     learning_rate: float = 1e-3,
     temperature: float = 4.0,
@@ -113,8 +111,6 @@ def distill(
     the pretrained ones and stay so); masked weights are re-zeroed after every
     step. Adam with a cosine-decayed learning rate.
     """
-    import time
-
     t0 = time.perf_counter()
     names = list(masks)
     s_model = _with_logits(student)

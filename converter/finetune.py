@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from patternlite.converter.errors import ConverterError
+from patternlite.converter.graph import has_softmax_activation
 from patternlite.converter.pruner import PruneResult
 
 
@@ -125,7 +126,4 @@ def _fit(
 
 def _ends_in_softmax(model: keras.Model) -> bool:
     last = model.layers[-1]
-    act = getattr(last, "activation", None)
-    if isinstance(last, keras.layers.Softmax):
-        return True
-    return act is not None and getattr(act, "__name__", "") == "softmax"
+    return isinstance(last, keras.layers.Softmax) or has_softmax_activation(last)

@@ -85,6 +85,11 @@ def find_convs(model: keras.Model) -> list[ConvInfo]:
     return convs
 
 
+def has_softmax_activation(layer: keras.layers.Layer) -> bool:
+    """True when ``layer`` applies a softmax as its fused activation (e.g. ``Dense(10, "softmax")``)."""
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
+
+
 def clone_with_weights(model: keras.Model) -> keras.Model:
     """A structurally identical copy holding copies of the weights, so pruning never edits the input."""
     clone = keras.models.clone_model(model)
