@@ -27,7 +27,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from patternlite.converter import defaults
-from patternlite.converter.graph import clone_with_weights, find_convs, has_softmax_activation
+from patternlite.converter.graph import find_convs, with_logits
 
 
 @dataclass
@@ -38,19 +38,6 @@ class DistillReport:
     loss_start: float
     loss_end: float
     seconds: float
-
-
-def _with_logits(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` whose final softmax (if any) is dropped, so its output is logits.
-
-    Matching probabilities gives vanishing gradients once the teacher is
-    confident; matching softened logits does not.
-    """
-    copy = clone_with_weights(model)
-    last = copy.layers[-1]
-    if has_softmax_activation(last):
-        last.activation = keras.activations.linear
-    return copy
 
 
 def _taps(model: keras.Model, names: list[str]) -> keras.Model:
@@ -100,6 +87,7 @@ def distill(
     learning_rate: float = 1e-3,
     temperature: float = 4.0,
     feature_weight: float = 1.0,
+    adversarial: float = 0.0,
     seed: int = 0,
     progress: bool = True,
 ) -> DistillReport:
@@ -113,8 +101,8 @@ def distill(
     """
     t0 = time.perf_counter()
     names = list(masks)
-    s_model = _with_logits(student)
-    t_model = _with_logits(teacher)
+    s_model = with_logits(student)
+    t_model = with_logits(teacher)
     s_taps, t_taps = _taps(s_model, names), _taps(t_model, names)
     rng = np.random.default_rng(seed)
 
@@ -125,6 +113,21 @@ def distill(
     variables = s_model.trainable_variables
     opt = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1)))
     t2 = temperature * temperature
+    # Step size of the adversarial nudge, in units of the synthetic pool's own spread.
+    eps = adversarial * float(np.std(x))
+
+    def kl_of(target: tf.Tensor, student_logits: tf.Tensor) -> tf.Tensor:
+        p_t = tf.nn.softmax(target / temperature)
+        log_s = tf.nn.log_softmax(student_logits / temperature)
+        return tf.reduce_mean(tf.reduce_sum(p_t * (tf.math.log(p_t + 1e-12) - log_s), axis=-1)) * t2
+
+    @tf.function(reduce_retracing=True)
+    def nudge(xb: tf.Tensor) -> tf.Tensor:
+        # Move the inputs one signed-gradient step towards where student and teacher disagree most.
+        with tf.GradientTape() as tape:
+            tape.watch(xb)
+            gap = kl_of(t_model(xb, training=False), s_model(xb, training=False))
+        return xb + eps * tf.sign(tape.gradient(gap, xb))
 
     @tf.function(reduce_retracing=True)
     def train_step(xb: tf.Tensor) -> tf.Tensor:
@@ -134,10 +137,7 @@ def distill(
             feat = tf.add_n(
                 [tf.reduce_mean(tf.square(a - b)) / n for a, b, n in zip(out[:-1], target[:-1], norms, strict=True)]
             )
-            p_t = tf.nn.softmax(target[-1] / temperature)
-            log_s = tf.nn.log_softmax(out[-1] / temperature)
-            kl = tf.reduce_mean(tf.reduce_sum(p_t * (tf.math.log(p_t + 1e-12) - log_s), axis=-1)) * t2
-            loss = kl + feature_weight * feat / len(norms)
+            loss = kl_of(target[-1], out[-1]) + feature_weight * feat / len(norms)
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         for kernel, mask in kernels:
             kernel.assign(kernel * mask)
@@ -147,7 +147,11 @@ def distill(
     bar = tqdm(range(steps), desc="distill", disable=not progress, leave=False)
     for _ in bar:
         idx = rng.integers(0, len(x), batch_size)
-        loss = float(train_step(tf.constant(augment(x[idx], rng))))
+        xb = tf.constant(augment(x[idx], rng))
+        if eps > 0:
+            half = batch_size // 2
+            xb = tf.concat([xb[:half], nudge(xb[half:])], axis=0)
+        loss = float(train_step(xb))
         losses.append(loss)
         if len(losses) % 50 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3g}")

@@ -90,6 +90,19 @@ def has_softmax_activation(layer: keras.layers.Layer) -> bool:
     return getattr(getattr(layer, "activation", None), "__name__", "") == "softmax"
 
 
+def with_logits(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` whose final softmax (if any) is dropped, so its output is logits.
+
+    Matching probabilities gives vanishing gradients once the teacher is
+    confident; matching (softened) logits does not.
+    """
+    copy = clone_with_weights(model)
+    last = copy.layers[-1]
+    if has_softmax_activation(last):
+        last.activation = keras.activations.linear
+    return copy
+
+
 def clone_with_weights(model: keras.Model) -> keras.Model:
     """A structurally identical copy holding copies of the weights, so pruning never edits the input."""
     clone = keras.models.clone_model(model)

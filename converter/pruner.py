@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from patternlite.converter import defaults
 from patternlite.converter.admm import LayerProblem, solve_layer
+from patternlite.converter.allocation import ALLOCATIONS, Allocation, sensitivity_allocation
 from patternlite.converter.distill import DistillReport, augment_pool, distill
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import ConvInfo, clone_with_weights, find_convs
@@ -50,9 +51,17 @@ class PruneResult:
     synthetic: str | None = "bn"
     seconds: float = 0.0
     distilled: DistillReport | None = None
+    allocation: Allocation | None = None
 
     def summary(self) -> str:
         table = format_table(self.report)
+        if self.allocation is not None:
+            kept = sum(r.kept_kernels for r in self.report)
+            total = sum(r.total_kernels for r in self.report)
+            table += (
+                f"\nkeep allocated by measured sensitivity: {kept} of {total} kernels kept ({kept / total:.1%}), "
+                f"{self.macs_kept():.1%} of the pruned layers' 3x3 multiply-accumulates"
+            )
         if self.distilled is not None:
             d = self.distilled
             table += (
@@ -61,11 +70,23 @@ class PruneResult:
             )
         return table
 
+    def macs_kept(self) -> float:
+        """Fraction of the pruned layers' 3x3 multiply-accumulates that remain (kernels x output pixels)."""
+        pixels = {c.name: _output_pixels(c.layer) for c in find_convs(self.model)}
+        kept = sum(r.kept_kernels * pixels[r.layer] for r in self.report)
+        total = sum(r.total_kernels * pixels[r.layer] for r in self.report)
+        return kept / max(total, 1)
+
     def save_masks(self, path: str | Path) -> Path:
         """Masks, library and keep fractions as one .npz (what ``export``/``finetune`` read back)."""
         from patternlite.converter.io import save_masks
 
         return save_masks(path, self.masks, self.library, self.keep)
+
+
+def _output_pixels(layer: keras.layers.Conv2D) -> int:
+    shape = layer.output.shape
+    return int(shape[1] or 1) * int(shape[2] or 1)
 
 
 def _bn_scale(conv: ConvInfo) -> npt.NDArray[np.float64]:
@@ -193,6 +214,7 @@ def prune(
     inputs: npt.NDArray[np.float32] | None = None,
     augment: int = defaults.AUGMENT_COPIES,
     distill_steps: int = defaults.DISTILL_STEPS,
+    allocation: str = "uniform",
 ) -> PruneResult:
     """Pattern-prune every 3x3 conv of ``model`` (a copy; the input model is not modified).
 
@@ -207,13 +229,20 @@ def prune(
     copies of them (shifts, flips, mixing; see ``distill.augment``). ``distill_steps``
     > 0 (ADMM only) then trains the pruned model end to end to match the
     original on augmented synthetic inputs, masks and BN statistics held fixed
-    (see ``distill.py``).
+    (see ``distill.py``). ``allocation="sensitivity"`` (one float ``keep`` < 1,
+    ADMM only) keeps the same total number of kernels but shares them out
+    across layers by each layer's measured damage on the synthetic inputs
+    (see ``allocation.py``); the default ``"uniform"`` keeps ``keep`` of every layer.
     """
     t_start = time.perf_counter()
     if method not in METHODS:
         raise ConverterError(f"method must be one of {METHODS}, got {method!r}")
     if method == "admm" and inputs is None and synthetic not in SYNTHETIC_KINDS:
         raise ConverterError(f"synthetic must be one of {SYNTHETIC_KINDS}, got {synthetic!r}")
+    if allocation not in ALLOCATIONS:
+        raise ConverterError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+    if allocation == "sensitivity" and (method != "admm" or isinstance(keep, Mapping)):
+        raise ConverterError("allocation='sensitivity' needs method='admm' and one float keep (it sets per-layer keep)")
     if samples < 1 or iterations < 0 or augment < 0 or distill_steps < 0:
         raise ConverterError("samples must be >= 1; iterations, augment and distill_steps >= 0")
     pruned = clone_with_weights(model)
@@ -234,6 +263,10 @@ def prune(
             x = np.asarray(inputs, np.float32)
         else:
             x = synthetic_inputs(model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress)
+    allocated: Allocation | None = None
+    if allocation == "sensitivity" and x is not None and not isinstance(keep, Mapping) and keep < 1.0:
+        allocated = sensitivity_allocation(model, targets, x, library, scales, keep, progress=progress)
+        keeps = allocated.keep
     rng = np.random.default_rng(seed)
     # The layer-wise problems see augmented copies too; distillation augments afresh every batch.
     # Capped so large inputs (ImageNet-sized) do not multiply memory: their patch rows are subsampled anyway.
@@ -294,4 +327,5 @@ def prune(
         synthetic=(None if method == "magnitude" else ("custom" if inputs is not None else synthetic)),
         seconds=time.perf_counter() - t_start,
         distilled=distilled,
+        allocation=allocated,
     )

@@ -120,6 +120,34 @@ def test_demo_model_loses_at_most_two_points_with_patterns_only(digits: tuple) -
     assert dense - accuracy(result.model, digits[2], digits[3]) <= 0.02
 
 
+def test_sensitivity_allocation_keeps_the_budget_and_varies_per_layer(cnn: tuple[keras.Model, Path]) -> None:
+    r = prune(
+        cnn[0],
+        keep=0.5,
+        patterns=6,
+        samples=64,
+        iterations=5,
+        distill_steps=0,
+        allocation="sensitivity",
+        progress=False,
+    )
+    assert r.allocation is not None
+    kept = sum(row.kept_kernels for row in r.report)
+    total = sum(row.total_kernels for row in r.report)
+    assert kept <= round(0.5 * total)
+    # Each layer holds exactly the fraction it was given, and the damage curves are measured, not flat.
+    for row in r.report:
+        assert row.kept_kernels == max(1, round(r.keep[row.layer] * row.total_kernels))
+        curve = r.allocation.damage[row.layer]
+        assert curve[0] > curve[-1] >= 0.0
+    assert 0.0 < r.macs_kept() < 1.0
+    assert "sensitivity" in r.summary()
+    with pytest.raises(ConverterError):
+        prune(cnn[0], keep=0.5, method="magnitude", allocation="sensitivity", progress=False)
+    with pytest.raises(ConverterError):
+        prune(cnn[0], keep=0.5, allocation="greedy", progress=False)
+
+
 def test_noise_synthetic_and_prune_first(cnn: tuple[keras.Model, Path]) -> None:
     r = prune(
         cnn[0], keep=0.8, synthetic="noise", samples=32, iterations=5, prune_first=True, distill_steps=0, progress=False

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 pytest.importorskip("tensorflow")
 
 from patternlite.converter.admm import LayerProblem, solve_layer  # noqa: E402
+from patternlite.converter.allocation import allocate  # noqa: E402
 from patternlite.converter.cli import _keep, _patterns, masks_path_for  # noqa: E402
 from patternlite.converter.errors import ConverterError, OutputPathError  # noqa: E402
 from patternlite.converter.io import atomic_path, check_output, load_masks, save_masks  # noqa: E402
@@ -194,3 +195,30 @@ def test_public_names_resolve() -> None:
         assert getattr(conv, name) is not None
     with pytest.raises(AttributeError):
         _ = conv.no_such_name
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=4),
+    keep=st.floats(0.05, 0.95),
+    seed=st.integers(0, 10_000),
+)
+def test_allocation_is_the_best_fit_under_the_budget(sizes: list[int], keep: float, seed: int) -> None:
+    grid = (0.25, 0.5, 0.75, 1.0)
+    rng = np.random.default_rng(seed)
+    # Damage falls as a layer keeps more, at a different rate per layer.
+    damage = {f"l{i}": sorted(rng.random(len(grid)).tolist(), reverse=True) for i in range(len(sizes))}
+    kernels = {f"l{i}": n for i, n in enumerate(sizes)}
+    got = allocate(damage, kernels, keep, grid=grid)
+    budget = kept_count(keep, sum(sizes))
+    fits = [
+        pick
+        for pick in itertools.product(range(len(grid)), repeat=len(sizes))
+        if sum(kept_count(grid[g], n) for g, n in zip(pick, sizes, strict=True)) <= budget
+    ]
+    if not fits:  # nothing fits: every layer gets the smallest fraction
+        assert set(got.values()) == {grid[0]}
+        return
+    best = min(sum(damage[f"l{i}"][g] for i, g in enumerate(pick)) for pick in fits)
+    assert sum(kept_count(got[n], kernels[n]) for n in kernels) <= budget
+    assert sum(damage[n][grid.index(got[n])] for n in kernels) == pytest.approx(best)
