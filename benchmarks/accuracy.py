@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic-steps", type=int, default=defaults.SYNTHETIC_STEPS)
     p.add_argument("--augment", type=int, default=defaults.AUGMENT_COPIES)
     p.add_argument("--distill-steps", type=int, default=defaults.DISTILL_STEPS)
+    p.add_argument(
+        "--allocation",
+        choices=("uniform", "sensitivity"),
+        default="uniform",
+        help="per-layer keep of the ADMM variants: uniform, or sensitivity-allocated under the same kernel budget",
+    )
     p.add_argument("--finetune-epochs", type=int, default=2, help="0 skips masked retraining")
     p.add_argument("--finetune-lr", type=float, default=5e-4)
     p.add_argument(
@@ -116,7 +122,12 @@ def main(argv: list[str] | None = None) -> int:
                     kind = variant.split("-")[0]
                     x_syn, gen = synth[kind]
                     kw.update(
-                        method="admm", inputs=x_syn, iterations=args.iterations, augment=args.augment, distill_steps=0
+                        method="admm",
+                        inputs=x_syn,
+                        iterations=args.iterations,
+                        augment=args.augment,
+                        distill_steps=0,
+                        allocation=args.allocation if keep < 1.0 else "uniform",
                     )
                 t = time.perf_counter()
                 result = prune(model, **kw)
@@ -138,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
                     "synthetic_seconds": round(gen, 1),
                     "weights_kept": sum(r.weights_after for r in result.report)
                     / max(sum(r.weights_before for r in result.report), 1),
+                    "kernels_kept": sum(r.kept_kernels for r in result.report)
+                    / max(sum(r.total_kernels for r in result.report), 1),
+                    "macs_kept": result.macs_kept(),
+                    "allocation": "uniform" if result.allocation is None else "sensitivity",
+                    "layer_keep": result.keep,
                 }
                 if variant == "bn-admm" and args.finetune_epochs > 0:
                     t = time.perf_counter()
@@ -177,14 +193,16 @@ def main(argv: list[str] | None = None) -> int:
         "synthetic images (the full `prune`). `real-admm` is a reference, not data-free: the same pipeline fed "
         "unlabeled client images. `finetuned`: masked retraining on the 4000 JPEG images with test_index >= 1000.",
         "",
-        "| model | dense | keep | variant | weights kept | layer-wise | top-1 | points lost | finetuned | prune s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | dense | keep | variant | allocation | weights kept | 3x3 MACs kept | layer-wise | top-1 "
+        "| points lost | finetuned | prune s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         ft = f"{r['finetuned_top1']:.1%}" if "finetuned_top1" in r else ""
         lines.append(
             f"| {r['model']} | {summary[r['model']]['dense']:.1%} | {r['keep']} | {r['variant']} | "
-            f"{r['weights_kept']:.1%} | {r['layerwise_top1']:.1%} | {r['top1']:.1%} | {100 * r['drop']:.1f} | "
+            f"{r['allocation']} | {r['weights_kept']:.1%} | {r['macs_kept']:.1%} | {r['layerwise_top1']:.1%} | "
+            f"{r['top1']:.1%} | {100 * r['drop']:.1f} | "
             f"{ft} | {r['prune_seconds']} |"
         )
     lines += ["", f"Reproduce: `python benchmarks/accuracy.py {' '.join(sys.argv[1:] if argv is None else argv)}`"]

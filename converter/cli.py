@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument(
         "--distill-steps", type=int, default=defaults.DISTILL_STEPS, help="end-to-end distillation steps (0: skip)"
     )
+    pr.add_argument(
+        "--allocation",
+        choices=("uniform", "sensitivity"),
+        default="uniform",
+        help="uniform: --keep of every layer; sensitivity: --keep of all kernels, shared out by measured damage",
+    )
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--prune-first", action="store_true", help="also prune a 3x3 conv that sees the raw input")
     pr.add_argument("--tflite", type=Path, help="also export this .tflite")
@@ -151,6 +157,7 @@ def _run(args: argparse.Namespace) -> int:
             synthetic_steps=args.synthetic_steps,
             distill_steps=args.distill_steps,
             augment=args.augment,
+            allocation=args.allocation,
             seed=args.seed,
             prune_first=args.prune_first,
             progress=not args.no_progress,

@@ -47,8 +47,10 @@ def _taps(model: keras.Model, names: list[str]) -> keras.Model:
     return keras.Model(model.inputs, [*feats, model.outputs[0]])
 
 
-def augment(x: npt.NDArray[np.float32], rng: np.random.Generator, shift: int = 4) -> npt.NDArray[np.float32]:
-    """A freshly augmented copy of the batch ``x``: shifts and flips for images, then mixing."""
+def augment(
+    x: npt.NDArray[np.float32], rng: np.random.Generator, shift: int = 4, mix: bool = True
+) -> npt.NDArray[np.float32]:
+    """A freshly augmented copy of the batch ``x``: shifts and flips for images, then (``mix``) mixing."""
     out = x.copy()
     if x.ndim == 4 and x.shape[1] >= 4 * shift and x.shape[2] >= 4 * shift:
         h, w = x.shape[1:3]
@@ -59,21 +61,25 @@ def augment(x: npt.NDArray[np.float32], rng: np.random.Generator, shift: int = 4
         for i in range(len(x)):
             img = padded[i, dy[i] : dy[i] + h, dx[i] : dx[i] + w]
             out[i] = img[:, ::-1] if flip[i] else img
+    if not mix:
+        return out
     # Mix half the batch with a random partner: new inputs between synthetic images.
-    mix = rng.random(len(x)) < 0.5
+    mixing = rng.random(len(x)) < 0.5
     lam = rng.random(len(x)).astype(np.float32).reshape((-1,) + (1,) * (x.ndim - 1))
     partner = out[rng.permutation(len(x))]
     mixed = lam * out + (1.0 - lam) * partner
-    out[mix] = mixed[mix]
+    out[mixing] = mixed[mixing]
     return out
 
 
-def augment_pool(x: npt.NDArray[np.float32], copies: int, *, seed: int = 0) -> npt.NDArray[np.float32]:
+def augment_pool(
+    x: npt.NDArray[np.float32], copies: int, *, seed: int = 0, mix: bool = True
+) -> npt.NDArray[np.float32]:
     """``x`` followed by ``copies`` augmented copies of it (seeded)."""
     if copies <= 0:
         return x
     rng = np.random.default_rng(seed + 1)
-    return np.concatenate([x, *(augment(x, rng) for _ in range(copies))])
+    return np.concatenate([x, *(augment(x, rng, mix=mix) for _ in range(copies))])
 
 
 def distill(

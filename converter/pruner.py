@@ -11,24 +11,21 @@ from pathlib import Path
 import keras
 import numpy as np
 import numpy.typing as npt
-import tensorflow as tf
 from tqdm.auto import tqdm
 
 from patternlite.converter import defaults
-from patternlite.converter.admm import LayerProblem, solve_layer
+from patternlite.converter.admm import solve_layer
 from patternlite.converter.allocation import ALLOCATIONS, Allocation, sensitivity_allocation
 from patternlite.converter.distill import DistillReport, augment_pool, distill
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import ConvInfo, clone_with_weights, find_convs
+from patternlite.converter.layer_problem import apply_weights, bn_scale, build_problem, forward, output_pixels
 from patternlite.converter.patterns import resolve_library
 from patternlite.converter.projection import project
 from patternlite.converter.report import LayerReport, format_table
 from patternlite.converter.synthetic import SYNTHETIC_KINDS, synthetic_inputs
 
 METHODS = ("admm", "magnitude")
-# Patch rows sampled per layer for the Gram matrices: plenty for (9I+1)-dimensional statistics.
-_MAX_ROWS = 200_000
-_CHUNK = 32  # samples per forward pass / patch extraction
 _MAX_POOL_VALUES = 32 * 1024 * 1024  # input values (augmented copies included) in the layer-wise pool
 
 
@@ -72,7 +69,7 @@ class PruneResult:
 
     def macs_kept(self) -> float:
         """Fraction of the pruned layers' 3x3 multiply-accumulates that remain (kernels x output pixels)."""
-        pixels = {c.name: _output_pixels(c.layer) for c in find_convs(self.model)}
+        pixels = {c.name: output_pixels(c.layer) for c in find_convs(self.model)}
         kept = sum(r.kept_kernels * pixels[r.layer] for r in self.report)
         total = sum(r.total_kernels * pixels[r.layer] for r in self.report)
         return kept / max(total, 1)
@@ -82,23 +79,6 @@ class PruneResult:
         from patternlite.converter.io import save_masks
 
         return save_masks(path, self.masks, self.library, self.keep)
-
-
-def _output_pixels(layer: keras.layers.Conv2D) -> int:
-    shape = layer.output.shape
-    return int(shape[1] or 1) * int(shape[2] or 1)
-
-
-def _bn_scale(conv: ConvInfo) -> npt.NDArray[np.float64]:
-    """|gamma / sqrt(var + eps)| of the following BN (ones without BN), floored away from zero."""
-    o = conv.out_channels
-    if conv.bn is None:
-        return np.ones(o)
-    bn = conv.bn
-    gamma = keras.ops.convert_to_numpy(bn.gamma).astype(np.float64) if bn.scale else np.ones(o)
-    s = np.abs(gamma / np.sqrt(keras.ops.convert_to_numpy(bn.moving_variance).astype(np.float64) + bn.epsilon))
-    floor = 1e-3 * float(s.max()) if s.max() > 0 else 1.0
-    return np.maximum(s, floor)
 
 
 def _is_stem(model: keras.Model, conv: ConvInfo) -> bool:
@@ -127,75 +107,6 @@ def _resolve_keep(keep: float | Mapping[str, float], names: Sequence[str]) -> di
         if not (0.0 < k <= 1.0) or math.isnan(k):
             raise ConverterError(f"keep for {n} is {k}; it must be in (0, 1]")
     return out
-
-
-def _forward(sub: keras.Model, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    parts = [np.asarray(sub([x[i : i + _CHUNK]], training=False)) for i in range(0, len(x), _CHUNK)]
-    return np.concatenate(parts).astype(np.float32)
-
-
-def _patches(x: npt.NDArray[np.float32], conv: keras.layers.Conv2D) -> npt.NDArray[np.float32]:
-    """im2col rows (ky, kx, c) matching a (3, 3, I, O) kernel reshaped to (9I, O)."""
-    s = conv.strides
-    p = tf.image.extract_patches(
-        x, sizes=[1, 3, 3, 1], strides=[1, s[0], s[1], 1], rates=[1, 1, 1, 1], padding=conv.padding.upper()
-    )
-    return np.asarray(p).reshape(-1, p.shape[-1])
-
-
-def _problem(
-    conv: ConvInfo,
-    orig_conv: ConvInfo,
-    xp: npt.NDArray[np.float32],
-    xq: npt.NDArray[np.float32],
-    scale: npt.NDArray[np.float64],
-    rng: np.random.Generator,
-) -> LayerProblem:
-    layer = orig_conv.layer
-    kernel = keras.ops.convert_to_numpy(layer.kernel).astype(np.float64)
-    n = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
-    bias = keras.ops.convert_to_numpy(layer.bias).astype(np.float64) if layer.use_bias else np.zeros(kernel.shape[3])
-    has_bias_slot = conv.layer.use_bias or conv.bn is not None
-    w0 = np.concatenate([kernel.reshape(n, -1), bias[None, :]]) * scale[None, :]
-    gpp = np.zeros((n + 1, n + 1))
-    gpq = np.zeros((n + 1, n + 1))
-    gqq = np.zeros((n + 1, n + 1))
-    out_hw = _patches(xp[:1], conv.layer).shape[0]
-    frac = min(1.0, _MAX_ROWS / (out_hw * len(xp)))
-    for i in range(0, len(xp), _CHUNK):
-        p = _patches(xp[i : i + _CHUNK], conv.layer)
-        q = _patches(xq[i : i + _CHUNK], conv.layer)
-        if frac < 1.0:
-            pick = rng.random(len(p)) < frac
-            p, q = p[pick], q[pick]
-        # Without a bias (and no BN to absorb one) the bias column is zero, so the solver keeps bias 0.
-        ones = np.full((len(p), 1), 1.0 if has_bias_slot else 0.0, np.float32)
-        p = np.hstack([p, ones])
-        q = np.hstack([q, np.ones((len(q), 1), np.float32)])
-        gpp += (p.T @ p).astype(np.float64)
-        gpq += (p.T @ q).astype(np.float64)
-        gqq += (q.T @ q).astype(np.float64)
-    return LayerProblem(gpp=gpp, gpq=gpq, gqq=gqq, w0=w0, kernel_shape=tuple(kernel.shape))  # type: ignore[arg-type]
-
-
-def _apply(
-    conv: ConvInfo,
-    weights: npt.NDArray[np.float64],
-    scale: npt.NDArray[np.float64],
-    mask: npt.NDArray[np.bool_],
-) -> None:
-    """Write solved (scaled) weights back: kernel, and the bias shift into the conv bias or the BN mean."""
-    layer = conv.layer
-    shape = tuple(layer.kernel.shape)
-    kernel = (weights[:-1] / scale[None, :]).reshape(shape) * mask
-    layer.kernel.assign(kernel.astype(np.float32))
-    bias = weights[-1] / scale
-    if layer.use_bias:
-        layer.bias.assign(bias.astype(np.float32))
-    elif conv.bn is not None:
-        # BN(x + b) with mean m equals BN(x) with mean m - b: the BN absorbs the bias shift.
-        mean = keras.ops.convert_to_numpy(conv.bn.moving_mean).astype(np.float64)
-        conv.bn.moving_mean.assign((mean - bias).astype(np.float32))
 
 
 def prune(
@@ -252,7 +163,7 @@ def prune(
     if not targets:
         raise ConverterError("the only 3x3 conv is the first one; pass prune_first=True to prune it")
     keeps = _resolve_keep(keep, [c.name for c in targets])
-    scales = {c.name: _bn_scale(c) for c in targets}
+    scales = {c.name: bn_scale(c) for c in targets}
     # The library is distilled from BN-folded kernels: that is what the delegate will see.
     folded = [keras.ops.convert_to_numpy(c.layer.kernel) * scales[c.name][None, None, None, :] for c in targets]
     library = resolve_library(patterns, folded, seed=seed)
@@ -265,7 +176,7 @@ def prune(
             x = synthetic_inputs(model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress)
     allocated: Allocation | None = None
     if allocation == "sensitivity" and x is not None and not isinstance(keep, Mapping) and keep < 1.0:
-        allocated = sensitivity_allocation(model, targets, x, library, scales, keep, progress=progress)
+        allocated = sensitivity_allocation(model, targets, x, library, scales, keep, seed=seed, progress=progress)
         keeps = allocated.keep
     rng = np.random.default_rng(seed)
     # The layer-wise problems see augmented copies too; distillation augments afresh every batch.
@@ -289,11 +200,11 @@ def prune(
             conv.layer.kernel.assign(proj.kernel)
         else:
             orig = orig_convs[conv.name]
-            xp = _forward(keras.Model(pruned.inputs, conv.layer.input), x_layers)
-            xq = _forward(keras.Model(model.inputs, orig.layer.input), x_layers)
-            problem = _problem(conv, orig, xp, xq, scales[conv.name], rng)
+            xp = forward(keras.Model(pruned.inputs, conv.layer.input), x_layers)
+            xq = forward(keras.Model(model.inputs, orig.layer.input), x_layers)
+            problem = build_problem(conv, orig, xp, xq, scales[conv.name], rng)
             sol = solve_layer(problem, library, keeps[conv.name], iterations=iterations)
-            _apply(conv, sol.weights, scales[conv.name], sol.projection.mask)
+            apply_weights(conv, sol.weights, scales[conv.name], sol.projection.mask)
             proj = sol.projection
             err_proj, err = sol.error_projection, sol.error
         masks[conv.name] = proj.mask

@@ -1,0 +1,109 @@
+"""One conv's least-squares reconstruction problem: building it from activations, and writing
+solved weights back into the Keras layers.
+
+The solver (``admm.py``) works in BN-folded units: each output channel is scaled
+by the following BatchNorm's ``|gamma| / sqrt(var + eps)``, so an error counts as
+much as it will after the fold the TFLite converter does. ``apply_weights`` undoes
+the scaling and puts the bias change where the layer can hold it.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import numpy.typing as npt
+import tensorflow as tf
+
+from patternlite.converter.admm import LayerProblem
+from patternlite.converter.graph import ConvInfo
+
+# Patch rows sampled per layer for the Gram matrices: plenty for (9I+1)-dimensional statistics.
+_MAX_ROWS = 200_000
+_CHUNK = 32  # samples per forward pass / patch extraction
+
+
+def output_pixels(layer: keras.layers.Conv2D) -> int:
+    """Output positions of a conv: the multiply-accumulates of one kept 3x3 kernel, over 9."""
+    shape = layer.output.shape
+    return int(shape[1] or 1) * int(shape[2] or 1)
+
+
+def bn_scale(conv: ConvInfo) -> npt.NDArray[np.float64]:
+    """|gamma / sqrt(var + eps)| of the following BN (ones without BN), floored away from zero."""
+    o = conv.out_channels
+    if conv.bn is None:
+        return np.ones(o)
+    bn = conv.bn
+    gamma = keras.ops.convert_to_numpy(bn.gamma).astype(np.float64) if bn.scale else np.ones(o)
+    s = np.abs(gamma / np.sqrt(keras.ops.convert_to_numpy(bn.moving_variance).astype(np.float64) + bn.epsilon))
+    floor = 1e-3 * float(s.max()) if s.max() > 0 else 1.0
+    return np.maximum(s, floor)
+
+
+def forward(sub: keras.Model, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    parts = [np.asarray(sub([x[i : i + _CHUNK]], training=False)) for i in range(0, len(x), _CHUNK)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def patches(x: npt.NDArray[np.float32], conv: keras.layers.Conv2D) -> npt.NDArray[np.float32]:
+    """im2col rows (ky, kx, c) matching a (3, 3, I, O) kernel reshaped to (9I, O)."""
+    s = conv.strides
+    p = tf.image.extract_patches(
+        x, sizes=[1, 3, 3, 1], strides=[1, s[0], s[1], 1], rates=[1, 1, 1, 1], padding=conv.padding.upper()
+    )
+    return np.asarray(p).reshape(-1, p.shape[-1])
+
+
+def build_problem(
+    conv: ConvInfo,
+    orig_conv: ConvInfo,
+    xp: npt.NDArray[np.float32],
+    xq: npt.NDArray[np.float32],
+    scale: npt.NDArray[np.float64],
+    rng: np.random.Generator,
+) -> LayerProblem:
+    layer = orig_conv.layer
+    kernel = keras.ops.convert_to_numpy(layer.kernel).astype(np.float64)
+    n = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
+    bias = keras.ops.convert_to_numpy(layer.bias).astype(np.float64) if layer.use_bias else np.zeros(kernel.shape[3])
+    has_bias_slot = conv.layer.use_bias or conv.bn is not None
+    w0 = np.concatenate([kernel.reshape(n, -1), bias[None, :]]) * scale[None, :]
+    gpp = np.zeros((n + 1, n + 1))
+    gpq = np.zeros((n + 1, n + 1))
+    gqq = np.zeros((n + 1, n + 1))
+    out_hw = patches(xp[:1], conv.layer).shape[0]
+    frac = min(1.0, _MAX_ROWS / (out_hw * len(xp)))
+    for i in range(0, len(xp), _CHUNK):
+        p = patches(xp[i : i + _CHUNK], conv.layer)
+        q = patches(xq[i : i + _CHUNK], conv.layer)
+        if frac < 1.0:
+            pick = rng.random(len(p)) < frac
+            p, q = p[pick], q[pick]
+        # Without a bias (and no BN to absorb one) the bias column is zero, so the solver keeps bias 0.
+        ones = np.full((len(p), 1), 1.0 if has_bias_slot else 0.0, np.float32)
+        p = np.hstack([p, ones])
+        q = np.hstack([q, np.ones((len(q), 1), np.float32)])
+        gpp += (p.T @ p).astype(np.float64)
+        gpq += (p.T @ q).astype(np.float64)
+        gqq += (q.T @ q).astype(np.float64)
+    return LayerProblem(gpp=gpp, gpq=gpq, gqq=gqq, w0=w0, kernel_shape=tuple(kernel.shape))  # type: ignore[arg-type]
+
+
+def apply_weights(
+    conv: ConvInfo,
+    weights: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+) -> None:
+    """Write solved (scaled) weights back: kernel, and the bias shift into the conv bias or the BN mean."""
+    layer = conv.layer
+    shape = tuple(layer.kernel.shape)
+    kernel = (weights[:-1] / scale[None, :]).reshape(shape) * mask
+    layer.kernel.assign(kernel.astype(np.float32))
+    bias = weights[-1] / scale
+    if layer.use_bias:
+        layer.bias.assign(bias.astype(np.float32))
+    elif conv.bn is not None:
+        # BN(x + b) with mean m equals BN(x) with mean m - b: the BN absorbs the bias shift.
+        mean = keras.ops.convert_to_numpy(conv.bn.moving_mean).astype(np.float64)
+        conv.bn.moving_mean.assign((mean - bias).astype(np.float32))
