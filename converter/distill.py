@@ -93,7 +93,7 @@ def distill(
     learning_rate: float = 1e-3,
     temperature: float = 4.0,
     feature_weight: float = 1.0,
-    adversarial: float = 0.0,
+    adversarial: float = defaults.DISTILL_ADVERSARIAL,
     seed: int = 0,
     progress: bool = True,
 ) -> DistillReport:
@@ -103,7 +103,10 @@ def distill(
     ``feature_weight`` times the mean normalised squared error of every masked
     layer's output. BatchNorm layers run in inference mode (their statistics are
     the pretrained ones and stay so); masked weights are re-zeroed after every
-    step. Adam with a cosine-decayed learning rate.
+    step. Adam with a cosine-decayed learning rate. ``adversarial`` > 0 nudges
+    half of each batch one signed-gradient step (that fraction of the pool's
+    standard deviation) up the student-teacher divergence: the synthetic pool
+    is small, and these are the inputs where the student still has most to learn.
     """
     t0 = time.perf_counter()
     names = list(masks)
