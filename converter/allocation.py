@@ -43,7 +43,8 @@ from patternlite.converter.layer_problem import apply_weights, build_problem, fo
 from patternlite.converter.projection import kept_count, project
 
 ALLOCATIONS = ("uniform", "sensitivity")
-# Fractions tried per layer; below 0.1 a layer is nearly cut, which no measured model wanted.
+# Fractions tried per layer (plus the requested keep itself, so uniform is always a candidate).
+# The floor of 0.1 keeps every layer alive and the search small.
 GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(19))  # 0.10, 0.15, ..., 1.00
 _PROBE = 128  # synthetic inputs used to measure each damage
 _MAX_UNITS = 200_000  # budget resolution of the dynamic programme (exact kernel counts below this)
@@ -136,7 +137,9 @@ def allocate(
     names = list(damage)
     total = sum(kernels[n] for n in names)
     unit = max(1, math.ceil(total / _MAX_UNITS))
-    budget = math.floor(kept_count(keep, total) / unit)
+    # Never less than uniform ``keep`` would keep after its per-layer rounding, so uniform fits.
+    allowed = max(kept_count(keep, total), sum(kept_count(keep, kernels[n]) for n in names))
+    budget = math.floor(allowed / unit)
 
     def cost(frac: float, n: str) -> int:
         return math.ceil(kept_count(frac, kernels[n]) / unit)
@@ -180,7 +183,12 @@ def sensitivity_allocation(
     seed: int = 0,
     progress: bool = True,
 ) -> Allocation:
-    """Measure each layer's damage curve on ``x`` and share ``keep`` of all kernels out by it."""
-    damage = measure_damage(model, targets, x, library, scales, seed=seed, progress=progress)
+    """Measure each layer's damage curve on ``x`` and share ``keep`` of all kernels out by it.
+
+    ``keep`` itself is on the grid, so uniform ``keep`` is one of the candidates:
+    under the additive model the allocation is never predicted worse than it.
+    """
+    grid = tuple(sorted({*GRID, round(keep, 4)}))
+    damage = measure_damage(model, targets, x, library, scales, grid=grid, seed=seed, progress=progress)
     kernels = {c.name: c.in_channels * c.out_channels for c in targets}
-    return Allocation(keep=allocate(damage, kernels, keep), grid=GRID, damage=damage)
+    return Allocation(keep=allocate(damage, kernels, keep, grid=grid), grid=grid, damage=damage)

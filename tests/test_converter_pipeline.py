@@ -140,6 +140,10 @@ def test_sensitivity_allocation_keeps_the_budget_and_varies_per_layer(cnn: tuple
         assert row.kept_kernels == max(1, round(r.keep[row.layer] * row.total_kernels))
         curve = r.allocation.damage[row.layer]
         assert curve[0] > curve[-1] >= 0.0
+    # Uniform keep is on the grid, so the chosen split is never predicted worse than it.
+    grid = r.allocation.grid
+    chosen = sum(r.allocation.damage[n][grid.index(k)] for n, k in r.keep.items())
+    assert chosen <= sum(r.allocation.damage[n][grid.index(0.5)] for n in r.keep) + 1e-12
     assert 0.0 < r.macs_kept() < 1.0
     assert "sensitivity" in r.summary()
     with pytest.raises(ConverterError):
