@@ -59,9 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument(
         "--allocation",
-        choices=("uniform", "sensitivity"),
+        choices=("uniform", "sensitivity", "sensitivity-macs"),
         default="uniform",
-        help="uniform: --keep of every layer; sensitivity: --keep of all kernels, shared out by measured damage",
+        help="uniform: --keep of every layer; sensitivity: --keep of all kernels, shared out by measured damage; "
+        "sensitivity-macs: the same, holding the 3x3 multiply-accumulates to --keep instead",
     )
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--prune-first", action="store_true", help="also prune a 3x3 conv that sees the raw input")
