@@ -44,6 +44,39 @@ def _acc(model: Any, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(model.predict(x, batch_size=100, verbose=0), axis=1) == y))
 
 
+def write_results(
+    base: Path, meta: dict[str, Any], summary: dict[str, Any], runs: list[dict[str, Any]], command: str
+) -> None:
+    """``base``.json (everything) and ``base``.md (the table); rewritten after every run, so an
+    interrupted benchmark keeps what it measured."""
+    base.with_suffix(".json").write_text(json.dumps({"meta": meta, "dense": summary, "runs": runs}, indent=1))
+    lines = [
+        f"# Converter accuracy, {meta['date']}, {meta['host']}",
+        "",
+        "Top-1 on the 500 lossless CIFAR-10 dev images (95% margin about +-2.5 points). "
+        "`layer-wise`: after the layer-wise ADMM alone; `top-1`: after end-to-end distillation on the same "
+        "synthetic images (the full `prune`). `real-admm` is a reference, not data-free: the same pipeline fed "
+        "unlabeled client images. `finetuned`: masked retraining on the 4000 JPEG images with test_index >= 1000. "
+        "`JPEG`: top-1 on all 4500 JPEG dev images, layer-wise -> full `prune`: JPEG costs every model about 10 "
+        "points, so read it only against the dense model's JPEG score, as a lower-noise comparison of variants.",
+        "",
+        "| model | dense | keep | variant | allocation | weights kept | 3x3 MACs kept | layer-wise | top-1 "
+        "| points lost | finetuned | JPEG (dense) | prune s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        ft = f"{r['finetuned_top1']:.1%}" if "finetuned_top1" in r else ""
+        lines.append(
+            f"| {r['model']} | {summary[r['model']]['dense']:.1%} | {r['keep']} | {r['variant']} | "
+            f"{r['allocation']} | {r['weights_kept']:.1%} | {r['macs_kept']:.1%} | {r['layerwise_top1']:.1%} | "
+            f"{r['top1']:.1%} | {100 * r['drop']:.1f} | {ft} | "
+            f"{r['layerwise_jpeg_top1']:.1%} -> {r['jpeg_top1']:.1%} ({summary[r['model']]['dense_jpeg']:.1%}) | "
+            f"{r['prune_seconds']} |"
+        )
+    lines += ["", f"Reproduce: `python benchmarks/accuracy.py {command}`"]
+    base.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shared", help="the shared material folder (default $PATTERNLITE_SHARED or ../shared)")
@@ -92,6 +125,20 @@ def main(argv: list[str] | None = None) -> int:
     # other (never for absolute accuracy, and not after retraining on part of them).
     x_jpeg, y_jpeg = jpeg["images"].astype(np.float32), jpeg["labels"]
 
+    host = socket.gethostname()
+    stamp = dt.date.today().isoformat()
+    args.out.mkdir(parents=True, exist_ok=True)
+    base = args.out / f"accuracy-{stamp}-{host}{('-' + args.tag) if args.tag else ''}"
+    meta = {
+        "date": stamp,
+        "host": host,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "eval": "top-1 on cifar10_dev_lossless.npz (500 images, +-2.5 points at 95%)",
+        "client_data": "cifar10_dev_jpeg_q75.npz, test_index >= 1000 (4000 images)",
+    }
+    command = " ".join(sys.argv[1:] if argv is None else argv)
     keeps = [float(k) for k in args.keeps.split(",")]
     variants = args.variants.split(",")
     runs: list[dict[str, Any]] = []
@@ -184,46 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                     row["finetune_seconds"] = round(time.perf_counter() - t, 1)
                 runs.append(row)
                 print(json.dumps(row), flush=True)
+                write_results(base, meta, summary, runs, command)
 
-    host = socket.gethostname()
-    stamp = dt.date.today().isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    base = args.out / f"accuracy-{stamp}-{host}{('-' + args.tag) if args.tag else ''}"
-    meta = {
-        "date": stamp,
-        "host": host,
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "eval": "top-1 on cifar10_dev_lossless.npz (500 images, +-2.5 points at 95%)",
-        "client_data": "cifar10_dev_jpeg_q75.npz, test_index >= 1000 (4000 images)",
-    }
-    base.with_suffix(".json").write_text(json.dumps({"meta": meta, "dense": summary, "runs": runs}, indent=1))
-    lines = [
-        f"# Converter accuracy, {stamp}, {host}",
-        "",
-        "Top-1 on the 500 lossless CIFAR-10 dev images (95% margin about +-2.5 points). "
-        "`layer-wise`: after the layer-wise ADMM alone; `top-1`: after end-to-end distillation on the same "
-        "synthetic images (the full `prune`). `real-admm` is a reference, not data-free: the same pipeline fed "
-        "unlabeled client images. `finetuned`: masked retraining on the 4000 JPEG images with test_index >= 1000. "
-        "`JPEG`: top-1 on all 4500 JPEG dev images, layer-wise -> full `prune`: JPEG costs every model about 10 "
-        "points, so read it only against the dense model's JPEG score, as a lower-noise comparison of variants.",
-        "",
-        "| model | dense | keep | variant | allocation | weights kept | 3x3 MACs kept | layer-wise | top-1 "
-        "| points lost | finetuned | JPEG (dense) | prune s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        ft = f"{r['finetuned_top1']:.1%}" if "finetuned_top1" in r else ""
-        lines.append(
-            f"| {r['model']} | {summary[r['model']]['dense']:.1%} | {r['keep']} | {r['variant']} | "
-            f"{r['allocation']} | {r['weights_kept']:.1%} | {r['macs_kept']:.1%} | {r['layerwise_top1']:.1%} | "
-            f"{r['top1']:.1%} | {100 * r['drop']:.1f} | {ft} | "
-            f"{r['layerwise_jpeg_top1']:.1%} -> {r['jpeg_top1']:.1%} ({summary[r['model']]['dense_jpeg']:.1%}) | "
-            f"{r['prune_seconds']} |"
-        )
-    lines += ["", f"Reproduce: `python benchmarks/accuracy.py {' '.join(sys.argv[1:] if argv is None else argv)}`"]
-    base.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print(f"wrote {base}.json and .md")
     return 0
 
