@@ -20,13 +20,9 @@ that the summed damage is smallest:
    and pick one grid fraction per layer by dynamic programming: the least
    total damage whose kernel count fits the budget.
 
-With ``sensitivity`` the budget counts kernels, like uniform ``keep``: the
-same number of 3x3 weights survive either way. Multiply-accumulates are then
-not held equal: a kernel of an early, high-resolution layer costs more of
-them, and those layers are often the sensitive ones, so the summary reports
-both. ``sensitivity-macs`` counts each kernel by its layer's output pixels
-instead, so the same number of 3x3 multiply-accumulates survive as with
-uniform ``keep``: the speed of uniform pruning, shared out by damage.
+The budget counts kernels, like uniform ``keep``: the same number of 3x3
+weights survive either way. Multiply-accumulates are not held equal: layers
+at higher resolution cost more per kernel, so the summary reports both.
 """
 
 from __future__ import annotations
@@ -43,10 +39,10 @@ from tqdm.auto import tqdm
 
 from patternlite.converter.admm import refit
 from patternlite.converter.graph import ConvInfo, find_convs, with_logits
-from patternlite.converter.layer_problem import apply_weights, build_problem, forward, output_pixels
+from patternlite.converter.layer_problem import apply_weights, build_problem, forward
 from patternlite.converter.projection import kept_count, project
 
-ALLOCATIONS = ("uniform", "sensitivity", "sensitivity-macs")
+ALLOCATIONS = ("uniform", "sensitivity")
 # Fractions tried per layer (plus the requested keep itself, so uniform is always a candidate).
 # The floor of 0.1 keeps every layer alive and the search small.
 GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(19))  # 0.10, 0.15, ..., 1.00
@@ -61,7 +57,6 @@ class Allocation:
     keep: dict[str, float]
     grid: tuple[float, ...]
     damage: dict[str, list[float]]  # KL per grid fraction, per layer
-    budget: str = "kernels"  # what the budget counts: "kernels" or "macs"
 
 
 def _kl(p_logits: npt.NDArray[np.float64], q_logits: npt.NDArray[np.float64]) -> float:
@@ -131,27 +126,23 @@ def allocate(
     keep: float,
     *,
     grid: Sequence[float] = GRID,
-    weights: dict[str, int] | None = None,
 ) -> dict[str, float]:
-    """The grid fraction per layer with least summed damage whose cost fits ``keep`` of the total.
+    """The grid fraction per layer with least summed damage whose kernels fit ``keep`` of the total.
 
-    A kept kernel of layer ``n`` costs ``weights[n]`` (1 without ``weights``:
-    the budget counts kernels; output pixels: it counts multiply-accumulates).
-    Exact over the grid: dynamic programming on the budget (in blocks for
-    budgets above ``_MAX_UNITS``, each layer's cost rounded up, so the result
-    never exceeds the budget). When even the smallest fractions do not fit,
-    every layer gets the smallest.
+    Exact over the grid: dynamic programming on the budget counted in kernels
+    (in blocks of kernels for models with more than ``_MAX_UNITS``, each
+    layer's cost rounded up, so the result never exceeds the budget).
+    When even the smallest fractions do not fit, every layer gets the smallest.
     """
     names = list(damage)
-    w = weights or {}
-    total = sum(kernels[n] * w.get(n, 1) for n in names)
+    total = sum(kernels[n] for n in names)
     unit = max(1, math.ceil(total / _MAX_UNITS))
     # Never less than uniform ``keep`` would keep after its per-layer rounding, so uniform fits.
-    allowed = max(kept_count(keep, total), sum(kept_count(keep, kernels[n]) * w.get(n, 1) for n in names))
+    allowed = max(kept_count(keep, total), sum(kept_count(keep, kernels[n]) for n in names))
     budget = math.floor(allowed / unit)
 
     def cost(frac: float, n: str) -> int:
-        return math.ceil(kept_count(frac, kernels[n]) * w.get(n, 1) / unit)
+        return math.ceil(kept_count(frac, kernels[n]) / unit)
 
     inf = float("inf")
     # best[b]: least damage of the layers so far using at most b units; choice[l][b]: grid index picked.
@@ -189,14 +180,10 @@ def sensitivity_allocation(
     scales: dict[str, npt.NDArray[np.float64]],
     keep: float,
     *,
-    budget: str = "kernels",
     seed: int = 0,
     progress: bool = True,
 ) -> Allocation:
-    """Measure each layer's damage curve on ``x`` and share ``keep`` of the ``budget`` out by it.
-
-    ``budget`` is "kernels" (the same number of 3x3 weights as uniform ``keep``)
-    or "macs" (the same number of 3x3 multiply-accumulates).
+    """Measure each layer's damage curve on ``x`` and share ``keep`` of all kernels out by it.
 
     ``keep`` itself is on the grid, so uniform ``keep`` is one of the candidates:
     under the additive model the allocation is never predicted worse than it.
@@ -204,6 +191,4 @@ def sensitivity_allocation(
     grid = tuple(sorted({*GRID, round(keep, 4)}))
     damage = measure_damage(model, targets, x, library, scales, grid=grid, seed=seed, progress=progress)
     kernels = {c.name: c.in_channels * c.out_channels for c in targets}
-    weights = {c.name: output_pixels(c.layer) for c in targets} if budget == "macs" else None
-    chosen = allocate(damage, kernels, keep, grid=grid, weights=weights)
-    return Allocation(keep=chosen, grid=grid, damage=damage, budget=budget)
+    return Allocation(keep=allocate(damage, kernels, keep, grid=grid), grid=grid, damage=damage)

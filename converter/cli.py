@@ -59,10 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument(
         "--allocation",
-        choices=("uniform", "sensitivity", "sensitivity-macs"),
+        choices=("uniform", "sensitivity"),
         default="uniform",
-        help="uniform: --keep of every layer; sensitivity: --keep of all kernels, shared out by measured damage; "
-        "sensitivity-macs: the same, holding the 3x3 multiply-accumulates to --keep instead",
+        help="uniform: --keep of every layer; sensitivity: --keep of all kernels, shared out by measured damage",
     )
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--prune-first", action="store_true", help="also prune a 3x3 conv that sees the raw input")

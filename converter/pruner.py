@@ -56,9 +56,8 @@ class PruneResult:
             kept = sum(r.kept_kernels for r in self.report)
             total = sum(r.total_kernels for r in self.report)
             table += (
-                f"\nkeep allocated by measured sensitivity ({self.allocation.budget} budget): {kept} of {total} "
-                f"kernels kept ({kept / total:.1%}), {self.macs_kept():.1%} of the pruned layers' 3x3 "
-                "multiply-accumulates"
+                f"\nkeep allocated by measured sensitivity: {kept} of {total} kernels kept ({kept / total:.1%}), "
+                f"{self.macs_kept():.1%} of the pruned layers' 3x3 multiply-accumulates"
             )
         if self.distilled is not None:
             d = self.distilled
@@ -143,10 +142,8 @@ def prune(
     original on augmented synthetic inputs, masks and BN statistics held fixed
     (see ``distill.py``). ``allocation="sensitivity"`` (one float ``keep`` < 1,
     ADMM only) keeps the same total number of kernels but shares them out
-    across layers by each layer's measured damage on the synthetic inputs;
-    ``"sensitivity-macs"`` holds the 3x3 multiply-accumulates to ``keep``
-    instead (see ``allocation.py``). The default ``"uniform"`` keeps ``keep``
-    of every layer.
+    across layers by each layer's measured damage on the synthetic inputs
+    (see ``allocation.py``); the default ``"uniform"`` keeps ``keep`` of every layer.
     """
     t_start = time.perf_counter()
     if method not in METHODS:
@@ -155,8 +152,8 @@ def prune(
         raise ConverterError(f"synthetic must be one of {SYNTHETIC_KINDS}, got {synthetic!r}")
     if allocation not in ALLOCATIONS:
         raise ConverterError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
-    if allocation != "uniform" and (method != "admm" or isinstance(keep, Mapping)):
-        raise ConverterError(f"allocation={allocation!r} needs method='admm' and one float keep (it sets each layer's)")
+    if allocation == "sensitivity" and (method != "admm" or isinstance(keep, Mapping)):
+        raise ConverterError("allocation='sensitivity' needs method='admm' and one float keep (it sets per-layer keep)")
     if samples < 1 or iterations < 0 or augment < 0 or distill_steps < 0:
         raise ConverterError("samples must be >= 1; iterations, augment and distill_steps >= 0")
     pruned = clone_with_weights(model)
@@ -178,11 +175,8 @@ def prune(
         else:
             x = synthetic_inputs(model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress)
     allocated: Allocation | None = None
-    if allocation != "uniform" and x is not None and not isinstance(keep, Mapping) and keep < 1.0:
-        budget = "macs" if allocation == "sensitivity-macs" else "kernels"
-        allocated = sensitivity_allocation(
-            model, targets, x, library, scales, keep, budget=budget, seed=seed, progress=progress
-        )
+    if allocation == "sensitivity" and x is not None and not isinstance(keep, Mapping) and keep < 1.0:
+        allocated = sensitivity_allocation(model, targets, x, library, scales, keep, seed=seed, progress=progress)
         keeps = allocated.keep
     rng = np.random.default_rng(seed)
     # The layer-wise problems see augmented copies too; distillation augments afresh every batch.

@@ -146,20 +146,6 @@ def test_sensitivity_allocation_keeps_the_budget_and_varies_per_layer(cnn: tuple
     assert chosen <= sum(r.allocation.damage[n][grid.index(0.5)] for n in r.keep) + 1e-12
     assert 0.0 < r.macs_kept() < 1.0
     assert "sensitivity" in r.summary()
-    # With a MAC budget no more multiply-accumulates survive than under uniform keep.
-    by_macs = prune(
-        cnn[0],
-        keep=0.5,
-        patterns=6,
-        samples=64,
-        iterations=5,
-        distill_steps=0,
-        allocation="sensitivity-macs",
-        progress=False,
-    )
-    assert by_macs.allocation is not None and by_macs.allocation.budget == "macs"
-    uniform = prune(cnn[0], keep=0.5, patterns=6, samples=64, iterations=5, distill_steps=0, progress=False)
-    assert by_macs.macs_kept() <= uniform.macs_kept() + 1e-9
     with pytest.raises(ConverterError):
         prune(cnn[0], keep=0.5, method="magnitude", allocation="sensitivity", progress=False)
     with pytest.raises(ConverterError):

@@ -202,29 +202,24 @@ def test_public_names_resolve() -> None:
     sizes=st.lists(st.integers(1, 40), min_size=1, max_size=4),
     keep=st.floats(0.05, 0.95),
     seed=st.integers(0, 10_000),
-    by_macs=st.booleans(),
 )
-def test_allocation_is_the_best_fit_under_the_budget(sizes: list[int], keep: float, seed: int, by_macs: bool) -> None:
+def test_allocation_is_the_best_fit_under_the_budget(sizes: list[int], keep: float, seed: int) -> None:
     grid = (0.25, 0.5, 0.75, 1.0)
     rng = np.random.default_rng(seed)
     # Damage falls as a layer keeps more, at a different rate per layer.
     damage = {f"l{i}": sorted(rng.random(len(grid)).tolist(), reverse=True) for i in range(len(sizes))}
     kernels = {f"l{i}": n for i, n in enumerate(sizes)}
-    # A MAC budget weighs each kept kernel by its layer's output pixels.
-    pixels = [int(p) for p in rng.choice([4, 16, 64], len(sizes))] if by_macs else [1] * len(sizes)
-    weights = {f"l{i}": p for i, p in enumerate(pixels)} if by_macs else None
-    got = allocate(damage, kernels, keep, grid=grid, weights=weights)
+    got = allocate(damage, kernels, keep, grid=grid)
     # The budget is never below what uniform keep keeps after its per-layer rounding.
-    total = sum(n * p for n, p in zip(sizes, pixels, strict=True))
-    budget = max(kept_count(keep, total), sum(kept_count(keep, n) * p for n, p in zip(sizes, pixels, strict=True)))
+    budget = max(kept_count(keep, sum(sizes)), sum(kept_count(keep, n) for n in sizes))
     fits = [
         pick
         for pick in itertools.product(range(len(grid)), repeat=len(sizes))
-        if sum(kept_count(grid[g], n) * p for g, n, p in zip(pick, sizes, pixels, strict=True)) <= budget
+        if sum(kept_count(grid[g], n) for g, n in zip(pick, sizes, strict=True)) <= budget
     ]
     if not fits:  # nothing fits: every layer gets the smallest fraction
         assert set(got.values()) == {grid[0]}
         return
     best = min(sum(damage[f"l{i}"][g] for i, g in enumerate(pick)) for pick in fits)
-    assert sum(kept_count(got[f"l{i}"], n) * p for i, (n, p) in enumerate(zip(sizes, pixels, strict=True))) <= budget
+    assert sum(kept_count(got[n], kernels[n]) for n in kernels) <= budget
     assert sum(damage[n][grid.index(got[n])] for n in kernels) == pytest.approx(best)
