@@ -87,6 +87,15 @@ def refit(problem: LayerProblem, mask: npt.NDArray[np.bool_], ridge: float) -> F
     return w
 
 
+# Ridge towards the pretrained weights, in units of the input energy (see ``refit``).
+PRIOR = 1e-2
+
+
+def input_energy(problem: LayerProblem) -> float:
+    """The typical input energy behind one weight (mean Gram diagonal): the unit of rho and the ridge."""
+    return float(np.mean(np.diag(problem.gpp))) or 1.0
+
+
 def solve_layer(
     problem: LayerProblem,
     library: Sequence[int],
@@ -95,7 +104,7 @@ def solve_layer(
     iterations: int = 30,
     rho_start: float = 1e-3,
     rho_end: float = 1.0,
-    prior: float = 1e-2,
+    prior: float = PRIOR,
     metric: bool = False,
     tolerance: float = 1e-5,
 ) -> LayerSolution:
@@ -106,7 +115,7 @@ def solve_layer(
     """
     shape = problem.kernel_shape
     a = problem.gpp
-    scale = float(np.mean(np.diag(a))) or 1.0  # rho is relative to the typical input energy
+    scale = input_energy(problem)  # rho is relative to the typical input energy
     n1 = a.shape[0]
     # The bias row is unconstrained, so it carries no penalty term.
     pen = np.ones(n1)

@@ -37,7 +37,7 @@ import numpy.typing as npt
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from patternlite.converter.admm import refit
+from patternlite.converter.admm import PRIOR, input_energy, refit
 from patternlite.converter.graph import ConvInfo, find_convs, with_logits
 from patternlite.converter.layer_problem import apply_weights, build_problem, forward
 from patternlite.converter.projection import kept_count, project
@@ -95,7 +95,7 @@ def measure_damage(
         xin = forward(keras.Model(probe.inputs, conv.layer.input), x)
         problem = build_problem(conv, conv, xin, xin, scale, rng)
         # The same ridge towards the pretrained weights as the layer solver's refit.
-        ridge = 1e-2 * float(np.mean(np.diag(problem.gpp)))
+        ridge = PRIOR * input_energy(problem)
         w0_kernel = problem.w0[:-1].reshape(problem.kernel_shape)
         curve = []
         for frac in grid:
