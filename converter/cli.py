@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         "--distill-steps", type=int, default=defaults.DISTILL_STEPS, help="end-to-end distillation steps (0: skip)"
     )
     pr.add_argument(
+        "--distill-adversarial",
+        type=float,
+        default=defaults.DISTILL_ADVERSARIAL,
+        help="size of distillation's adversarial nudge, in pool standard deviations (0: off, faster)",
+    )
+    pr.add_argument(
         "--allocation",
         choices=("uniform", "sensitivity"),
         default="uniform",
@@ -156,6 +162,7 @@ def _run(args: argparse.Namespace) -> int:
             iterations=args.iterations,
             synthetic_steps=args.synthetic_steps,
             distill_steps=args.distill_steps,
+            distill_adversarial=args.distill_adversarial,
             augment=args.augment,
             allocation=args.allocation,
             seed=args.seed,

@@ -125,6 +125,7 @@ def prune(
     inputs: npt.NDArray[np.float32] | None = None,
     augment: int = defaults.AUGMENT_COPIES,
     distill_steps: int = defaults.DISTILL_STEPS,
+    distill_adversarial: float = defaults.DISTILL_ADVERSARIAL,
     allocation: str = "uniform",
 ) -> PruneResult:
     """Pattern-prune every 3x3 conv of ``model`` (a copy; the input model is not modified).
@@ -140,7 +141,8 @@ def prune(
     copies of them (shifts, flips, mixing; see ``distill.augment``). ``distill_steps``
     > 0 (ADMM only) then trains the pruned model end to end to match the
     original on augmented synthetic inputs, masks and BN statistics held fixed
-    (see ``distill.py``). ``allocation="sensitivity"`` (one float ``keep`` < 1,
+    (see ``distill.py``); ``distill_adversarial`` is the size of its adversarial
+    nudge (0 turns it off: faster, slightly less accurate). ``allocation="sensitivity"`` (one float ``keep`` < 1,
     ADMM only) keeps the same total number of kernels but shares them out
     across layers by each layer's measured damage on the synthetic inputs
     (see ``allocation.py``); the default ``"uniform"`` keeps ``keep`` of every layer.
@@ -154,8 +156,8 @@ def prune(
         raise ConverterError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
     if allocation == "sensitivity" and (method != "admm" or isinstance(keep, Mapping)):
         raise ConverterError("allocation='sensitivity' needs method='admm' and one float keep (it sets per-layer keep)")
-    if samples < 1 or iterations < 0 or augment < 0 or distill_steps < 0:
-        raise ConverterError("samples must be >= 1; iterations, augment and distill_steps >= 0")
+    if samples < 1 or min(iterations, augment, distill_steps) < 0 or not distill_adversarial >= 0:
+        raise ConverterError("samples must be >= 1; iterations, augment, distill_steps and distill_adversarial >= 0")
     pruned = clone_with_weights(model)
     convs = find_convs(pruned)
     orig_convs = {c.name: c for c in find_convs(model)}
@@ -226,7 +228,16 @@ def prune(
     bar.close()
     distilled: DistillReport | None = None
     if x is not None and distill_steps > 0:
-        distilled = distill(pruned, model, x, masks, steps=distill_steps, seed=seed, progress=progress)
+        distilled = distill(
+            pruned,
+            model,
+            x,
+            masks,
+            steps=distill_steps,
+            adversarial=distill_adversarial,
+            seed=seed,
+            progress=progress,
+        )
     return PruneResult(
         model=pruned,
         masks=masks,

@@ -159,13 +159,26 @@ def test_noise_synthetic_and_prune_first(cnn: tuple[keras.Model, Path]) -> None:
     assert "conv0" in r.masks and r.synthetic == "noise"
 
 
-def test_bad_arguments_are_refused(cnn: tuple[keras.Model, Path]) -> None:
+def test_bad_arguments_are_refused(cnn: tuple[keras.Model, Path], tmp_path: Path) -> None:
     with pytest.raises(ConverterError):
         prune(cnn[0], keep=0.0, method="magnitude", progress=False)
     with pytest.raises(ConverterError):
         prune(cnn[0], keep={"nope": 0.5}, method="magnitude", progress=False)
     with pytest.raises(ConverterError):
         prune(cnn[0], method="fancy", progress=False)
+    with pytest.raises(ConverterError):
+        prune(cnn[0], distill_adversarial=-0.1, progress=False)
+    # The CLI forwards the option and reports the refusal as an error, not a traceback.
+    args = ["-o", str(tmp_path / "out.tflite"), "--distill-adversarial", "-1", "--no-progress"]
+    assert cli_main(["prune", str(cnn[1]), *args]) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_distillation_without_the_adversarial_nudge(cnn: tuple[keras.Model, Path]) -> None:
+    r = prune(cnn[0], keep=0.5, samples=32, iterations=3, distill_steps=20, distill_adversarial=0.0, progress=False)
+    assert r.distilled is not None and r.distilled.steps == 20
+    for name, mask in r.masks.items():
+        assert np.all(np.asarray(r.model.get_layer(name).kernel)[~mask] == 0)
 
 
 def test_export_runs_on_stock_tflite_with_metadata(pruned: PruneResult, digits: tuple, tmp_path: Path) -> None:
