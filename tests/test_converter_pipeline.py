@@ -23,7 +23,7 @@ from patternlite.converter import (  # noqa: E402
 )
 from patternlite.converter.cli import main as cli_main  # noqa: E402
 from patternlite.converter.distill import augment, distill  # noqa: E402
-from patternlite.converter.graph import clone_with_weights  # noqa: E402
+from patternlite.converter.graph import clone_with_weights, find_convs  # noqa: E402
 from patternlite.converter.io import load_masks  # noqa: E402
 from patternlite.converter.models import accuracy, digits_data, train_digits_cnn  # noqa: E402
 from patternlite.converter.runtime import interpreter, predict, try_delegate  # noqa: E402
@@ -101,10 +101,17 @@ def test_distillation_lowers_its_loss_and_keeps_the_masks(cnn: tuple[keras.Model
     assert base.distilled is None
     student = clone_with_weights(base.model)
     x = synthetic_inputs(cnn[0], "bn", 128, progress=False)
+    before_weights = {layer.name: [np.array(w) for w in layer.get_weights()] for layer in student.layers}
     report = distill(student, cnn[0], x, base.masks, steps=300, progress=False)
     assert report.loss_end < 0.95 * report.loss_start
     for name, mask in base.masks.items():
         assert np.all(np.asarray(student.get_layer(name).kernel)[~mask] == 0)
+    # Only the pruned convs and their folded BatchNorms were trained; every other layer is untouched.
+    trained = set(base.masks) | {c.bn.name for c in find_convs(student) if c.name in base.masks and c.bn}
+    for layer in student.layers:
+        pairs = zip(before_weights[layer.name], layer.get_weights(), strict=True)
+        changed = any(not np.array_equal(a, b) for a, b in pairs)
+        assert changed == (layer.name in trained), layer.name
     # The student now agrees with the teacher more often on real digits it never saw.
     xt = digits[2]
     teacher = np.argmax(cnn[0].predict(xt, verbose=0), axis=1)
