@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         default="uniform",
         help="per-layer keep of the ADMM variants at keep < 1, comma-separated: uniform, sensitivity",
     )
+    p.add_argument(
+        "--distill-only-pruned", action="store_true", help="distil only the pruned convs (other layers bit-exact)"
+    )
     p.add_argument("--finetune-epochs", type=int, default=2, help="0 skips masked retraining")
     p.add_argument("--finetune-lr", type=float, default=5e-4)
     p.add_argument(
@@ -193,7 +196,15 @@ def main(argv: list[str] | None = None) -> int:
                     # What prune(distill_steps=N) does, split so both stages get scored.
                     x_syn = synth[variant.split("-")[0]][0]
                     t = time.perf_counter()
-                    distill(result.model, model, x_syn, result.masks, steps=args.distill_steps, progress=False)
+                    distill(
+                        result.model,
+                        model,
+                        x_syn,
+                        result.masks,
+                        steps=args.distill_steps,
+                        only_pruned=args.distill_only_pruned,
+                        progress=False,
+                    )
                     seconds += time.perf_counter() - t
                     acc = _acc(result.model, x_eval, y_eval)
                     jpeg_acc = _acc(result.model, x_jpeg, y_jpeg)

@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         help="size of distillation's adversarial nudge, in pool standard deviations (0: off, faster)",
     )
     pr.add_argument(
+        "--distill-only-pruned",
+        action="store_true",
+        help="distillation trains only the pruned convs; every other layer keeps its weights bit-exact",
+    )
+    pr.add_argument(
         "--allocation",
         choices=("uniform", "sensitivity"),
         default="uniform",
@@ -163,6 +168,7 @@ def _run(args: argparse.Namespace) -> int:
             synthetic_steps=args.synthetic_steps,
             distill_steps=args.distill_steps,
             distill_adversarial=args.distill_adversarial,
+            distill_only_pruned=args.distill_only_pruned,
             augment=args.augment,
             allocation=args.allocation,
             seed=args.seed,

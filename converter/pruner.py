@@ -126,6 +126,7 @@ def prune(
     augment: int = defaults.AUGMENT_COPIES,
     distill_steps: int = defaults.DISTILL_STEPS,
     distill_adversarial: float = defaults.DISTILL_ADVERSARIAL,
+    distill_only_pruned: bool = False,
     allocation: str = "uniform",
 ) -> PruneResult:
     """Pattern-prune every 3x3 conv of ``model`` (a copy; the input model is not modified).
@@ -142,7 +143,9 @@ def prune(
     > 0 (ADMM only) then trains the pruned model end to end to match the
     original on augmented synthetic inputs, masks and BN statistics held fixed
     (see ``distill.py``); ``distill_adversarial`` is the size of its adversarial
-    nudge (0 turns it off: faster, slightly less accurate). ``allocation="sensitivity"`` (one float ``keep`` < 1,
+    nudge (0 turns it off: faster, slightly less accurate). Distillation also
+    adapts the unpruned layers' weights (never their structure) unless
+    ``distill_only_pruned``. ``allocation="sensitivity"`` (one float ``keep`` < 1,
     ADMM only) keeps the same total number of kernels but shares them out
     across layers by each layer's measured damage on the synthetic inputs
     (see ``allocation.py``); the default ``"uniform"`` keeps ``keep`` of every layer.
@@ -235,6 +238,7 @@ def prune(
             masks,
             steps=distill_steps,
             adversarial=distill_adversarial,
+            only_pruned=distill_only_pruned,
             seed=seed,
             progress=progress,
         )
