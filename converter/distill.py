@@ -126,8 +126,8 @@ def distill(
     layer's output. BatchNorm layers run in inference mode (their statistics are
     the pretrained ones and stay so); masked weights are re-zeroed after every
     step; ``only_pruned`` trains the pruned convs and their folded BatchNorms
-    only. Adam with a cosine-decayed learning rate. ``adversarial`` > 0 nudges half of
-    each batch one signed-gradient step (that fraction of the pool's
+    only. Adam with a cosine-decayed learning rate. ``adversarial`` > 0 nudges
+    half of each batch one signed-gradient step (that fraction of the pool's
     standard deviation) up the student-teacher divergence: the synthetic pool
     is small, and these are the inputs where the student still has most to learn.
     """
