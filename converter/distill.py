@@ -29,7 +29,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from patternlite.converter import defaults
-from patternlite.converter.graph import find_convs, with_logits
+from patternlite.converter.graph import ConvInfo, find_convs, with_logits
 
 
 @dataclass
@@ -42,14 +42,19 @@ class DistillReport:
     seconds: float
 
 
-def _taps(model: keras.Model, names: list[str]) -> keras.Model:
-    """``model`` with extra outputs: each named conv's BN output (or the conv's own), then the logits."""
+def _pruned_convs(model: keras.Model, names: list[str]) -> list[ConvInfo]:
+    """The named convs of ``model`` (with their BatchNorms), in ``names`` order."""
     convs = {c.name: c for c in find_convs(model)}
-    feats = [(convs[n].bn or convs[n].layer).output for n in names]
+    return [convs[n] for n in names]
+
+
+def _taps(model: keras.Model, pruned: list[ConvInfo]) -> keras.Model:
+    """``model`` with extra outputs: each pruned conv's BN output (or the conv's own), then the logits."""
+    feats = [(c.bn or c.layer).output for c in pruned]
     return keras.Model(model.inputs, [*feats, model.outputs[0]])
 
 
-def _pruned_variables(model: keras.Model, names: list[str]) -> list[tf.Variable]:
+def _pruned_variables(pruned: list[ConvInfo]) -> list[tf.Variable]:
     """The trainable weights of the pruned convs and of the BatchNorms folded into them.
 
     With ``only_pruned`` only those change, and every other layer (the dense
@@ -59,10 +64,9 @@ def _pruned_variables(model: keras.Model, names: list[str]) -> list[tf.Variable]
     54.3% (uniform) and 57.1% against 55.3% (sensitivity); patterns only 67.4%
     against 67.6%.
     """
-    convs = {c.name: c for c in find_convs(model)}
     out: list[tf.Variable] = []
-    for n in names:
-        for layer in (convs[n].layer, convs[n].bn):
+    for c in pruned:
+        for layer in (c.layer, c.bn):
             if layer is not None and layer.trainable:
                 out.extend(layer.trainable_weights)
     return out
@@ -135,14 +139,15 @@ def distill(
     names = list(masks)
     s_model = with_logits(student)
     t_model = with_logits(teacher)
-    s_taps, t_taps = _taps(s_model, names), _taps(t_model, names)
+    s_pruned = _pruned_convs(s_model, names)
+    s_taps, t_taps = _taps(s_model, s_pruned), _taps(t_model, _pruned_convs(t_model, names))
     rng = np.random.default_rng(seed)
 
     probe = t_taps(x[: min(len(x), 256)], training=False)
     # Per-layer normaliser: the teacher's mean feature variance on the synthetic pool.
     norms = [float(np.mean(np.var(np.asarray(a), axis=tuple(range(a.ndim - 1))))) + 1e-8 for a in probe[:-1]]
     kernels = [(s_model.get_layer(n).kernel, tf.constant(masks[n].astype(np.float32))) for n in names]
-    variables = _pruned_variables(s_model, names) if only_pruned else s_model.trainable_variables
+    variables = _pruned_variables(s_pruned) if only_pruned else s_model.trainable_variables
     opt = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1)))
     t2 = temperature * temperature
     # Step size of the adversarial nudge, in units of the synthetic pool's own spread.

@@ -159,6 +159,7 @@ def prune(
         raise ConverterError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
     if allocation == "sensitivity" and (method != "admm" or isinstance(keep, Mapping)):
         raise ConverterError("allocation='sensitivity' needs method='admm' and one float keep (it sets per-layer keep)")
+    # ``not x >= 0`` also refuses NaN.
     if samples < 1 or min(iterations, augment, distill_steps) < 0 or not distill_adversarial >= 0:
         raise ConverterError("samples must be >= 1; iterations, augment, distill_steps and distill_adversarial >= 0")
     pruned = clone_with_weights(model)
