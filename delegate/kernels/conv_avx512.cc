@@ -10,6 +10,9 @@ namespace {
 
 struct Avx512 {
   using V = __m512;
+  // Output rows per input-stationary tile, stride 1 and 2: the input tile
+  // ((R-1)*S+3 rows x 3 variants) and R accumulators must fit the register file.
+  static constexpr int kStationaryRows = 4, kStationaryRows2 = 3;
   static constexpr int kLanes = 16;
   static V Zero() { return _mm512_setzero_ps(); }
   static V Broadcast(float x) { return _mm512_set1_ps(x); }
@@ -17,6 +20,9 @@ struct Avx512 {
   static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static constexpr int kTile = 8;
   static void TransposeTile(const float* const src[8], float* const dst[8]) { Transpose8x8(src, dst); }
+  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V Min(V a, V b) { return _mm512_min_ps(a, b); }
+  static V Max(V a, V b) { return _mm512_max_ps(a, b); }
   static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 };
 

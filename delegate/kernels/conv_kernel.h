@@ -52,6 +52,7 @@ using AlignedFloats = std::vector<float, AlignedAllocator<float>>;
 struct Workspace {
   AlignedFloats input_planes;   // channel-planar, phase-split copy of the input rows
   AlignedFloats output_planes;  // [out_c][pixels] before the NHWC scatter
+  AlignedFloats accumulators;   // one tile of a filter block (input-stationary path)
 };
 
 // Computes output rows [oy0, oy1) of image n. `input` and `output` are whole

@@ -10,11 +10,17 @@ namespace {
 
 struct Neon {
   using V = float32x4_t;
+  // Output rows per input-stationary tile, stride 1 and 2: the input tile
+  // ((R-1)*S+3 rows x 3 variants) and R accumulators must fit the register file.
+  static constexpr int kStationaryRows = 4, kStationaryRows2 = 3;
   static constexpr int kLanes = 4;
   static V Zero() { return vdupq_n_f32(0.0f); }
   static V Broadcast(float x) { return vdupq_n_f32(x); }
   static V Load(const float* p) { return vld1q_f32(p); }
   static void Store(float* p, V v) { vst1q_f32(p, v); }
+  static V Add(V a, V b) { return vaddq_f32(a, b); }
+  static V Min(V a, V b) { return vminq_f32(a, b); }
+  static V Max(V a, V b) { return vmaxq_f32(a, b); }
   static V Fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
   static constexpr int kTile = 4;
   // dst[j][i] = src[i][j] for a 4x4 tile.

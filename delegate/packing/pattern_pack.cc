@@ -134,6 +134,45 @@ void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const
     }
   }
   p.distinct_patterns = int(distinct.size());
+
+  // Channel-major copy: block b holds output channels [b*FB, (b+1)*FB), in
+  // their original order, so a tile's result is written to NHWC contiguously.
+  ChannelMajorPack& cm = p.channel_major;
+  cm.filter_block = kFilterBlock;
+  cm.blocks = (out_channels + kFilterBlock - 1) / kFilterBlock;
+  cm.group_index.push_back(0);
+  std::vector<int> filters;
+  for (int b = 0; b < cm.blocks; ++b) {
+    const int f0 = b * kFilterBlock, f1 = std::min(out_channels, f0 + kFilterBlock);
+    for (int i = 0; i < in_channels; ++i) {
+      filters.clear();
+      for (int f = f0; f < f1; ++f) {
+        if (masks[size_t(f) * in_channels + i] != 0) filters.push_back(f);
+      }
+      auto mask_of = [&](int f) { return masks[size_t(f) * in_channels + i]; };
+      std::stable_sort(filters.begin(), filters.end(), [&](int x, int y) { return mask_of(x) < mask_of(y); });
+      size_t first_group = cm.groups.size();
+      for (const int f : filters) {
+        const uint16_t mask = mask_of(f);
+        if (cm.groups.size() == first_group || cm.groups.back().mask != mask) {
+          PackedGroup g;
+          g.mask = mask;
+          int n = 0;
+          for (int t = 0; t < 9; ++t) {
+            if (mask & (1u << t)) g.taps[n++] = uint8_t(t);
+          }
+          g.begin = g.end = int32_t(cm.kernel_filter.size());
+          cm.groups.push_back(g);
+        }
+        const PackedGroup& g = cm.groups.back();
+        const int o = f;
+        cm.kernel_filter.push_back(f - f0);
+        for (int n = 0; n < 4; ++n) cm.kernel_weights.push_back(ohwi[(size_t(o) * 9 + g.taps[n]) * in_channels + i]);
+        cm.groups.back().end = int32_t(cm.kernel_filter.size());
+      }
+      cm.group_index.push_back(int32_t(cm.groups.size()));
+    }
+  }
   *out = std::move(p);
 }
 

@@ -30,6 +30,23 @@ struct PackedGroup {
 
 inline constexpr int kChannelBlock = 32;
 
+// The same kept kernels in channel-major order, for the input-stationary
+// kernel (docs/packed-layout.md): filters in blocks of `filter_block`; within
+// a block, for each input channel, the kernels grouped by pattern. A kernel
+// stores the position of its filter inside the block and its 4 weights.
+struct ChannelMajorPack {
+  int filter_block = 0;
+  int blocks = 0;
+  // size blocks*in_channels+1: the groups of block b at channel c are
+  // [group_index[b*C+c], group_index[b*C+c+1]).
+  std::vector<int32_t> group_index;
+  std::vector<PackedGroup> groups;
+  std::vector<int32_t> kernel_filter;  // per kernel: filter position within its block
+  std::vector<float> kernel_weights;   // per kernel: 4 weights in tap order
+};
+
+inline constexpr int kFilterBlock = 64;
+
 struct PackedConv {
   int out_channels = 0;
   int in_channels = 0;
@@ -43,6 +60,7 @@ struct PackedConv {
   std::vector<float> kernel_weights;    // per kept kernel: 4 weights in tap order
   std::vector<float> bias;              // per original output channel (zeros when the conv has none)
   int distinct_patterns = 0;
+  ChannelMajorPack channel_major;
 
   size_t kept_kernels() const { return kernel_channel.size(); }
 };
