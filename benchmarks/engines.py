@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.peers import PEERS
+from benchmarks.peers import PEERS, PRUNED_PEERS
 from benchmarks.peers.base import PeerUnavailableError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +81,7 @@ def worker_env(cache: Path, threads: int) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env["TVM_NUM_THREADS"] = str(threads)  # TVM's pool reads this once, at start
     env["OMP_NUM_THREADS"] = str(threads)
+    env["NM_DISABLE_ANALYTICS"] = "1"  # DeepSparse/SparseZoo send usage analytics on import otherwise
     return env
 
 
@@ -181,7 +182,7 @@ def open_engine(name: str, cache: Path, threads: int, log: Path, timeout: float)
         return InProcessEngine(name, "benchmarks.peers.patternlite_delegate")
     if name == "tflite_builtin":
         return InProcessEngine(name, "benchmarks.peers.tflite_xnnpack", "BuiltinPeer")
-    module, venv = PEERS[name]
+    module, venv = PEERS[name] if name in PEERS else PRUNED_PEERS[name]
     if venv is None:
         return InProcessEngine(name, module)
     return SubprocessEngine(name, module, venv, cache, threads, log, timeout)

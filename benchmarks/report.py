@@ -86,6 +86,52 @@ def model_table(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _find(runs: list[dict[str, Any]], engine: str, variant: str, threads: int) -> dict[str, Any] | None:
+    return next((r for r in runs if (r["engine"], r["variant"], r["threads"]) == (engine, variant, threads)), None)
+
+
+def pruned_table(res: dict[str, Any]) -> list[str]:
+    """patternlite against every other engine run on the very same pruned models (DeepSparse).
+
+    Per model, engine, keep and thread count: both medians, patternlite's speed-up over that
+    engine on the pruned model, and the engine's own gain from the zeros (its dense median,
+    engine name without ``_pruned``, over its pruned median).
+    """
+    lines: list[str] = []
+    for m in res["models"]:
+        runs = m["runs"]
+        for r in runs:
+            if r["variant"] == "dense" or r["engine"] == "patternlite":
+                continue
+            pl = _find(runs, "patternlite", r["variant"], r["threads"])
+            dense_name = r["engine"].removesuffix("_pruned")
+            dense = _find(runs, dense_name, "dense", r["threads"])
+            ok = r["status"] == "ok"
+            pl_ok = pl is not None and pl["status"] == "ok"
+            dense_ok = dense is not None and dense["status"] == "ok"
+            zeros = (r.get("info") or {}).get("conv3x3_weight_zeros")
+            cells = [
+                m["name"],
+                r["engine"],
+                r["variant"].replace("keep", "keep "),
+                str(r["threads"]),
+                f"{zeros:.1%}" if zeros is not None else "-",
+                _cell(pl),
+                _cell(r),
+                f"{r['median_ms'] / pl['median_ms']:.2f}x" if ok and pl_ok else "-",  # type: ignore[index]
+                _cell(dense),
+                f"{dense['median_ms'] / r['median_ms']:.2f}x" if ok and dense_ok else "-",  # type: ignore[index]
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    if not lines:
+        return []
+    head = (
+        "| model | engine | keep | thr | 3x3 weights zero (its ONNX) | patternlite ms | engine ms "
+        "| patternlite speed-up | engine dense ms | engine's gain from the zeros |"
+    )
+    return [head, "|" + "---|" * 10, *lines]
+
+
 def layer_table(res: dict[str, Any]) -> list[str]:
     rows = [r for r in res.get("layers", [])]
     if not rows:
@@ -144,12 +190,25 @@ def markdown(res: dict[str, Any]) -> str:
         f"- Batch 1, {res['settings']['warmup']} warm-up + {res['settings']['reps']} timed runs per engine, "
         "engines interleaved round-robin. Times: median (p90) in ms. 'vs best dense' = the fastest dense "
         "engine's median divided by this row's. Agreement: max |out - ref| / max |ref| against TFLite's "
-        "builtin kernels (dense peers on the dense model, patternlite on the same pruned model).",
+        "builtin kernels (dense peers on the dense model; patternlite and deepsparse_pruned on the same pruned "
+        "model).",
         "",
         "## Whole models",
         "",
         *model_table(res),
     ]
+    pt = pruned_table(res)
+    if pt:
+        out += [
+            "",
+            "## The same pruned model under another engine",
+            "",
+            "patternlite against DeepSparse, both on the pattern-pruned model of each keep (its zeros in "
+            "the weights DeepSparse compiles, through tf2onnx). Times: median (p90) in ms. Speed-up > 1: "
+            "patternlite is faster. Gain from the zeros: that engine's dense median over its pruned median.",
+            "",
+            *pt,
+        ]
     lt = layer_table(res)
     if lt:
         out += [

@@ -1,7 +1,8 @@
 """Run the side-by-side benchmark: ``python -m benchmarks.run --models ... --threads 1,2``.
 
 For every model: the dense .tflite under each dense peer, and the pattern-pruned .tflite
-at each keep under the patternlite delegate, all loaded together and timed round-robin.
+at each keep under the patternlite delegate and under the pruned peers (DeepSparse on the
+same pruned model), all loaded together and timed round-robin.
 Outputs are checked against TFLite's builtin kernels.  Then, per 3x3 conv layer shape, a
 single-op model dense under XNNPACK against pruned under the delegate.
 """
@@ -23,11 +24,13 @@ import numpy as np
 from benchmarks.artifacts import build_in_subprocess, layer_artifacts, layer_key, model_artifacts
 from benchmarks.engines import ROOT, Engine, EngineError, open_engine
 from benchmarks.models import ALL_MODELS, MODELS
-from benchmarks.peers import DENSE_PEERS
+from benchmarks.peers import DENSE_PEERS, PRUNED_PEERS
 from benchmarks.timing import agreement, round_robin, summarize
 
 SCHEMA = "patternlite-bench/1"
 TVM_DEFAULT_MODELS = ("resnet20", "resnet56", "tiny")
+# Engines that run the pattern-pruned models, once per keep; every other engine runs the dense model.
+PRUNED_ENGINES = ("patternlite", *PRUNED_PEERS)
 
 
 def machine_info() -> dict[str, Any]:
@@ -169,11 +172,11 @@ def bench_model(sess: Session, name: str) -> dict[str, Any]:
     for threads in args.threads:
         jobs: list[dict[str, Any]] = []
         for eng in args.engines:
-            if eng == "patternlite":
+            if eng in PRUNED_ENGINES:
                 for tag, path in art["pruned"].items():
                     jobs.append(
                         {
-                            "label": f"patternlite[{tag}]",
+                            "label": f"{eng}[{tag}]",
                             "engine": eng,
                             "variant": tag,
                             "path": path,
@@ -301,7 +304,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     p.add_argument("--models", default=",".join(ALL_MODELS), help="comma list of " + ",".join(MODELS))
     p.add_argument("--threads", default="1,2")
-    p.add_argument("--engines", default=",".join([*DENSE_PEERS, "patternlite"]))
+    p.add_argument("--engines", default=",".join([*DENSE_PEERS, *PRUNED_ENGINES]))
     p.add_argument("--keeps", default="1.0,0.5,0.28", help="connectivity keep fractions of the pruned models")
     p.add_argument(
         "--layers", default="vgg16,resnet50", help="models whose 3x3 layers are timed one by one ('' = none)"
@@ -334,8 +337,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"unknown models {unknown}; choose from {list(MODELS)}")
     a.models = split
     a.threads = [int(t) for t in str(a.threads).split(",") if t]
-    # ncnn reads the ONNX file the onnxruntime peer converts, so onnxruntime goes first.
-    order = [*DENSE_PEERS, "patternlite"]
+    # ncnn reads the ONNX file the onnxruntime peer converts, so onnxruntime goes first
+    # (DeepSparse reuses it too, converting it itself only when it is missing).
+    order = [*DENSE_PEERS, *PRUNED_ENGINES]
     a.engines = sorted((e for e in a.engines.split(",") if e), key=lambda e: order.index(e) if e in order else 99)
     a.keeps = [float(k) for k in a.keeps.split(",") if k]
     a.layers = [m for m in a.layers.split(",") if m]

@@ -22,7 +22,8 @@ pytest.importorskip("keras", reason="the harness builds its models with keras")
 
 from benchmarks import run  # noqa: E402
 from benchmarks.engines import VENVS  # noqa: E402
-from benchmarks.peers import PEERS  # noqa: E402
+from benchmarks.peers import PEERS, PRUNED_PEERS  # noqa: E402
+from benchmarks.report import markdown  # noqa: E402
 
 RUN_KEYS = {"engine", "variant", "threads", "status", "reason"}
 TIMED_KEYS = {"n", "median_ms", "p90_ms", "times_ms", "agreement"}
@@ -121,13 +122,24 @@ def test_harness_end_to_end(tmp_path: Path, cache: Path, capsys: pytest.CaptureF
             )
 
 
+# Peers that start from the ONNX file tf2onnx writes in the onnx venv: that venv is needed too.
+NEEDS_ONNX_VENV = {"ncnn", "deepsparse", "deepsparse_pruned"}
+
+
 # tvm_tuned is left out: meta-schedule tuning takes minutes even on the tiny model.
-@pytest.mark.parametrize("peer", [p for p, (_, venv) in PEERS.items() if venv is not None and p != "tvm_tuned"])
+@pytest.mark.parametrize(
+    "peer", [p for p, (_, venv) in {**PEERS, **PRUNED_PEERS}.items() if venv is not None and p != "tvm_tuned"]
+)
 def test_peer_worker_on_tiny(peer: str, tmp_path: Path, cache: Path) -> None:
-    """Each installed venv peer runs the tiny model and agrees with TFLite; skipped when not installed."""
-    venv = PEERS[peer][1]
-    if not (VENVS / str(venv) / "bin" / "python").exists():
-        pytest.skip(f"{peer}: benchmarks/.venvs/{venv} not installed (bash benchmarks/install_peers.sh {venv})")
+    """Each installed venv peer runs the tiny model and agrees with TFLite; skipped when not installed.
+
+    Dense peers run the dense model; pruned peers (DeepSparse on patternlite's pruned model)
+    run the keep-0.5 pruned model and are checked against TFLite on that same pruned model.
+    """
+    venv = {**PEERS, **PRUNED_PEERS}[peer][1]
+    for v in (str(venv), *(["onnx"] if peer in NEEDS_ONNX_VENV else [])):
+        if not (VENVS / v / "bin" / "python").exists():
+            pytest.skip(f"{peer}: benchmarks/.venvs/{v} not installed (bash benchmarks/install_peers.sh {v})")
     engines = f"onnxruntime,{peer}" if peer == "ncnn" else peer  # ncnn converts from onnxruntime's ONNX
     argv = [
         "--models",
@@ -157,3 +169,58 @@ def test_peer_worker_on_tiny(peer: str, tmp_path: Path, cache: Path) -> None:
     r = next(r for r in res["models"][0]["runs"] if r["engine"] == peer)
     assert r["status"] == "ok", r["reason"]
     assert r["agreement"]["ok"], r["agreement"]
+    if peer in PRUNED_PEERS:
+        assert r["variant"] == "keep0.5"
+        assert "same pruned model" in r["agreement"]["reference"]
+    if peer.startswith("deepsparse"):
+        # The pruned model's zeros reach the ONNX weights DeepSparse compiles (4 of 9 taps kept,
+        # then half the kernels: ~78% zeros); the dense model has none.
+        zeros = r["info"]["conv3x3_weight_zeros"]
+        assert zeros > 0.5 if peer in PRUNED_PEERS else zeros < 0.01, r["info"]
+
+
+def _run(engine: str, variant: str, ms: float, status: str = "ok", **extra: object) -> dict[str, object]:
+    rec: dict[str, object] = {"engine": engine, "variant": variant, "threads": 1, "status": status, "reason": None}
+    if status == "ok":
+        rec.update(median_ms=ms, p90_ms=ms * 1.1, agreement={"ok": True, "rel_diff": 1e-6})
+    else:
+        rec["reason"] = "not installed"
+    rec.update(extra)
+    return rec
+
+
+def test_report_pruned_peer_columns() -> None:
+    """DeepSparse dense counts as a dense peer; DeepSparse on the pruned model gets its own table."""
+    res = {
+        "date": "2026-01-01",
+        "host": "h",
+        "command": "x",
+        "wall_s": 1.0,
+        "machine": {"cpu_model": "cpu", "cores": 2, "simd": [], "os": "linux"},
+        "settings": {"threads": [1], "warmup": 1, "reps": 3},
+        "engines": {},
+        "models": [
+            {
+                "name": "tiny",
+                "runs": [
+                    _run("tflite_xnnpack", "dense", 4.0),
+                    _run("deepsparse", "dense", 2.0),
+                    _run("patternlite", "keep0.5", 1.0),
+                    _run("deepsparse_pruned", "keep0.5", 1.5, info={"conv3x3_weight_zeros": 0.78}),
+                    _run("deepsparse_pruned", "keep0.28", 0.0, status="unavailable"),
+                ],
+            }
+        ],
+        "layers": [],
+    }
+    md = markdown(res)
+    # best dense = DeepSparse's 2.0 ms: patternlite at 1.0 ms is 2x, XNNPACK 0.5x
+    assert "| tiny | patternlite (keep 0.5) | 1.00 (1.10) | 2.00x |" in md
+    assert "| tiny | tflite_xnnpack | 4.00 (4.40) | 0.50x |" in md
+    assert "| tiny | deepsparse_pruned (keep 0.5) | 1.50 (1.65) | 1.33x |" in md
+    assert "## The same pruned model under another engine" in md
+    assert (
+        "| tiny | deepsparse_pruned | keep 0.5 | 1 | 78.0% | 1.00 (1.10) | 1.50 (1.65) | 1.50x | 2.00 (2.20) | 1.33x |"
+        in md
+    )
+    assert "| tiny | deepsparse_pruned | keep 0.28 | 1 | - | - | unavailable | - | 2.00 (2.20) | - |" in md

@@ -27,8 +27,11 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
-def convert_guarded(tflite: Path, out: Path) -> None:
+def convert_guarded(tflite: Path, out: Path, python: str | Path | None = None) -> None:
     """tf2onnx in a child process capped at CONVERT_MEM_GB of data.
+
+    ``python``: the interpreter that has tf2onnx (default: this one, the onnx venv's);
+    the DeepSparse peer (its venv pins an old onnx and has no tensorflow) passes the onnx venv's.
 
     As installed, tf2onnx needs more than 14 GB for VGG-16: its optimizers deep-copy the
     graph before each pass (``catch_errors``) and re-serialize every constant into node
@@ -42,7 +45,7 @@ def convert_guarded(tflite: Path, out: Path) -> None:
     code = "import sys; from pathlib import Path; from benchmarks.peers.onnxruntime_peer import tflite_to_onnx; "
     code += "tflite_to_onnx(Path(sys.argv[1]), Path(sys.argv[2]))"
     res = subprocess.run(
-        [sys.executable, "-c", code, str(tflite), str(out)],
+        [str(python or sys.executable), "-c", code, str(tflite), str(out)],
         env=env,
         preexec_fn=_limit_memory,
         capture_output=True,
