@@ -11,8 +11,11 @@ namespace {
 struct Avx2 {
   using V = __m256;
   // Output rows per input-stationary tile, stride 1 and 2: the input tile
-  // ((R-1)*S+3 rows x 3 variants) and R accumulators must fit the register file.
+  // ((R-1)*S+3 rows x 3 taps) and R accumulators must fit the register file.
   static constexpr int kStationaryRows = 2, kStationaryRows2 = 1;
+  // Vectors per tile of the narrow (flattened) layout: 9 taps x NV input
+  // vectors stay in registers.
+  static constexpr int kNarrowVectors = 1;
   static constexpr int kLanes = 8;
   static V Zero() { return _mm256_setzero_ps(); }
   static V Broadcast(float x) { return _mm256_set1_ps(x); }

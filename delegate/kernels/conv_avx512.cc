@@ -11,8 +11,11 @@ namespace {
 struct Avx512 {
   using V = __m512;
   // Output rows per input-stationary tile, stride 1 and 2: the input tile
-  // ((R-1)*S+3 rows x 3 variants) and R accumulators must fit the register file.
+  // ((R-1)*S+3 rows x 3 taps) and R accumulators must fit the register file.
   static constexpr int kStationaryRows = 4, kStationaryRows2 = 3;
+  // Vectors per tile of the narrow (flattened) layout: 9 taps x NV input
+  // vectors stay in registers.
+  static constexpr int kNarrowVectors = 2;
   static constexpr int kLanes = 16;
   static V Zero() { return _mm512_setzero_ps(); }
   static V Broadcast(float x) { return _mm512_set1_ps(x); }

@@ -50,9 +50,9 @@ using AlignedFloats = std::vector<float, AlignedAllocator<float>>;
 
 // Per-thread scratch memory, grown on demand and reused across invocations.
 struct Workspace {
-  AlignedFloats input_planes;   // channel-planar, phase-split copy of the input rows
-  AlignedFloats output_planes;  // [out_c][pixels] before the NHWC scatter
-  AlignedFloats accumulators;   // one tile of a filter block (input-stationary path)
+  AlignedFloats input_planes;   // the block's input in the kernel's tap layout
+  AlignedFloats row_scratch;    // one input row, channel-planar
+  AlignedFloats accumulators;   // one output tile of one filter block
 };
 
 // Computes output rows [oy0, oy1) of image n. `input` and `output` are whole

@@ -11,8 +11,11 @@ namespace {
 struct Neon {
   using V = float32x4_t;
   // Output rows per input-stationary tile, stride 1 and 2: the input tile
-  // ((R-1)*S+3 rows x 3 variants) and R accumulators must fit the register file.
+  // ((R-1)*S+3 rows x 3 taps) and R accumulators must fit the register file.
   static constexpr int kStationaryRows = 4, kStationaryRows2 = 3;
+  // Vectors per tile of the narrow (flattened) layout: 9 taps x NV input
+  // vectors stay in registers.
+  static constexpr int kNarrowVectors = 2;
   static constexpr int kLanes = 4;
   static V Zero() { return vdupq_n_f32(0.0f); }
   static V Broadcast(float x) { return vdupq_n_f32(x); }

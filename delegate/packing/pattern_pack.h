@@ -45,7 +45,7 @@ struct ChannelMajorPack {
   std::vector<float> kernel_weights;   // per kernel: 4 weights in tap order
 };
 
-inline constexpr int kFilterBlock = 64;
+inline constexpr int kFilterBlock = 128;
 
 struct PackedConv {
   int out_channels = 0;
