@@ -23,6 +23,30 @@ struct ConvGeometry {
   float act_min = 0, act_max = 0;  // fused activation as a clamp (+-inf for NONE)
 };
 
+// The SIMD kernels' two input layouts (conv_simd_impl.h): planar rows when an
+// output row rounded up to whole vectors wastes at most a quarter of the
+// lanes (strides 1 and 2), else a 9-tap im2col over the flattened pixels.
+inline bool UseWideLayout(const ConvGeometry& g, int lanes) {
+  if (g.stride_h != g.stride_w || g.stride_h > 2) return false;
+  const int padded = (g.out_w + lanes - 1) / lanes * lanes;
+  return 8 * (padded - g.out_w) <= 2 * padded;
+}
+
+// Filters per channel-major block: the block's output tile buffer (128 x
+// 4 rows x 16 lanes, or 256 x 32 pixels narrow = 32 KiB) stays in L1, and the
+// narrow layout's shorter tiles need more kernels per channel to amortise
+// loading the channel's taps (measured: benchmarks/kernel_bench.py).
+inline int StationaryFilterBlock(const ConvGeometry& g, int lanes) { return UseWideLayout(g, lanes) ? 128 : 256; }
+
+// Bytes of the input layout per output row, to size row blocks.
+inline size_t InputBytesPerOutputRow(const ConvGeometry& g, int lanes) {
+  if (UseWideLayout(g, lanes)) {
+    const size_t pp = size_t(g.out_w) + 2 * size_t(lanes);
+    return size_t(g.in_c) * g.stride_h * g.stride_w * pp * sizeof(float);
+  }
+  return size_t(g.in_c) * 9 * g.out_w * sizeof(float);
+}
+
 // Cache-line-aligned allocation, so that plane rows whose pitch is a multiple
 // of the vector width give aligned (single-line) vector loads.
 template <class T, size_t kAlign = 64>

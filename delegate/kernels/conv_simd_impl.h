@@ -293,13 +293,6 @@ inline void FillNarrow(const ConvGeometry& g, int width, int pixels, int pixels_
 
 // ---- The two paths.
 
-template <class T>
-inline bool UseWideLayout(const ConvGeometry& g) {
-  if (g.stride_h != g.stride_w || g.stride_h > 2) return false;
-  const int padded = (g.out_w + T::kLanes - 1) / T::kLanes * T::kLanes;
-  return 8 * (padded - g.out_w) <= 2 * padded;  // at most 25% of the lanes are padding
-}
-
 template <class T, int S>
 inline void WideRows(const ConvGeometry& g, const PackedConv& w, const float* in_n, int oy0, int oy1, float* out_n,
                      Workspace* ws) {
@@ -362,7 +355,7 @@ void ConvRows(const ConvGeometry& g, const PackedConv& w, const float* input, fl
               int oy1, Workspace* ws) {
   const float* in_n = input + size_t(n) * g.in_h * g.in_w * g.in_c;
   float* out_n = output + size_t(n) * g.out_h * g.out_w * g.out_c;
-  if (!UseWideLayout<T>(g)) {
+  if (!UseWideLayout(g, T::kLanes)) {
     NarrowRows<T>(g, w, in_n, oy0, oy1, out_n, ws);
   } else if (g.stride_h == 1) {
     WideRows<T, 1>(g, w, in_n, oy0, oy1, out_n, ws);

@@ -135,45 +135,63 @@ void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const
   }
   p.distinct_patterns = int(distinct.size());
 
-  // Channel-major copy: block b holds output channels [b*FB, (b+1)*FB), in
-  // their original order, so a tile's result is written to NHWC contiguously.
-  ChannelMajorPack& cm = p.channel_major;
-  cm.filter_block = kFilterBlock;
-  cm.blocks = (out_channels + kFilterBlock - 1) / kFilterBlock;
-  cm.group_index.push_back(0);
-  std::vector<int> filters;
+  PackChannelMajor(kFilterBlock, &p);
+  *out = std::move(p);
+}
+
+void PackChannelMajor(int filter_block, PackedConv* p) {
+  // Every kept kernel as (filter, channel, group) from the filter-major form.
+  struct Kernel {
+    int filter, channel;
+    const PackedGroup* group;
+    int32_t index;
+  };
+  std::vector<Kernel> kernels;
+  kernels.reserve(p->kept_kernels());
+  const int nb = p->channel_blocks;
+  for (int f = 0; f < p->out_channels; ++f) {
+    const int o = p->filter_order[f];
+    for (int gi = p->filter_groups[size_t(f) * nb]; gi < p->filter_groups[size_t(f + 1) * nb]; ++gi) {
+      const PackedGroup& g = p->groups[gi];
+      for (int k = g.begin; k < g.end; ++k) kernels.push_back({o, p->kernel_channel[k], &g, k});
+    }
+  }
+  // Block of the filter, then channel, then pattern, then filter: a block's
+  // tile buffer is indexed by the original output channel, so the finished
+  // tile is written to NHWC contiguously.
+  std::sort(kernels.begin(), kernels.end(), [&](const Kernel& a, const Kernel& b) {
+    const int ba = a.filter / filter_block, bb = b.filter / filter_block;
+    if (ba != bb) return ba < bb;
+    if (a.channel != b.channel) return a.channel < b.channel;
+    if (a.group->mask != b.group->mask) return a.group->mask < b.group->mask;
+    return a.filter < b.filter;
+  });
+  ChannelMajorPack cm;
+  cm.filter_block = filter_block;
+  cm.blocks = (p->out_channels + filter_block - 1) / filter_block;
+  cm.group_index.assign(size_t(cm.blocks) * p->in_channels + 1, 0);
+  cm.kernel_filter.reserve(kernels.size());
+  cm.kernel_weights.reserve(kernels.size() * 4);
+  size_t next = 0;
   for (int b = 0; b < cm.blocks; ++b) {
-    const int f0 = b * kFilterBlock, f1 = std::min(out_channels, f0 + kFilterBlock);
-    for (int i = 0; i < in_channels; ++i) {
-      filters.clear();
-      for (int f = f0; f < f1; ++f) {
-        if (masks[size_t(f) * in_channels + i] != 0) filters.push_back(f);
-      }
-      auto mask_of = [&](int f) { return masks[size_t(f) * in_channels + i]; };
-      std::stable_sort(filters.begin(), filters.end(), [&](int x, int y) { return mask_of(x) < mask_of(y); });
-      size_t first_group = cm.groups.size();
-      for (const int f : filters) {
-        const uint16_t mask = mask_of(f);
-        if (cm.groups.size() == first_group || cm.groups.back().mask != mask) {
-          PackedGroup g;
-          g.mask = mask;
-          int n = 0;
-          for (int t = 0; t < 9; ++t) {
-            if (mask & (1u << t)) g.taps[n++] = uint8_t(t);
-          }
+    for (int c = 0; c < p->in_channels; ++c) {
+      cm.group_index[size_t(b) * p->in_channels + c] = int32_t(cm.groups.size());
+      for (; next < kernels.size() && kernels[next].filter / filter_block == b && kernels[next].channel == c; ++next) {
+        const Kernel& k = kernels[next];
+        const bool first_of_channel = cm.groups.size() == size_t(cm.group_index[size_t(b) * p->in_channels + c]);
+        if (first_of_channel || cm.groups.back().mask != k.group->mask) {
+          PackedGroup g = *k.group;
           g.begin = g.end = int32_t(cm.kernel_filter.size());
           cm.groups.push_back(g);
         }
-        const PackedGroup& g = cm.groups.back();
-        const int o = f;
-        cm.kernel_filter.push_back(f - f0);
-        for (int n = 0; n < 4; ++n) cm.kernel_weights.push_back(ohwi[(size_t(o) * 9 + g.taps[n]) * in_channels + i]);
+        cm.kernel_filter.push_back(k.filter - b * filter_block);
+        for (int n = 0; n < 4; ++n) cm.kernel_weights.push_back(p->kernel_weights[size_t(k.index) * 4 + n]);
         cm.groups.back().end = int32_t(cm.kernel_filter.size());
       }
-      cm.group_index.push_back(int32_t(cm.groups.size()));
     }
   }
-  *out = std::move(p);
+  cm.group_index.back() = int32_t(cm.groups.size());
+  p->channel_major = std::move(cm);
 }
 
 }  // namespace patternlite

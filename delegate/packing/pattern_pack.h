@@ -45,6 +45,8 @@ struct ChannelMajorPack {
   std::vector<float> kernel_weights;   // per kernel: 4 weights in tap order
 };
 
+// Default filters per channel-major block; the conv plan may repack with
+// another (see PlanConv): the block's tile buffer must stay in L1.
 inline constexpr int kFilterBlock = 128;
 
 struct PackedConv {
@@ -79,6 +81,10 @@ bool AssignKernelMasks(const float* ohwi, int out_channels, int in_channels, con
 // Packs the kept weights. `masks` comes from AssignKernelMasks; `bias` may be null.
 void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const uint16_t* masks,
                      const float* bias, PackedConv* out);
+
+// (Re)builds p->channel_major from the filter-major form with blocks of
+// `filter_block` filters.
+void PackChannelMajor(int filter_block, PackedConv* p);
 
 }  // namespace patternlite
 

@@ -12,10 +12,17 @@ namespace {
 // L2 of current x86 and big arm cores, so the taps re-read it from cache.
 constexpr size_t kBlockBudgetBytes = 384 * 1024;
 
+// The narrow layout computes whole tiles of 32 flattened pixels: a block
+// gets at least two of them (or the whole image), whatever the budget says.
+constexpr int kMinNarrowPixels = 64;
+
 // Below this many multiply-accumulates (~25 us on one AVX-512 core) a conv
 // runs on one thread: waking another, beside XNNPACK's spinning pool on the
 // same cores, costs more than it saves (measured on ResNet-20 at 2 threads).
 constexpr size_t kMinParallelMacs = size_t(1) << 19;
+
+// Row blocks are cut at multiples of the SIMD kernels' register tile height.
+constexpr int kRowQuantum = 4;
 
 }  // namespace
 
@@ -44,7 +51,8 @@ bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int*
 }
 
 bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
-              int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, ConvPlan* plan) {
+              int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, int lanes,
+              ConvPlan* plan) {
   ConvGeometry g;
   g.batch = batch;
   g.in_h = in_h;
@@ -61,10 +69,10 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   }
   // Row blocks: as tall as the cache budget allows, then split further so
   // every thread gets an equal share on small images.
-  const int sh = stride_h, sw = stride_w;
-  const size_t bytes_per_row = size_t(in_c) * sh * sw * (g.out_w + 2 / sw) * sizeof(float);
+  const size_t bytes_per_row = InputBytesPerOutputRow(g, lanes);
   int rows = int(std::max<size_t>(1, kBlockBudgetBytes / std::max<size_t>(bytes_per_row, 1)));
-  rows = std::max(1, std::min(rows - 2 / sh, g.out_h));
+  if (!UseWideLayout(g, lanes)) rows = std::max(rows, (kMinNarrowPixels + g.out_w - 1) / g.out_w);
+  rows = std::max(1, std::min(rows, g.out_h));
   int blocks = (g.out_h + rows - 1) / rows;
   const size_t macs = size_t(batch) * g.out_h * g.out_w * macs_per_pixel;
   if (macs < kMinParallelMacs) threads = 1;
@@ -74,6 +82,9 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   }
   plan->geometry = g;
   plan->block_rows = (g.out_h + blocks - 1) / blocks;
+  // Whole register tiles (4 rows) per block where blocks are taller than one.
+  if (plan->block_rows > kRowQuantum) plan->block_rows = (plan->block_rows + kRowQuantum - 1) / kRowQuantum * kRowQuantum;
+  plan->filter_block = StationaryFilterBlock(g, lanes);
   plan->blocks_per_image = (g.out_h + plan->block_rows - 1) / plan->block_rows;
   return true;
 }
@@ -115,11 +126,12 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
   const int threads = pool_ ? pool_->size() : 1;
   if (!PlanConv(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3],
                 packed_.out_channels, config_.padding, config_.stride_h, config_.stride_w, config_.act_min,
-                config_.act_max, threads, packed_.kept_kernels() * 4, &plan_)) {
+                config_.act_max, threads, packed_.kept_kernels() * 4, IsaLanes(config_.isa), &plan_)) {
     context->ReportError(context, "patternlite: input %dx%d is too small for this 3x3 conv",
                          input.dims->data[1], input.dims->data[2]);
     return kTfLiteError;
   }
+  if (packed_.channel_major.filter_block != plan_.filter_block) PackChannelMajor(plan_.filter_block, &packed_);
   const ConvGeometry& g = plan_.geometry;
   const int shape[4] = {g.batch, g.out_h, g.out_w, g.out_c};
   const bool same_shape =

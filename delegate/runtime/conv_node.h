@@ -38,14 +38,17 @@ struct ConvNodeConfig {
 struct ConvPlan {
   ConvGeometry geometry;
   int block_rows = 1;
+  int filter_block = kFilterBlock;  // channel-major block the SIMD kernel wants
   int blocks_per_image = 1;
 };
 
 // Plans a conv. Returns false when the input is too small for the padding.
 // `macs_per_pixel` (kept kernels x 4) sizes the work: a conv too small to
 // repay waking a second thread runs on one.
+// `lanes` is the kernel's vector width (IsaLanes), which decides its input layout.
 bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
-              int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, ConvPlan* plan);
+              int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, int lanes,
+              ConvPlan* plan);
 
 // Runs a planned conv over the pool (or inline when `pool` is null).
 void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,

@@ -119,10 +119,11 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
     patternlite::ConvPlan plan;
     if (!patternlite::PlanConv(batch, in_h, in_w, in_c, out_c,
                                padding_same ? kTfLitePaddingSame : kTfLitePaddingValid, stride_h, stride_w, lo,
-                               hi, threads, packed.kept_kernels() * 4, &plan)) {
+                               hi, threads, packed.kept_kernels() * 4, patternlite::IsaLanes(isa), &plan)) {
       g_last_error = "input too small for the conv";
       return -1;
     }
+    if (packed.channel_major.filter_block != plan.filter_block) patternlite::PackChannelMajor(plan.filter_block, &packed);
     std::unique_ptr<patternlite::ThreadPool> pool;
     if (threads > 1) pool = std::make_unique<patternlite::ThreadPool>(threads);
     std::vector<patternlite::Workspace> workspaces;
