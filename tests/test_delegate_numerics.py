@@ -98,14 +98,17 @@ def test_realistic_layer_all_isas_agree(isa: str) -> None:
 @pytest.mark.parametrize(
     ("shape", "out_c", "padding"),
     [
-        ((1, 56, 56, 24), 40, "SAME"),  # wide rows: the 2D register-tiled path
+        ((1, 56, 56, 24), 40, "SAME"),  # wide rows: the planar-row layout
         ((2, 23, 62, 9), 17, "VALID"),  # rows not a multiple of the tile height
         ((1, 13, 46, 33), 8, "SAME"),  # channels across two channel blocks
         ((1, 30, 30, 70), 5, "SAME"),  # channel count off the transpose tile
+        ((1, 16, 16, 12), 200, "SAME"),  # wide layout, two channel-major filter blocks (128 + 72)
+        ((1, 7, 7, 20), 300, "SAME"),  # narrow im2col layout, two filter blocks (256 + 44)
+        ((1, 9, 11, 6), 130, "VALID"),  # narrow, ragged pixels and filters
     ],
 )
 def test_wide_stride1_layers(isa: str, shape: tuple[int, int, int, int], out_c: int, padding: str) -> None:
-    """Wide stride-1 rows, where the SIMD kernels switch to their tiled path."""
+    """Stride-1 layers across both SIMD input layouts and several filter blocks."""
     rng = np.random.default_rng(11)
     library = ALL_TAP_MASKS_WITH_CENTRE[3::5][:10]
     w, ids = pattern_pruned_filters(rng, out_c, shape[3], library, 0.4)
@@ -122,4 +125,22 @@ def test_wide_stride1_layers(isa: str, shape: tuple[int, int, int, int], out_c: 
     delegate = patternlite.load_delegate(isa=isa)
     out, interp = run(model, x, delegate=delegate, threads=2)
     assert delegate.stats()["claimed"][0]["invocations"] == 1
+    assert max_scaled_error(out, ref) <= TOLERANCE
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize(("shape", "out_c"), [((1, 34, 34, 10), 140), ((1, 14, 14, 8), 270), ((2, 40, 40, 3), 20)])
+def test_stride2_layers(isa: str, shape: tuple[int, int, int, int], out_c: int) -> None:
+    """Stride 2 in the wide layout (column phases) and the narrow one, across filter blocks."""
+    rng = np.random.default_rng(12)
+    library = ALL_TAP_MASKS_WITH_CENTRE[1::6][:9]
+    w, ids = pattern_pruned_filters(rng, out_c, shape[3], library, 0.6)
+    bias = rng.standard_normal(out_c).astype(np.float32)
+    model = build_conv_model(
+        shape, w, bias, stride=(2, 2), activation="RELU", metadata=metadata_for(library, ids, 0.6)
+    )
+    x = rng.standard_normal(shape).astype(np.float32)
+    ref, _ = run(model, x, reference=True)
+    out, interp = run(model, x, delegate=patternlite.load_delegate(isa=isa), threads=1)
+    assert delegated_op_count(interp) == 1
     assert max_scaled_error(out, ref) <= TOLERANCE

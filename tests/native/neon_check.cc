@@ -21,7 +21,7 @@ int main() {
   int cases = 0;
   for (int h : {1, 5, 8, 17, 40}) {
     for (int c : {1, 3, 16, 37}) {
-      for (int o : {1, 8, 21}) {
+      for (int o : {1, 8, 21, 140}) {  // 140: two channel-major filter blocks
         for (int s : {1, 2}) {
           for (int same : {0, 1}) {
             if (!same && h < 3) continue;
