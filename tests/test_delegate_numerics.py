@@ -136,9 +136,7 @@ def test_stride2_layers(isa: str, shape: tuple[int, int, int, int], out_c: int) 
     library = ALL_TAP_MASKS_WITH_CENTRE[1::6][:9]
     w, ids = pattern_pruned_filters(rng, out_c, shape[3], library, 0.6)
     bias = rng.standard_normal(out_c).astype(np.float32)
-    model = build_conv_model(
-        shape, w, bias, stride=(2, 2), activation="RELU", metadata=metadata_for(library, ids, 0.6)
-    )
+    model = build_conv_model(shape, w, bias, stride=(2, 2), activation="RELU", metadata=metadata_for(library, ids, 0.6))
     x = rng.standard_normal(shape).astype(np.float32)
     ref, _ = run(model, x, reference=True)
     out, interp = run(model, x, delegate=patternlite.load_delegate(isa=isa), threads=1)
