@@ -8,8 +8,10 @@
 //  * each kept kernel stores its input channel once and exactly 4 weights,
 //    in the tap order of its pattern. Pruned kernels and pruned taps are absent;
 //  * within a filter, kernels are first split into blocks of kChannelBlock
-//    input channels, so a kernel pass over one block reads an input window
-//    that fits in L1 (the SIMD kernels accumulate block by block).
+//    input channels.
+// The scalar reference kernel reads this filter-major form. The SIMD kernels
+// read the channel-major copy (ChannelMajorPack) derived from it, so the
+// oracle of the tests shares no layout with the kernels it checks.
 #ifndef PATTERNLITE_DELEGATE_PACKING_PATTERN_PACK_H_
 #define PATTERNLITE_DELEGATE_PACKING_PATTERN_PACK_H_
 
