@@ -107,7 +107,7 @@ def test_realistic_layer_all_isas_agree(isa: str) -> None:
         ((1, 9, 11, 6), 130, "VALID"),  # narrow, ragged pixels and filters
     ],
 )
-def test_wide_stride1_layers(isa: str, shape: tuple[int, int, int, int], out_c: int, padding: str) -> None:
+def test_stride1_layers(isa: str, shape: tuple[int, int, int, int], out_c: int, padding: str) -> None:
     """Stride-1 layers across both SIMD input layouts and several filter blocks."""
     rng = np.random.default_rng(11)
     library = ALL_TAP_MASKS_WITH_CENTRE[3::5][:10]

@@ -75,7 +75,6 @@ using AlignedFloats = std::vector<float, AlignedAllocator<float>>;
 // Per-thread scratch memory, grown on demand and reused across invocations.
 struct Workspace {
   AlignedFloats input_planes;   // the block's input in the kernel's tap layout
-  AlignedFloats row_scratch;    // one input row, channel-planar
   AlignedFloats accumulators;   // one output tile of one filter block
 };
 

@@ -17,7 +17,7 @@ void ConvRowsScalar(const ConvGeometry& g, const PackedConv& w, const float* inp
       for (int f = 0; f < g.out_c; ++f) {
         const int o = w.filter_order[f];
         float acc = w.bias[o];
-        for (int gi = w.filter_groups[f * w.channel_blocks]; gi < w.filter_groups[(f + 1) * w.channel_blocks]; ++gi) {
+        for (int gi = w.filter_groups[f]; gi < w.filter_groups[f + 1]; ++gi) {
           const PackedGroup& grp = w.groups[gi];
           for (int k = grp.begin; k < grp.end; ++k) {
             const int c = w.kernel_channel[k];

@@ -87,22 +87,6 @@ struct NarrowOffsets {  // im2col of the 9 taps: [ky][kx][W]
   int operator()(int r, int kx, int v, int lanes) const { return (r * 3 + kx) * W + v * lanes; }
 };
 
-// Fallback for a mask missing from the table: taps read back from memory.
-template <class T, int S, int R, int NV, class Off>
-inline void StationaryGeneric(const float* src, const Off& off, const uint8_t* taps, const float* wk, float* acc) {
-  constexpr int W = NV * T::kLanes;
-  for (int j = 0; j < R; ++j) {
-    for (int v = 0; v < NV; ++v) {
-      typename T::V a = T::Load(acc + j * W + v * T::kLanes);
-      for (int n = 0; n < 4; ++n) {
-        const int ky = taps[n] / 3, kx = taps[n] % 3;
-        a = T::Fma(T::Broadcast(wk[n]), T::Load(src + off(j * S + ky, kx, v, T::kLanes)), a);
-      }
-      T::Store(acc + j * W + v * T::kLanes, a);
-    }
-  }
-}
-
 // One tile and one filter block over every input channel: acc[f][R][W].
 // `src_tile` is the tile's data in channel 0; channel c is c * cs further.
 template <class T, int S, int R, int NV, class Off>
@@ -139,10 +123,8 @@ inline void StationaryTile(const ChannelMajorPack& cm, int block, int in_c, cons
     break;
 #include "delegate/kernels/pattern_masks.inc"
 #undef PL_MASK
-        default:
-          for (int k = grp.begin; k < grp.end; ++k) {
-            StationaryGeneric<T, S, R, NV>(src, off, grp.taps, kw + size_t(k) * 4, acc + size_t(kf[k]) * (R * W));
-          }
+        default:  // unreachable: every 4-of-9 mask is in the table, and packing admits only those
+          break;
       }
     }
   }
@@ -187,35 +169,22 @@ inline void WriteTile(const ConvGeometry& g, const float* bias, float* acc, int 
 
 // ---- Filling the input-tile layouts from NHWC.
 
-// Transposes input row iy (NHWC) into planar rows tmp[c][i] = input(iy,
-// i - pad_left), zero outside the image, for i in [0, tmp_pitch).
+// The kTile pixels px[i] (NHWC; null for zero padding) of all C channels into
+// channel-planar rows: dst[c * cs + i] = px[i][c].
 template <class T>
-inline void PlanarRow(const ConvGeometry& g, const float* in_n, int iy, int tmp_pitch, float* tmp) {
+inline void TransposePixels(const float* const px[T::kTile], int C, size_t cs, float* dst) {
   constexpr int kTile = T::kTile;
   static const float kZeros[kTile] = {};
-  const int C = g.in_c;
-  if (iy < 0 || iy >= g.in_h) {
-    std::memset(tmp, 0, sizeof(float) * size_t(C) * tmp_pitch);
-    return;
-  }
-  const float* row = in_n + size_t(iy) * g.in_w * C;
   const int c_tiled = C / kTile * kTile;
   const float* src[kTile];
-  float* dst[kTile];
-  for (int i0 = 0; i0 < tmp_pitch; i0 += kTile) {  // tmp_pitch is a multiple of kTile
-    const float* px[kTile];
-    for (int i = 0; i < kTile; ++i) {
-      const int ix = i0 + i - g.pad_left;
-      px[i] = ix >= 0 && ix < g.in_w ? row + size_t(ix) * C : nullptr;
-    }
-    for (int c = 0; c < c_tiled; c += kTile) {
-      for (int i = 0; i < kTile; ++i) src[i] = px[i] != nullptr ? px[i] + c : kZeros;
-      for (int j = 0; j < kTile; ++j) dst[j] = tmp + size_t(c + j) * tmp_pitch + i0;
-      T::TransposeTile(src, dst);
-    }
-    for (int i = 0; i < kTile; ++i) {
-      for (int c = c_tiled; c < C; ++c) tmp[size_t(c) * tmp_pitch + i0 + i] = px[i] != nullptr ? px[i][c] : 0.0f;
-    }
+  float* out[kTile];
+  for (int c = 0; c < c_tiled; c += kTile) {
+    for (int i = 0; i < kTile; ++i) src[i] = px[i] != nullptr ? px[i] + c : kZeros;
+    for (int j = 0; j < kTile; ++j) out[j] = dst + size_t(c + j) * cs;
+    T::TransposeTile(src, out);
+  }
+  for (int i = 0; i < kTile; ++i) {
+    for (int c = c_tiled; c < C; ++c) dst[size_t(c) * cs + i] = px[i] != nullptr ? px[i][c] : 0.0f;
   }
 }
 
@@ -228,10 +197,7 @@ template <class T>
 inline void FillPlanar(const ConvGeometry& g, int pp, int in_rows, size_t cs, const float* in_n, int oy0,
                        float* planes) {
   constexpr int kTile = T::kTile;
-  static const float kZeros[kTile] = {};
-  const int S = g.stride_w, C = g.in_c, c_tiled = C / kTile * kTile;
-  const float* src[kTile];
-  float* dst[kTile];
+  const int S = g.stride_w, C = g.in_c;
   for (int r = 0; r < in_rows; ++r) {
     const int iy = oy0 * g.stride_h + r - g.pad_top;
     const bool row_in = iy >= 0 && iy < g.in_h;
@@ -243,14 +209,7 @@ inline void FillPlanar(const ConvGeometry& g, int pp, int in_rows, size_t cs, co
           const int ix = (x0 + i) * S + ph - g.pad_left;
           px[i] = row_in && ix >= 0 && ix < g.in_w ? in_n + (size_t(iy) * g.in_w + ix) * C : nullptr;
         }
-        for (int c = 0; c < c_tiled; c += kTile) {
-          for (int i = 0; i < kTile; ++i) src[i] = px[i] != nullptr ? px[i] + c : kZeros;
-          for (int j = 0; j < kTile; ++j) dst[j] = planes + size_t(c + j) * cs + row_off + x0;
-          T::TransposeTile(src, dst);
-        }
-        for (int i = 0; i < kTile; ++i) {
-          for (int c = c_tiled; c < C; ++c) planes[size_t(c) * cs + row_off + x0 + i] = px[i] != nullptr ? px[i][c] : 0.0f;
-        }
+        TransposePixels<T>(px, C, cs, planes + row_off + x0);
       }
     }
   }
@@ -262,11 +221,7 @@ template <class T>
 inline void FillNarrow(const ConvGeometry& g, int width, int pixels, int pixels_padded, size_t cs, const float* in_n,
                        int oy0, float* planes) {
   constexpr int kTile = T::kTile;
-  static const float kZeros[kTile] = {};
-  const int C = g.in_c, c_tiled = C / kTile * kTile;
   const size_t xt_stride = size_t(9) * width;
-  const float* src[kTile];
-  float* dst[kTile];
   for (int t = 0; t < 9; ++t) {
     const int ky = t / 3, kx = t % 3;
     for (int p0 = 0; p0 < pixels_padded; p0 += kTile) {  // width is a multiple of kTile
@@ -276,17 +231,10 @@ inline void FillNarrow(const ConvGeometry& g, int width, int pixels, int pixels_
         const int iy = (oy0 + p / g.out_w) * g.stride_h + ky - g.pad_top;
         const int ix = (p % g.out_w) * g.stride_w + kx - g.pad_left;
         const bool in = p < pixels && iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
-        px[i] = in ? in_n + (size_t(iy) * g.in_w + ix) * C : nullptr;
+        px[i] = in ? in_n + (size_t(iy) * g.in_w + ix) * g.in_c : nullptr;
       }
       const size_t off = size_t(p0 / width) * xt_stride + size_t(t) * width + p0 % width;
-      for (int c = 0; c < c_tiled; c += kTile) {
-        for (int i = 0; i < kTile; ++i) src[i] = px[i] != nullptr ? px[i] + c : kZeros;
-        for (int j = 0; j < kTile; ++j) dst[j] = planes + size_t(c + j) * cs + off;
-        T::TransposeTile(src, dst);
-      }
-      for (int i = 0; i < kTile; ++i) {
-        for (int c = c_tiled; c < C; ++c) planes[size_t(c) * cs + off + i] = px[i] != nullptr ? px[i][c] : 0.0f;
-      }
+      TransposePixels<T>(px, g.in_c, cs, planes + off);
     }
   }
 }

@@ -97,45 +97,39 @@ void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const
                    [&](int a, int b) { return kept[a] > kept[b]; });
 
   std::set<uint16_t> distinct;
-  p.channel_blocks = (in_channels + kChannelBlock - 1) / kChannelBlock;
   p.filter_groups.push_back(0);
   std::vector<int> chans;
   for (int o : p.filter_order) {
-    for (int b = 0; b < p.channel_blocks; ++b) {
-      chans.clear();
-      for (int i = b * kChannelBlock; i < std::min(in_channels, (b + 1) * kChannelBlock); ++i) {
-        if (masks[size_t(o) * in_channels + i] != 0) chans.push_back(i);
-      }
-      // Group by pattern, channels ascending within a group (sequential reads).
-      std::stable_sort(chans.begin(), chans.end(), [&](int x, int y) {
-        return masks[size_t(o) * in_channels + x] < masks[size_t(o) * in_channels + y];
-      });
-      for (const int i : chans) {
-        const uint16_t mask = masks[size_t(o) * in_channels + i];
-        if (p.groups.size() == size_t(p.filter_groups.back()) || p.groups.back().mask != mask) {
-          PackedGroup g;
-          g.mask = mask;
-          int n = 0;
-          for (int t = 0; t < 9; ++t) {
-            if (mask & (1u << t)) g.taps[n++] = uint8_t(t);
-          }
-          g.begin = g.end = int32_t(p.kernel_channel.size());
-          p.groups.push_back(g);
-          distinct.insert(mask);
-        }
-        const PackedGroup& g = p.groups.back();
-        p.kernel_channel.push_back(i);
-        for (int n = 0; n < 4; ++n) {
-          p.kernel_weights.push_back(ohwi[(size_t(o) * 9 + g.taps[n]) * in_channels + i]);
-        }
-        p.groups.back().end = int32_t(p.kernel_channel.size());
-      }
-      p.filter_groups.push_back(int32_t(p.groups.size()));
+    chans.clear();
+    for (int i = 0; i < in_channels; ++i) {
+      if (masks[size_t(o) * in_channels + i] != 0) chans.push_back(i);
     }
+    // Group by pattern, channels ascending within a group (sequential reads).
+    std::stable_sort(chans.begin(), chans.end(), [&](int x, int y) {
+      return masks[size_t(o) * in_channels + x] < masks[size_t(o) * in_channels + y];
+    });
+    for (const int i : chans) {
+      const uint16_t mask = masks[size_t(o) * in_channels + i];
+      if (p.groups.size() == size_t(p.filter_groups.back()) || p.groups.back().mask != mask) {
+        PackedGroup g;
+        g.mask = mask;
+        int n = 0;
+        for (int t = 0; t < 9; ++t) {
+          if (mask & (1u << t)) g.taps[n++] = uint8_t(t);
+        }
+        g.begin = g.end = int32_t(p.kernel_channel.size());
+        p.groups.push_back(g);
+        distinct.insert(mask);
+      }
+      const PackedGroup& g = p.groups.back();
+      p.kernel_channel.push_back(i);
+      for (int n = 0; n < 4; ++n) p.kernel_weights.push_back(ohwi[(size_t(o) * 9 + g.taps[n]) * in_channels + i]);
+      p.groups.back().end = int32_t(p.kernel_channel.size());
+    }
+    p.filter_groups.push_back(int32_t(p.groups.size()));
   }
   p.distinct_patterns = int(distinct.size());
 
-  PackChannelMajor(kFilterBlock, &p);
   *out = std::move(p);
 }
 
@@ -148,10 +142,9 @@ void PackChannelMajor(int filter_block, PackedConv* p) {
   };
   std::vector<Kernel> kernels;
   kernels.reserve(p->kept_kernels());
-  const int nb = p->channel_blocks;
   for (int f = 0; f < p->out_channels; ++f) {
     const int o = p->filter_order[f];
-    for (int gi = p->filter_groups[size_t(f) * nb]; gi < p->filter_groups[size_t(f + 1) * nb]; ++gi) {
+    for (int gi = p->filter_groups[f]; gi < p->filter_groups[f + 1]; ++gi) {
       const PackedGroup& g = p->groups[gi];
       for (int k = g.begin; k < g.end; ++k) kernels.push_back({o, p->kernel_channel[k], &g, k});
     }

@@ -6,9 +6,7 @@
 //  * each filter's kept kernels are grouped by pattern, so the kernel loop sees
 //    runs of kernels sharing the same 4 tap offsets;
 //  * each kept kernel stores its input channel once and exactly 4 weights,
-//    in the tap order of its pattern. Pruned kernels and pruned taps are absent;
-//  * within a filter, kernels are first split into blocks of kChannelBlock
-//    input channels.
+//    in the tap order of its pattern. Pruned kernels and pruned taps are absent.
 // The scalar reference kernel reads this filter-major form. The SIMD kernels
 // read the channel-major copy (ChannelMajorPack) derived from it, so the
 // oracle of the tests shares no layout with the kernels it checks.
@@ -30,14 +28,12 @@ struct PackedGroup {
   int32_t end = 0;     // one past the last kernel
 };
 
-inline constexpr int kChannelBlock = 32;
-
 // The same kept kernels in channel-major order, for the input-stationary
 // kernel (docs/packed-layout.md): filters in blocks of `filter_block`; within
 // a block, for each input channel, the kernels grouped by pattern. A kernel
 // stores the position of its filter inside the block and its 4 weights.
 struct ChannelMajorPack {
-  int filter_block = 0;
+  int filter_block = 0;  // 0: not built (the scalar kernel does not need it)
   int blocks = 0;
   // size blocks*in_channels+1: the groups of block b at channel c are
   // [group_index[b*C+c], group_index[b*C+c+1]).
@@ -47,24 +43,18 @@ struct ChannelMajorPack {
   std::vector<float> kernel_weights;   // per kernel: 4 weights in tap order
 };
 
-// Default filters per channel-major block; the conv plan may repack with
-// another (see PlanConv): the block's tile buffer must stay in L1.
-inline constexpr int kFilterBlock = 128;
-
 struct PackedConv {
   int out_channels = 0;
   int in_channels = 0;
-  int channel_blocks = 1;              // ceil(in_channels / kChannelBlock)
   std::vector<int32_t> filter_order;   // packed position f -> original output channel o
-  // size O*channel_blocks+1: the groups of filter f in channel block b are
-  // [filter_groups[f*channel_blocks+b], filter_groups[f*channel_blocks+b+1]).
+  // size O+1: the groups of filter f are [filter_groups[f], filter_groups[f+1]).
   std::vector<int32_t> filter_groups;
   std::vector<PackedGroup> groups;
   std::vector<int32_t> kernel_channel;  // per kept kernel: its input channel
   std::vector<float> kernel_weights;    // per kept kernel: 4 weights in tap order
   std::vector<float> bias;              // per original output channel (zeros when the conv has none)
   int distinct_patterns = 0;
-  ChannelMajorPack channel_major;
+  ChannelMajorPack channel_major;      // built for the SIMD kernels by PackChannelMajor
 
   size_t kept_kernels() const { return kernel_channel.size(); }
 };
@@ -80,7 +70,8 @@ bool AssignKernelMasks(const float* ohwi, int out_channels, int in_channels, con
                        const std::vector<uint16_t>& library, std::vector<uint16_t>* masks,
                        std::string* reason);
 
-// Packs the kept weights. `masks` comes from AssignKernelMasks; `bias` may be null.
+// Packs the kept weights in the filter-major form. `masks` comes from
+// AssignKernelMasks; `bias` may be null.
 void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const uint16_t* masks,
                      const float* bias, PackedConv* out);
 

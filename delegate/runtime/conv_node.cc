@@ -84,9 +84,15 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   plan->block_rows = (g.out_h + blocks - 1) / blocks;
   // Whole register tiles (4 rows) per block where blocks are taller than one.
   if (plan->block_rows > kRowQuantum) plan->block_rows = (plan->block_rows + kRowQuantum - 1) / kRowQuantum * kRowQuantum;
-  plan->filter_block = StationaryFilterBlock(g, lanes);
+  plan->filter_block = lanes > 1 ? StationaryFilterBlock(g, lanes) : 0;
   plan->blocks_per_image = (g.out_h + plan->block_rows - 1) / plan->block_rows;
   return true;
+}
+
+void PackForPlan(const ConvPlan& plan, PackedConv* packed) {
+  if (plan.filter_block > 0 && packed->channel_major.filter_block != plan.filter_block) {
+    PackChannelMajor(plan.filter_block, packed);
+  }
 }
 
 void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
@@ -131,7 +137,7 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
                          input.dims->data[1], input.dims->data[2]);
     return kTfLiteError;
   }
-  if (packed_.channel_major.filter_block != plan_.filter_block) PackChannelMajor(plan_.filter_block, &packed_);
+  PackForPlan(plan_, &packed_);
   const ConvGeometry& g = plan_.geometry;
   const int shape[4] = {g.batch, g.out_h, g.out_w, g.out_c};
   const bool same_shape =

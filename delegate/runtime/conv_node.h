@@ -38,7 +38,7 @@ struct ConvNodeConfig {
 struct ConvPlan {
   ConvGeometry geometry;
   int block_rows = 1;
-  int filter_block = kFilterBlock;  // channel-major block the SIMD kernel wants
+  int filter_block = 0;  // channel-major block the SIMD kernel wants (0: the scalar kernel)
   int blocks_per_image = 1;
 };
 
@@ -49,6 +49,10 @@ struct ConvPlan {
 bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
               int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, int lanes,
               ConvPlan* plan);
+
+// Builds the channel-major weights the plan's kernel reads, when they are
+// missing or blocked differently.
+void PackForPlan(const ConvPlan& plan, PackedConv* packed);
 
 // Runs a planned conv over the pool (or inline when `pool` is null).
 void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,

@@ -123,7 +123,7 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
       g_last_error = "input too small for the conv";
       return -1;
     }
-    if (packed.channel_major.filter_block != plan.filter_block) patternlite::PackChannelMajor(plan.filter_block, &packed);
+    patternlite::PackForPlan(plan, &packed);
     std::unique_ptr<patternlite::ThreadPool> pool;
     if (threads > 1) pool = std::make_unique<patternlite::ThreadPool>(threads);
     std::vector<patternlite::Workspace> workspaces;
