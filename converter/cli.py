@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from patternlite.converter import defaults
+from patternlite.converter.finetune_policy import FinetunePolicy
+
+_FT = FinetunePolicy()
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep the CLI readable
 
@@ -85,15 +88,36 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--masks", type=Path, help="masks .npz from prune (default: <model>.masks.npz if present)")
     ex.add_argument("--no-metadata", action="store_true", help="write a plain .tflite")
 
-    ft = sub.add_parser("finetune", help="masked retraining on your own data")
-    ft.add_argument("model", type=Path)
-    ft.add_argument("--data", type=Path, required=True, help=".npz with images/x and labels/y arrays")
-    ft.add_argument("-o", "--output", type=Path, required=True)
+    ft = sub.add_parser(
+        "finetune",
+        help="the client stage: masked retraining on your own data, distilled from the dense model",
+    )
+    ft.add_argument("model", type=Path, help="the pruned Keras model (from prune)")
+    ft.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help=".npz with images (and optional labels), or a folder of images (one sub-folder per class)",
+    )
+    ft.add_argument("-o", "--output", type=Path, required=True, help="the retrained model, .keras or .h5")
+    ft.add_argument("--teacher", type=Path, help="the dense model to distil from (needed for unlabelled data)")
     ft.add_argument("--masks", type=Path, help="masks .npz (default: <model>.masks.npz)")
-    ft.add_argument("--epochs", type=int, default=3)
-    ft.add_argument("--batch-size", type=int, default=64)
-    ft.add_argument("--lr", type=float, default=1e-3)
+    ft.add_argument("--minutes", type=float, default=_FT.minutes, help="training time budget (default %(default)s)")
+    ft.add_argument("--epochs", type=float, help="also stop after this many passes over the data")
+    ft.add_argument("--batch-size", type=int, default=_FT.batch_size)
+    ft.add_argument("--lr", type=float, default=_FT.learning_rate, help="peak learning rate (SGD, cosine)")
+    ft.add_argument("--temperature", type=float, default=_FT.temperature, help="distillation temperature")
+    ft.add_argument(
+        "--label-weight", type=float, default=_FT.label_weight, help="weight of the labels against the teacher (0..1)"
+    )
+    ft.add_argument("--batchnorm", choices=("train", "frozen"), default=_FT.batchnorm, help="BatchNorm statistics")
+    ft.add_argument("--no-augment", action="store_true", help="no random crops and flips")
+    ft.add_argument(
+        "--holdout", type=float, default=_FT.holdout, help="fraction of labelled data scored before/after (0: none)"
+    )
+    ft.add_argument("--seed", type=int, default=0)
     ft.add_argument("--tflite", type=Path, help="also export this .tflite")
+    ft.add_argument("--no-progress", action="store_true")
 
     de = sub.add_parser("demo", help="the whole story on built-in material")
     de.add_argument("--out", type=Path, help="keep the demo's files here")
@@ -123,6 +147,57 @@ def _save_model(model: object, out: Path, source: Path) -> None:
     if target.suffix not in (".keras", ".h5"):
         raise SystemExit("patternlite: the output model must end in .keras or .h5")
     write_atomic(target, lambda tmp: model.save(tmp))  # type: ignore[attr-defined]
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from patternlite.converter.client_data import check_data_path, load_client_data
+    from patternlite.converter.errors import ConverterError
+    from patternlite.converter.export import export_tflite
+    from patternlite.converter.finetune import masked_finetune
+    from patternlite.converter.io import check_output, load_masks, save_masks
+
+    # Every argument and path is checked before anything loads or trains.
+    policy = FinetunePolicy(
+        minutes=args.minutes,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        temperature=args.temperature,
+        label_weight=args.label_weight,
+        augment=not args.no_augment,
+        batchnorm=args.batchnorm,
+        holdout=args.holdout,
+        seed=args.seed,
+    ).check()
+    for path in (args.model, args.teacher):
+        if path is not None and not path.exists():
+            raise ConverterError(f"{path} does not exist")
+    check_data_path(args.data)
+    check_output(args.output, args.model, args.teacher, args.data)
+    if args.output.suffix not in (".keras", ".h5"):
+        raise ConverterError("the output model must end in .keras or .h5")
+    check_output(masks_path_for(args.output), args.model, args.masks)
+    if args.tflite:
+        check_output(args.tflite, args.model, args.output)
+    mpath = args.masks or masks_path_for(args.model)
+    if not mpath.exists():
+        raise ConverterError(f"no masks at {mpath}; pass --masks")
+    masks, library, keep = load_masks(mpath)
+    model = _load(args.model)
+    teacher = _load(args.teacher) if args.teacher else None
+    shape = tuple(model.inputs[0].shape[1:])
+    x, y = load_client_data(args.data, shape if len(shape) == 3 else None)  # type: ignore[arg-type]
+    kind = "labelled" if y is not None else "unlabelled"
+    print(f"client data: {len(x)} images, {kind}; budget {policy.minutes:g} min")
+    report = masked_finetune(model, x, y, masks=masks, teacher=teacher, policy=policy, progress=not args.no_progress)
+    print(report.summary())
+    _save_model(model, args.output, args.model)
+    save_masks(masks_path_for(args.output), masks, library, keep)
+    print(f"wrote {args.output}")
+    if args.tflite:
+        out = export_tflite(model, args.tflite, masks=masks, library=library, keep=keep, source=args.model)
+        print(f"wrote {out}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,35 +279,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "finetune":
-        import numpy as np
-
-        from patternlite.converter.finetune import masked_finetune
-
-        check_output(args.output, args.model)
-        model = _load(args.model)
-        mpath = args.masks or masks_path_for(args.model)
-        if not mpath.exists():
-            raise SystemExit(f"patternlite finetune: no masks at {mpath}; pass --masks")
-        masks, library, keep = load_masks(mpath)
-        data = np.load(args.data)
-        xk = "images" if "images" in data else "x"
-        yk = "labels" if "labels" in data else "y"
-        masked_finetune(
-            model,
-            data[xk],
-            data[yk],
-            masks=masks,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-        )
-        _save_model(model, args.output, args.model)
-        save_masks(masks_path_for(args.output), masks, library, keep)
-        print(f"wrote {args.output}")
-        if args.tflite:
-            out = export_tflite(model, args.tflite, masks=masks, library=library, keep=keep, source=args.model)
-            print(f"wrote {out}")
-        return 0
+        return _finetune(args)
 
     if args.command == "demo":
         from patternlite.converter.demo import run_demo

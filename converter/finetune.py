@@ -1,22 +1,79 @@
-"""Masked retraining: the client fine-tunes on its own data while every pruned weight stays zero.
+"""The client stage: masked retraining on the client's own data, within a time budget.
 
-The masks are re-applied after every optimizer step (a callback), which works
-with any optimizer and any Keras 3 backend state; momentum cannot leak weight
-back into a pruned position because the position is zeroed again right after.
+The vendor pruned without data; the client owns both the data and the dense
+model, so it can give the pruned model its accuracy back:
+
+* **Distillation from the dense model** (``teacher``): the loss is
+  ``T^2 * KL(softmax(t/T) || softmax(s/T))`` on the logits, plus the labels'
+  cross-entropy when there are labels (``label_weight``). Without labels the
+  teacher alone trains the student, so unlabelled client data works too.
+* **Standard augmentation**: random crops of the reflect-padded image (4 pixels
+  at 32x32) and horizontal flips, fresh every batch.
+* **A time budget**: after a few steps the measured step time fixes how many
+  steps fit in ``minutes``; the learning rate then follows one cosine over
+  exactly those steps (after a short warm-up), so a 1-minute and a 10-minute run
+  both finish their schedule. The budget is also a hard stop.
+* **BatchNorm policy** (``batchnorm``): "train" (batch statistics, running
+  statistics updated) or "frozen" (pretrained statistics, affine terms train).
+* **The mask holds exactly**: gradients of pruned weights are zeroed and the
+  pruned weights are re-zeroed after every step, so no optimizer state can move
+  weight into a pruned position.
+
+Defaults are measured choices, see docs/converter.md ("client stage").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
 import numpy as np
 import numpy.typing as npt
+import tensorflow as tf
+from tqdm.auto import tqdm
 
+from patternlite.converter.distill import augment
 from patternlite.converter.errors import ConverterError
-from patternlite.converter.graph import has_softmax_activation
+from patternlite.converter.finetune_policy import FinetunePolicy
+from patternlite.converter.graph import with_logits
 from patternlite.converter.pruner import PruneResult
+from patternlite.converter.schedule import BudgetedCosine
+
+
+@dataclass
+class FinetuneReport:
+    """What the client stage did. Accuracies are on the held-out slice (None without one)."""
+
+    model: keras.Model
+    steps: int
+    epochs: float
+    seconds: float
+    budget_seconds: float
+    train_images: int
+    holdout_images: int
+    accuracy_before: float | None = None
+    accuracy_after: float | None = None
+    teacher_accuracy: float | None = None
+    loss_start: float = 0.0
+    loss_end: float = 0.0
+    policy: FinetunePolicy = field(default_factory=FinetunePolicy)
+
+    def summary(self) -> str:
+        line = (
+            f"retrained {self.steps} steps ({self.epochs:.1f} epochs of {self.train_images} images) "
+            f"in {self.seconds / 60:.1f} of {self.budget_seconds / 60:.1f} min; loss {self.loss_start:.3g} -> "
+            f"{self.loss_end:.3g}"
+        )
+        if self.accuracy_before is not None and self.accuracy_after is not None:
+            line += (
+                f"\nheld-out client images ({self.holdout_images}): top-1 {self.accuracy_before:.1%} -> "
+                f"{self.accuracy_after:.1%}"
+            )
+            if self.teacher_accuracy is not None:
+                line += f" (teacher {self.teacher_accuracy:.1%})"
+        return line
 
 
 class MaskConstraint(keras.constraints.Constraint):
@@ -33,7 +90,7 @@ class MaskConstraint(keras.constraints.Constraint):
 
 
 class MaskCallback(keras.callbacks.Callback):
-    """Zero the pruned weights of the named layers after every training batch."""
+    """Zero the pruned weights of the named layers after every batch (for your own ``model.fit``)."""
 
     def __init__(self, masks: Mapping[str, npt.ArrayLike]) -> None:
         super().__init__()
@@ -53,28 +110,59 @@ class MaskCallback(keras.callbacks.Callback):
         self.apply(self.model)
 
 
+def check_client_data(
+    model: keras.Model, x: npt.ArrayLike, y: npt.ArrayLike | None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64] | None]:
+    """Images as float32 of the model's input shape, labels as int64 in range; a clear error otherwise."""
+    xa = np.asarray(x)
+    want = tuple(model.inputs[0].shape[1:])
+    if xa.ndim != len(want) + 1 or any(w is not None and w != d for w, d in zip(want, xa.shape[1:], strict=True)):
+        raise ConverterError(f"client images have shape {xa.shape}; the model takes (N, {', '.join(map(str, want))})")
+    if len(xa) == 0:
+        raise ConverterError("the client data holds no images")
+    if not np.issubdtype(xa.dtype, np.number):
+        raise ConverterError(f"client images must be numbers, got dtype {xa.dtype}")
+    xf = xa.astype(np.float32)
+    if not np.all(np.isfinite(xf)):
+        raise ConverterError("client images contain NaN or infinity")
+    if y is None:
+        return xf, None
+    ya = np.asarray(y)
+    if ya.ndim == 2 and ya.shape[1] > 1:
+        ya = np.argmax(ya, axis=1)  # one-hot labels
+    ya = ya.reshape(-1)
+    if len(ya) != len(xf):
+        raise ConverterError(f"{len(xf)} images but {len(ya)} labels")
+    integral = np.issubdtype(ya.dtype, np.integer) or (
+        np.issubdtype(ya.dtype, np.floating) and bool(np.all(np.isfinite(ya))) and bool(np.all(np.mod(ya, 1) == 0))
+    )
+    if not integral:
+        raise ConverterError("labels must be integer class indices")
+    classes = int(model.outputs[0].shape[-1])
+    ya = ya.astype(np.int64)
+    if ya.min() < 0 or ya.max() >= classes:
+        raise ConverterError(f"labels must be in [0, {classes - 1}] (the model has {classes} outputs)")
+    return xf, ya
+
+
 def masked_finetune(
     result_or_model: PruneResult | keras.Model,
     x: npt.ArrayLike,
-    y: npt.ArrayLike,
+    y: npt.ArrayLike | None = None,
     *,
     masks: Mapping[str, npt.ArrayLike] | None = None,
-    epochs: int = 3,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    loss: str | keras.losses.Loss | None = None,
-    validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
-    freeze_bn: bool = True,
-    verbose: int = 1,
-) -> keras.Model:
-    """Fine-tune the pruned model on ``(x, y)`` (integer labels) with the masks held fixed.
+    teacher: keras.Model | None = None,
+    policy: FinetunePolicy | None = None,
+    progress: bool = True,
+    **overrides: Any,
+) -> FinetuneReport:
+    """Retrain the pruned model on the client's images ``x`` (labels ``y`` optional) with its masks held.
 
-    The model is trained in place and returned. ``loss`` defaults to sparse
-    categorical cross-entropy, from logits unless the model ends in a softmax.
-    ``freeze_bn`` keeps the BatchNorm layers in inference mode with their
-    pretrained statistics: a few thousand client images (often of another
-    quality, e.g. JPEG) would otherwise drag the running statistics away from
-    what the rest of the network was trained with.
+    The model is trained in place; the returned report holds it as ``.model``.
+    ``policy`` (or keyword ``overrides`` of its fields, e.g. ``minutes=3``) says
+    how. With ``teacher`` (the client's dense model) the student learns its
+    softened outputs, mixed with the labels by ``label_weight``; without
+    ``teacher`` the labels are required and the loss is plain cross-entropy.
     """
     if isinstance(result_or_model, PruneResult):
         model = result_or_model.model
@@ -83,47 +171,157 @@ def masked_finetune(
         model = result_or_model
     if masks is None:
         raise ConverterError("masked_finetune needs masks (a PruneResult or masks=...)")
-    if loss is None:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not _ends_in_softmax(model))
-    frozen = []
-    if freeze_bn:
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable:
-                layer.trainable = False
-                frozen.append(layer)
-    try:
-        _fit(model, x, y, masks, epochs, batch_size, learning_rate, loss, validation_data, verbose)
-    finally:
-        for layer in frozen:
-            layer.trainable = True
-    return model
+    pol = replace(policy or FinetunePolicy(), **overrides).check()
+    xf, ya = check_client_data(model, x, y)
+    if ya is None and teacher is None:
+        raise ConverterError("unlabelled client data needs a teacher (the dense model)")
+    if teacher is not None and tuple(teacher.outputs[0].shape[1:]) != tuple(model.outputs[0].shape[1:]):
+        raise ConverterError(
+            f"the teacher's output {tuple(teacher.outputs[0].shape[1:])} differs from the model's "
+            f"{tuple(model.outputs[0].shape[1:])}"
+        )
+    for name, m in masks.items():
+        try:
+            shape = tuple(model.get_layer(name).kernel.shape)
+        except ValueError as exc:
+            raise ConverterError(f"the masks name {name!r}, which is not a layer of the model") from exc
+        if shape != np.shape(m):
+            raise ConverterError(f"mask for {name} has shape {np.shape(m)}, kernel has {shape}")
+    return _Trainer(model, teacher, masks, pol, progress).run(xf, ya)
 
 
-def _fit(
-    model: keras.Model,
-    x: npt.ArrayLike,
-    y: npt.ArrayLike,
-    masks: Mapping[str, npt.ArrayLike],
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    loss: str | keras.losses.Loss,
-    validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None,
-    verbose: int,
-) -> None:
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
-    model.fit(
-        np.asarray(x, np.float32),
-        np.asarray(y),
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=True,
-        callbacks=[MaskCallback(masks)],
-        validation_data=validation_data,
-        verbose=verbose,
-    )
+def _split(
+    n: int, y: npt.NDArray[np.int64] | None, fraction: float, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Train and held-out indices; the held-out slice exists only with labels (it is scored)."""
+    order = rng.permutation(n)
+    held = int(round(n * fraction)) if y is not None else 0
+    if held and n - held < 1:
+        held = 0
+    return order[held:], order[:held]
 
 
-def _ends_in_softmax(model: keras.Model) -> bool:
-    last = model.layers[-1]
-    return isinstance(last, keras.layers.Softmax) or has_softmax_activation(last)
+class _Trainer:
+    """One client-stage run: the compiled step, the budgeted schedule and the scoring."""
+
+    def __init__(
+        self,
+        model: keras.Model,
+        teacher: keras.Model | None,
+        masks: Mapping[str, npt.ArrayLike],
+        policy: FinetunePolicy,
+        progress: bool,
+    ) -> None:
+        self.model, self.policy, self.progress = model, policy, progress
+        self.student = with_logits(model)
+        self.teacher = with_logits(teacher) if teacher is not None else None
+        # "frozen": BatchNorm runs in inference mode (pretrained statistics); its scale and offset still train.
+        self.bn_training = policy.batchnorm == "train"
+        self.kernels = [
+            (self.student.get_layer(n).kernel, tf.constant(np.asarray(m, np.float32))) for n, m in masks.items()
+        ]
+        mask_of = {id(k): m for k, m in self.kernels}
+        self.variables = self.student.trainable_variables
+        self.var_masks = [mask_of.get(id(v)) for v in self.variables]
+        self.opt = keras.optimizers.SGD(learning_rate=0.0, momentum=policy.momentum, nesterov=True)
+        self.lr = self.opt.learning_rate  # a variable the schedule assigns before every step
+
+    def _loss(self, logits: tf.Tensor, target: tf.Tensor | None, labels: tf.Tensor | None) -> tf.Tensor:
+        p = self.policy
+        parts = []
+        if target is not None:
+            t = p.temperature
+            p_t = tf.nn.softmax(target / t)
+            log_s = tf.nn.log_softmax(logits / t)
+            kd = tf.reduce_mean(tf.reduce_sum(p_t * (tf.math.log(p_t + 1e-12) - log_s), axis=-1)) * t * t
+            parts.append((1.0 - p.label_weight) * kd if labels is not None else kd)
+        if labels is not None:
+            ce = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            parts.append(p.label_weight * ce if target is not None else ce)
+        return tf.add_n(parts)
+
+    def _step_fn(self, labelled: bool) -> Any:
+        @tf.function(reduce_retracing=True)
+        def step(xb: tf.Tensor, yb: tf.Tensor) -> tf.Tensor:
+            target = self.teacher(xb, training=False) if self.teacher is not None else None
+            with tf.GradientTape() as tape:
+                logits = self.student(xb, training=self.bn_training)
+                loss = self._loss(logits, target, yb if labelled else None)
+            grads = tape.gradient(loss, self.variables)
+            grads = [g if m is None or g is None else g * m for g, m in zip(grads, self.var_masks, strict=True)]
+            self.opt.apply_gradients(zip(grads, self.variables, strict=True))
+            for kernel, mask in self.kernels:
+                kernel.assign(kernel * mask)
+            return loss
+
+        return step
+
+    def _accuracy(self, net: keras.Model, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> float:
+        hits = 0
+        for i in range(0, len(x), 256):
+            hits += int(np.sum(np.argmax(np.asarray(net(x[i : i + 256], training=False)), axis=1) == y[i : i + 256]))
+        return hits / len(x)
+
+    def run(self, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64] | None) -> FinetuneReport:
+        p = self.policy
+        rng = np.random.default_rng(p.seed)
+        train, held = _split(len(x), y, p.holdout, rng)
+        x_held = x[held]
+        y_held = y[held] if y is not None else None
+        before = teacher_acc = None
+        if y_held is not None and len(held):
+            before = self._accuracy(self.student, x_held, y_held)
+            if self.teacher is not None:
+                teacher_acc = self._accuracy(self.teacher, x_held, y_held)
+        labelled = y is not None
+        step_fn = self._step_fn(labelled)
+        batch = min(p.batch_size, len(train))
+        shift = max(1, min(4, x.shape[1] // 8)) if x.ndim == 4 else 0
+        budget = 60.0 * p.minutes
+        per_epoch = max(1, len(train) // batch)
+        cap = None if p.epochs is None else max(1, int(p.epochs * per_epoch))
+        schedule = BudgetedCosine(p.learning_rate, seconds=budget, max_steps=cap, warmup=p.warmup)
+        losses: list[float] = []
+        order = rng.permutation(train)
+        pos = 0
+        bar = tqdm(total=round(budget), desc="finetune", unit="s", disable=not self.progress, leave=False)
+        step = 0
+        shown = 0
+        while True:
+            if pos + batch > len(order):
+                order, pos = rng.permutation(train), 0
+            idx = order[pos : pos + batch]
+            pos += batch
+            xb = augment(x[idx], rng, shift=shift, mix=False) if p.augment and shift else x[idx]
+            yb = tf.constant(y[idx] if y is not None else np.zeros(len(idx), np.int64))
+            self.lr.assign(schedule.lr(step))
+            losses.append(float(step_fn(tf.constant(xb), yb)))
+            step += 1
+            if schedule.done(step):
+                break
+            now = round(min(schedule.elapsed(), budget))
+            if self.progress and now > shown:
+                bar.update(now - shown)
+                shown = now
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3g}", lr=f"{float(self.lr.numpy()):.3g}")
+        seconds = schedule.elapsed()
+        bar.close()
+        # with_logits made a copy: the trained weights (BN statistics included) go back to the model.
+        self.model.set_weights(self.student.get_weights())
+        after = self._accuracy(self.student, x_held, y_held) if before is not None and y_held is not None else None
+        tail = max(1, len(losses) // 10)
+        return FinetuneReport(
+            model=self.model,
+            steps=step,
+            epochs=step * batch / max(1, len(train)),
+            seconds=seconds,
+            budget_seconds=budget,
+            train_images=len(train),
+            holdout_images=len(held),
+            accuracy_before=before,
+            accuracy_after=after,
+            teacher_accuracy=teacher_acc,
+            loss_start=float(np.mean(losses[:tail])),
+            loss_end=float(np.mean(losses[-tail:])),
+            policy=p,
+        )

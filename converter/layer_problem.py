@@ -19,7 +19,11 @@ from patternlite.converter.graph import ConvInfo
 
 # Patch rows sampled per layer for the Gram matrices: plenty for (9I+1)-dimensional statistics.
 _MAX_ROWS = 200_000
-_CHUNK = 32  # samples per forward pass / patch extraction
+_CHUNK = 32  # samples per patch extraction
+# Samples per forward pass. The prefix models run once per layer; eager Keras
+# calls on small chunks spent most of ResNet-20's layer-wise time dispatching
+# ops (3.7 s per deep prefix on 1024 images at 32, 0.5 s compiled at 256).
+_FORWARD_CHUNK = 256
 
 
 def output_pixels(layer: keras.layers.Conv2D) -> int:
@@ -41,7 +45,8 @@ def bn_scale(conv: ConvInfo) -> npt.NDArray[np.float64]:
 
 
 def forward(sub: keras.Model, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    parts = [np.asarray(sub([x[i : i + _CHUNK]], training=False)) for i in range(0, len(x), _CHUNK)]
+    run = tf.function(lambda t: sub(t, training=False), reduce_retracing=True)
+    parts = [np.asarray(run(tf.constant(x[i : i + _FORWARD_CHUNK]))) for i in range(0, len(x), _FORWARD_CHUNK)]
     return np.concatenate(parts).astype(np.float32)
 
 

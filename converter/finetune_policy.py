@@ -1,0 +1,57 @@
+"""How the client stage trains (``patternlite finetune``): one policy object, no TensorFlow import.
+
+The CLI reads its defaults from here before TensorFlow loads, so ``--help``
+answers at once. Each default is a measured choice (docs/converter.md,
+"client stage").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from patternlite.converter.errors import ConverterError
+
+BATCHNORM_POLICIES = ("train", "frozen")
+
+
+@dataclass(frozen=True)
+class FinetunePolicy:
+    """How the client stage trains; every field is validated by :meth:`check`.
+
+    ``minutes`` bounds the training loop (not the before/after scoring).
+    ``epochs`` (optional) caps the run at that many passes over the training
+    split even when the budget would allow more; the schedule then fits
+    whichever limit comes first. ``holdout`` is the fraction of labelled client
+    data set aside to score the model before and after (0 turns it off).
+    """
+
+    minutes: float = 10.0
+    epochs: float | None = None
+    batch_size: int = 128
+    learning_rate: float = 0.02
+    momentum: float = 0.9
+    warmup: float = 0.03
+    temperature: float = 4.0
+    label_weight: float = 0.5
+    augment: bool = True
+    batchnorm: str = "train"
+    holdout: float = 0.1
+    seed: int = 0
+
+    def check(self) -> FinetunePolicy:
+        if not (self.minutes > 0 and math.isfinite(self.minutes)):
+            raise ConverterError(f"minutes must be a positive number, got {self.minutes}")
+        if self.epochs is not None and not self.epochs > 0:
+            raise ConverterError(f"epochs must be positive, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConverterError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.learning_rate > 0 or not 0 <= self.momentum < 1:
+            raise ConverterError("learning_rate must be > 0 and momentum in [0, 1)")
+        if not 0 <= self.warmup < 1 or not self.temperature > 0 or not 0 <= self.label_weight <= 1:
+            raise ConverterError("warmup must be in [0, 1), temperature > 0, label_weight in [0, 1]")
+        if self.batchnorm not in BATCHNORM_POLICIES:
+            raise ConverterError(f"batchnorm must be one of {BATCHNORM_POLICIES}, got {self.batchnorm!r}")
+        if not 0 <= self.holdout < 1:
+            raise ConverterError(f"holdout must be in [0, 1), got {self.holdout}")
+        return self
