@@ -51,9 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--patterns", type=_patterns, default=8, help="library size, or explicit masks 0x1b0,...")
     pr.add_argument("--method", choices=("admm", "magnitude"), default="admm")
     pr.add_argument("--synthetic", choices=("bn", "noise"), default="bn")
-    pr.add_argument("--samples", type=int, default=defaults.SAMPLES, help="synthetic images to generate")
+    pr.add_argument(
+        "--preset",
+        choices=tuple(defaults.PRESETS),
+        default=defaults.PRESET,
+        help="fast (ResNet-20: about 5 min here) or standard (%(default)s): a time budget and synthesis sizes",
+    )
+    pr.add_argument(
+        "--budget",
+        type=float,
+        help="time budget in minutes for synthesis + distillation (overrides the preset's; 0: unbounded)",
+    )
+    pr.add_argument("--samples", type=int, help="synthetic images to generate (default: the preset's)")
     pr.add_argument("--iterations", type=int, default=defaults.ITERATIONS, help="ADMM iterations per layer")
-    pr.add_argument("--synthetic-steps", type=int, default=defaults.SYNTHETIC_STEPS)
+    pr.add_argument("--synthetic-steps", type=int, help="optimisation steps per synthetic batch (default: the preset's)")
     pr.add_argument(
         "--augment", type=int, default=defaults.AUGMENT_COPIES, help="augmented copies per synthetic image (0: none)"
     )
@@ -246,6 +257,8 @@ def _run(args: argparse.Namespace) -> int:
             distill_only_pruned=args.distill_only_pruned,
             augment=args.augment,
             allocation=args.allocation,
+            preset=args.preset,
+            budget=args.budget,
             seed=args.seed,
             prune_first=args.prune_first,
             progress=not args.no_progress,

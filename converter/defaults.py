@@ -21,3 +21,18 @@ DISTILL_STEPS = 2000
 # and teacher disagree most. ResNet-20 keep 1.0: 89.6% -> 90.8% (all 4500 JPEG
 # dev images: 78.0% -> 79.2%), for about 1.5x the distillation time.
 DISTILL_ADVERSARIAL = 0.1
+
+# Presets of ``prune``: the time budget (minutes) and the sizes it trades. The
+# budget bounds BatchNorm synthesis (at most SYNTHESIS_SHARE of it: fewer
+# images if the time runs short) and end-to-end distillation (whatever time the
+# layer-wise stage leaves, its steps capped by ``distill_steps``); the
+# layer-wise stage itself runs to the end, so a budget far too small for the
+# model overruns by that stage's time. Explicit arguments override a preset.
+PRESETS: dict[str, dict[str, float]] = {
+    # ResNet-20 here: about 5 minutes.
+    "fast": {"budget": 5.0, "samples": 256, "synthetic_steps": 100},
+    # The settings every accuracy figure before presets existed was measured with, bounded.
+    "standard": {"budget": 20.0, "samples": SAMPLES, "synthetic_steps": SYNTHETIC_STEPS},
+}
+PRESET = "standard"
+SYNTHESIS_SHARE = 0.3

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from patternlite.converter import defaults
 from patternlite.converter.graph import ConvInfo, find_convs, with_logits
+from patternlite.converter.schedule import BudgetedCosine
 
 
 @dataclass
@@ -122,6 +123,7 @@ def distill(
     only_pruned: bool = False,
     seed: int = 0,
     progress: bool = True,
+    seconds: float | None = None,
 ) -> DistillReport:
     """Train ``student`` (the pruned copy of ``teacher``) in place on the synthetic inputs ``x``.
 
@@ -134,6 +136,8 @@ def distill(
     half of each batch one signed-gradient step (that fraction of the pool's
     standard deviation) up the student-teacher divergence: the synthetic pool
     is small, and these are the inputs where the student still has most to learn.
+    ``seconds`` (optional) is a time budget: the schedule is then sized to the
+    steps that fit (``steps`` stays the cap), see ``schedule.py``.
     """
     t0 = time.perf_counter()
     names = list(masks)
@@ -148,7 +152,8 @@ def distill(
     norms = [float(np.mean(np.var(np.asarray(a), axis=tuple(range(a.ndim - 1))))) + 1e-8 for a in probe[:-1]]
     kernels = [(s_model.get_layer(n).kernel, tf.constant(masks[n].astype(np.float32))) for n in names]
     variables = _pruned_variables(s_pruned) if only_pruned else s_model.trainable_variables
-    opt = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1)))
+    opt = keras.optimizers.Adam(0.0)
+    schedule = BudgetedCosine(learning_rate, seconds=seconds, max_steps=max(steps, 1), warmup=0.0)
     t2 = temperature * temperature
     # Step size of the adversarial nudge, in units of the synthetic pool's own spread.
     eps = adversarial * float(np.std(x))
@@ -181,18 +186,22 @@ def distill(
         return loss
 
     losses: list[float] = []
-    bar = tqdm(range(steps), desc="distill", disable=not progress, leave=False)
-    for _ in bar:
+    bar = tqdm(total=steps, desc="distill", disable=not progress, leave=False)
+    while steps > 0:
         idx = rng.integers(0, len(x), batch_size)
         xb = tf.constant(augment(x[idx], rng))
         if eps > 0:
             half = batch_size // 2
             xb = tf.concat([xb[:half], nudge(xb[half:])], axis=0)
-        loss = float(train_step(xb))
-        losses.append(loss)
+        opt.learning_rate.assign(schedule.lr(len(losses)))
+        losses.append(float(train_step(xb)))
+        bar.update(1)
         if len(losses) % 50 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3g}")
+        if schedule.done(len(losses)):
+            break
     bar.close()
+    steps = len(losses)
     # The logits copy shares no variables with ``student``: copy the trained weights back.
     student.set_weights(s_model.get_weights())
     tail = max(1, steps // 10)

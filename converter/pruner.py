@@ -48,6 +48,7 @@ class PruneResult:
     synthetic: str | None = "bn"
     seconds: float = 0.0
     distilled: DistillReport | None = None
+    synthetic_images: int = 0
     allocation: Allocation | None = None
 
     def summary(self) -> str:
@@ -59,6 +60,8 @@ class PruneResult:
                 f"\nkeep allocated by measured sensitivity: {kept} of {total} kernels kept ({kept / total:.1%}), "
                 f"{self.macs_kept():.1%} of the pruned layers' 3x3 multiply-accumulates"
             )
+        if self.synthetic_images:
+            table += f"\nsynthetic inputs: {self.synthetic_images} images"
         if self.distilled is not None:
             d = self.distilled
             table += (
@@ -116,18 +119,20 @@ def prune(
     patterns: int | list[int] = 8,
     method: str = "admm",
     synthetic: str = "bn",
-    samples: int = defaults.SAMPLES,
+    samples: int | None = None,
     iterations: int = defaults.ITERATIONS,
     seed: int = 0,
     prune_first: bool = False,
     progress: bool = True,
-    synthetic_steps: int = defaults.SYNTHETIC_STEPS,
+    synthetic_steps: int | None = None,
     inputs: npt.NDArray[np.float32] | None = None,
     augment: int = defaults.AUGMENT_COPIES,
     distill_steps: int = defaults.DISTILL_STEPS,
     distill_adversarial: float = defaults.DISTILL_ADVERSARIAL,
     distill_only_pruned: bool = False,
     allocation: str = "uniform",
+    preset: str = defaults.PRESET,
+    budget: float | None = None,
 ) -> PruneResult:
     """Pattern-prune every 3x3 conv of ``model`` (a copy; the input model is not modified).
 
@@ -149,8 +154,21 @@ def prune(
     ADMM only) keeps the same total number of kernels but shares them out
     across layers by each layer's measured damage on the synthetic inputs
     (see ``allocation.py``); the default ``"uniform"`` keeps ``keep`` of every layer.
+    ``preset`` ("fast" or "standard", see ``defaults.PRESETS``) supplies the
+    time ``budget`` in minutes and the ``samples``/``synthetic_steps`` left as
+    None. The budget bounds synthesis and distillation (``budget=0``: no bound,
+    every stage runs its full sizes).
     """
     t_start = time.perf_counter()
+    if preset not in defaults.PRESETS:
+        raise ConverterError(f"preset must be one of {tuple(defaults.PRESETS)}, got {preset!r}")
+    chosen = defaults.PRESETS[preset]
+    samples = int(chosen["samples"]) if samples is None else samples
+    synthetic_steps = int(chosen["synthetic_steps"]) if synthetic_steps is None else synthetic_steps
+    budget = chosen["budget"] if budget is None else budget
+    if not (budget >= 0 and math.isfinite(budget)):
+        raise ConverterError(f"budget must be >= 0 minutes, got {budget}")
+    deadline = t_start + 60.0 * budget if budget > 0 else None
     if method not in METHODS:
         raise ConverterError(f"method must be one of {METHODS}, got {method!r}")
     if method == "admm" and inputs is None and synthetic not in SYNTHETIC_KINDS:
@@ -179,7 +197,10 @@ def prune(
         if inputs is not None:
             x = np.asarray(inputs, np.float32)
         else:
-            x = synthetic_inputs(model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress)
+            share = None if deadline is None else defaults.SYNTHESIS_SHARE * 60.0 * budget
+            x = synthetic_inputs(
+                model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress, seconds=share
+            )
     allocated: Allocation | None = None
     if allocation == "sensitivity" and x is not None and not isinstance(keep, Mapping) and keep < 1.0:
         allocated = sensitivity_allocation(model, targets, x, library, scales, keep, seed=seed, progress=progress)
@@ -231,7 +252,8 @@ def prune(
         )
     bar.close()
     distilled: DistillReport | None = None
-    if x is not None and distill_steps > 0:
+    left = None if deadline is None else deadline - time.perf_counter()
+    if x is not None and distill_steps > 0 and (left is None or left > 0):
         distilled = distill(
             pruned,
             model,
@@ -242,6 +264,7 @@ def prune(
             only_pruned=distill_only_pruned,
             seed=seed,
             progress=progress,
+            seconds=left,
         )
     return PruneResult(
         model=pruned,
@@ -254,5 +277,6 @@ def prune(
         synthetic=(None if method == "magnitude" else ("custom" if inputs is not None else synthetic)),
         seconds=time.perf_counter() - t_start,
         distilled=distilled,
+        synthetic_images=0 if x is None else len(x),
         allocation=allocated,
     )

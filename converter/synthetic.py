@@ -14,6 +14,7 @@ Two generators:
 from __future__ import annotations
 
 import math
+import time
 
 import keras
 import numpy as np
@@ -95,8 +96,13 @@ def bn_inputs(
     tv: float = 0.0,
     seed: int = 0,
     progress: bool = True,
+    seconds: float | None = None,
 ) -> npt.NDArray[np.float32]:
     """Inputs optimised so every BatchNorm's batch statistics match its running statistics.
+
+    ``seconds`` (optional) bounds the time: no new batch starts once the
+    batches so far, plus one more at their mean time, would overrun it, so
+    fewer than ``samples`` images may come back (at least one batch).
 
     Each batch is optimised on its own (BN statistics are per batch). Falls back
     to calibrated noise when the model has no BatchNorm. The step size is in
@@ -143,7 +149,12 @@ def bn_inputs(
             )
         return loss
 
+    t0 = time.perf_counter()
+    done = 0
     for b in range(n_batches):
+        spent = time.perf_counter() - t0
+        if seconds is not None and b > 0 and spent + spent / b > seconds:
+            break
         n = min(batch, samples - b * batch)
         z = tf.Variable(rng.standard_normal((n, *shape)).astype(np.float32))
         opt = keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(lr, max(steps, 1)))
@@ -160,16 +171,24 @@ def bn_inputs(
             bar.update(1)
         bar.set_postfix(bn_loss=f"{float(loss):.3g}")
         out[b * batch : b * batch + n] = m + s * z.numpy()
+        done = b * batch + n
     bar.close()
-    return out
+    return out[:done]
 
 
 def synthetic_inputs(
-    model: keras.Model, kind: str, samples: int, *, steps: int = 200, seed: int = 0, progress: bool = True
+    model: keras.Model,
+    kind: str,
+    samples: int,
+    *,
+    steps: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+    seconds: float | None = None,
 ) -> npt.NDArray[np.float32]:
-    """Dispatch on ``kind`` ("bn" or "noise")."""
+    """Dispatch on ``kind`` ("bn" or "noise"); ``seconds`` bounds "bn" (see :func:`bn_inputs`)."""
     if kind == "noise":
         return noise_inputs(model, samples, seed=seed)
     if kind == "bn":
-        return bn_inputs(model, samples, steps=steps, seed=seed, progress=progress)
+        return bn_inputs(model, samples, steps=steps, seed=seed, progress=progress, seconds=seconds)
     raise ValueError(f"synthetic must be one of {SYNTHETIC_KINDS}, got {kind!r}")

@@ -187,6 +187,20 @@ def test_bad_arguments_are_refused(cnn: tuple[keras.Model, Path], tmp_path: Path
     assert not list(tmp_path.iterdir())
 
 
+def test_prune_budget_is_honoured_by_synthesis_and_distillation(cnn: tuple[keras.Model, Path]) -> None:
+    budget = 0.25  # minutes
+    result = prune(cnn[0], keep=0.5, patterns=6, samples=4096, iterations=5, budget=budget, progress=False)
+    # Synthesis stopped early (4096 images do not fit in its share), distillation filled the rest.
+    assert 64 <= result.synthetic_images < 4096
+    assert result.distilled is not None and 0 < result.distilled.steps < 2000
+    assert result.seconds <= 60 * budget + 3.0, result.seconds
+    assert result.seconds >= 0.7 * 60 * budget, result.seconds
+    with pytest.raises(ConverterError, match="preset"):
+        prune(cnn[0], preset="slow", progress=False)
+    with pytest.raises(ConverterError, match="budget"):
+        prune(cnn[0], budget=-1, progress=False)
+
+
 def test_distillation_without_the_adversarial_nudge(cnn: tuple[keras.Model, Path]) -> None:
     r = prune(cnn[0], keep=0.5, samples=32, iterations=3, distill_steps=20, distill_adversarial=0.0, progress=False)
     assert r.distilled is not None and r.distilled.steps == 20
