@@ -8,7 +8,7 @@ and score top-1 on the 500 lossless dev images. Then masked retraining of the
 bn-admm models on "client data" (the JPEG images with test_index >= 1000,
 disjoint from the scoring images), scored again on the lossless images.
 
-    PATTERNLITE_SHARED=../shared python benchmarks/accuracy.py
+    PATTERNLITE_SHARED=../shared python benchmarks/accuracy_variants.py
 
 writes benchmarks/results/accuracy-<date>-<host>.json and .md.
 """
@@ -73,7 +73,7 @@ def write_results(
             f"{r['layerwise_jpeg_top1']:.1%} -> {r['jpeg_top1']:.1%} ({summary[r['model']]['dense_jpeg']:.1%}) | "
             f"{r['prune_seconds']} |"
         )
-    lines += ["", f"Reproduce: `python benchmarks/accuracy.py {command}`"]
+    lines += ["", f"Reproduce: `python benchmarks/accuracy_variants.py {command}`"]
     base.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 

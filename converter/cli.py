@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--samples", type=int, help="synthetic images to generate (default: the preset's)")
     pr.add_argument("--iterations", type=int, default=defaults.ITERATIONS, help="ADMM iterations per layer")
-    pr.add_argument("--synthetic-steps", type=int, help="optimisation steps per synthetic batch (default: the preset's)")
+    pr.add_argument(
+        "--synthetic-steps", type=int, help="optimisation steps per synthetic batch (default: the preset's)"
+    )
     pr.add_argument(
         "--augment", type=int, default=defaults.AUGMENT_COPIES, help="augmented copies per synthetic image (0: none)"
     )
@@ -116,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--minutes", type=float, default=_FT.minutes, help="training time budget (default %(default)s)")
     ft.add_argument("--epochs", type=float, help="also stop after this many passes over the data")
     ft.add_argument("--batch-size", type=int, default=_FT.batch_size)
-    ft.add_argument("--lr", type=float, default=_FT.learning_rate, help="peak learning rate (SGD, cosine)")
+    ft.add_argument(
+        "--lr", type=float, help="peak learning rate (SGD, cosine; default 0.02, or 0.002 with --batchnorm frozen)"
+    )
     ft.add_argument("--temperature", type=float, default=_FT.temperature, help="distillation temperature")
     ft.add_argument(
         "--label-weight", type=float, default=_FT.label_weight, help="weight of the labels against the teacher (0..1)"

@@ -1,6 +1,6 @@
 """Default settings of ``prune``, shared by the Python API and the CLI (no TensorFlow import here).
 
-Each default is a measured choice; ``benchmarks/accuracy.py`` reproduces the
+Each default is a measured choice; ``benchmarks/accuracy_variants.py`` reproduces the
 numbers quoted in docs/converter.md.
 """
 

@@ -280,7 +280,7 @@ class _Trainer:
         budget = 60.0 * p.minutes
         per_epoch = max(1, len(train) // batch)
         cap = None if p.epochs is None else max(1, int(p.epochs * per_epoch))
-        schedule = BudgetedCosine(p.learning_rate, seconds=budget, max_steps=cap, warmup=p.warmup)
+        schedule = BudgetedCosine(p.lr, seconds=budget, max_steps=cap, warmup=p.warmup)
         losses: list[float] = []
         order = rng.permutation(train)
         pos = 0
