@@ -35,11 +35,11 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from patternlite.converter.admm import PRIOR, input_energy, refit
 from patternlite.converter.graph import ConvInfo, find_convs, with_logits
 from patternlite.converter.layer_problem import apply_weights, build_problem, forward
+from patternlite.converter.progress import progress_bar
 from patternlite.converter.projection import kept_count, project
 
 ALLOCATIONS = ("uniform", "sensitivity")
@@ -87,7 +87,7 @@ def measure_damage(
     reference = np.asarray(run(xs), np.float64)
     rng = np.random.default_rng(seed)
     damage: dict[str, list[float]] = {}
-    bar = tqdm(total=len(targets) * len(grid), desc="sensitivity", disable=not progress, leave=False)
+    bar = progress_bar(total=len(targets) * len(grid), desc="sensitivity", disable=not progress, leave=False)
     for target in targets:
         conv = convs[target.name]
         scale = scales[target.name]

@@ -1,44 +1,134 @@
-"""``patternlite prune|export|finetune|demo``: argv[0] is the subcommand (see patternlite.cli)."""
+"""``patternlite prune|export|finetune|demo``: argv[0] is the subcommand (see patternlite.cli).
+
+Every argument and every output path is checked before a model loads or any
+long work starts. An error is one line on stderr naming the fix, with a
+documented exit code (``EXIT_*`` below) and no traceback unless ``--verbose``;
+nothing is written on failure. Without ``--verbose`` TensorFlow's start-up
+chatter and Keras' warnings are kept out of the way.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from patternlite.converter import defaults
+from patternlite.converter.errors import ConverterError
 from patternlite.converter.finetune_policy import FinetunePolicy
 
+EXIT_OK = 0
+EXIT_FAILED = 1  # the request was refused or failed: a missing or bad file, an unusable output path, ...
+EXIT_USAGE = 2  # the command line itself is wrong (argparse's convention)
+EXIT_INTERRUPTED = 130
+
+KERAS_SUFFIXES = (".keras", ".h5")
 _FT = FinetunePolicy()
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep the CLI readable
 
+def keep_arg(text: str) -> float | dict[str, float]:
+    """``0.5`` or ``layer_a=0.3,layer_b=0.6``; every fraction in (0, 1]."""
 
-def _keep(text: str) -> float | dict[str, float]:
-    """``0.5`` or ``layer_a=0.3,layer_b=0.6``."""
+    def fraction(value: str) -> float:
+        try:
+            f = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a fraction in (0, 1] or layer=fraction,..., got {text!r}"
+            ) from None
+        if not 0.0 < f <= 1.0 or math.isnan(f):
+            raise argparse.ArgumentTypeError(f"a keep fraction must be in (0, 1], got {value}")
+        return f
+
     if "=" not in text:
-        return float(text)
+        return fraction(text)
     out = {}
     for item in text.split(","):
-        name, _, val = item.partition("=")
-        out[name.strip()] = float(val)
+        name, sep, val = item.partition("=")
+        if not sep or not name.strip():
+            raise argparse.ArgumentTypeError(f"expected layer=fraction, got {item!r}")
+        out[name.strip()] = fraction(val)
     return out
 
 
-def _patterns(text: str) -> int | list[int]:
-    """``8`` (distil 8) or a comma list of 9-bit masks such as ``0x1b0,0x17``."""
-    if "," in text or text.lower().startswith("0x"):
-        return [int(t, 0) for t in text.split(",") if t.strip()]
-    return int(text)
+def patterns_arg(text: str) -> int | list[int]:
+    """``8`` (distil 8 of the 56 shapes) or a comma list of 9-bit masks such as ``0x1b0,0x17``."""
+    from patternlite.metadata import MetadataError, validate_pattern
+
+    try:
+        if "," in text or text.lower().startswith("0x"):
+            masks = [int(t, 0) for t in text.split(",") if t.strip()]
+            for m in masks:
+                validate_pattern(m)
+            return masks
+        size = int(text)
+    except MetadataError as exc:  # a ValueError too: caught first
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count (1..56) or masks like 0x1b0,0x17, got {text!r}") from None
+    if not 1 <= size <= 56:
+        raise argparse.ArgumentTypeError(f"a distilled library holds 1..56 patterns, got {size}")
+    return size
+
+
+def _number(kind: type, low: float, *, above: bool = False) -> Callable[[str], Any]:
+    """An argparse type: ``kind`` (int or float) >= ``low`` (> with ``above``), finite."""
+    word = "an integer" if kind is int else "a number"
+    bound = f"> {low:g}" if above else f">= {low:g}"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {word} {bound}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (above and value == low):
+            raise argparse.ArgumentTypeError(f"expected {word} {bound}, got {text}")
+        return value
+
+    parse.__name__ = word  # what argparse would print for an unexpected error
+    return parse
+
+
+count = _number(int, 1)
+nonnegative_int = _number(int, 0)
+nonnegative = _number(float, 0.0)
+positive = _number(float, 0.0, above=True)
+
+
+class _Help(argparse.HelpFormatter):
+    """Shows an option's default when it has a meaningful one (not None, not a switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            action.default not in (None, False, argparse.SUPPRESS)
+            and "%(default)" not in text
+            and action.option_strings
+        ):
+            text += " (default: %(default)s)"
+        return text
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="patternlite")
+    from patternlite import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="TensorFlow's logs, and a traceback on errors")
+    fmt = _Help
+    p = argparse.ArgumentParser(prog="patternlite", formatter_class=fmt)
+    p.add_argument("--version", action="version", version=f"patternlite {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    pr = sub.add_parser("prune", help="data-free pattern + connectivity pruning of a Keras model")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=fmt)
+
+    pr = command("prune", "data-free pattern + connectivity pruning of a Keras model")
     pr.add_argument("model", type=Path, help="input Keras model (.keras or .h5)")
     pr.add_argument(
         "-o",
@@ -47,35 +137,36 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="OUT.tflite (the pruned Keras model OUT.keras and masks OUT.masks.npz go beside it), or OUT.keras",
     )
-    pr.add_argument("--keep", type=_keep, default=1.0, help="fraction of 3x3 kernels kept (or layer=frac,...)")
-    pr.add_argument("--patterns", type=_patterns, default=8, help="library size, or explicit masks 0x1b0,...")
-    pr.add_argument("--method", choices=("admm", "magnitude"), default="admm")
-    pr.add_argument("--synthetic", choices=("bn", "noise"), default="bn")
+    pr.add_argument("--keep", type=keep_arg, default=1.0, help="fraction of 3x3 kernels kept (or layer=frac,...)")
+    pr.add_argument("--patterns", type=patterns_arg, default=8, help="library size, or explicit masks 0x1b0,...")
+    pr.add_argument("--method", choices=("admm", "magnitude"), default="admm", help="magnitude: instant, no data")
+    pr.add_argument("--synthetic", choices=("bn", "noise"), default="bn", help="how the synthetic inputs are made")
     pr.add_argument(
         "--preset",
         choices=tuple(defaults.PRESETS),
         default=defaults.PRESET,
-        help="fast (ResNet-20: about 5 min here) or standard (%(default)s): a time budget and synthesis sizes",
+        help="fast (ResNet-20: about 5 min on a 2-core machine) or standard: a time budget and synthesis sizes",
     )
     pr.add_argument(
         "--budget",
-        type=float,
-        help="time budget in minutes for synthesis + distillation (overrides the preset's; 0: unbounded)",
+        type=nonnegative,
+        help="minutes for synthesis + distillation, overriding the preset's (0: unbounded)",
     )
-    pr.add_argument("--samples", type=int, help="synthetic images to generate (default: the preset's)")
-    pr.add_argument("--iterations", type=int, default=defaults.ITERATIONS, help="ADMM iterations per layer")
+    pr.add_argument("--samples", type=count, help="synthetic images to generate (default: the preset's)")
+    pr.add_argument("--iterations", type=nonnegative_int, default=defaults.ITERATIONS, help="ADMM iterations per layer")
+    pr.add_argument("--synthetic-steps", type=nonnegative_int, help="steps per synthetic batch (default: the preset's)")
     pr.add_argument(
-        "--synthetic-steps", type=int, help="optimisation steps per synthetic batch (default: the preset's)"
-    )
-    pr.add_argument(
-        "--augment", type=int, default=defaults.AUGMENT_COPIES, help="augmented copies per synthetic image (0: none)"
+        "--augment", type=nonnegative_int, default=defaults.AUGMENT_COPIES, help="augmented copies per synthetic image"
     )
     pr.add_argument(
-        "--distill-steps", type=int, default=defaults.DISTILL_STEPS, help="end-to-end distillation steps (0: skip)"
+        "--distill-steps",
+        type=nonnegative_int,
+        default=defaults.DISTILL_STEPS,
+        help="most end-to-end distillation steps (0: skip); the budget may allow fewer",
     )
     pr.add_argument(
         "--distill-adversarial",
-        type=float,
+        type=nonnegative,
         default=defaults.DISTILL_ADVERSARIAL,
         help="size of distillation's adversarial nudge, in pool standard deviations (0: off, faster)",
     )
@@ -90,21 +181,18 @@ def _parser() -> argparse.ArgumentParser:
         default="uniform",
         help="uniform: --keep of every layer; sensitivity: --keep of all kernels, shared out by measured damage",
     )
-    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     pr.add_argument("--prune-first", action="store_true", help="also prune a 3x3 conv that sees the raw input")
     pr.add_argument("--tflite", type=Path, help="also export this .tflite")
-    pr.add_argument("--no-progress", action="store_true")
+    pr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    ex = sub.add_parser("export", help="Keras model -> .tflite with pattern metadata")
-    ex.add_argument("model", type=Path)
-    ex.add_argument("-o", "--output", type=Path, required=True)
+    ex = command("export", "Keras model -> .tflite with pattern metadata")
+    ex.add_argument("model", type=Path, help="a pruned (or retrained) Keras model, .keras or .h5")
+    ex.add_argument("-o", "--output", type=Path, required=True, help="the .tflite to write")
     ex.add_argument("--masks", type=Path, help="masks .npz from prune (default: <model>.masks.npz if present)")
     ex.add_argument("--no-metadata", action="store_true", help="write a plain .tflite")
 
-    ft = sub.add_parser(
-        "finetune",
-        help="the client stage: masked retraining on your own data, distilled from the dense model",
-    )
+    ft = command("finetune", "the client stage: masked retraining on your own data, distilled from the dense model")
     ft.add_argument("model", type=Path, help="the pruned Keras model (from prune)")
     ft.add_argument(
         "--data",
@@ -115,13 +203,13 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("-o", "--output", type=Path, required=True, help="the retrained model, .keras or .h5")
     ft.add_argument("--teacher", type=Path, help="the dense model to distil from (needed for unlabelled data)")
     ft.add_argument("--masks", type=Path, help="masks .npz (default: <model>.masks.npz)")
-    ft.add_argument("--minutes", type=float, default=_FT.minutes, help="training time budget (default %(default)s)")
-    ft.add_argument("--epochs", type=float, help="also stop after this many passes over the data")
-    ft.add_argument("--batch-size", type=int, default=_FT.batch_size)
+    ft.add_argument("--minutes", type=positive, default=_FT.minutes, help="training time budget")
+    ft.add_argument("--epochs", type=positive, help="also stop after this many passes over the data")
+    ft.add_argument("--batch-size", type=count, default=_FT.batch_size, help="images per step")
     ft.add_argument(
-        "--lr", type=float, help="peak learning rate (SGD, cosine; default 0.02, or 0.002 with --batchnorm frozen)"
+        "--lr", type=positive, help="peak learning rate (SGD, cosine; 0.02, or 0.002 with --batchnorm frozen)"
     )
-    ft.add_argument("--temperature", type=float, default=_FT.temperature, help="distillation temperature")
+    ft.add_argument("--temperature", type=positive, default=_FT.temperature, help="distillation temperature")
     ft.add_argument(
         "--label-weight", type=float, default=_FT.label_weight, help="weight of the labels against the teacher (0..1)"
     )
@@ -130,16 +218,16 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument(
         "--holdout", type=float, default=_FT.holdout, help="fraction of labelled data scored before/after (0: none)"
     )
-    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--seed", type=int, default=0, help="seed of the split, the order and the augmentation")
     ft.add_argument("--tflite", type=Path, help="also export this .tflite")
-    ft.add_argument("--no-progress", action="store_true")
+    ft.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    de = sub.add_parser("demo", help="the whole story on built-in material")
-    de.add_argument("--out", type=Path, help="keep the demo's files here")
-    de.add_argument("--keep", type=float, default=0.5)
-    de.add_argument("--vgg-blocks", type=int, default=2, help="VGG-16 blocks in the speed test (0 skips it)")
-    de.add_argument("--runs", type=int, default=10)
-    de.add_argument("--threads", type=int, default=None)
+    de = command("demo", "the whole story on built-in material")
+    de.add_argument("--out", type=Path, help="keep the demo's files in this folder (default: a temporary one)")
+    de.add_argument("--keep", type=keep_arg, default=0.5, help="fraction of 3x3 kernels kept")
+    de.add_argument("--vgg-blocks", type=nonnegative_int, default=2, help="VGG-16 blocks in the speed test (0 skips)")
+    de.add_argument("--runs", type=count, default=10, help="timed runs per latency")
+    de.add_argument("--threads", type=count, default=None, help="interpreter threads (default: TFLite's)")
     return p
 
 
@@ -147,31 +235,226 @@ def masks_path_for(model_path: Path) -> Path:
     return model_path.with_name(model_path.name.rsplit(".", 1)[0] + ".masks.npz")
 
 
-def _load(path: Path):  # type: ignore[no-untyped-def]  # keras.Model, imported lazily
+def _check_input(path: Path, suffixes: Sequence[str], what: str) -> None:
+    if not path.exists():
+        raise ConverterError(f"{path} does not exist")
+    if not path.is_file():
+        raise ConverterError(f"{path} is not a file")
+    if path.suffix.lower() not in suffixes:
+        hint = " (prune and finetune take the Keras model, not the .tflite)" if path.suffix == ".tflite" else ""
+        raise ConverterError(f"{what} must be {' or '.join(suffixes)}, got {path.name!r}{hint}")
+
+
+def _check_out(path: Path, suffixes: Sequence[str], what: str, *inputs: Path | None) -> None:
+    from patternlite.converter.io import check_output, check_suffix
+
+    check_suffix(path, suffixes, what)
+    check_output(path, *inputs)
+
+
+def _load(path: Path) -> Any:
+    """A Keras model, or one line saying why not (Keras' own messages mislead: "File not found", "TFSMLayer")."""
     import keras
 
-    if not path.exists():
-        raise SystemExit(f"patternlite: {path} does not exist")
-    return keras.models.load_model(path, compile=False)
+    _check_input(path, KERAS_SUFFIXES, "the model")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001  # Keras raises anything from ValueError to OSError or KeyError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConverterError(f"cannot load {path} as a Keras model: {reason[:200]}") from exc
 
 
-def _save_model(model: object, out: Path, source: Path) -> None:
+def _save_model(model: Any, out: Path, source: Path) -> None:
     from patternlite.converter.io import check_output, write_atomic
 
-    target = check_output(out, source)
-    if target.suffix not in (".keras", ".h5"):
-        raise SystemExit("patternlite: the output model must end in .keras or .h5")
-    write_atomic(target, lambda tmp: model.save(tmp))  # type: ignore[attr-defined]
+    write_atomic(check_output(out, source), lambda tmp: model.save(tmp))
+
+
+def _validate(args: argparse.Namespace) -> None:
+    """Everything that can be checked before TensorFlow loads a model."""
+    if args.command == "prune":
+        if args.output.suffix.lower() == ".tflite":
+            # `prune MODEL -o OUT.tflite`: the .tflite is the main output; the
+            # pruned Keras model and its masks (for masked retraining) go beside it.
+            if args.tflite:
+                raise ConverterError("give either -o OUT.tflite or --tflite, not both")
+            args.tflite, args.output = args.output, args.output.with_suffix(".keras")
+        _check_input(args.model, KERAS_SUFFIXES, "the model")
+        _check_out(args.output, KERAS_SUFFIXES + (".tflite",), "-o", args.model)
+        _check_out(masks_path_for(args.output), (".npz",), "the masks file", args.model)
+        if args.tflite:
+            _check_out(args.tflite, (".tflite",), "--tflite", args.model, args.output)
+    elif args.command == "export":
+        _check_input(args.model, KERAS_SUFFIXES, "the model")
+        if args.masks:
+            _check_input(args.masks, (".npz",), "--masks")
+        _check_out(args.output, (".tflite",), "-o", args.model, args.masks)
+    elif args.command == "finetune":
+        from patternlite.converter.client_data import check_data_path
+
+        FinetunePolicy(
+            minutes=args.minutes,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            temperature=args.temperature,
+            label_weight=args.label_weight,
+            batchnorm=args.batchnorm,
+            holdout=args.holdout,
+        ).check()
+        _check_input(args.model, KERAS_SUFFIXES, "the model")
+        if args.teacher:
+            _check_input(args.teacher, KERAS_SUFFIXES, "--teacher")
+        check_data_path(args.data)
+        mpath = args.masks or masks_path_for(args.model)
+        if not mpath.exists():
+            raise ConverterError(f"no masks at {mpath}; pass --masks")
+        _check_out(args.output, KERAS_SUFFIXES, "-o", args.model, args.teacher, args.data)
+        _check_out(masks_path_for(args.output), (".npz",), "the masks file", args.model, args.masks)
+        if args.tflite:
+            _check_out(args.tflite, (".tflite",), "--tflite", args.model, args.output)
+    elif args.command == "demo" and args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            raise ConverterError(f"--out {args.out} exists and is not a folder")
+        from patternlite.converter.io import check_output
+
+        target = args.out if args.out.is_dir() else args.out.parent
+        check_output(target / "probe")
+
+
+def _quiet() -> None:
+    """Keep TensorFlow's start-up lines (oneDNN, cuInit, absl) and Keras' warnings off the terminal.
+
+    TensorFlow 2.21 logs those through absl before any setting is read
+    (``TF_CPP_MIN_LOG_LEVEL`` no longer silences them), so file descriptor 2
+    points at /dev/null while TensorFlow imports and initialises its devices,
+    and is restored before anything of ours can print.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", message="The structure of `inputs`")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import tensorflow as tf
+
+        tf.constant(0.0).numpy()  # device initialisation happens on the first op
+        tf.get_logger().setLevel(logging.ERROR)  # e.g. retracing notices
+    except ImportError:
+        pass  # reported by the command that needs it
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        _validate(args)  # before TensorFlow loads: a refusal is immediate
+        if not args.verbose:
+            _quiet()
+        return _run(args)
+    except ConverterError as exc:
+        if args.verbose:
+            raise
+        print(f"patternlite {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted; no output was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001  # a bug or an unforeseen input: one line unless --verbose
+        if args.verbose:
+            raise
+        print(
+            f"patternlite {args.command}: unexpected {type(exc).__name__}: {str(exc)[:200]} "
+            "(rerun with --verbose for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "prune":
+        return _prune(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "finetune":
+        return _finetune(args)
+    if args.command == "demo":
+        from patternlite.converter.demo import run_demo
+
+        run_demo(args.out, keep=args.keep, vgg=args.vgg_blocks, runs=args.runs, num_threads=args.threads)
+        return EXIT_OK
+    raise AssertionError(args.command)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from patternlite.converter.export import export_tflite
+    from patternlite.converter.io import save_masks
+    from patternlite.converter.pruner import prune
+
+    model = _load(args.model)
+    result = prune(
+        model,
+        keep=args.keep,
+        patterns=args.patterns,
+        method=args.method,
+        synthetic=args.synthetic,
+        samples=args.samples,
+        iterations=args.iterations,
+        synthetic_steps=args.synthetic_steps,
+        distill_steps=args.distill_steps,
+        distill_adversarial=args.distill_adversarial,
+        distill_only_pruned=args.distill_only_pruned,
+        augment=args.augment,
+        allocation=args.allocation,
+        preset=args.preset,
+        budget=args.budget,
+        seed=args.seed,
+        prune_first=args.prune_first,
+        progress=not args.no_progress,
+    )
+    print(result.summary())
+    print("pattern library:", " ".join(f"{p:#05x}" for p in result.library))
+    _save_model(result.model, args.output, args.model)
+    masks = save_masks(masks_path_for(args.output), result.masks, result.library, result.keep)
+    print(f"wrote {args.output} and {masks} ({result.seconds:.1f} s)")
+    if args.tflite:
+        print(f"wrote {export_tflite(result, args.tflite, source=args.model)}")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from patternlite.converter.export import export_tflite
+    from patternlite.converter.io import load_masks
+
+    model = _load(args.model)
+    mpath = args.masks or masks_path_for(args.model)
+    if args.masks or mpath.exists():
+        masks, library, keep = load_masks(mpath)
+        out = export_tflite(
+            model,
+            args.output,
+            metadata=not args.no_metadata,
+            masks=masks,
+            library=library,
+            keep=keep,
+            source=args.model,
+        )
+    else:
+        out = export_tflite(model, args.output, metadata=not args.no_metadata, source=args.model)
+    print(f"wrote {out}")
+    return EXIT_OK
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from patternlite.converter.client_data import check_data_path, load_client_data
-    from patternlite.converter.errors import ConverterError
+    from patternlite.converter.client_data import load_client_data
     from patternlite.converter.export import export_tflite
     from patternlite.converter.finetune import masked_finetune
-    from patternlite.converter.io import check_output, load_masks, save_masks
+    from patternlite.converter.io import load_masks, save_masks
 
-    # Every argument and path is checked before anything loads or trains.
     policy = FinetunePolicy(
         minutes=args.minutes,
         epochs=args.epochs,
@@ -184,20 +467,7 @@ def _finetune(args: argparse.Namespace) -> int:
         holdout=args.holdout,
         seed=args.seed,
     ).check()
-    for path in (args.model, args.teacher):
-        if path is not None and not path.exists():
-            raise ConverterError(f"{path} does not exist")
-    check_data_path(args.data)
-    check_output(args.output, args.model, args.teacher, args.data)
-    if args.output.suffix not in (".keras", ".h5"):
-        raise ConverterError("the output model must end in .keras or .h5")
-    check_output(masks_path_for(args.output), args.model, args.masks)
-    if args.tflite:
-        check_output(args.tflite, args.model, args.output)
-    mpath = args.masks or masks_path_for(args.model)
-    if not mpath.exists():
-        raise ConverterError(f"no masks at {mpath}; pass --masks")
-    masks, library, keep = load_masks(mpath)
+    masks, library, keep = load_masks(args.masks or masks_path_for(args.model))
     model = _load(args.model)
     teacher = _load(args.teacher) if args.teacher else None
     shape = tuple(model.inputs[0].shape[1:])
@@ -212,95 +482,4 @@ def _finetune(args: argparse.Namespace) -> int:
     if args.tflite:
         out = export_tflite(model, args.tflite, masks=masks, library=library, keep=keep, source=args.model)
         print(f"wrote {out}")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    from patternlite.converter.errors import ConverterError
-
-    try:
-        return _run(args)
-    except ConverterError as exc:
-        print(f"patternlite {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; no output was written", file=sys.stderr)
-        return 130
-
-
-def _run(args: argparse.Namespace) -> int:
-    from patternlite.converter.export import export_tflite
-    from patternlite.converter.io import check_output, load_masks, save_masks
-
-    if args.command == "prune":
-        from patternlite.converter.pruner import prune
-
-        if args.output.suffix == ".tflite":
-            # `prune MODEL -o OUT.tflite`: the .tflite is the main output; the
-            # pruned Keras model and its masks (for masked retraining) go beside it.
-            if args.tflite:
-                raise SystemExit("patternlite: give either -o OUT.tflite or --tflite, not both")
-            args.tflite, args.output = args.output, args.output.with_suffix(".keras")
-        # Refuse bad outputs before minutes of work, not after.
-        check_output(args.output, args.model)
-        if args.tflite:
-            check_output(args.tflite, args.model)
-        model = _load(args.model)
-        result = prune(
-            model,
-            keep=args.keep,
-            patterns=args.patterns,
-            method=args.method,
-            synthetic=args.synthetic,
-            samples=args.samples,
-            iterations=args.iterations,
-            synthetic_steps=args.synthetic_steps,
-            distill_steps=args.distill_steps,
-            distill_adversarial=args.distill_adversarial,
-            distill_only_pruned=args.distill_only_pruned,
-            augment=args.augment,
-            allocation=args.allocation,
-            preset=args.preset,
-            budget=args.budget,
-            seed=args.seed,
-            prune_first=args.prune_first,
-            progress=not args.no_progress,
-        )
-        print(result.summary())
-        print("pattern library:", " ".join(f"{p:#05x}" for p in result.library))
-        _save_model(result.model, args.output, args.model)
-        masks = save_masks(masks_path_for(args.output), result.masks, result.library, result.keep)
-        print(f"wrote {args.output} and {masks} ({result.seconds:.1f} s)")
-        if args.tflite:
-            print(f"wrote {export_tflite(result, args.tflite, source=args.model)}")
-        return 0
-
-    if args.command == "export":
-        model = _load(args.model)
-        mpath = args.masks or masks_path_for(args.model)
-        if args.masks or mpath.exists():
-            masks, library, keep = load_masks(mpath)
-            out = export_tflite(
-                model,
-                args.output,
-                metadata=not args.no_metadata,
-                masks=masks,
-                library=library,
-                keep=keep,
-                source=args.model,
-            )
-        else:
-            out = export_tflite(model, args.output, metadata=not args.no_metadata, source=args.model)
-        print(f"wrote {out}")
-        return 0
-
-    if args.command == "finetune":
-        return _finetune(args)
-
-    if args.command == "demo":
-        from patternlite.converter.demo import run_demo
-
-        run_demo(args.out, keep=args.keep, vgg=args.vgg_blocks, runs=args.runs, num_threads=args.threads)
-        return 0
-    raise AssertionError(args.command)
+    return EXIT_OK

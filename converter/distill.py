@@ -26,10 +26,10 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from patternlite.converter import defaults
 from patternlite.converter.graph import ConvInfo, find_convs, with_logits
+from patternlite.converter.progress import progress_bar
 from patternlite.converter.schedule import BudgetedCosine
 
 
@@ -186,7 +186,7 @@ def distill(
         return loss
 
     losses: list[float] = []
-    bar = tqdm(total=steps, desc="distill", disable=not progress, leave=False)
+    bar = progress_bar(total=steps, desc="distill", disable=not progress, leave=False)
     while steps > 0:
         idx = rng.integers(0, len(x), batch_size)
         xb = tf.constant(augment(x[idx], rng))
@@ -197,7 +197,7 @@ def distill(
         losses.append(float(train_step(xb)))
         bar.update(1)
         if len(losses) % 50 == 0:
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3g}")
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3g}", refresh=False)
         if schedule.done(len(losses)):
             break
     bar.close()

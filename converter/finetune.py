@@ -32,12 +32,12 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from patternlite.converter.distill import augment
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.finetune_policy import FinetunePolicy
 from patternlite.converter.graph import with_logits
+from patternlite.converter.progress import progress_bar
 from patternlite.converter.pruner import PruneResult
 from patternlite.converter.schedule import BudgetedCosine
 
@@ -284,7 +284,7 @@ class _Trainer:
         losses: list[float] = []
         order = rng.permutation(train)
         pos = 0
-        bar = tqdm(total=round(budget), desc="finetune", unit="s", disable=not self.progress, leave=False)
+        bar = progress_bar(total=round(budget), desc="finetune", unit="s", disable=not self.progress, leave=False)
         step = 0
         shown = 0
         while True:
@@ -303,7 +303,7 @@ class _Trainer:
             if self.progress and now > shown:
                 bar.update(now - shown)
                 shown = now
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3g}", lr=f"{float(self.lr.numpy()):.3g}")
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3g}", lr=f"{float(self.lr.numpy()):.3g}", refresh=False)
         seconds = schedule.elapsed()
         bar.close()
         # with_logits made a copy: the trained weights (BN statistics included) go back to the model.

@@ -25,9 +25,30 @@ def check_output(path: str | Path, *inputs: str | Path | None) -> Path:
             raise OutputPathError(f"refusing to overwrite the input {s} with the output")
     if out.exists() and out.is_dir():
         raise OutputPathError(f"{out} is a directory")
-    if not out.parent.exists():
+    if not out.parent.is_dir():
         raise OutputPathError(f"the folder {out.parent} does not exist")
+    # Probe with a real file: os.access says yes to root even on read-only mounts.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".patternlite-probe.", dir=out.parent)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write in the folder {out.parent} ({exc.strerror})") from exc
+    os.close(fd)
+    os.unlink(probe)
     return out
+
+
+def check_suffix(path: str | Path, suffixes: Sequence[str], what: str) -> Path:
+    """Refuse ``path`` unless it ends in one of ``suffixes`` (case-insensitive)."""
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise ConverterError(f"{what} must end in {' or '.join(suffixes)}, got {p.name!r}")
+    return p
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -43,6 +64,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600; a written model gets the usual permissions, as open() would give it.
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

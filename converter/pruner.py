@@ -11,7 +11,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import numpy.typing as npt
-from tqdm.auto import tqdm
 
 from patternlite.converter import defaults
 from patternlite.converter.admm import solve_layer
@@ -21,6 +20,7 @@ from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import ConvInfo, clone_with_weights, find_convs
 from patternlite.converter.layer_problem import apply_weights, bn_scale, build_problem, forward, output_pixels
 from patternlite.converter.patterns import resolve_library
+from patternlite.converter.progress import progress_bar
 from patternlite.converter.projection import project
 from patternlite.converter.report import LayerReport, format_table
 from patternlite.converter.synthetic import SYNTHETIC_KINDS, synthetic_inputs
@@ -185,7 +185,10 @@ def prune(
     orig_convs = {c.name: c for c in find_convs(model)}
     targets = convs if prune_first or not _is_stem(model, convs[0]) else convs[1:]
     if not targets:
-        raise ConverterError("the only 3x3 conv is the first one; pass prune_first=True to prune it")
+        raise ConverterError(
+            "the only prunable conv (a plain 3x3 Conv2D; depthwise and 1x1 convs are not pruned) is the first one, "
+            "which sees the raw input; prune it with prune_first=True (CLI: --prune-first)"
+        )
     keeps = _resolve_keep(keep, [c.name for c in targets])
     scales = {c.name: bn_scale(c) for c in targets}
     # The library is distilled from BN-folded kernels: that is what the delegate will see.
@@ -214,10 +217,10 @@ def prune(
     masks: dict[str, npt.NDArray[np.bool_]] = {}
     assignments: dict[str, npt.NDArray[np.uint8]] = {}
     rows: list[LayerReport] = []
-    bar = tqdm(targets, desc=f"prune ({method})", disable=not progress, leave=False)
+    bar = progress_bar(targets, desc=f"prune ({method})", disable=not progress, leave=False)
     for conv in bar:
         t0 = time.perf_counter()
-        bar.set_postfix(layer=conv.name)
+        bar.set_postfix(layer=conv.name, refresh=False)
         kernel = keras.ops.convert_to_numpy(conv.layer.kernel)
         nz_before = int(np.count_nonzero(kernel))
         err_proj: float | None = None

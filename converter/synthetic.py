@@ -20,9 +20,9 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from patternlite.converter.errors import UnsupportedModelError
+from patternlite.converter.progress import progress_bar
 
 SYNTHETIC_KINDS = ("bn", "noise")
 
@@ -128,7 +128,7 @@ def bn_inputs(
     rng = np.random.default_rng(seed)
     out = np.empty((samples, *shape), np.float32)
     n_batches = math.ceil(samples / batch)
-    bar = tqdm(total=n_batches * steps, desc="bn-synthetic", disable=not progress, leave=False)
+    bar = progress_bar(total=n_batches * steps, desc="bn-synthetic", disable=not progress, leave=False)
 
     def loss_fn(z: tf.Variable) -> tf.Tensor:
         acts = feats([m + s * z], training=False)
@@ -169,7 +169,7 @@ def bn_inputs(
         for _ in range(steps):
             loss = step()
             bar.update(1)
-        bar.set_postfix(bn_loss=f"{float(loss):.3g}")
+        bar.set_postfix(bn_loss=f"{float(loss):.3g}", refresh=False)
         out[b * batch : b * batch + n] = m + s * z.numpy()
         done = b * batch + n
     bar.close()

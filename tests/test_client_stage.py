@@ -198,7 +198,6 @@ def test_cli_finetune_refuses_bad_input_and_writes_nothing(
         (["--data", str(wrong)], "no 'images'"),
         (["--data", str(unlabelled)], "needs a teacher"),
         (["--data", str(good), "--teacher", str(tmp_path / "nope.keras")], "does not exist"),
-        (["--data", str(good), "--minutes", "0"], "minutes"),
         (["--data", str(good), "--masks", str(csv)], "cannot read masks"),
     ]
     for extra, message in cases:

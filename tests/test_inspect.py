@@ -56,10 +56,10 @@ def test_corrupt_metadata_is_reported(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_bad_files_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_main(["inspect", str(tmp_path / "missing.tflite")]) == 2
+    assert cli_main(["inspect", str(tmp_path / "missing.tflite")]) == 1
     assert "no such file" in capsys.readouterr().err
     junk = _write(tmp_path, "junk.tflite", b"not a model at all")
-    assert cli_main(["inspect", junk]) == 2
+    assert cli_main(["inspect", junk]) == 1
     assert "not a TFLite flatbuffer" in capsys.readouterr().err
     truncated = build_conv_model((1, 10, 10, 8), np.ones((8, 3, 3, 8), np.float32))[:200]
-    assert cli_main(["inspect", _write(tmp_path, "cut.tflite", truncated)]) == 2
+    assert cli_main(["inspect", _write(tmp_path, "cut.tflite", truncated)]) == 1

@@ -16,6 +16,11 @@ CONVERTER_COMMANDS = ("prune", "export", "finetune", "demo")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "--version":
+        from patternlite import __version__
+
+        print(f"patternlite {__version__}")
+        return 0
     if not args or args[0] in ("-h", "--help"):
         print(
             "usage: patternlite {inspect,prune,export,finetune,demo} ...\n\n"
@@ -23,7 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "  prune     data-free pattern + connectivity pruning of a Keras model\n"
             "  export    turn a (retrained) pruned Keras model into a .tflite with metadata\n"
             "  finetune  masked retraining on your own data, masks held fixed\n"
-            "  demo      the whole story on built-in material (digits CNN, VGG-shaped speed test)\n"
+            "  demo      the whole story on built-in material (digits CNN, VGG-shaped speed test)\n\n"
+            "'patternlite COMMAND --help' lists a command's options and defaults; --version prints the version.\n"
+            "Exit codes: 0 done, 1 refused or failed (one line says why), 2 bad command line, 130 interrupted.\n"
         )
         return 0
     command, rest = args[0], args[1:]
@@ -32,8 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return inspect_main(rest)
     if command in CONVERTER_COMMANDS:
-        # TensorFlow's C++ start-up chatter drowns the progress bars; errors still show.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if "--verbose" not in rest:
+            # TensorFlow's C++ start-up chatter (oneDNN, cuInit) drowns the output; set before it loads.
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         try:
             from patternlite.converter.cli import main as converter_main
         except ImportError as exc:  # TensorFlow missing: say how to get it
@@ -42,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "Install it with: pip install 'patternlite[converter]'",
                 file=sys.stderr,
             )
-            return 2
+            return 1
         return converter_main([command, *rest])
     print(f"patternlite: unknown command {command!r}; try 'patternlite --help'", file=sys.stderr)
     return 2

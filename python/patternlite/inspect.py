@@ -155,9 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = inspect_model(args.model)
     except FileNotFoundError:
         print(f"patternlite inspect: no such file: {args.model}", file=sys.stderr)
-        return 2
+        return 1
     except TfliteFileError as exc:
         print(f"patternlite inspect: {args.model}: {exc}", file=sys.stderr)
-        return 2
+        return 1
+    except OSError as exc:  # a folder, no permission, ...
+        print(f"patternlite inspect: cannot read {args.model}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0
