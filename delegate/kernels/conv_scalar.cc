@@ -21,11 +21,12 @@ void ConvRowsScalar(const ConvGeometry& g, const PackedConv& w, const float* inp
           const PackedGroup& grp = w.groups[gi];
           for (int k = grp.begin; k < grp.end; ++k) {
             const int c = w.kernel_channel[k];
-            for (int t = 0; t < 4; ++t) {
-              const int iy = oy * g.stride_h - g.pad_top + grp.taps[t] / 3;
-              const int ix = ox * g.stride_w - g.pad_left + grp.taps[t] % 3;
+            for (int t = 0; t < contract::kPatternTaps; ++t) {
+              const int iy = oy * g.stride_h - g.pad_top + grp.taps[t] / contract::kKernelSize;
+              const int ix = ox * g.stride_w - g.pad_left + grp.taps[t] % contract::kKernelSize;
               if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) continue;
-              acc += w.kernel_weights[size_t(k) * 4 + t] * in_n[(size_t(iy) * g.in_w + ix) * g.in_c + c];
+              acc += w.kernel_weights[size_t(k) * contract::kPatternTaps + t] *
+                     in_n[(size_t(iy) * g.in_w + ix) * g.in_c + c];
             }
           }
         }

@@ -28,12 +28,17 @@
 #include <algorithm>
 #include <cstring>
 
+#include "delegate/contract_generated.h"
 #include "delegate/kernels/conv_kernel.h"
 
 namespace patternlite {
 namespace simd_impl {
 
 #define PL_ALWAYS_INLINE inline __attribute__((always_inline))
+
+// Weights per kept kernel: the taps of a pattern (spec/contract.toml).
+constexpr int kTaps = contract::kPatternTaps;
+static_assert(kTaps == 4, "the kernels' register tiling is tuned for 4-tap patterns");
 
 // ---- The register tile.
 
@@ -115,11 +120,12 @@ inline void StationaryTile(const ChannelMajorPack& cm, int block, int in_c, cons
     for (int gi = g_begin; gi < g_end; ++gi) {
       const PackedGroup& grp = groups[gi];
       switch (grp.mask) {
-#define PL_MASK(M)                                                                             \
-  case M:                                                                                      \
-    for (int k = grp.begin; k < grp.end; ++k) {                                                \
-      StationaryKernel<T, M, S, R, NV>(in, kw + size_t(k) * 4, acc + size_t(kf[k]) * (R * W)); \
-    }                                                                                          \
+#define PL_MASK(M)                                                                                 \
+  case M:                                                                                          \
+    static_assert(contract::IsTapMask(M), "pattern_masks.inc holds a mask of the wrong size");     \
+    for (int k = grp.begin; k < grp.end; ++k) {                                                    \
+      StationaryKernel<T, M, S, R, NV>(in, kw + size_t(k) * kTaps, acc + size_t(kf[k]) * (R * W)); \
+    }                                                                                              \
     break;
 #include "delegate/kernels/pattern_masks.inc"
 #undef PL_MASK

@@ -1,22 +1,31 @@
 #include "delegate/kernels/dispatch.h"
 
+#include "delegate/contract_generated.h"
+
 namespace patternlite {
 
+namespace {
+
+// Isa lists its values in the order of the isa option's choices (spec/contract.toml).
+constexpr bool Same(const char* a, const char* b) { return *a == *b && (*a == '\0' || Same(a + 1, b + 1)); }
+static_assert(contract::kOptIsaChoiceCount == 5 && Same(contract::kOptIsaChoices[int(Isa::kAuto)], "auto") &&
+                  Same(contract::kOptIsaChoices[int(Isa::kScalar)], "scalar") &&
+                  Same(contract::kOptIsaChoices[int(Isa::kAvx2)], "avx2") &&
+                  Same(contract::kOptIsaChoices[int(Isa::kAvx512)], "avx512") &&
+                  Same(contract::kOptIsaChoices[int(Isa::kNeon)], "neon"),
+              "Isa disagrees with the isa option's choices in spec/contract.toml");
+
+}  // namespace
+
 const char* IsaName(Isa isa) {
-  switch (isa) {
-    case Isa::kAuto: return "auto";
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
-    case Isa::kNeon: return "neon";
-  }
-  return "unknown";
+  const int i = int(isa);
+  return i >= 0 && i < contract::kOptIsaChoiceCount ? contract::kOptIsaChoices[i] : "unknown";
 }
 
 bool ParseIsa(const std::string& name, Isa* out) {
-  for (Isa isa : {Isa::kAuto, Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
-    if (name == IsaName(isa)) {
-      *out = isa;
+  for (int i = 0; i < contract::kOptIsaChoiceCount; ++i) {
+    if (name == contract::kOptIsaChoices[i]) {
+      *out = Isa(i);
       return true;
     }
   }

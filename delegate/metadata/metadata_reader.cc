@@ -5,11 +5,10 @@
 namespace patternlite {
 namespace {
 
-constexpr uint16_t kSupportedMajor = 1;
-constexpr size_t kHeaderSize = 24;
-constexpr uint32_t kMaxPatterns = 254;
+namespace spec = contract;  // delegate/contract_generated.h, from spec/contract.toml
 
-size_t Pad4(size_t n) { return (n + 3) & ~size_t{3}; }
+static_assert((spec::kAlignment & (spec::kAlignment - 1)) == 0, "Pad4 needs a power-of-two alignment");
+size_t Pad4(size_t n) { return (n + spec::kAlignment - 1) & ~(spec::kAlignment - 1); }
 
 // Little-endian loads that work on any alignment (the blob sits wherever the
 // flatbuffer put it).
@@ -22,12 +21,6 @@ float LoadF32(const uint8_t* p) {
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
-}
-
-int PopCount9(uint16_t m) {
-  int n = 0;
-  for (int b = 0; b < 9; ++b) n += (m >> b) & 1;
-  return n;
 }
 
 bool Fail(std::string* error, const std::string& why) {
@@ -54,50 +47,55 @@ uint32_t Crc32(const uint8_t* data, size_t size) {
 }
 
 bool ParsePatternMetadata(const uint8_t* data, size_t size, PatternMetadata* out, std::string* error) {
-  if (data == nullptr || size < kHeaderSize) return Fail(error, "metadata shorter than its header");
-  if (std::memcmp(data, "PLTN", 4) != 0) return Fail(error, "bad magic (expected PLTN)");
+  if (data == nullptr || size < spec::kHeaderSize) return Fail(error, "metadata shorter than its header");
+  if (std::memcmp(data + spec::kHeaderMagicOffset, spec::kMagic, spec::kMagicSize) != 0) {
+    return Fail(error, std::string("bad magic (expected ") + spec::kMagic + ")");
+  }
   PatternMetadata meta;
-  meta.version_major = LoadU16(data + 4);
-  meta.version_minor = LoadU16(data + 6);
-  if (meta.version_major != kSupportedMajor) {
+  meta.version_major = LoadU16(data + spec::kHeaderVersionMajorOffset);
+  meta.version_minor = LoadU16(data + spec::kHeaderVersionMinorOffset);
+  if (meta.version_major != spec::kVersionMajor) {
     return Fail(error, "unsupported metadata version " + std::to_string(meta.version_major) + "." +
                            std::to_string(meta.version_minor));
   }
-  const uint32_t total = LoadU32(data + 8);
+  const uint32_t total = LoadU32(data + spec::kHeaderTotalSizeOffset);
   if (total != size) return Fail(error, "metadata size field disagrees with the buffer size");
-  if (Crc32(data + kHeaderSize, size - kHeaderSize) != LoadU32(data + 12)) {
+  if (Crc32(data + spec::kHeaderSize, size - spec::kHeaderSize) != LoadU32(data + spec::kHeaderCrc32Offset)) {
     return Fail(error, "metadata CRC mismatch (corrupt bytes)");
   }
-  const uint32_t k = LoadU32(data + 16);
-  const uint32_t n_layers = LoadU32(data + 20);
-  if (k < 1 || k > kMaxPatterns) return Fail(error, "pattern count out of range");
-  const uint8_t* body = data + kHeaderSize;
-  const size_t body_size = size - kHeaderSize;
+  const uint32_t k = LoadU32(data + spec::kHeaderNumPatternsOffset);
+  const uint32_t n_layers = LoadU32(data + spec::kHeaderNumLayersOffset);
+  if (k < 1 || k > spec::kMaxPatterns) return Fail(error, "pattern count out of range");
+  const uint8_t* body = data + spec::kHeaderSize;
+  const size_t body_size = size - spec::kHeaderSize;
   size_t pos = Pad4(2 * size_t{k});
   if (pos > body_size) return Fail(error, "pattern table runs past the end");
   for (uint32_t i = 0; i < k; ++i) {
     uint16_t m = LoadU16(body + 2 * i);
-    if (m >= 512 || PopCount9(m) != 4 || !(m & (1u << 4))) {
-      return Fail(error, "pattern " + std::to_string(i) + " is not a 4-tap mask with the centre");
+    if (!spec::IsLibraryPattern(m)) {
+      return Fail(error, "pattern " + std::to_string(i) + " is not a " + std::to_string(spec::kPatternTaps) +
+                             "-tap mask with the centre");
     }
     meta.patterns.push_back(m);
   }
   for (uint32_t l = 0; l < n_layers; ++l) {
-    if (body_size - pos < 8) return Fail(error, "layer record header runs past the end");
-    const uint32_t rec_size = LoadU32(body + pos);
-    const uint32_t name_len = LoadU32(body + pos + 4);
-    if (rec_size < 8 || rec_size > body_size - pos) return Fail(error, "layer record size out of bounds");
+    if (body_size - pos < spec::kLayerHeadSize) return Fail(error, "layer record header runs past the end");
+    const uint32_t rec_size = LoadU32(body + pos + spec::kLayerHeadRecordSizeOffset);
+    const uint32_t name_len = LoadU32(body + pos + spec::kLayerHeadNameLenOffset);
+    if (rec_size < spec::kLayerHeadSize || rec_size > body_size - pos) {
+      return Fail(error, "layer record size out of bounds");
+    }
     const size_t rec_end = pos + rec_size;
-    size_t p = pos + 8;
+    size_t p = pos + spec::kLayerHeadSize;
     if (name_len > rec_end - p) return Fail(error, "layer name runs past its record");
     LayerRecord rec;
     rec.tensor_name.assign(reinterpret_cast<const char*>(body + p), name_len);
     p += Pad4(name_len);
-    if (p > rec_end || rec_end - p < 12) return Fail(error, "layer record too short for its shape");
-    rec.out_channels = LoadU32(body + p);
-    rec.in_channels = LoadU32(body + p + 4);
-    rec.keep = LoadF32(body + p + 8);
-    p += 12;
+    if (p > rec_end || rec_end - p < spec::kLayerShapeSize) return Fail(error, "layer record too short for its shape");
+    rec.out_channels = LoadU32(body + p + spec::kLayerShapeOutChannelsOffset);
+    rec.in_channels = LoadU32(body + p + spec::kLayerShapeInChannelsOffset);
+    rec.keep = LoadF32(body + p + spec::kLayerShapeKeepOffset);
+    p += spec::kLayerShapeSize;
     const uint64_t n_kernels = uint64_t(rec.out_channels) * rec.in_channels;
     if (n_kernels > rec_end - p) return Fail(error, "kernel table of " + rec.tensor_name + " runs past its record");
     rec.kernel_pattern.assign(body + p, body + p + n_kernels);

@@ -1,4 +1,6 @@
-// Reader for the "patternlite" metadata blob (docs/metadata-format.md).
+// Reader for the "patternlite" metadata blob (docs/metadata-format.md). Its
+// names, sizes and offsets come from spec/contract.toml through
+// delegate/contract_generated.h.
 //
 // Parsing never trusts the bytes: every length is bounds-checked, the CRC is
 // verified, and any failure yields an error string instead of a partial result.
@@ -11,10 +13,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "delegate/contract_generated.h"
+
 namespace patternlite {
 
-inline constexpr char kMetadataName[] = "patternlite";
-inline constexpr uint8_t kPrunedKernel = 0xFF;
+using contract::kMetadataName;
+using contract::kPrunedKernel;
 
 struct LayerRecord {
   std::string tensor_name;

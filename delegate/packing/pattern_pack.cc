@@ -7,27 +7,24 @@
 namespace patternlite {
 namespace {
 
-int PopCount9(uint32_t m) {
-  int n = 0;
-  for (int b = 0; b < 9; ++b) n += (m >> b) & 1;
-  return n;
-}
+namespace spec = contract;  // delegate/contract_generated.h, from spec/contract.toml
 
 // Bit 3*ky+kx of the support of kernel (o, i) in an OHWI filter.
 uint16_t KernelSupport(const float* ohwi, int in_channels, int o, int i) {
   uint16_t bits = 0;
-  for (int t = 0; t < 9; ++t) {
-    if (ohwi[(size_t(o) * 9 + t) * in_channels + i] != 0.0f) bits |= uint16_t(1u << t);
+  for (int t = 0; t < spec::kKernelTaps; ++t) {
+    if (ohwi[(size_t(o) * spec::kKernelTaps + t) * in_channels + i] != 0.0f) bits |= uint16_t(1u << t);
   }
   return bits;
 }
 
-// Smallest-change completion of a support of <= 4 taps to exactly 4: the
-// centre first (the converter's patterns always keep it), then lowest taps.
-uint16_t CompleteTo4(uint16_t support) {
+// Smallest-change completion of a support of <= kPatternTaps taps to exactly
+// kPatternTaps: the centre first (the converter's patterns always keep it),
+// then the lowest taps.
+uint16_t CompleteTaps(uint16_t support) {
   uint16_t m = support;
-  if (PopCount9(m) < 4) m |= 1u << 4;
-  for (int t = 0; t < 9 && PopCount9(m) < 4; ++t) m |= uint16_t(1u << t);
+  if (spec::TapCount(m) < spec::kPatternTaps) m |= spec::kCentreMask;
+  for (int t = 0; t < spec::kKernelTaps && spec::TapCount(m) < spec::kPatternTaps; ++t) m |= uint16_t(1u << t);
   return m;
 }
 
@@ -66,12 +63,12 @@ bool AssignKernelMasks(const float* ohwi, int out_channels, int in_channels, con
           }
         }
       } else if (support != 0) {
-        if (PopCount9(support) > 4) {
-          *reason = KernelName(o, i) + " has " + std::to_string(PopCount9(support)) +
+        if (spec::TapCount(support) > spec::kPatternTaps) {
+          *reason = KernelName(o, i) + " has " + std::to_string(spec::TapCount(support)) +
                     " non-zero taps: not pattern-sparse";
           return false;
         }
-        mask = CompleteTo4(support);
+        mask = CompleteTaps(support);
       }
       (*masks)[size_t(o) * in_channels + i] = mask;
     }
@@ -114,7 +111,7 @@ void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const
         PackedGroup g;
         g.mask = mask;
         int n = 0;
-        for (int t = 0; t < 9; ++t) {
+        for (int t = 0; t < spec::kKernelTaps; ++t) {
           if (mask & (1u << t)) g.taps[n++] = uint8_t(t);
         }
         g.begin = g.end = int32_t(p.kernel_channel.size());
@@ -123,7 +120,9 @@ void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const
       }
       const PackedGroup& g = p.groups.back();
       p.kernel_channel.push_back(i);
-      for (int n = 0; n < 4; ++n) p.kernel_weights.push_back(ohwi[(size_t(o) * 9 + g.taps[n]) * in_channels + i]);
+      for (int n = 0; n < spec::kPatternTaps; ++n) {
+        p.kernel_weights.push_back(ohwi[(size_t(o) * spec::kKernelTaps + g.taps[n]) * in_channels + i]);
+      }
       p.groups.back().end = int32_t(p.kernel_channel.size());
     }
     p.filter_groups.push_back(int32_t(p.groups.size()));
@@ -164,7 +163,7 @@ void PackChannelMajor(int filter_block, PackedConv* p) {
   cm.blocks = (p->out_channels + filter_block - 1) / filter_block;
   cm.group_index.assign(size_t(cm.blocks) * p->in_channels + 1, 0);
   cm.kernel_filter.reserve(kernels.size());
-  cm.kernel_weights.reserve(kernels.size() * 4);
+  cm.kernel_weights.reserve(kernels.size() * spec::kPatternTaps);
   size_t next = 0;
   for (int b = 0; b < cm.blocks; ++b) {
     for (int c = 0; c < p->in_channels; ++c) {
@@ -178,7 +177,9 @@ void PackChannelMajor(int filter_block, PackedConv* p) {
           cm.groups.push_back(g);
         }
         cm.kernel_filter.push_back(k.filter - b * filter_block);
-        for (int n = 0; n < 4; ++n) cm.kernel_weights.push_back(p->kernel_weights[size_t(k.index) * 4 + n]);
+        for (int n = 0; n < spec::kPatternTaps; ++n) {
+          cm.kernel_weights.push_back(p->kernel_weights[size_t(k.index) * spec::kPatternTaps + n]);
+        }
         cm.groups.back().end = int32_t(cm.kernel_filter.size());
       }
     }

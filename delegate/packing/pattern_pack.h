@@ -17,13 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "delegate/contract_generated.h"
 #include "delegate/metadata/metadata_reader.h"
 
 namespace patternlite {
 
 struct PackedGroup {
   uint16_t mask = 0;   // 9-bit pattern, bit 3*ky+kx
-  uint8_t taps[4] = {0, 0, 0, 0};  // tap indices 3*ky+kx, ascending
+  uint8_t taps[contract::kPatternTaps] = {};  // tap indices 3*ky+kx, ascending
   int32_t begin = 0;   // first kernel (index into kernel_channel)
   int32_t end = 0;     // one past the last kernel
 };
@@ -40,7 +41,7 @@ struct ChannelMajorPack {
   std::vector<int32_t> group_index;
   std::vector<PackedGroup> groups;
   std::vector<int32_t> kernel_filter;  // per kernel: filter position within its block
-  std::vector<float> kernel_weights;   // per kernel: 4 weights in tap order
+  std::vector<float> kernel_weights;   // per kernel: kPatternTaps (4) weights in tap order
 };
 
 struct PackedConv {
@@ -51,7 +52,7 @@ struct PackedConv {
   std::vector<int32_t> filter_groups;
   std::vector<PackedGroup> groups;
   std::vector<int32_t> kernel_channel;  // per kept kernel: its input channel
-  std::vector<float> kernel_weights;    // per kept kernel: 4 weights in tap order
+  std::vector<float> kernel_weights;    // per kept kernel: kPatternTaps (4) weights in tap order
   std::vector<float> bias;              // per original output channel (zeros when the conv has none)
   int distinct_patterns = 0;
   ChannelMajorPack channel_major;      // built for the SIMD kernels by PackChannelMajor

@@ -130,9 +130,10 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
     return kTfLiteError;
   }
   const int threads = pool_ ? pool_->size() : 1;
+  const size_t macs_per_pixel = packed_.kept_kernels() * contract::kPatternTaps;
   if (!PlanConv(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3],
                 packed_.out_channels, config_.padding, config_.stride_h, config_.stride_w, config_.act_min,
-                config_.act_max, threads, packed_.kept_kernels() * 4, IsaLanes(config_.isa), &plan_)) {
+                config_.act_max, threads, macs_per_pixel, IsaLanes(config_.isa), &plan_)) {
     context->ReportError(context, "patternlite: input %dx%d is too small for this 3x3 conv",
                          input.dims->data[1], input.dims->data[2]);
     return kTfLiteError;

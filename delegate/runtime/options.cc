@@ -2,17 +2,34 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 
 namespace patternlite {
 namespace {
 
-bool ParseInt(const std::string& s, int* out) {
+namespace spec = contract;  // delegate/contract_generated.h, from spec/contract.toml
+
+// The enums list their values in the spec's order of choices.
+constexpr bool Same(const char* a, const char* b) { return *a == *b && (*a == '\0' || Same(a + 1, b + 1)); }
+static_assert(spec::kOptMetadataChoiceCount == 3 &&
+                  Same(spec::kOptMetadataChoices[int(MetadataMode::kAuto)], "auto") &&
+                  Same(spec::kOptMetadataChoices[int(MetadataMode::kRequire)], "require") &&
+                  Same(spec::kOptMetadataChoices[int(MetadataMode::kIgnore)], "ignore"),
+              "MetadataMode disagrees with the metadata option's choices in spec/contract.toml");
+static_assert(spec::kOptLogLevelChoiceCount == 5 && Same(spec::kOptLogLevelChoices[int(LogLevel::kSilent)], "silent") &&
+                  Same(spec::kOptLogLevelChoices[int(LogLevel::kError)], "error") &&
+                  Same(spec::kOptLogLevelChoices[int(LogLevel::kWarning)], "warning") &&
+                  Same(spec::kOptLogLevelChoices[int(LogLevel::kInfo)], "info") &&
+                  Same(spec::kOptLogLevelChoices[int(LogLevel::kDebug)], "debug"),
+              "LogLevel disagrees with the log_level option's choices in spec/contract.toml");
+
+bool ParseInt(const std::string& s, int lo, int hi, int* out) {
   if (s.empty()) return false;
   errno = 0;
   char* end = nullptr;
   const long v = std::strtol(s.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || v < -1 || v > 1024) return false;
+  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
   *out = int(v);
   return true;
 }
@@ -27,65 +44,73 @@ bool ParseFloat(const std::string& s, float* out) {
   return true;
 }
 
+// The index of `value` among a choice option's values, or -1.
+template <size_t N>
+int ChoiceIndex(const std::string& value, const char* const (&choices)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (value == choices[i]) return int(i);
+  }
+  return -1;
+}
+
+std::string BadChoice(const char* name, const char* choices, const std::string& value) {
+  return std::string(name) + " must be one of " + choices + ", got '" + value + "'";
+}
+
 }  // namespace
 
 const char* MetadataModeName(MetadataMode mode) {
-  switch (mode) {
-    case MetadataMode::kAuto: return "auto";
-    case MetadataMode::kRequire: return "require";
-    case MetadataMode::kIgnore: return "ignore";
-  }
-  return "?";
+  const int i = int(mode);
+  return i >= 0 && i < spec::kOptMetadataChoiceCount ? spec::kOptMetadataChoices[i] : "?";
 }
 
-const char* KnownOptionNames() { return "num_threads, min_sparsity, metadata, log_level, isa"; }
+const char* KnownOptionNames() { return spec::kKnownOptionNames; }
 
 bool SetOption(const std::string& key, const std::string& value, DelegateOptions* o, std::string* error) {
-  if (key == "num_threads") {
-    if (!ParseInt(value, &o->num_threads)) {
-      *error = "num_threads must be an integer in [-1, 1024] (<= 0: the interpreter's), got '" + value + "'";
+  if (key == spec::kOptNumThreadsName) {
+    if (!ParseInt(value, spec::kOptNumThreadsMin, spec::kOptNumThreadsMax, &o->num_threads)) {
+      *error = std::string(spec::kOptNumThreadsName) + " must be an integer in " + spec::kOptNumThreadsRange +
+               " (<= 0: the interpreter's), got '" + value + "'";
       return false;
     }
     return true;
   }
-  if (key == "min_sparsity") {
+  if (key == spec::kOptMinSparsityName) {
     float v = 0;
-    if (!ParseFloat(value, &v) || v < 0.0f || v > 1.0f) {
-      *error = "min_sparsity must be a number in [0, 1], got '" + value + "'";
+    if (!ParseFloat(value, &v) || v < spec::kOptMinSparsityMin || v > spec::kOptMinSparsityMax) {
+      *error = std::string(spec::kOptMinSparsityName) + " must be a number in " + spec::kOptMinSparsityRange +
+               ", got '" + value + "'";
       return false;
     }
     o->min_sparsity = v;
     return true;
   }
-  if (key == "metadata") {
-    if (value == "auto") o->metadata = MetadataMode::kAuto;
-    else if (value == "require") o->metadata = MetadataMode::kRequire;
-    else if (value == "ignore") o->metadata = MetadataMode::kIgnore;
-    else {
-      *error = "metadata must be one of auto, require, ignore, got '" + value + "'";
+  if (key == spec::kOptMetadataName) {
+    const int i = ChoiceIndex(value, spec::kOptMetadataChoices);
+    if (i < 0) {
+      *error = BadChoice(spec::kOptMetadataName, spec::kOptMetadataChoiceList, value);
       return false;
     }
+    o->metadata = MetadataMode(i);
     return true;
   }
-  if (key == "log_level") {
-    static const char* kNames[] = {"silent", "error", "warning", "info", "debug"};
-    for (int i = 0; i < 5; ++i) {
-      if (value == kNames[i]) {
-        o->log_level = LogLevel(i);
-        return true;
-      }
+  if (key == spec::kOptLogLevelName) {
+    const int i = ChoiceIndex(value, spec::kOptLogLevelChoices);
+    if (i < 0) {
+      *error = BadChoice(spec::kOptLogLevelName, spec::kOptLogLevelChoiceList, value);
+      return false;
     }
-    *error = "log_level must be one of silent, error, warning, info, debug, got '" + value + "'";
-    return false;
+    o->log_level = LogLevel(i);
+    return true;
   }
-  if (key == "isa") {
+  if (key == spec::kOptIsaName) {
     Isa isa;
     if (!ParseIsa(value, &isa)) {
-      *error = "isa must be one of auto, scalar, avx2, avx512, neon, got '" + value + "'";
+      *error = BadChoice(spec::kOptIsaName, spec::kOptIsaChoiceList, value);
       return false;
     }
     if (!IsaAvailable(isa)) {
-      *error = std::string("isa '") + value + "' is not available on this CPU or in this build";
+      *error = std::string(spec::kOptIsaName) + " '" + value + "' is not available on this CPU or in this build";
       return false;
     }
     o->isa = isa;

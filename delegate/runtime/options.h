@@ -1,27 +1,32 @@
 // Delegate options: the keyword arguments of patternlite.load_delegate(),
 // passed as string key/value pairs through tflite_plugin_create_delegate.
+// Names, defaults, bounds and choices come from spec/contract.toml through
+// delegate/contract_generated.h.
 #ifndef PATTERNLITE_DELEGATE_RUNTIME_OPTIONS_H_
 #define PATTERNLITE_DELEGATE_RUNTIME_OPTIONS_H_
 
 #include <string>
 
+#include "delegate/contract_generated.h"
 #include "delegate/kernels/dispatch.h"
 
 namespace patternlite {
 
+// The values of a choice option, in the order of its contract::kOpt...Choices
+// (options.cc checks the order at compile time).
 enum class MetadataMode { kAuto, kRequire, kIgnore };
 enum class LogLevel { kSilent = 0, kError = 1, kWarning = 2, kInfo = 3, kDebug = 4 };
 
 struct DelegateOptions {
   // <= 0: use the interpreter's num_threads (TfLiteContext::recommended_num_threads).
-  int num_threads = 0;
+  int num_threads = contract::kOptNumThreadsDefault;
   // Claim a layer only when at least this fraction of its 3x3 weights is zero.
   // 0.5 admits every pattern-pruned layer (patterns alone zero 5/9 = 0.56) and
   // rejects near-dense layers, where the dense XNNPACK kernel is faster.
-  float min_sparsity = 0.5f;
-  MetadataMode metadata = MetadataMode::kAuto;
-  LogLevel log_level = LogLevel::kWarning;
-  Isa isa = Isa::kAuto;  // force a kernel (tests, benchmarks); auto picks the best
+  float min_sparsity = contract::kOptMinSparsityDefault;
+  MetadataMode metadata = MetadataMode(contract::kOptMetadataDefault);
+  LogLevel log_level = LogLevel(contract::kOptLogLevelDefault);
+  Isa isa = Isa(contract::kOptIsaDefault);  // force a kernel (tests, benchmarks); auto picks the best
 };
 
 // Applies one option. Returns false with a message naming the valid choices.

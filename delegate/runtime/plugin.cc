@@ -117,9 +117,10 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
     }
     const int threads = num_threads > 0 ? num_threads : 1;
     patternlite::ConvPlan plan;
+    const size_t macs_per_pixel = packed.kept_kernels() * patternlite::contract::kPatternTaps;
     if (!patternlite::PlanConv(batch, in_h, in_w, in_c, out_c,
                                padding_same ? kTfLitePaddingSame : kTfLitePaddingValid, stride_h, stride_w, lo,
-                               hi, threads, packed.kept_kernels() * 4, patternlite::IsaLanes(isa), &plan)) {
+                               hi, threads, macs_per_pixel, patternlite::IsaLanes(isa), &plan)) {
       g_last_error = "input too small for the conv";
       return -1;
     }
