@@ -31,7 +31,8 @@ struct ConvNodeConfig {
   int stride_h = 1, stride_w = 1;
   float act_min = 0, act_max = 0;
   Isa isa = Isa::kAuto;
-  int num_threads = 1;
+  // No thread count: PatternDelegate decides it once, when it picks the node's
+  // pool, and the node plans for that pool's size.
 };
 
 // Geometry and work split of one conv on one input shape.

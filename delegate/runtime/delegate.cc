@@ -222,7 +222,6 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
   config.act_min = act_min;
   config.act_max = act_max;
   config.isa = options_.isa == Isa::kAuto ? BestIsa() : options_.isa;
-  config.num_threads = threads;
 
   info->node = node_index;
   info->out_channels = O;
