@@ -9,29 +9,27 @@ and favours the shapes the network already leans on.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from patternlite._contract import KERNEL_TAPS, PATTERN_CANDIDATES
 from patternlite.converter.errors import ConverterError
 from patternlite.metadata import MAX_PATTERNS, MetadataError, validate_pattern
 
-CENTRE = 4
 # Kernels sampled per distillation: enough for stable statistics, bounded memory on VGG-size nets.
 _MAX_DISTILL_KERNELS = 200_000
 
 
 def all_candidates() -> list[int]:
-    """Every 4-tap mask that keeps the centre, in increasing order (56 of them)."""
-    others = [b for b in range(9) if b != CENTRE]
-    return sorted((1 << CENTRE) | sum(1 << b for b in combo) for combo in itertools.combinations(others, 3))
+    """Every 4-tap mask that keeps the centre, in increasing order (56 of them; spec/contract.toml)."""
+    return list(PATTERN_CANDIDATES)
 
 
 def masks_matrix(patterns: Sequence[int]) -> npt.NDArray[np.float32]:
     """A (9, K) 0/1 matrix: column k marks the taps kept by pattern k."""
-    return np.array([[(m >> b) & 1 for m in patterns] for b in range(9)], dtype=np.float32)
+    return np.array([[(m >> b) & 1 for m in patterns] for b in range(KERNEL_TAPS)], dtype=np.float32)
 
 
 def kernels_as_rows(kernel_hwio: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:

@@ -14,6 +14,7 @@ import flatbuffers
 import numpy as np
 import numpy.typing as npt
 
+from patternlite._contract import METADATA_NAME, PATTERN_CANDIDATES
 from patternlite.metadata import (
     PRUNED,
     LayerPatterns,
@@ -24,7 +25,7 @@ from patternlite.tflite_file import _schema
 
 FILTER_NAME = "conv/filter"
 ACTIVATIONS = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
-ALL_TAP_MASKS_WITH_CENTRE = [m for m in range(512) if bin(m).count("1") == 4 and m & (1 << 4)]  # 56 candidate patterns
+ALL_TAP_MASKS_WITH_CENTRE = list(PATTERN_CANDIDATES)  # the 56 masks a library may hold (spec/contract.toml)
 
 
 def out_size(n: int, stride: int, padding: str, k: int = 3, dilation: int = 1) -> int:
@@ -111,7 +112,7 @@ def build_conv_model(
     model.buffers = buffers
     if metadata is not None:
         entry = s.MetadataT()
-        entry.name = "patternlite"
+        entry.name = METADATA_NAME
         entry.buffer = buffer_of(np.frombuffer(metadata, dtype=np.uint8))
         model.metadata = [entry]
     builder = flatbuffers.Builder(1024)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import patternlite
+from patternlite._contract import HEADER_OFFSETS, HEADER_SIZE
 from patternlite.metadata import PRUNED
 
 from conv_models import FILTER_NAME, build_conv_model, metadata_for, pattern_pruned_filters
@@ -99,7 +100,7 @@ def test_corrupt_metadata_declines_and_runs(corrupt: str) -> None:
     elif corrupt == "bad_magic":
         blob[0:4] = b"XXXX"
     elif corrupt == "future_version":
-        struct.pack_into("<H", blob, 4, 9)
+        struct.pack_into("<H", blob, HEADER_OFFSETS["version_major"], 9)
     else:
         blob = bytearray(np.random.default_rng(0).integers(0, 256, 64, dtype=np.uint8).tobytes())
     model = build_conv_model((1, 10, 10, 8), w, metadata=bytes(blob))
@@ -181,8 +182,8 @@ def _refresh_header(blob: bytearray) -> bytes:
     """Fix the size and CRC fields so a mutated body reaches the record parser."""
     import zlib
 
-    struct.pack_into("<I", blob, 8, len(blob))
-    struct.pack_into("<I", blob, 12, zlib.crc32(bytes(blob[24:])) & 0xFFFFFFFF)
+    struct.pack_into("<I", blob, HEADER_OFFSETS["total_size"], len(blob))
+    struct.pack_into("<I", blob, HEADER_OFFSETS["crc32"], zlib.crc32(bytes(blob[HEADER_SIZE:])) & 0xFFFFFFFF)
     return bytes(blob)
 
 
@@ -196,10 +197,10 @@ def test_mutated_metadata_never_crashes_or_misleads(edits: list[tuple[int, int]]
     w, ids = _pruned(seed=13)
     blob = bytearray(metadata_for(LIBRARY, ids, 0.5))
     for pos, value in edits:
-        if 24 <= pos < len(blob):
+        if HEADER_SIZE <= pos < len(blob):
             blob[pos] = value
     if cut:
-        blob = blob[: max(24, len(blob) - cut)]
+        blob = blob[: max(HEADER_SIZE, len(blob) - cut)]
     model = build_conv_model((1, 9, 9, 8), w, metadata=_refresh_header(blob))
     x = np.random.default_rng(14).standard_normal((1, 9, 9, 8)).astype(np.float32)
     ref, _ = run(model, x, reference=True)

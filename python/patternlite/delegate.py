@@ -15,9 +15,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from patternlite._contract import OPTION_NAMES as OPTION_NAMES  # spec/contract.toml
+
 LIBRARY_NAME = "libpatternlite_delegate.so"
 LIBRARY_ENV = "PATTERNLITE_DELEGATE_LIB"
-OPTION_NAMES = ("num_threads", "min_sparsity", "metadata", "log_level", "isa")
 
 _ERROR_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
 
@@ -160,6 +161,8 @@ class Delegate:
 
 def load_delegate(num_threads: int | None = None, **options: Any) -> Delegate:
     """Create the pattern delegate.
+
+    The options are those of ``spec/contract.toml`` (table in docs/delegate.md).
 
     Args:
       num_threads: threads for the pattern kernels. ``None`` follows the

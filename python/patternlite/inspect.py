@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from patternlite._contract import PATTERN_TAPS
 from patternlite.metadata import METADATA_NAME, PRUNED, MetadataError, PatternMetadata, decode, mask_to_grid
 from patternlite.tflite_file import TfliteFileError, TfliteModel
 
@@ -57,18 +58,18 @@ def inspect_model(path: str) -> dict[str, Any]:
         kept = dense
         if record is None and len(ft.shape) == 4 and ft.shape[1:3] == (3, 3):
             # No metadata: the delegate still claims a layer whose non-zero
-            # kernels all fit a 4-tap pattern, so report what the weights say.
+            # kernels all fit a pattern (PATTERN_TAPS taps), so report what the weights say.
             weights = model.tensor_array(conv.filter)
             if weights is not None and weights.dtype == np.float32:
                 taps = np.count_nonzero(weights != 0, axis=(1, 2))  # [O, I] non-zero taps per kernel
-                if taps.max(initial=0) <= 4:
+                if taps.max(initial=0) <= PATTERN_TAPS:
                     n_kept = int(np.count_nonzero(taps))
-                    kept = pixels * n_kept * 4
+                    kept = pixels * n_kept * PATTERN_TAPS
                     row.update(pattern_source="weights", kept_kernels=n_kept, total_kernels=int(taps.size))
         if record is not None:
             kp = record.kernel_pattern
             n_kept = int(np.count_nonzero(kp != PRUNED))
-            kept = pixels * n_kept * 4
+            kept = pixels * n_kept * PATTERN_TAPS
             n_patterns = len(meta.patterns) if meta else 0
             hist: list[int] = np.bincount(kp[kp != PRUNED].ravel(), minlength=n_patterns).tolist()
             row.update(

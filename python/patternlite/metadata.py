@@ -3,6 +3,8 @@
 The blob lives in the ``.tflite`` flatbuffer's ``metadata`` table under the name
 :data:`METADATA_NAME`. Its byte layout is specified in ``docs/metadata-format.md``;
 ``delegate/metadata/metadata_reader.cc`` is the C++ reader of the same format.
+Names, sizes and offsets come from ``spec/contract.toml`` through the generated
+:mod:`patternlite._contract` (docs/contract.md).
 This module needs numpy only, so the light runtime can inspect models.
 """
 
@@ -15,16 +17,27 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-METADATA_NAME = "patternlite"
-MAGIC = b"PLTN"
-VERSION_MAJOR = 1
-VERSION_MINOR = 0
-PRUNED = 0xFF
-CENTRE_BIT = 1 << 4  # bit index 3*ky + kx, centre is (1, 1)
-MAX_PATTERNS = 254
+from patternlite._contract import (
+    ALIGNMENT,
+    HEADER_FORMAT,
+    KERNEL_SIZE,
+    KERNEL_TAPS,
+    LAYER_HEAD_FORMAT,
+    LAYER_SHAPE_FORMAT,
+    MASK_LIMIT,
+    PATTERN_TAPS,
+)
+from patternlite._contract import CENTRE_BIT as CENTRE_BIT  # bit index 3*ky + kx, centre is (1, 1)
+from patternlite._contract import MAGIC as MAGIC
+from patternlite._contract import MAX_PATTERNS as MAX_PATTERNS
+from patternlite._contract import METADATA_NAME as METADATA_NAME
+from patternlite._contract import PRUNED as PRUNED
+from patternlite._contract import VERSION_MAJOR as VERSION_MAJOR
+from patternlite._contract import VERSION_MINOR as VERSION_MINOR
 
-_HEADER = struct.Struct("<4sHHII II")  # magic, major, minor, total, crc, K, L
-_LAYER_HEAD = struct.Struct("<II")  # record_size, name_len
+_HEADER = struct.Struct(HEADER_FORMAT)  # magic, major, minor, total, crc, K, L
+_LAYER_HEAD = struct.Struct(LAYER_HEAD_FORMAT)  # record_size, name_len
+_LAYER_SHAPE = struct.Struct(LAYER_SHAPE_FORMAT)  # out_channels, in_channels, keep
 
 
 class MetadataError(ValueError):
@@ -32,26 +45,26 @@ class MetadataError(ValueError):
 
 
 def _pad4(n: int) -> int:
-    return (n + 3) & ~3
+    return (n + ALIGNMENT - 1) & ~(ALIGNMENT - 1)
 
 
 def mask_to_grid(mask: int) -> npt.NDArray[np.bool_]:
     """A 9-bit pattern mask as a 3x3 boolean grid (row ky, column kx)."""
-    return np.array([(mask >> b) & 1 for b in range(9)], dtype=bool).reshape(3, 3)
+    return np.array([(mask >> b) & 1 for b in range(KERNEL_TAPS)], dtype=bool).reshape(KERNEL_SIZE, KERNEL_SIZE)
 
 
 def grid_to_mask(grid: npt.ArrayLike) -> int:
     """A 3x3 boolean grid as a 9-bit pattern mask."""
-    flat = np.asarray(grid, dtype=bool).reshape(9)
-    return int(sum(1 << b for b in range(9) if flat[b]))
+    flat = np.asarray(grid, dtype=bool).reshape(KERNEL_TAPS)
+    return int(sum(1 << b for b in range(KERNEL_TAPS) if flat[b]))
 
 
 def validate_pattern(mask: int) -> None:
     """Raise MetadataError unless ``mask`` keeps exactly 4 of 9 taps, centre included."""
-    if not 0 <= mask < 512:
-        raise MetadataError(f"pattern mask {mask} is not a 9-bit value")
-    if bin(mask).count("1") != 4:
-        raise MetadataError(f"pattern mask {mask:#05x} keeps {bin(mask).count('1')} taps, not 4")
+    if not 0 <= mask < MASK_LIMIT:
+        raise MetadataError(f"pattern mask {mask} is not a {KERNEL_TAPS}-bit value")
+    if bin(mask).count("1") != PATTERN_TAPS:
+        raise MetadataError(f"pattern mask {mask:#05x} keeps {bin(mask).count('1')} taps, not {PATTERN_TAPS}")
     if not mask & CENTRE_BIT:
         raise MetadataError(f"pattern mask {mask:#05x} does not keep the centre tap")
 
@@ -127,7 +140,7 @@ def encode(meta: PatternMetadata) -> bytes:
         kp = np.ascontiguousarray(layer.kernel_pattern, dtype=np.uint8)
         rec = bytearray()
         rec += name + b"\0" * (_pad4(len(name)) - len(name))
-        rec += struct.pack("<IIf", layer.out_channels, layer.in_channels, float(layer.keep))
+        rec += _LAYER_SHAPE.pack(layer.out_channels, layer.in_channels, float(layer.keep))
         rec += kp.tobytes()
         rec += b"\0" * (_pad4(len(rec)) - len(rec))
         body += _LAYER_HEAD.pack(_LAYER_HEAD.size + len(rec), len(name)) + rec
@@ -171,10 +184,10 @@ def decode(blob: bytes) -> PatternMetadata:
             raise MetadataError("layer name runs past its record")
         name = body[p:name_end].decode("utf-8", errors="strict")
         p = pos + _LAYER_HEAD.size + _pad4(name_len)
-        if p + 12 > end:
+        if p + _LAYER_SHAPE.size > end:
             raise MetadataError(f"{name}: record too short for its shape")
-        o, i, keep = struct.unpack_from("<IIf", body, p)
-        p += 12
+        o, i, keep = _LAYER_SHAPE.unpack_from(body, p)
+        p += _LAYER_SHAPE.size
         if o * i > end - p:
             raise MetadataError(f"{name}: {o}x{i} kernel table runs past its record")
         kp = np.frombuffer(body, dtype=np.uint8, count=o * i, offset=p).reshape(o, i).copy()
@@ -195,10 +208,10 @@ def kernel_patterns_from_weights(
     contain a kernel's support (it has fewer than 4 non-zeros), the first wins.
     """
     w = np.asarray(filters_ohwi)
-    if w.ndim != 4 or w.shape[1:3] != (3, 3):
+    if w.ndim != 4 or w.shape[1:3] != (KERNEL_SIZE, KERNEL_SIZE):
         raise MetadataError(f"expected OHWI 3x3 filters, got shape {w.shape}")
-    support = (w != 0).transpose(0, 3, 1, 2).reshape(w.shape[0], w.shape[3], 9)
-    bits = (support * (1 << np.arange(9))).sum(axis=2)
+    support = (w != 0).transpose(0, 3, 1, 2).reshape(w.shape[0], w.shape[3], KERNEL_TAPS)
+    bits = (support * (1 << np.arange(KERNEL_TAPS))).sum(axis=2)
     out = np.full(bits.shape, PRUNED, dtype=np.uint8)
     unresolved = bits != 0
     for idx, mask in enumerate(patterns):
