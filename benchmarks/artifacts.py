@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.models import BUILDER_VERSION, MODELS, conv3x3_layers
-from benchmarks.pruning import converter_available, keras_to_tflite, pruned_tflite
+from benchmarks.pruning import PRUNER, keras_to_tflite, pruned_tflite
 
 SEED = 0
 
@@ -31,10 +31,8 @@ def keep_tag(keep: float) -> str:
 
 
 def _stale(path: Path, made_by: str | None) -> bool:
-    """Missing, or made by the stop-gap while the real converter is now importable."""
-    if not path.exists():
-        return True
-    return bool(made_by and made_by.startswith("benchmarks stop-gap") and converter_available()[0])
+    """Missing, or not made by the converter (the old numpy stop-gap, or unrecorded)."""
+    return not path.exists() or made_by != PRUNER
 
 
 def model_artifacts(name: str, keeps: list[float], cache: Path) -> dict[str, Any]:
@@ -54,7 +52,7 @@ def model_artifacts(name: str, keeps: list[float], cache: Path) -> dict[str, Any
     pruned: dict[str, str] = {}
     for keep in keeps:
         p = d / f"{keep_tag(keep)}.tflite"
-        if _stale(p, pruners.get(keep_tag(keep), "benchmarks stop-gap")):
+        if _stale(p, pruners.get(keep_tag(keep))):
             pruners[keep_tag(keep)] = pruned_tflite(_seeded(spec.build), keep, p)
         pruned[keep_tag(keep)] = str(p)
     info_file.write_text(json.dumps(info, indent=1))
@@ -98,7 +96,7 @@ def layer_artifacts(shape: dict[str, Any], keeps: list[float], cache: Path) -> d
     pruned = {}
     for keep in keeps:
         p = d / f"{keep_tag(keep)}.tflite"
-        if _stale(p, pruners.get(keep_tag(keep), "benchmarks stop-gap")):
+        if _stale(p, pruners.get(keep_tag(keep))):
             pruners[keep_tag(keep)] = pruned_tflite(_seeded(build), keep, p, prune_first=True)
         pruned[keep_tag(keep)] = str(p)
     made_file.write_text(json.dumps(pruners))

@@ -385,10 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         "models": [],
         "layers": [],
     }
-    from benchmarks.pruning import converter_available
+    from benchmarks.pruning import PRUNER
 
-    ok, why = converter_available()
-    res["pruner"] = "patternlite.converter" if ok else f"benchmarks stop-gap ({why})"
+    res["pruner"] = PRUNER
     for name in args.models:
         print(f"== model {name}", flush=True)
         res["models"].append(bench_model(sess, name))

@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import flatbuffers
 import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
+from patternlite._contract import KERNEL_TAPS, PATTERN_TAPS
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import find_convs
 from patternlite.converter.io import check_output, write_bytes_atomic
@@ -30,6 +30,7 @@ from patternlite.converter.patterns import all_candidates
 from patternlite.converter.pruner import PruneResult
 from patternlite.metadata import (
     CENTRE_BIT,
+    MAX_PATTERNS,
     METADATA_NAME,
     LayerPatterns,
     MetadataError,
@@ -37,6 +38,7 @@ from patternlite.metadata import (
     encode,
     kernel_patterns_from_weights,
 )
+from patternlite.tflite_file import with_metadata
 
 CONV_2D = 3
 _TFLITE_FLOAT32 = 0
@@ -123,8 +125,8 @@ def infer_patterns(
 ) -> tuple[dict[str, npt.NDArray[np.bool_]], list[int], dict[str, float]]:
     """Masks and a library read off the weights of an already pattern-pruned model.
 
-    A 3x3 conv counts as pruned when every non-zero kernel keeps at most 4 taps
-    including the centre and at least one kernel has zeros. The library is the
+    A 3x3 conv counts as pruned when every non-zero kernel keeps at most
+    PATTERN_TAPS (4) taps including the centre and at least one kernel has zeros. The library is the
     distinct 4-tap supports found, most frequent first (smaller supports are
     covered by a library pattern or, failing that, the first candidate that does).
     """
@@ -136,18 +138,18 @@ def infer_patterns(
         bits = ((k != 0).reshape(9, -1).T * (1 << np.arange(9))).sum(axis=1)
         nz = bits[bits != 0]
         pop = np.array([bin(int(b)).count("1") for b in nz])
-        if nz.size == 0 or np.any(pop > 4) or np.any((nz & CENTRE_BIT) == 0) or np.all(pop == 9):
+        if nz.size == 0 or np.any(pop > PATTERN_TAPS) or np.any((nz & CENTRE_BIT) == 0) or np.all(pop == KERNEL_TAPS):
             continue
         bits_by_layer[conv.name] = bits
-        for b in nz[pop == 4]:
+        for b in nz[pop == PATTERN_TAPS]:
             counts[int(b)] = counts.get(int(b), 0) + 1
     library = sorted(counts, key=lambda b: (-counts[b], b))
     for bits in bits_by_layer.values():
         for b in np.unique(bits[bits != 0]):
             if not any((int(b) & ~p) == 0 for p in library):
                 library.append(next(c for c in all_candidates() if (int(b) & ~c) == 0))
-    if len(library) > 254:
-        raise ConverterError(f"the weights use {len(library)} distinct patterns; the format allows 254")
+    if len(library) > MAX_PATTERNS:
+        raise ConverterError(f"the weights use {len(library)} distinct patterns; the format allows {MAX_PATTERNS}")
     keep: dict[str, float] = {}
     for name, bits in bits_by_layer.items():
         conv_k = next(c for c in find_convs(model) if c.name == name).layer.kernel
@@ -160,35 +162,6 @@ def infer_patterns(
         masks[name] = support.T.reshape(shape)
         keep[name] = max(float(np.count_nonzero(bits)) / len(bits), 1e-6)
     return masks, library, keep
-
-
-def add_metadata(model_bytes: bytes, name: str, blob: bytes) -> bytes:
-    """Return the flatbuffer with a ``Metadata`` entry ``name`` -> a new buffer holding ``blob``.
-
-    Uses the runtime package's helper when it exists, so there is one writer.
-    """
-    try:
-        from patternlite.tflite_file import with_metadata  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        pass
-    else:
-        return bytes(with_metadata(model_bytes, name, blob))
-    model_t = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
-    model_t.metadata = [m for m in (model_t.metadata or []) if _meta_name(m) != name]
-    buf = schema.BufferT()
-    buf.data = np.frombuffer(blob, dtype=np.uint8)
-    model_t.buffers.append(buf)
-    meta = schema.MetadataT()
-    meta.name = name
-    meta.buffer = len(model_t.buffers) - 1
-    model_t.metadata.append(meta)
-    builder = flatbuffers.Builder(len(model_bytes) + len(blob) + 1024)
-    builder.Finish(model_t.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
-def _meta_name(m: schema.MetadataT) -> str:
-    return m.name.decode("utf-8") if isinstance(m.name, bytes) else str(m.name)
 
 
 def build_metadata(
@@ -241,5 +214,5 @@ def export_tflite(
             keep = inferred_keep if keep is None else keep
         if masks:
             meta = build_metadata(data, masks, library, keep or {})
-            data = add_metadata(data, METADATA_NAME, encode(meta))
+            data = with_metadata(data, METADATA_NAME, encode(meta))
     return write_bytes_atomic(out, data)

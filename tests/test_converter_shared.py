@@ -30,7 +30,7 @@ def _acc(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def test_resnet20_magnitude_export_and_delegate(shared: Path, cifar: tuple, tmp_path: Path) -> None:
-    from patternlite.converter.inspect import _inspect
+    from patternlite.converter import inspect
 
     model = keras.models.load_model(shared / "models" / "resnet20_cifar10.keras", compile=False)
     result = prune(model, keep=0.5, patterns=8, method="magnitude", progress=False)
@@ -44,10 +44,12 @@ def test_resnet20_magnitude_export_and_delegate(shared: Path, cifar: tuple, tmp_
                 keras.ops.convert_to_numpy(layer.kernel),
             )
     path = export_tflite(result, tmp_path / "r20.tflite")
-    summary = _inspect(path)
-    assert summary["has_metadata"] and len(summary["layers"]) == 18
-    for layer in summary["layers"]:
-        assert layer["kept_kernels"] == round(0.5 * layer["out"] * layer["in"])
+    summary = inspect(path)
+    assert summary["metadata"]["present"] and summary["metadata"]["layers"] == 18
+    pruned = [row for row in summary["convs"] if row.get("pattern_source") == "metadata"]
+    assert len(pruned) == 18
+    for row in pruned:
+        assert row["kept_kernels"] == round(0.5 * row["total_kernels"])
     x = cifar[0][:20]
     ref = result.model.predict(x, verbose=0)
     np.testing.assert_allclose(predict(interpreter(path), x, batch=10), ref, rtol=1e-3, atol=1e-3)
