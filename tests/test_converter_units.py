@@ -14,7 +14,7 @@ pytest.importorskip("tensorflow")
 
 from patternlite.converter.admm import LayerProblem, solve_layer  # noqa: E402
 from patternlite.converter.allocation import allocate  # noqa: E402
-from patternlite.converter.cli import _keep, _patterns, masks_path_for  # noqa: E402
+from patternlite.converter.cli import keep_arg, masks_path_for, patterns_arg  # noqa: E402
 from patternlite.converter.errors import ConverterError, OutputPathError  # noqa: E402
 from patternlite.converter.io import atomic_path, check_output, load_masks, save_masks  # noqa: E402
 from patternlite.converter.patterns import (  # noqa: E402
@@ -154,10 +154,10 @@ def test_masks_round_trip(tmp_path: Path) -> None:
 
 
 def test_cli_value_parsers() -> None:
-    assert _keep("0.5") == 0.5
-    assert _keep("a=0.3, b=0.6") == {"a": 0.3, "b": 0.6}
-    assert _patterns("8") == 8
-    assert _patterns("0x1b0,0x17") == [0x1B0, 0x17]
+    assert keep_arg("0.5") == 0.5
+    assert keep_arg("a=0.3, b=0.6") == {"a": 0.3, "b": 0.6}
+    assert patterns_arg("8") == 8
+    assert patterns_arg("0x1b0,0x17") == [0x1B0, 0x17]
     assert masks_path_for(Path("/x/model.keras")) == Path("/x/model.masks.npz")
 
 

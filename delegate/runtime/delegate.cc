@@ -99,6 +99,8 @@ void PatternDelegate::Log(LogLevel level, const std::string& message) const {
 
 std::shared_ptr<ThreadPool> PatternDelegate::PoolFor(int threads) {
   if (threads <= 1) return nullptr;
+  // Interpreters may be built from several threads with one delegate: the swap is guarded.
+  std::lock_guard<std::mutex> lock(mu_);
   if (!pool_ || pool_->size() != threads) pool_ = std::make_shared<ThreadPool>(threads);
   return pool_;
 }
