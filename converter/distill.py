@@ -136,8 +136,8 @@ def distill(
     half of each batch one signed-gradient step (that fraction of the pool's
     standard deviation) up the student-teacher divergence: the synthetic pool
     is small, and these are the inputs where the student still has most to learn.
-    ``seconds`` (optional) is a time budget: the schedule is then sized to the
-    steps that fit (``steps`` stays the cap), see ``schedule.py``.
+    ``seconds`` (optional) is a time budget: the cosine then runs over the clock
+    and ends at it (``steps`` stays the cap), see ``schedule.py``.
     """
     t0 = time.perf_counter()
     names = list(masks)

@@ -9,10 +9,10 @@ model, so it can give the pruned model its accuracy back:
   teacher alone trains the student, so unlabelled client data works too.
 * **Standard augmentation**: random crops of the reflect-padded image (4 pixels
   at 32x32) and horizontal flips, fresh every batch.
-* **A time budget**: after a few steps the measured step time fixes how many
-  steps fit in ``minutes``; the learning rate then follows one cosine over
-  exactly those steps (after a short warm-up), so a 1-minute and a 10-minute run
-  both finish their schedule. The budget is also a hard stop.
+* **A time budget**: the learning rate follows one cosine (after a short
+  warm-up) over the clock, reaching zero exactly at ``minutes`` (see
+  ``schedule.py``), so a 1-minute and a 10-minute run both finish their schedule
+  however fast the machine is.
 * **BatchNorm policy** (``batchnorm``): "train" (batch statistics, running
   statistics updated) or "frozen" (pretrained statistics, affine terms train).
 * **The mask holds exactly**: gradients of pruned weights are zeroed and the

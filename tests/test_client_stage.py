@@ -98,14 +98,14 @@ def test_labels_alone_and_frozen_batchnorm(pruned: PruneResult, digits: tuple) -
 
 
 def test_the_time_budget_is_honoured(dense: tuple[keras.Model, Path], pruned: PruneResult, digits: tuple) -> None:
-    budget = 4.0
+    budget = 6.0
     report = masked_finetune(
         _copy(pruned), digits[0], digits[1], masks=pruned.masks, teacher=dense[0], minutes=budget / 60, progress=False
     )
     assert report.budget_seconds == pytest.approx(budget)
     # A hard stop at the budget (plus at most a step or two), and the schedule is sized to use it.
-    assert report.seconds <= budget + 1.0, report.seconds
-    assert report.seconds >= 0.5 * budget, report.seconds
+    assert report.seconds <= budget + 2.0, report.seconds
+    assert report.seconds >= 0.9 * budget, report.seconds  # the clock-driven schedule never ends early
     assert report.steps > 10
 
 
