@@ -3,6 +3,7 @@
 #
 #   ./setup.sh            # .venv with patternlite[converter,test], plus .venv-tflrt
 #   PATTERNLITE_EDITABLE=1 ./setup.sh   # editable install for development
+#   PATTERNLITE_BAZEL=0 ./setup.sh      # without Bazel (optional, for the Bazel build)
 #
 # Two virtual environments, because tflite-runtime 2.14 (the last release)
 # needs numpy<2 while TensorFlow 2.21 needs numpy>=2:
@@ -29,6 +30,16 @@ if ! need_cmd aarch64-linux-gnu-g++ || ! need_cmd qemu-aarch64; then
   if need_cmd apt-get && [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && apt-get install -y -qq g++-aarch64-linux-gnu qemu-user >/dev/null) ||
       echo "setup.sh: no arm64 cross toolchain; the NEON emulation test will be skipped" >&2
+  fi
+fi
+
+# Optional: Bazel for the Bazel build of the delegate (BUILD, docs/building.md);
+# Debian's bazel-bootstrap (4.2) builds it offline. CI builds and tests with it
+# when it is installed; the pip build does not need it. PATTERNLITE_BAZEL=0 skips it.
+if [ "${PATTERNLITE_BAZEL:-1}" = 1 ] && ! need_cmd bazel; then
+  if need_cmd apt-get && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq bazel-bootstrap >/dev/null) ||
+      echo "setup.sh: no bazel-bootstrap; the Bazel build will be skipped" >&2
   fi
 fi
 
