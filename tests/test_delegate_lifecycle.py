@@ -129,9 +129,7 @@ def test_interpreters_with_their_own_delegates_run_concurrently(
     print(f"4 interpreters x 50 concurrent invokes, worst scaled error {max(errors):.2e}")
 
 
-def test_one_delegate_serves_interpreters_one_after_another(
-    model: bytes, x: np.ndarray, reference: np.ndarray
-) -> None:
+def test_one_delegate_serves_interpreters_one_after_another(model: bytes, x: np.ndarray, reference: np.ndarray) -> None:
     delegate = patternlite.load_delegate(num_threads=2)
     for _ in range(3):
         interp = make_interpreter(model, delegate=delegate, threads=2)
