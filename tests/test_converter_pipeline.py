@@ -181,9 +181,11 @@ def test_bad_arguments_are_refused(cnn: tuple[keras.Model, Path], tmp_path: Path
         prune(cnn[0], method="fancy", progress=False)
     with pytest.raises(ConverterError):
         prune(cnn[0], distill_adversarial=-0.1, progress=False)
-    # The CLI forwards the option and reports the refusal as an error, not a traceback.
+    # The CLI refuses the value as a usage error (exit 2) before anything loads, and writes nothing.
     args = ["-o", str(tmp_path / "out.tflite"), "--distill-adversarial", "-1", "--no-progress"]
-    assert cli_main(["prune", str(cnn[1]), *args]) == 1
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["prune", str(cnn[1]), *args])
+    assert exc.value.code == 2
     assert not list(tmp_path.iterdir())
 
 
