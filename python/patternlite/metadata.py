@@ -182,7 +182,10 @@ def decode(blob: bytes) -> PatternMetadata:
         name_end = p + name_len
         if name_end > end:
             raise MetadataError("layer name runs past its record")
-        name = body[p:name_end].decode("utf-8", errors="strict")
+        try:
+            name = body[p:name_end].decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise MetadataError(f"layer name is not UTF-8: {exc}") from exc
         p = pos + _LAYER_HEAD.size + _pad4(name_len)
         if p + _LAYER_SHAPE.size > end:
             raise MetadataError(f"{name}: record too short for its shape")

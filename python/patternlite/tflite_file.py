@@ -12,6 +12,7 @@ schema module that ai-edge-litert and TensorFlow both ship.
 from __future__ import annotations
 
 import importlib
+import math
 import struct
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -31,6 +32,11 @@ ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5
 
 class TfliteFileError(ValueError):
     """The bytes are not a readable TFLite model."""
+
+
+# What the flatbuffers runtime raises on damaged offsets: an index past the end,
+# a negative offset ("bad number ... for type uint32" is a TypeError), a short read.
+_DAMAGE = (IndexError, ValueError, UnicodeDecodeError, struct.error, TypeError)
 
 
 def _field(t: Table, index: int) -> int:
@@ -110,7 +116,7 @@ class TfliteModel:
             raise TfliteFileError("not a TFLite flatbuffer (file identifier TFL3 missing)")
         try:
             return cls._parse(bytes(data))
-        except (IndexError, ValueError, UnicodeDecodeError, struct.error) as exc:  # damaged offsets
+        except _DAMAGE as exc:  # damaged offsets
             raise TfliteFileError(f"malformed TFLite flatbuffer: {exc}") from exc
 
     @classmethod
@@ -152,6 +158,9 @@ class TfliteModel:
                 continue
             ins = [int(v) for v in _ints(op, 1)]
             outs = [int(v) for v in _ints(op, 2)]
+            named = [ins[0], ins[1], outs[0], *(ins[2:3] if len(ins) > 2 and ins[2] != -1 else [])]  # -1: no bias
+            if not all(0 <= j < len(model.tensors) for j in named):
+                raise TfliteFileError(f"CONV_2D operator {i} names a tensor outside the {len(model.tensors)} tensors")
             opts = _table(op, 4)
             pad, act = _scalar(opts, 0, number_types.Int8Flags, 0), _scalar(opts, 3, number_types.Int8Flags, 0)
             i32 = [_scalar(opts, k, number_types.Int32Flags, 1) for k in (1, 2, 4, 5)]  # stride w/h, dilation w/h
@@ -183,19 +192,30 @@ class TfliteModel:
         if not 0 <= index < len(self._buffers):
             raise TfliteFileError(f"buffer {index} out of range")
         buf = self._buffers[index]
-        offset = _scalar(buf, 1, number_types.Uint64Flags, 0)
-        if offset > 1:  # large models keep buffers after the flatbuffer
-            size = _scalar(buf, 2, number_types.Uint64Flags, 0)
-            return self.data[offset : offset + size]
-        return bytes(_ints(buf, 0, "u1").tobytes())
+        try:  # buffers are read when asked for, so their offsets are checked here
+            offset = _scalar(buf, 1, number_types.Uint64Flags, 0)
+            if offset > 1:  # large models keep buffers after the flatbuffer
+                size = _scalar(buf, 2, number_types.Uint64Flags, 0)
+                return self.data[offset : offset + size]
+            return bytes(_ints(buf, 0, "u1").tobytes())
+        except _DAMAGE as exc:
+            raise TfliteFileError(f"buffer {index} is malformed: {exc}") from exc
 
     def tensor_array(self, index: int) -> npt.NDArray[Any] | None:
-        """A constant tensor's values, or None when it has no data."""
+        """A constant tensor's values, or None when it has no data.
+
+        Raises TfliteFileError when the data does not fill the tensor's shape.
+        """
         t = self.tensors[index]
         raw = self.buffer_bytes(t.buffer) if t.buffer else b""
         if not raw or t.dtype == "other":
             return None
-        return np.frombuffer(raw, dtype=np.dtype(t.dtype).newbyteorder("<")).reshape(t.shape)
+        dtype = np.dtype(t.dtype).newbyteorder("<")
+        if any(d < 0 for d in t.shape) or len(raw) != dtype.itemsize * math.prod(t.shape):
+            raise TfliteFileError(
+                f"tensor {index} ({t.name!r}): {len(raw)} bytes of data do not fill its shape {t.shape} of {t.dtype}"
+            )
+        return np.frombuffer(raw, dtype=dtype).reshape(t.shape)
 
 
 def _schema() -> ModuleType:
