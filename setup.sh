@@ -43,6 +43,18 @@ if [ "${PATTERNLITE_BAZEL:-1}" = 1 ] && ! need_cmd bazel; then
   fi
 fi
 
+# Optional: clang and libFuzzer for the C++ fuzz harnesses (tools/fuzz.sh,
+# docs/fuzzing.md); CI runs them briefly when clang can link libFuzzer.
+# libfuzzer-N-dev must match clang's major version. PATTERNLITE_FUZZ=0 skips them.
+if [ "${PATTERNLITE_FUZZ:-1}" = 1 ] && ! tools/fuzz.sh check; then
+  if need_cmd apt-get && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq clang >/dev/null &&
+      clang_major=$(clang++ --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1) &&
+      apt-get install -y -qq "libfuzzer-$clang_major-dev" >/dev/null && tools/fuzz.sh check) ||
+      echo "setup.sh: no clang/libFuzzer; the C++ fuzz harnesses will be skipped" >&2
+  fi
+fi
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "${PATTERNLITE_EDITABLE:-0}" = 1 ]; then
@@ -50,6 +62,12 @@ if [ "${PATTERNLITE_EDITABLE:-0}" = 1 ]; then
 else
   .venv/bin/python -m pip install -q ".[converter,test]"
 fi
+
+# Optional: atheris, for the fuzz harness of the Python .tflite reader (the
+# "fuzz" extra; tools/fuzz.sh). It ships wheels for common CPython versions
+# only; where it does not install, that harness is skipped with a message.
+.venv/bin/python -m pip install -q "atheris>=2.3" ||
+  echo "setup.sh: atheris did not install; the Python fuzz harness will be skipped" >&2
 
 [ -x .venv-tflrt/bin/python ] || "$PYTHON" -m venv .venv-tflrt
 .venv-tflrt/bin/python -m pip install -q "numpy<2" "tflite-runtime==2.14.0"
