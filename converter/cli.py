@@ -292,16 +292,7 @@ def _validate(args: argparse.Namespace) -> None:
     elif args.command == "finetune":
         from patternlite.converter.client_data import check_data_path
 
-        FinetunePolicy(
-            minutes=args.minutes,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            temperature=args.temperature,
-            label_weight=args.label_weight,
-            batchnorm=args.batchnorm,
-            holdout=args.holdout,
-        ).check()
+        _finetune_policy(args)
         _check_input(args.model, KERAS_SUFFIXES, "the model")
         if args.teacher:
             _check_input(args.teacher, KERAS_SUFFIXES, "--teacher")
@@ -449,13 +440,9 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _finetune(args: argparse.Namespace) -> int:
-    from patternlite.converter.client_data import load_client_data
-    from patternlite.converter.export import export_tflite
-    from patternlite.converter.finetune import masked_finetune
-    from patternlite.converter.io import load_masks, save_masks
-
-    policy = FinetunePolicy(
+def _finetune_policy(args: argparse.Namespace) -> FinetunePolicy:
+    """The ``finetune`` options as a checked policy."""
+    return FinetunePolicy(
         minutes=args.minutes,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -467,6 +454,15 @@ def _finetune(args: argparse.Namespace) -> int:
         holdout=args.holdout,
         seed=args.seed,
     ).check()
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from patternlite.converter.client_data import load_client_data
+    from patternlite.converter.export import export_tflite
+    from patternlite.converter.finetune import masked_finetune
+    from patternlite.converter.io import load_masks, save_masks
+
+    policy = _finetune_policy(args)
     masks, library, keep = load_masks(args.masks or masks_path_for(args.model))
     model = _load(args.model)
     teacher = _load(args.teacher) if args.teacher else None
