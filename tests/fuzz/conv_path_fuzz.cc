@@ -4,8 +4,9 @@
 // kernel and a plain double-precision loop.
 //
 // The fuzz input decides, byte by byte (fuzz::ByteReader):
-//  * the shape: input and output channels 1..24, height and width 1..12,
-//    batch 1..2, strides 1..2 (each), SAME or VALID padding, the fused
+//  * the shape: input and output channels 1..24, height and width 1..12
+//    (width up to 32 in one input of four), batch 1..2, strides 1..2 (each),
+//    SAME or VALID padding, the fused
 //    activation (NONE, RELU, RELU_N1_TO_1, RELU6, or TANH / SIGN_BIT, which
 //    must be refused), with or without bias;
 //  * with metadata: a library of 1..8 patterns and each kernel's pattern id
@@ -58,6 +59,10 @@ using pl::fuzz::Die;
 
 constexpr int kMaxChannels = 24;
 constexpr int kMaxSide = 12;
+// Some inputs are wider: the 16-lane AVX-512 kernel takes its wide (planar
+// row) layout only for output rows of 12 pixels or more, which stride 2 gives
+// from 23 input columns.
+constexpr int kMaxWideSide = 32;
 constexpr int kMaxLibrary = 8;
 constexpr double kTolerance = 1e-4;  // of the output scale, for inexact inputs
 constexpr int kTaps = contract::kKernelTaps;
@@ -196,7 +201,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   k.c = 1 + in.Byte() % kMaxChannels;
   k.o = 1 + in.Byte() % kMaxChannels;
   k.h = 1 + in.Byte() % kMaxSide;
-  k.w = 1 + in.Byte() % kMaxSide;
+  const uint8_t width = in.Byte();
+  k.w = 1 + width % kMaxSide;
   const uint8_t flags = in.Byte();
   k.stride_h = 1 + (flags & 1);
   k.stride_w = 1 + (flags >> 1 & 1);
@@ -208,6 +214,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t act = in.Byte();
   k.act = act % 8 < 6 ? act % 8 % 4 : act % 8 - 2;  // 0..3 supported; 4 (TANH) and 5 (SIGN_BIT) are not
   k.exact = !(act >> 3 & 1);
+  if ((act >> 4 & 3) == 3) k.w = 1 + width % kMaxWideSide;  // one input in four
   const int O = k.o, I = k.c;
 
   // The kernels: pattern ids (metadata) or supports, then their weights.

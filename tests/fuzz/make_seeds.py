@@ -109,6 +109,7 @@ def conv_inputs() -> dict[str, bytes]:
         ("inexact", 23, 23, 11, 11, 0b00110100, 0b1000),
         ("unsupported-act", 2, 2, 3, 3, 0, 4),
         ("tiny-valid", 0, 0, 1, 1, 0, 0),  # 1x1 input: too small for VALID
+        ("wide-s2", 16, 20, 5, 24, 0b00100111, 0b110001),  # width 24 (act bits 4-5), stride 2: AVX-512 wide rows
     ]
     for name, c, o, h, w, flags, act in cases:
         head = bytes([c - 1 if c else 0, o - 1 if o else 0, h - 1, w - 1, flags, act])
