@@ -89,8 +89,13 @@ inline constexpr const char* kOptIsaChoices[] = {"auto", "scalar", "avx2", "avx5
 inline constexpr int kOptIsaChoiceCount = 5;
 inline constexpr int kOptIsaDefault = 0;  // auto
 inline constexpr char kOptIsaChoiceList[] = "auto, scalar, avx2, avx512, neon";
-inline constexpr int kOptionCount = 5;
-inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa";
+inline constexpr char kOptAutotuneName[] = "autotune";
+inline constexpr int kOptAutotuneDefault = 1;
+inline constexpr int kOptAutotuneMin = 0;
+inline constexpr int kOptAutotuneMax = 1;
+inline constexpr char kOptAutotuneRange[] = "[0, 1]";
+inline constexpr int kOptionCount = 6;
+inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune";
 
 }  // namespace contract
 }  // namespace patternlite

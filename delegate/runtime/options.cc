@@ -116,6 +116,15 @@ bool SetOption(const std::string& key, const std::string& value, DelegateOptions
     o->isa = isa;
     return true;
   }
+  if (key == spec::kOptAutotuneName) {
+    int v = 0;
+    if (!ParseInt(value, spec::kOptAutotuneMin, spec::kOptAutotuneMax, &v)) {
+      *error = std::string(spec::kOptAutotuneName) + " must be 0 or 1 (False or True), got '" + value + "'";
+      return false;
+    }
+    o->autotune = v != 0;
+    return true;
+  }
   *error = "unknown option '" + key + "' (known: " + KnownOptionNames() + ")";
   return false;
 }

@@ -27,6 +27,9 @@ struct DelegateOptions {
   MetadataMode metadata = MetadataMode(contract::kOptMetadataDefault);
   LogLevel log_level = LogLevel(contract::kOptLogLevelDefault);
   Isa isa = Isa(contract::kOptIsaDefault);  // force a kernel (tests, benchmarks); auto picks the best
+  // Time each claimed layer's candidate plans on its first run and keep the
+  // fastest (conv_node.cc); off gives the fixed, reproducible heuristics.
+  bool autotune = contract::kOptAutotuneDefault != 0;
 };
 
 // Applies one option. Returns false with a message naming the valid choices.

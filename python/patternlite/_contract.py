@@ -155,5 +155,17 @@ OPTIONS = (
         choices=("auto", "scalar", "avx2", "avx512", "neon"),
         help="force a kernel (tests, benchmarks); `auto` picks the fastest this CPU runs",
     ),
+    OptionSpec(
+        name="autotune",
+        type="int",
+        default=1,
+        minimum=0,
+        maximum=1,
+        choices=(),
+        help=(
+            "`True`/`1`: at the first run of each claimed layer, time its candidate thread counts and work splits and "
+            "keep the fastest; `False`/`0`: the fixed heuristics (reproducible plans)"
+        ),
+    ),
 )
 OPTION_NAMES = tuple(o.name for o in OPTIONS)

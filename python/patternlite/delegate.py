@@ -175,6 +175,9 @@ def load_delegate(num_threads: int | None = None, **options: Any) -> Delegate:
       log_level: ``"silent"``, ``"error"``, ``"warning"`` (default), ``"info"``
         or ``"debug"``.
       isa: ``"auto"`` (default), ``"scalar"``, ``"avx2"``, ``"avx512"`` or ``"neon"``.
+      autotune: ``True`` (default) times each claimed layer's candidate
+        plans (thread count, work split) on its first run and keeps the
+        fastest; ``False`` uses the fixed heuristics, for reproducible plans.
 
     Raises:
       ValueError: an unknown option or a bad value.
