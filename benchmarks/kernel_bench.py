@@ -82,21 +82,34 @@ def direct(
     return sec.value, out
 
 
-def interp_time(model: bytes, x: np.ndarray, threads: int, repeats: int, delegate: Any = None) -> float:
+# Warm-up invocations before timing: enough for the delegate's autotuner to try
+# each candidate plan (2 thread counts x up to 4 filter blocks, 3 runs each).
+WARMUP = 30
+
+
+def interleaved_times(
+    models: list[bytes], x: np.ndarray, threads: int, repeats: int, delegates: list[Any]
+) -> list[float]:
+    """Median seconds per model, the models' invocations alternating so that load drift hits all alike."""
     from ai_edge_litert.interpreter import Interpreter
 
-    it = Interpreter(model_content=model, num_threads=threads, experimental_delegates=[delegate] if delegate else None)
-    it.allocate_tensors()
-    idx = it.get_input_details()[0]["index"]
-    it.set_tensor(idx, x)
-    for _ in range(3):
-        it.invoke()
-    times = []
+    its = []
+    for model, delegate in zip(models, delegates, strict=True):
+        it = Interpreter(
+            model_content=model, num_threads=threads, experimental_delegates=[delegate] if delegate else None
+        )
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        for _ in range(WARMUP):
+            it.invoke()
+        its.append(it)
+    times: list[list[float]] = [[] for _ in its]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        it.invoke()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        for it, ts in zip(its, times, strict=True):
+            t0 = time.perf_counter()
+            it.invoke()
+            ts.append(time.perf_counter() - t0)
+    return [float(np.median(ts)) for ts in times]
 
 
 # Efficiency targets per keep (speed-up over XNNPACK dense / FLOP reduction).
@@ -178,8 +191,10 @@ def main() -> int:
             x.shape, w, bias, stride=(s, s), activation="RELU", metadata=metadata_for(LIBRARY, ids, keep)
         )
         dense_m = build_conv_model(x.shape, dense, bias, stride=(s, s), activation="RELU")
-        row["delegate_ms"] = 1e3 * interp_time(pruned, x, args.threads, repeats, patternlite.load_delegate())
-        row["xnnpack_dense_ms"] = 1e3 * interp_time(dense_m, x, args.threads, repeats)
+        delegate = patternlite.load_delegate()
+        t_delegate, t_dense = interleaved_times([pruned, dense_m], x, args.threads, repeats, [delegate, None])
+        row["delegate_ms"], row["xnnpack_dense_ms"] = 1e3 * t_delegate, 1e3 * t_dense
+        row["plan"] = delegate.stats()["claimed"][0].get("plan")
         macs_dense = (h // s) * (wd // s) * o * c * 9
         row["flop_reduction"] = 9 / (4 * keep)
         row["speedup_vs_xnnpack"] = row["xnnpack_dense_ms"] / row["delegate_ms"]

@@ -12,6 +12,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _turn(settings: dict[str, Any]) -> str:
+    burst = int(settings.get("burst", 1))
+    if burst > 1:
+        return (
+            f"each turn is one untimed invocation then {burst} back-to-back timed ones, and the turn's time "
+            "is their median (steady-state latency)."
+        )
+    return "each turn times the first invocation after an idle gap (cold caches)."
+
+
 def _label(run: dict[str, Any]) -> str:
     return (
         run["engine"] if run["variant"] == "dense" else f"{run['engine']} ({run['variant'].replace('keep', 'keep ')})"
@@ -187,9 +197,10 @@ def markdown(res: dict[str, Any]) -> str:
         f"- Engines: {eng}",
         f"- Pruned models made by: {res.get('pruner')}",
         *([f"- **Note:** {res['note']}"] if res.get("note") else []),
-        f"- Batch 1, {res['settings']['warmup']} warm-up + {res['settings']['reps']} timed runs per engine, "
-        "engines interleaved round-robin. Times: median (p90) in ms. 'vs best dense' = the fastest dense "
-        "engine's median divided by this row's. Agreement: max |out - ref| / max |ref| against TFLite's "
+        f"- Batch 1, {res['settings']['warmup']} warm-up + {res['settings']['reps']} timed turns per engine, "
+        f"engines interleaved round-robin; {_turn(res['settings'])} "
+        "Times: median (p90) in ms. 'vs best dense' = the fastest dense engine's median divided by this row's. "
+        "Agreement: max |out - ref| / max |ref| against TFLite's "
         "builtin kernels (dense peers on the dense model; patternlite and deepsparse_pruned on the same pruned "
         "model).",
         "",

@@ -140,7 +140,7 @@ class Session:
             agree = f" rel_diff={rel:.2e}" if rel is not None else ""
             why = rec["reason"] or ""
             print(f"  [{tag} t{threads}] {job['label']}: {rec['status']} {why}{agree}", flush=True)
-        times = round_robin(opened, args.warmup, reps, failures, args.gap_ms / 1e3)
+        times = round_robin(opened, args.warmup, reps, failures, args.gap_ms / 1e3, args.burst)
         for label, engine in opened.items():
             engine.close()
             if label in failures:
@@ -316,6 +316,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--layer-reps", type=int, default=None, help="timed runs per layer engine (default --reps)")
     p.add_argument("--gap-ms", type=float, default=30, help="idle ms before each run (spinning pools stop)")
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument(
+        "--burst",
+        type=int,
+        default=5,
+        help="timed back-to-back invocations per turn after one untimed one; a turn's time is their median "
+        "(steady state, as benchmark_model); 1: the first invocation after the gap (cold caches)",
+    )
     p.add_argument("--quick", action="store_true", help="validation run: resnet20, 5 reps, 1 warm-up, one layer model")
     p.add_argument("--timeout", type=float, default=600, help="seconds one worker call may take")
     p.add_argument("--cache", default=str(ROOT / "benchmarks" / ".cache"))
@@ -346,6 +353,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.tvm_models = [m for m in a.tvm_models.split(",") if m]
     a.tvm_tune = [m for m in a.tvm_tune.split(",") if m]
     a.layer_reps = a.layer_reps or a.reps
+    if a.burst < 1:
+        p.error(f"--burst must be >= 1, got {a.burst}")
     return a
 
 
@@ -377,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 "layer_reps",
                 "warmup",
                 "gap_ms",
+                "burst",
                 "quick",
             )
         },

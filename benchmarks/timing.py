@@ -45,7 +45,12 @@ def summarize(times_s: list[float]) -> dict[str, Any]:
 
 
 def round_robin(
-    engines: dict[str, Engine], warmup: int, reps: int, failures: dict[str, str], gap_s: float = 0.0
+    engines: dict[str, Engine],
+    warmup: int,
+    reps: int,
+    failures: dict[str, str],
+    gap_s: float = 0.0,
+    burst: int = 1,
 ) -> dict[str, list[float]]:
     """Each repetition runs every engine once, the starting engine rotating, so load drift on
     a shared machine spreads over all engines instead of landing on whichever ran last.
@@ -53,6 +58,13 @@ def round_robin(
     ``gap_s`` of idle time before each run lets the previous engine's thread pool stop
     spinning (ORT, OpenMP in ncnn, XNNPACK's pthreadpool all busy-wait a while after a
     run); on 2 cores a spinning pool from engine A would otherwise be billed to engine B.
+
+    ``burst`` > 1 measures steady-state latency, as TFLite's benchmark_model does: each
+    turn runs one untimed invocation (it pays for the caches the previous engine took
+    and for waking the pool) and then ``burst`` timed back-to-back invocations, whose
+    median is the turn's time. ``burst`` = 1 times the first invocation after the gap,
+    i.e. cold-cache latency, which on small models is several times the steady state
+    for every engine.
     """
     names = list(engines)
     times: dict[str, list[float]] = {n: [] for n in names}
@@ -64,10 +76,10 @@ def round_robin(
             if gap_s > 0:
                 time.sleep(gap_s)
             try:
-                t = engines[n].run(1)[0]
+                ts = engines[n].run(burst + 1 if burst > 1 else 1)
             except EngineError as exc:
                 failures[n] = f"failed during run: {exc.reason}"
                 continue
             if r >= warmup:
-                times[n].append(t)
+                times[n].append(float(np.median(ts[1:])) if burst > 1 else ts[0])
     return times
