@@ -94,8 +94,17 @@ inline constexpr int kOptAutotuneDefault = 1;
 inline constexpr int kOptAutotuneMin = 0;
 inline constexpr int kOptAutotuneMax = 1;
 inline constexpr char kOptAutotuneRange[] = "[0, 1]";
-inline constexpr int kOptionCount = 6;
-inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune";
+inline constexpr char kOptBackendName[] = "backend";
+inline constexpr const char* kOptBackendChoices[] = {"cpu", "opencl", "auto"};
+inline constexpr int kOptBackendChoiceCount = 3;
+inline constexpr int kOptBackendDefault = 0;  // cpu
+inline constexpr char kOptBackendChoiceList[] = "cpu, opencl, auto";
+inline constexpr char kOptOpenclPlatformName[] = "opencl_platform";
+inline constexpr char kOptOpenclPlatformDefault[] = "";
+inline constexpr char kOptOpenclDeviceName[] = "opencl_device";
+inline constexpr char kOptOpenclDeviceDefault[] = "";
+inline constexpr int kOptionCount = 9;
+inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune, backend, opencl_platform, opencl_device";
 
 }  // namespace contract
 }  // namespace patternlite

@@ -14,6 +14,10 @@ set(PL_CORE_SOURCES
   delegate/runtime/conv_node.cc
   delegate/runtime/delegate.cc
   delegate/runtime/plugin.cc
+  # The OpenCL backend: OpenCL is loaded at run time (dlopen), so it adds no
+  # link-time dependency and runs on whatever device the machine has.
+  delegate/opencl/cl_loader.cc
+  delegate/opencl/cl_conv.cc
 )
 
 # x86-64 only, each compiled for its own ISA (PL_AVX2_FLAGS, PL_AVX512_FLAGS)

@@ -216,6 +216,8 @@ def test_cxx_header_matches_the_spec(spec: dict[str, Any]) -> None:
         if o["type"] == "choice":
             assert c[f"{p}Choices"] == "{" + ", ".join(f'"{ch}"' for ch in o["choices"]) + "}"
             assert _cxx_int(c[f"{p}Default"]) == o["choices"].index(o["default"])
+        elif o["type"] == "string":
+            assert c[f"{p}Default"] == f'"{o["default"]}"'
         elif o["type"] == "int":
             assert _cxx_int(c[f"{p}Default"]) == o["default"]
             assert (_cxx_int(c[f"{p}Min"]), _cxx_int(c[f"{p}Max"])) == (o["min"], o["max"])
@@ -263,6 +265,10 @@ def test_library_knows_the_spec_options(spec: dict[str, Any]) -> None:
         if o["type"] == "choice":
             with pytest.raises(ValueError, match=re.escape(", ".join(o["choices"]))):
                 Delegate({o["name"]: "no-such-choice"})
+        elif o["type"] == "string":
+            # Free text (an OpenCL platform or device selector), bounded in length.
+            with pytest.raises(ValueError, match=o["name"]):
+                Delegate({o["name"]: "x" * 10_000})
         else:
             with pytest.raises(ValueError, match=re.escape(f"[{o['min']:g}, {o['max']:g}]")):
                 Delegate({o["name"]: str(o["max"] + 1)})

@@ -87,7 +87,7 @@ class Layout:
 @dataclass(frozen=True)
 class Option:
     name: str
-    type: str  # int, float, choice
+    type: str  # int, float, choice, string
     default: Any
     help: str
     minimum: float | None = None
@@ -201,6 +201,9 @@ def load(path: Path = ROOT / SPEC) -> Contract:
         elif opt.type in ("int", "float"):
             if opt.minimum is None or opt.maximum is None or not opt.minimum <= opt.default <= opt.maximum:
                 raise SpecError(f"option {opt.name}: needs min <= default <= max")
+        elif opt.type == "string":
+            if not isinstance(opt.default, str) or opt.choices or opt.minimum is not None or opt.maximum is not None:
+                raise SpecError(f"option {opt.name}: a string option has a string default and no bounds or choices")
         else:
             raise SpecError(f"option {opt.name}: unknown type {opt.type!r}")
         options.append(opt)
@@ -311,6 +314,8 @@ def render_cxx(c: Contract) -> str:
                 f"inline constexpr float {p}Max = {_cxx_float(o.maximum or 0)};",
                 f"inline constexpr char {p}Range[] = {_cxx_str(o.range_text())};",
             ]
+        elif o.type == "string":
+            out.append(f"inline constexpr char {p}Default[] = {_cxx_str(o.default)};")
         else:
             choices = ", ".join(_cxx_str(ch) for ch in o.choices)
             out += [
@@ -430,7 +435,7 @@ def render_python(c: Contract) -> str:
         '    """One delegate option; ``default`` is the library\'s (what an absent option means)."""',
         "",
         "    name: str",
-        "    type: str  # int, float or choice",
+        "    type: str  # int, float, choice or string",
         "    default: int | float | str",
         "    minimum: int | float | None",
         "    maximum: int | float | None",
@@ -493,6 +498,8 @@ def render_option_table(c: Contract) -> str:
     for o in c.options:
         if o.type == "choice":
             kind = "one of " + ", ".join(f"`{ch}`" for ch in o.choices)
+        elif o.type == "string":
+            kind = "string"
         else:
             kind = f"{o.type} in {o.range_text()}"
         default = o.python_default if o.python_default is not None else o.default

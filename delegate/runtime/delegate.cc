@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "delegate/kernels/dispatch.h"
@@ -74,6 +75,32 @@ TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
   return conv->Eval(context);
 }
 
+// The same callbacks for a node on the OpenCL backend (delegate/opencl/cl_conv.h).
+void* ClKernelInit(TfLiteContext* context, const char* buffer, size_t /*length*/) {
+  const auto* params = reinterpret_cast<const TfLiteDelegateParams*>(buffer);
+  if (params == nullptr || params->nodes_to_replace == nullptr || params->nodes_to_replace->size != 1) {
+    return nullptr;
+  }
+  return PatternDelegate::From(params->delegate)->TakePendingCl(context, params->nodes_to_replace->data[0]);
+}
+
+void ClKernelFree(TfLiteContext* /*context*/, void* buffer) { delete static_cast<ClConvNode*>(buffer); }
+
+TfLiteStatus ClKernelPrepare(TfLiteContext* context, TfLiteNode* node) {
+  auto* conv = static_cast<ClConvNode*>(node->user_data);
+  if (conv == nullptr) {
+    context->ReportError(context, "patternlite: delegate kernel has no state");
+    return kTfLiteError;
+  }
+  return conv->Prepare(context);
+}
+
+TfLiteStatus ClKernelInvoke(TfLiteContext* context, TfLiteNode* node) {
+  auto* conv = static_cast<ClConvNode*>(node->user_data);
+  if (conv == nullptr) return kTfLiteError;
+  return conv->Eval(context);
+}
+
 TfLiteStatus DelegatePrepare(TfLiteContext* context, TfLiteDelegate* delegate) {
   return PatternDelegate::From(delegate)->PrepareGraph(context);
 }
@@ -105,6 +132,37 @@ std::shared_ptr<ThreadPool> PatternDelegate::PoolFor(int threads) {
   return pool_;
 }
 
+bool PatternDelegate::InitBackend(std::string* error) {
+  if (options_.backend == Backend::kCpu) return true;
+  ClDeviceChoice choice;
+  choice.platform = options_.opencl_platform;
+  choice.device = options_.opencl_device;
+  choice.gpu_only = options_.backend == Backend::kAuto;
+  std::string why;
+  opencl_ = ClRuntime::Create(choice, &why);
+  if (opencl_) {
+    Log(LogLevel::kInfo, "OpenCL device '" + opencl_->device_name() + "' (" + opencl_->device_type() + ", platform '" +
+                             opencl_->platform_name() + "', " + opencl_->library() + ")");
+    return true;
+  }
+  if (options_.backend == Backend::kAuto) {
+    backend_note_ = why;
+    Log(LogLevel::kInfo, "backend=auto runs the CPU kernels: " + why);
+    return true;
+  }
+  *error = "backend='opencl': " + why;
+  return false;
+}
+
+ClConvNode* PatternDelegate::TakePendingCl(const TfLiteContext* context, int node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_cl_.find({context, node});
+  if (it == pending_cl_.end()) return nullptr;
+  ClConvNode* conv = it->second.release();
+  pending_cl_.erase(it);
+  return conv;
+}
+
 ConvNode* PatternDelegate::TakePending(const TfLiteContext* context, int node) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pending_.find({context, node});
@@ -116,7 +174,8 @@ ConvNode* PatternDelegate::TakePending(const TfLiteContext* context, int node) {
 
 std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, const TfLiteNode* node,
                                        const PatternMetadata* metadata, const std::string& metadata_error,
-                                       ClaimInfo* info, std::unique_ptr<ConvNode>* out) {
+                                       ClaimInfo* info, std::unique_ptr<ConvNode>* out,
+                                       std::unique_ptr<ClConvNode>* cl_out) {
   if (node->inputs == nullptr || node->outputs == nullptr || node->inputs->size < 2 ||
       node->outputs->size != 1) {
     return "unexpected number of inputs/outputs";
@@ -238,6 +297,22 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
   info->distinct_patterns = packed.distinct_patterns;
   info->threads = threads;
   info->counters = std::make_shared<NodeCounters>();
+  if (opencl_) {
+    // The OpenCL backend: weights to the device now; any OpenCL failure
+    // declines the node, with the call and error name as the reason.
+    ClConvParams cl_params;
+    cl_params.padding = params->padding;
+    cl_params.stride_h = params->stride_height;
+    cl_params.stride_w = params->stride_width;
+    cl_params.act_min = act_min;
+    cl_params.act_max = act_max;
+    std::string cl_reason;
+    *cl_out = ClConvNode::Create(opencl_, in_idx, out_idx, packed, cl_params, input, info->counters, &cl_reason);
+    if (!*cl_out) return cl_reason;
+    info->backend = "opencl";
+    info->threads = 0;  // the device schedules its own work
+    return "";
+  }
   *out = std::make_unique<ConvNode>(config, std::move(packed), PoolFor(threads), info->counters);
   return "";
 }
@@ -296,6 +371,7 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
   std::vector<int> nodes(plan->data, plan->data + plan->size);  // the plan is invalidated by replacement
 
   std::vector<int> claimed;
+  std::set<int> claimed_cl;  // those on the OpenCL backend
   int convs = 0;
   for (int node_index : nodes) {
     TfLiteNode* node = nullptr;
@@ -308,12 +384,18 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
     ++convs;
     ClaimInfo info;
     std::unique_ptr<ConvNode> conv;
+    std::unique_ptr<ClConvNode> cl_conv;
     const std::string reason = CheckConv(context, node_index, node, have_metadata ? &metadata : nullptr,
-                                         metadata_error, &info, &conv);
+                                         metadata_error, &info, &conv, &cl_conv);
     std::lock_guard<std::mutex> lock(mu_);
     const NodeKey key{context, node_index};
     if (reason.empty()) {
-      pending_[key] = std::move(conv);
+      if (cl_conv) {
+        pending_cl_[key] = std::move(cl_conv);
+        claimed_cl.insert(node_index);
+      } else {
+        pending_[key] = std::move(conv);
+      }
       claims_[key] = info;
       declines_.erase(key);
       claimed.push_back(node_index);
@@ -339,6 +421,12 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
   registration.builtin_code = kBuiltinDelegate;
   registration.custom_name = "PatternLiteConv";
   registration.version = 1;
+  TfLiteRegistration cl_registration = registration;
+  cl_registration.init = ClKernelInit;
+  cl_registration.free = ClKernelFree;
+  cl_registration.prepare = ClKernelPrepare;
+  cl_registration.invoke = ClKernelInvoke;
+  cl_registration.custom_name = "PatternLiteConvOpenCL";
   // One delegate kernel per conv: adjacent convs must not fuse into one
   // partition, whose inner tensors TFLite would then not allocate.
   std::vector<int> one(2);
@@ -347,7 +435,8 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
     auto* subset = reinterpret_cast<TfLiteIntArray*>(one.data());
     subset->size = 1;
     subset->data[0] = node_index;
-    if (context->ReplaceNodeSubsetsWithDelegateKernels(context, registration, subset, &delegate_) != kTfLiteOk) {
+    const TfLiteRegistration& reg = claimed_cl.count(node_index) ? cl_registration : registration;
+    if (context->ReplaceNodeSubsetsWithDelegateKernels(context, reg, subset, &delegate_) != kTfLiteOk) {
       status = kTfLiteDelegateError;
       break;
     }
@@ -355,6 +444,7 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.clear();  // anything TFLite did not take
+    pending_cl_.clear();
   }
   char summary[200];
   std::snprintf(summary, sizeof summary, "claimed %zu of %d CONV_2D nodes (%s, %s metadata)", claimed.size(),
@@ -370,6 +460,14 @@ std::string PatternDelegate::StatsJson() {
   os << "{\"isa\":" << Quote(IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa))
      << ",\"options\":{\"num_threads\":" << options_.num_threads << ",\"min_sparsity\":" << options_.min_sparsity
      << ",\"metadata\":" << Quote(MetadataModeName(options_.metadata)) << "}"
+     << ",\"backend\":{\"requested\":" << Quote(BackendName(options_.backend))
+     << ",\"active\":" << Quote(opencl_ ? "opencl" : "cpu")
+     << ",\"device\":" << Quote(opencl_ ? opencl_->device_name() : "")
+     << ",\"device_type\":" << Quote(opencl_ ? opencl_->device_type() : "")
+     << ",\"platform\":" << Quote(opencl_ ? opencl_->platform_name() : "")
+     << ",\"library\":" << Quote(opencl_ ? opencl_->library() : "")
+     << ",\"host_unified_memory\":" << (opencl_ && opencl_->host_unified_memory() ? "true" : "false")
+     << ",\"note\":" << Quote(backend_note_) << "}"
      << ",\"metadata\":{\"found\":" << (metadata_found_ ? "true" : "false")
      << ",\"error\":" << Quote(metadata_error_) << ",\"layers\":" << metadata_layers_ << "}"
      << ",\"claimed\":[";
@@ -380,6 +478,8 @@ std::string PatternDelegate::StatsJson() {
        << ",\"out_channels\":" << c.out_channels << ",\"in_channels\":" << c.in_channels << ",\"stride\":["
        << c.stride_h << "," << c.stride_w << "],\"padding\":" << Quote(c.padding)
        << ",\"activation\":" << Quote(c.activation) << ",\"source\":" << Quote(c.source)
+       << ",\"backend\":" << Quote(c.backend)
+       << ",\"device\":" << Quote(c.backend == "opencl" && opencl_ ? opencl_->device_name() : std::string(IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa)))
        << ",\"kept_kernels\":" << c.kept_kernels << ",\"total_kernels\":" << c.total_kernels
        << ",\"distinct_patterns\":" << c.distinct_patterns << ",\"threads\":" << c.threads
        << ",\"invocations\":" << (c.counters ? c.counters->invocations.load() : 0)

@@ -15,6 +15,7 @@
 
 #include "delegate/abi/tflite_abi.h"
 #include "delegate/metadata/metadata_reader.h"
+#include "delegate/opencl/cl_conv.h"
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/options.h"
 #include "delegate/runtime/thread_pool.h"
@@ -30,6 +31,7 @@ struct ClaimInfo {
   size_t kept_kernels = 0, total_kernels = 0;
   int distinct_patterns = 0;
   int threads = 1;
+  std::string backend = "cpu";  // where the node runs: "cpu" or "opencl"
   std::shared_ptr<NodeCounters> counters;
 };
 
@@ -55,6 +57,11 @@ class PatternDelegate {
   PatternDelegate(const PatternDelegate&) = delete;
   PatternDelegate& operator=(const PatternDelegate&) = delete;
 
+  // Opens the OpenCL device for backend=opencl/auto. False with a message
+  // when backend=opencl finds no usable device (the delegate is then not
+  // created); backend=auto without a GPU falls back to the CPU and succeeds.
+  bool InitBackend(std::string* error);
+
   TfLiteDelegate* tflite_delegate() { return &delegate_; }
   static PatternDelegate* From(TfLiteDelegate* d) { return static_cast<PatternDelegate*>(d->data_); }
 
@@ -62,6 +69,7 @@ class PatternDelegate {
   TfLiteStatus PrepareGraph(TfLiteContext* context);
   // Hands the ConvNode built for `node` during PrepareGraph to its kernel.
   ConvNode* TakePending(const TfLiteContext* context, int node);
+  ClConvNode* TakePendingCl(const TfLiteContext* context, int node);
 
   std::string StatsJson();
   const DelegateOptions& options() const { return options_; }
@@ -70,7 +78,8 @@ class PatternDelegate {
   // Returns an empty string and fills `out` when the node can be claimed.
   std::string CheckConv(TfLiteContext* context, int node_index, const TfLiteNode* node,
                         const PatternMetadata* metadata, const std::string& metadata_error,
-                        ClaimInfo* info, std::unique_ptr<ConvNode>* out);
+                        ClaimInfo* info, std::unique_ptr<ConvNode>* out,
+                        std::unique_ptr<ClConvNode>* cl_out);
   std::shared_ptr<ThreadPool> PoolFor(int threads);
   void Log(LogLevel level, const std::string& message) const;
 
@@ -80,6 +89,10 @@ class PatternDelegate {
   std::shared_ptr<ThreadPool> pool_;
   using NodeKey = std::pair<const void*, int>;
   std::map<NodeKey, std::unique_ptr<ConvNode>> pending_;
+  std::map<NodeKey, std::unique_ptr<ClConvNode>> pending_cl_;
+  // The OpenCL device, when the backend is OpenCL (null: the CPU kernels run).
+  std::shared_ptr<ClRuntime> opencl_;
+  std::string backend_note_;  // why backend=auto chose the CPU
   std::map<NodeKey, ClaimInfo> claims_;
   std::map<NodeKey, DeclineInfo> declines_;
   bool metadata_found_ = false;

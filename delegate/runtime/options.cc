@@ -24,6 +24,15 @@ static_assert(spec::kOptLogLevelChoiceCount == 5 && Same(spec::kOptLogLevelChoic
                   Same(spec::kOptLogLevelChoices[int(LogLevel::kDebug)], "debug"),
               "LogLevel disagrees with the log_level option's choices in spec/contract.toml");
 
+static_assert(spec::kOptBackendChoiceCount == 3 && Same(spec::kOptBackendChoices[int(Backend::kCpu)], "cpu") &&
+                  Same(spec::kOptBackendChoices[int(Backend::kOpenCl)], "opencl") &&
+                  Same(spec::kOptBackendChoices[int(Backend::kAuto)], "auto"),
+              "Backend disagrees with the backend option's choices in spec/contract.toml");
+
+// Longest OpenCL platform or device selector: names are short, and a bound
+// keeps a garbage value from travelling into error messages whole.
+constexpr size_t kMaxSelectorLength = 256;
+
 bool ParseInt(const std::string& s, int lo, int hi, int* out) {
   if (s.empty()) return false;
   errno = 0;
@@ -62,6 +71,11 @@ std::string BadChoice(const char* name, const char* choices, const std::string& 
 const char* MetadataModeName(MetadataMode mode) {
   const int i = int(mode);
   return i >= 0 && i < spec::kOptMetadataChoiceCount ? spec::kOptMetadataChoices[i] : "?";
+}
+
+const char* BackendName(Backend backend) {
+  const int i = int(backend);
+  return i >= 0 && i < spec::kOptBackendChoiceCount ? spec::kOptBackendChoices[i] : "?";
 }
 
 const char* KnownOptionNames() { return spec::kKnownOptionNames; }
@@ -123,6 +137,23 @@ bool SetOption(const std::string& key, const std::string& value, DelegateOptions
       return false;
     }
     o->autotune = v != 0;
+    return true;
+  }
+  if (key == spec::kOptBackendName) {
+    const int i = ChoiceIndex(value, spec::kOptBackendChoices);
+    if (i < 0) {
+      *error = BadChoice(spec::kOptBackendName, spec::kOptBackendChoiceList, value);
+      return false;
+    }
+    o->backend = Backend(i);
+    return true;
+  }
+  if (key == spec::kOptOpenclPlatformName || key == spec::kOptOpenclDeviceName) {
+    if (value.size() > kMaxSelectorLength) {
+      *error = key + " must be at most " + std::to_string(kMaxSelectorLength) + " characters";
+      return false;
+    }
+    (key == spec::kOptOpenclPlatformName ? o->opencl_platform : o->opencl_device) = value;
     return true;
   }
   *error = "unknown option '" + key + "' (known: " + KnownOptionNames() + ")";

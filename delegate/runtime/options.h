@@ -16,6 +16,7 @@ namespace patternlite {
 // (options.cc checks the order at compile time).
 enum class MetadataMode { kAuto, kRequire, kIgnore };
 enum class LogLevel { kSilent = 0, kError = 1, kWarning = 2, kInfo = 3, kDebug = 4 };
+enum class Backend { kCpu, kOpenCl, kAuto };
 
 struct DelegateOptions {
   // <= 0: use the interpreter's num_threads (TfLiteContext::recommended_num_threads).
@@ -30,12 +31,18 @@ struct DelegateOptions {
   // Time each claimed layer's candidate plans on its first run and keep the
   // fastest (conv_node.cc); off gives the fixed, reproducible heuristics.
   bool autotune = contract::kOptAutotuneDefault != 0;
+  // Where claimed convs run (delegate/opencl/cl_conv.h for OpenCL), and
+  // which OpenCL platform and device: "" any, an index, or a name substring.
+  Backend backend = Backend(contract::kOptBackendDefault);
+  std::string opencl_platform = contract::kOptOpenclPlatformDefault;
+  std::string opencl_device = contract::kOptOpenclDeviceDefault;
 };
 
 // Applies one option. Returns false with a message naming the valid choices.
 bool SetOption(const std::string& key, const std::string& value, DelegateOptions* options, std::string* error);
 
 const char* MetadataModeName(MetadataMode mode);
+const char* BackendName(Backend backend);
 const char* KnownOptionNames();
 
 }  // namespace patternlite

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <limits>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -20,6 +21,8 @@
 
 #include "delegate/abi/tflite_abi.h"
 #include "delegate/kernels/dispatch.h"
+#include "delegate/opencl/cl_conv.h"
+#include "delegate/opencl/cl_loader.h"
 #include "delegate/packing/pattern_pack.h"
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/delegate.h"
@@ -31,12 +34,17 @@
 namespace {
 constexpr char kVersion[] = "0.1.0";
 thread_local std::string g_last_error;
+// What the last failed tflite_plugin_create_delegate on this thread was about:
+// 1 a bad option, 2 the requested backend is unavailable (Python raises
+// ValueError for the first and OpenCLUnavailableError for the second).
+thread_local int g_last_error_kind = 0;
 }  // namespace
 
 PL_EXPORT TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** values, size_t num_options,
                                                        void (*report_error)(const char*)) {
   try {
     patternlite::DelegateOptions options;
+    g_last_error_kind = 1;
     for (size_t i = 0; i < num_options; ++i) {
       std::string error;
       if (keys[i] == nullptr || values[i] == nullptr ||
@@ -47,8 +55,16 @@ PL_EXPORT TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** valu
         return nullptr;
       }
     }
-    auto* delegate = new patternlite::PatternDelegate(options);
-    return delegate->tflite_delegate();
+    auto delegate = std::make_unique<patternlite::PatternDelegate>(options);
+    std::string error;
+    if (!delegate->InitBackend(&error)) {
+      g_last_error = error;
+      g_last_error_kind = 2;
+      if (report_error != nullptr) report_error(error.c_str());
+      return nullptr;
+    }
+    g_last_error_kind = 0;
+    return delegate.release()->tflite_delegate();
   } catch (const std::exception& e) {
     g_last_error = e.what();
   } catch (...) {
@@ -64,6 +80,9 @@ PL_EXPORT void tflite_plugin_destroy_delegate(TfLiteDelegate* delegate) {
 
 // The last error of tflite_plugin_create_delegate on this thread.
 PL_EXPORT const char* patternlite_last_error() { return g_last_error.c_str(); }
+
+// 1: the last error was a bad option; 2: the requested backend is unavailable.
+PL_EXPORT int patternlite_last_error_kind() { return g_last_error_kind; }
 
 PL_EXPORT const char* patternlite_version() { return kVersion; }
 
@@ -167,4 +186,89 @@ PL_EXPORT int patternlite_selftest_thread_pool(int threads, int iterations) {
   } catch (...) {
     return -1;
   }
+}
+
+// Fault injection for the tests: the `nth` OpenCL call from now (over the
+// whole process) fails with `status` (an OpenCL error code, e.g. -5 for
+// CL_OUT_OF_RESOURCES) instead of running; nth <= 0 turns it off.
+PL_EXPORT void patternlite_opencl_inject_failure(long long nth, int status) {
+  patternlite::cl::InjectFailure(nth, status);
+}
+
+// OpenCL calls made through the delegate's loader so far (tests count the
+// calls of a step to fail each one in turn).
+PL_EXPORT long long patternlite_opencl_call_count() { return patternlite::cl::CallCount(); }
+
+// The OpenCL counterpart of patternlite_conv2d, for benchmarks/opencl_bench.py:
+// one conv on raw NHWC arrays on an OpenCL device (platform and device as
+// the delegate options select them), with the pattern kernel (dense = 0) or
+// the dense baseline kernel (dense = 1; the filter need not be sparse).
+// Reports the median seconds of `repeats` runs (host arrays in and out, as
+// the delegate runs) and the device's name. Returns 0, or -1 with
+// patternlite_last_error() set.
+PL_EXPORT int patternlite_opencl_conv2d(const float* input, int batch, int in_h, int in_w, int in_c,
+                                        const float* filter, int out_c, const float* bias, int stride_h,
+                                        int stride_w, int padding_same, int activation, int dense,
+                                        const char* platform, const char* device, int repeats, float* output,
+                                        double* median_seconds, char* device_name, int device_name_size) {
+  try {
+    patternlite::ClDeviceChoice choice;
+    choice.platform = platform != nullptr ? platform : "";
+    choice.device = device != nullptr ? device : "";
+    std::string error;
+    std::shared_ptr<patternlite::ClRuntime> rt = patternlite::ClRuntime::Create(choice, &error);
+    if (!rt) {
+      g_last_error = error;
+      return -1;
+    }
+    patternlite::ClConvParams params;
+    params.padding = padding_same ? kTfLitePaddingSame : kTfLitePaddingValid;
+    params.stride_h = stride_h;
+    params.stride_w = stride_w;
+    const char* act_name = nullptr;
+    if (!patternlite::ActivationRange(TfLiteFusedActivation(activation), &params.act_min, &params.act_max,
+                                      &act_name)) {
+      g_last_error = "unsupported fused activation";
+      return -1;
+    }
+    patternlite::ClConv conv(rt);
+    bool ok = false;
+    if (dense) {
+      ok = conv.InitDense(filter, bias, out_c, in_c, params, &error);
+    } else {
+      std::vector<uint16_t> masks;
+      static const std::vector<uint16_t> kNoLibrary;
+      if (!patternlite::AssignKernelMasks(filter, out_c, in_c, nullptr, kNoLibrary, &masks, &error)) {
+        g_last_error = error;
+        return -1;
+      }
+      patternlite::PackedConv packed;
+      patternlite::PackPatternConv(filter, out_c, in_c, masks.data(), bias, &packed);
+      ok = conv.InitPattern(packed, params, &error);
+    }
+    if (!ok || !conv.Plan(batch, in_h, in_w, in_c, &error)) {
+      g_last_error = error;
+      return -1;
+    }
+    std::vector<double> times;
+    for (int r = 0; r < std::max(1, repeats); ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (!conv.Run(input, output, &error)) {
+        g_last_error = error;
+        return -1;
+      }
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    if (median_seconds != nullptr) *median_seconds = times[times.size() / 2];
+    if (device_name != nullptr && device_name_size > 0) {
+      std::snprintf(device_name, size_t(device_name_size), "%s", rt->device_name().c_str());
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+  } catch (...) {
+    g_last_error = "unknown error";
+  }
+  return -1;
 }

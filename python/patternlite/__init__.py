@@ -8,7 +8,7 @@ extra.
 
 from __future__ import annotations
 
-from patternlite.delegate import Delegate, DelegateError, library_path, load_delegate
+from patternlite.delegate import Delegate, DelegateError, OpenCLUnavailableError, library_path, load_delegate
 from patternlite.metadata import METADATA_NAME, LayerPatterns, MetadataError, PatternMetadata
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "DelegateError",
     "LayerPatterns",
     "MetadataError",
+    "OpenCLUnavailableError",
     "PatternMetadata",
     "library_path",
     "load_delegate",

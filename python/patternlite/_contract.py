@@ -97,7 +97,7 @@ class OptionSpec(NamedTuple):
     """One delegate option; ``default`` is the library's (what an absent option means)."""
 
     name: str
-    type: str  # int, float or choice
+    type: str  # int, float, choice or string
     default: int | float | str
     minimum: int | float | None
     maximum: int | float | None
@@ -165,6 +165,42 @@ OPTIONS = (
         help=(
             "`True`/`1`: at the first run of each claimed layer, time its candidate thread counts and work splits and "
             "keep the fastest; `False`/`0`: the fixed heuristics (reproducible plans)"
+        ),
+    ),
+    OptionSpec(
+        name="backend",
+        type="choice",
+        default="cpu",
+        minimum=None,
+        maximum=None,
+        choices=("cpu", "opencl", "auto"),
+        help=(
+            "where claimed convs run: `cpu` (the SIMD kernels), `opencl` (an OpenCL device; `load_delegate` raises if "
+            "none is usable), `auto` (OpenCL on a GPU device when there is one, else `cpu`)"
+        ),
+    ),
+    OptionSpec(
+        name="opencl_platform",
+        type="string",
+        default="",
+        minimum=None,
+        maximum=None,
+        choices=(),
+        help=(
+            "OpenCL platform for `backend=opencl`/`auto`: `\"\"` any, an index (`\"0\"`), or a case-insensitive "
+            "substring of its name (`\"pocl\"`)"
+        ),
+    ),
+    OptionSpec(
+        name="opencl_device",
+        type="string",
+        default="",
+        minimum=None,
+        maximum=None,
+        choices=(),
+        help=(
+            "OpenCL device: `\"\"` a GPU if there is one, else the first device; an index within the platform; or a "
+            "case-insensitive substring of its name"
         ),
     ),
 )

@@ -27,6 +27,19 @@ class DelegateError(RuntimeError):
     """The delegate library could not be found, loaded or configured."""
 
 
+class OpenCLUnavailableError(DelegateError):
+    """``backend="opencl"`` found no usable OpenCL platform or device.
+
+    The message names the library, platforms and devices it looked for and
+    how to install an OpenCL driver; ``backend="auto"`` falls back to the CPU
+    kernels instead of raising.
+    """
+
+
+# patternlite_last_error_kind(): why tflite_plugin_create_delegate failed.
+_ERROR_KIND_BACKEND = 2
+
+
 def _candidates() -> list[Path]:
     here = Path(__file__).resolve().parent
     found = []
@@ -84,6 +97,7 @@ def _library() -> ctypes.CDLL:
         lib.patternlite_isa_available.restype = ctypes.c_int
         lib.patternlite_isa_available.argtypes = [ctypes.c_char_p]
         lib.patternlite_last_error.restype = ctypes.c_char_p
+        lib.patternlite_last_error_kind.restype = ctypes.c_int
         _LIB = lib
     return _LIB
 
@@ -127,7 +141,10 @@ class Delegate:
         value_array = (ctypes.c_char_p * max(1, len(values)))(*values)
         pointer = lib.tflite_plugin_create_delegate(key_array, value_array, len(keys), report)
         if not pointer:
-            raise ValueError(errors[0] if errors else lib.patternlite_last_error().decode())
+            message = errors[0] if errors else lib.patternlite_last_error().decode()
+            if lib.patternlite_last_error_kind() == _ERROR_KIND_BACKEND:
+                raise OpenCLUnavailableError(message)
+            raise ValueError(message)
         self._pointer = int(pointer)
 
     def _get_native_delegate_pointer(self) -> int:
@@ -178,9 +195,18 @@ def load_delegate(num_threads: int | None = None, **options: Any) -> Delegate:
       autotune: ``True`` (default) times each claimed layer's candidate
         plans (thread count, work split) on its first run and keeps the
         fastest; ``False`` uses the fixed heuristics, for reproducible plans.
+      backend: ``"cpu"`` (default, the SIMD kernels), ``"opencl"`` (an
+        OpenCL device runs the claimed convs) or ``"auto"`` (OpenCL when a GPU
+        device exists, else the CPU kernels). ``stats()["backend"]`` and each
+        claimed node's ``backend``/``device`` say what ran.
+      opencl_platform, opencl_device: which OpenCL platform/device: ``""``
+        (default: a GPU if any, else the first device), an index (``"0"``) or
+        a case-insensitive substring of the name (``"pocl"``).
 
     Raises:
       ValueError: an unknown option or a bad value.
+      OpenCLUnavailableError: ``backend="opencl"`` and no usable OpenCL
+        platform or device (the message says what was looked for).
       DelegateError: the shared library is missing or cannot be loaded.
     """
     unknown = sorted(set(options) - set(OPTION_NAMES))

@@ -1,0 +1,649 @@
+#include "delegate/opencl/cl_conv.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+namespace patternlite {
+
+using namespace cl;  // NOLINT: the cl_* names mirror the Khronos headers
+
+namespace {
+
+// OpenCL C 1.2 (and 1.1: nothing newer is used), compiled once per delegate.
+//
+// Mapping: work-item (p, f) computes output pixel p (flattened over batch,
+// rows and columns) of packed filter f. A work-group is kLocalPixels pixels
+// of ONE filter, so all its work-items walk the same pattern groups: the four
+// taps of a group are uniform across the work-group (no divergence but at
+// image borders), and each weight load is the same address for the whole
+// group (a broadcast on GPUs). The filter-major packing already groups each
+// filter's kernels by pattern, so the tap choice happens once per group, not
+// per kernel. Filters are in the packing's order (most kept kernels first),
+// so the longest work-groups are dispatched first.
+constexpr char kProgramSource[] = R"CLC(
+#define PL_ACTIVATE(v, lo, hi) ((v) < (lo) ? (lo) : ((v) > (hi) ? (hi) : (v)))
+
+// Input offsets of the 9 taps of output pixel p, or -1 where a tap falls in the padding.
+inline void pl_tap_offsets(int p, int in_h, int in_w, int in_c, int out_h, int out_w, int stride_h,
+                           int stride_w, int pad_top, int pad_left, int* base) {
+  const int ox = p % out_w;
+  const int rest = p / out_w;
+  const int oy = rest % out_h;
+  const int n = rest / out_h;
+  for (int ky = 0; ky < 3; ++ky) {
+    const int iy = oy * stride_h - pad_top + ky;
+    for (int kx = 0; kx < 3; ++kx) {
+      const int ix = ox * stride_w - pad_left + kx;
+      base[3 * ky + kx] = (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) ? ((n * in_h + iy) * in_w + ix) * in_c : -1;
+    }
+  }
+}
+
+__kernel void pattern_conv3x3(__global const float* restrict input, __global float* restrict output,
+                              __global const int* restrict filter_order, __global const int* restrict filter_groups,
+                              __global const int* restrict groups, __global const int* restrict kernel_channel,
+                              __global const float4* restrict kernel_weights, __global const float* restrict bias,
+                              const int in_h, const int in_w, const int in_c, const int out_h, const int out_w,
+                              const int out_c, const int stride_h, const int stride_w, const int pad_top,
+                              const int pad_left, const int pixels, const float act_min, const float act_max) {
+  const int p = get_global_id(0);
+  const int f = get_global_id(1);
+  if (p >= pixels) return;  // the last work-group's spare work-items
+  int base[9];
+  pl_tap_offsets(p, in_h, in_w, in_c, out_h, out_w, stride_h, stride_w, pad_top, pad_left, base);
+  float acc = 0.0f;
+  const int g_end = filter_groups[f + 1];
+  for (int g = filter_groups[f]; g < g_end; ++g) {
+    // groups: 6 ints per pattern group: its 4 taps (3*ky+kx, ascending), first and end kernel.
+    __global const int* grp = groups + 6 * g;
+    const int b0 = base[grp[0]], b1 = base[grp[1]], b2 = base[grp[2]], b3 = base[grp[3]];
+    const int k_end = grp[5];
+    if (b0 >= 0 && b1 >= 0 && b2 >= 0 && b3 >= 0) {
+      // Every tap inside the image (all but border pixels): no test per kernel.
+      for (int k = grp[4]; k < k_end; ++k) {
+        const int c = kernel_channel[k];
+        const float4 w = kernel_weights[k];
+        acc += w.x * input[b0 + c];
+        acc += w.y * input[b1 + c];
+        acc += w.z * input[b2 + c];
+        acc += w.w * input[b3 + c];
+      }
+    } else {
+      for (int k = grp[4]; k < k_end; ++k) {
+        const int c = kernel_channel[k];
+        const float4 w = kernel_weights[k];
+        acc += w.x * (b0 >= 0 ? input[b0 + c] : 0.0f);
+        acc += w.y * (b1 >= 0 ? input[b1 + c] : 0.0f);
+        acc += w.z * (b2 >= 0 ? input[b2 + c] : 0.0f);
+        acc += w.w * (b3 >= 0 ? input[b3 + c] : 0.0f);
+      }
+    }
+  }
+  const int o = filter_order[f];
+  const float v = acc + bias[o];
+  output[p * out_c + o] = PL_ACTIVATE(v, act_min, act_max);
+}
+
+// The dense baseline (benchmarks only): the same mapping over all 9 taps and
+// every input channel of a dense OHWI filter.
+__kernel void dense_conv3x3(__global const float* restrict input, __global float* restrict output,
+                            __global const float* restrict weights, __global const float* restrict bias,
+                            const int in_h, const int in_w, const int in_c, const int out_h, const int out_w,
+                            const int out_c, const int stride_h, const int stride_w, const int pad_top,
+                            const int pad_left, const int pixels, const float act_min, const float act_max) {
+  const int p = get_global_id(0);
+  const int o = get_global_id(1);
+  if (p >= pixels) return;
+  int base[9];
+  pl_tap_offsets(p, in_h, in_w, in_c, out_h, out_w, stride_h, stride_w, pad_top, pad_left, base);
+  float acc = 0.0f;
+  for (int t = 0; t < 9; ++t) {
+    if (base[t] < 0) continue;
+    __global const float* x = input + base[t];
+    __global const float* w = weights + (o * 9 + t) * in_c;
+    for (int c = 0; c < in_c; ++c) acc += w[c] * x[c];
+  }
+  const float v = acc + bias[o];
+  output[p * out_c + o] = PL_ACTIVATE(v, act_min, act_max);
+}
+)CLC";
+
+// Pixels per work-group. Fixed, because PoCL (and some mobile drivers)
+// compile a kernel per local size: one size means one compile per program.
+constexpr size_t kLocalPixels = 64;
+
+std::string Fail(const char* call, cl_int status) { return std::string(call) + " failed: " + ErrorName(status); }
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool IsIndex(const std::string& s) {
+  return !s.empty() && s.size() < 6 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Does `name` (at position `index`) match a selector ("", an index or a name substring)?
+bool Matches(const std::string& selector, size_t index, const std::string& name) {
+  if (selector.empty()) return true;
+  if (IsIndex(selector)) return size_t(std::atoi(selector.c_str())) == index;
+  return Lower(name).find(Lower(selector)) != std::string::npos;
+}
+
+std::string InfoString(ClApi& api, cl_platform_id p, cl_platform_info what) {
+  char buf[256] = {};
+  if (api.GetPlatformInfo(p, what, sizeof buf - 1, buf, nullptr) != CL_SUCCESS) return "?";
+  return buf;
+}
+
+std::string InfoString(ClApi& api, cl_device_id d, cl_device_info what) {
+  char buf[256] = {};
+  if (api.GetDeviceInfo(d, what, sizeof buf - 1, buf, nullptr) != CL_SUCCESS) return "?";
+  return buf;
+}
+
+const char* TypeName(cl_device_type t) {
+  if (t & CL_DEVICE_TYPE_GPU) return "GPU";
+  if (t & CL_DEVICE_TYPE_CPU) return "CPU";
+  if (t & CL_DEVICE_TYPE_ACCELERATOR) return "accelerator";
+  return "other";
+}
+
+constexpr char kInstallHint[] =
+    "Install an OpenCL driver (ICD): on Debian/Ubuntu 'apt-get install ocl-icd-libopencl1 pocl-opencl-icd' "
+    "(PoCL, runs OpenCL on the CPU) or the GPU vendor's ICD (mesa-opencl-icd, intel-opencl-icd, "
+    "nvidia-opencl-icd); on Android the GPU vendor's libOpenCL.so under /vendor/lib64. "
+    "backend='auto' falls back to the CPU kernels instead.";
+
+struct Candidate {
+  cl_platform_id platform;
+  cl_device_id device;
+  std::string platform_name, device_name;
+  cl_device_type type;
+};
+
+}  // namespace
+
+template <typename T>
+void ClHandle<T>::reset() {
+  if (handle_ == nullptr) return;
+  // A failed release leaks the object; there is nothing better to do with it.
+  if constexpr (std::is_same_v<T, cl_mem>) {
+    api_->ReleaseMemObject(handle_);
+  } else if constexpr (std::is_same_v<T, cl_kernel>) {
+    api_->ReleaseKernel(handle_);
+  } else if constexpr (std::is_same_v<T, cl_program>) {
+    api_->ReleaseProgram(handle_);
+  } else if constexpr (std::is_same_v<T, cl_command_queue>) {
+    api_->ReleaseCommandQueue(handle_);
+  } else {
+    static_assert(std::is_same_v<T, cl_context>, "no release function for this OpenCL type");
+    api_->ReleaseContext(handle_);
+  }
+  handle_ = nullptr;
+}
+
+template class ClHandle<cl_mem>;
+template class ClHandle<cl_kernel>;
+template class ClHandle<cl_program>;
+template class ClHandle<cl_command_queue>;
+template class ClHandle<cl_context>;
+
+// ------------------------------------------------------------------ ClRuntime
+
+ClRuntime::~ClRuntime() {
+  // Members release in reverse order: program, queue, then context.
+  program_.reset();
+  queue_.reset();
+  context_.reset();
+}
+
+std::shared_ptr<ClRuntime> ClRuntime::Create(const ClDeviceChoice& choice, std::string* error) {
+  std::shared_ptr<ClRuntime> rt(new ClRuntime());
+  ClApi& api = rt->api_;
+  std::string why;
+  if (!api.Load(&why)) {
+    *error = why + ". " + kInstallHint;
+    return nullptr;
+  }
+  cl_uint n_platforms = 0;
+  cl_int status = api.GetPlatformIDs(0, nullptr, &n_platforms);
+  if (status == CL_PLATFORM_NOT_FOUND_KHR) n_platforms = 0;  // the ICD loader's "no driver registered"
+  else if (status != CL_SUCCESS) {
+    *error = "OpenCL (" + api.library() + "): " + Fail("clGetPlatformIDs", status) + ". " + kInstallHint;
+    return nullptr;
+  }
+  if (n_platforms == 0) {
+    *error = "OpenCL library " + api.library() +
+             " loaded, but it lists no platform (no ICD registered in /etc/OpenCL/vendors). " + kInstallHint;
+    return nullptr;
+  }
+  std::vector<cl_platform_id> platforms(n_platforms);
+  status = api.GetPlatformIDs(n_platforms, platforms.data(), nullptr);
+  if (status != CL_SUCCESS) {
+    *error = "OpenCL: " + Fail("clGetPlatformIDs", status);
+    return nullptr;
+  }
+  std::vector<Candidate> candidates;
+  std::string seen;
+  for (size_t pi = 0; pi < platforms.size(); ++pi) {
+    const std::string pname = InfoString(api, platforms[pi], CL_PLATFORM_NAME);
+    // Selectors also match the version string, which names the implementation
+    // ("OpenCL 3.0 PoCL 3.1" for "Portable Computing Language").
+    const std::string pmatch = pname + " " + InfoString(api, platforms[pi], CL_PLATFORM_VERSION);
+    cl_uint n_devices = 0;
+    status = api.GetDeviceIDs(platforms[pi], CL_DEVICE_TYPE_ALL, 0, nullptr, &n_devices);
+    if (status != CL_SUCCESS && status != CL_DEVICE_NOT_FOUND) {
+      *error = "OpenCL platform '" + pname + "': " + Fail("clGetDeviceIDs", status);
+      return nullptr;
+    }
+    std::vector<cl_device_id> devices(status == CL_SUCCESS ? n_devices : 0);
+    if (!devices.empty()) {
+      status = api.GetDeviceIDs(platforms[pi], CL_DEVICE_TYPE_ALL, n_devices, devices.data(), nullptr);
+      if (status != CL_SUCCESS) {
+        *error = "OpenCL platform '" + pname + "': " + Fail("clGetDeviceIDs", status);
+        return nullptr;
+      }
+    }
+    for (size_t di = 0; di < devices.size(); ++di) {
+      Candidate c{platforms[pi], devices[di], pname, InfoString(api, devices[di], CL_DEVICE_NAME), 0};
+      status = api.GetDeviceInfo(devices[di], CL_DEVICE_TYPE, sizeof c.type, &c.type, nullptr);
+      if (status != CL_SUCCESS) {
+        *error = "OpenCL device '" + c.device_name + "': " + Fail("clGetDeviceInfo", status);
+        return nullptr;
+      }
+      cl_bool available = CL_FALSE, compiler = CL_FALSE;
+      status = api.GetDeviceInfo(devices[di], CL_DEVICE_AVAILABLE, sizeof available, &available, nullptr);
+      if (status == CL_SUCCESS) {
+        status = api.GetDeviceInfo(devices[di], CL_DEVICE_COMPILER_AVAILABLE, sizeof compiler, &compiler, nullptr);
+      }
+      if (status != CL_SUCCESS) {
+        *error = "OpenCL device '" + c.device_name + "': " + Fail("clGetDeviceInfo", status);
+        return nullptr;
+      }
+      seen += (seen.empty() ? "" : "; ") + std::string("platform ") + std::to_string(pi) + " '" + pname +
+              "' device " + std::to_string(di) + " '" + c.device_name + "' (" + TypeName(c.type) +
+              (available && compiler ? "" : ", unusable: no compiler or not available") + ")";
+      if (!available || !compiler) continue;
+      const std::string dmatch = c.device_name + " " + InfoString(api, devices[di], CL_DEVICE_VERSION);
+      if (!Matches(choice.platform, pi, pmatch) || !Matches(choice.device, di, dmatch)) continue;
+      if (choice.gpu_only && !(c.type & CL_DEVICE_TYPE_GPU)) continue;
+      candidates.push_back(c);
+    }
+  }
+  if (candidates.empty()) {
+    *error = std::string("no ") + (choice.gpu_only ? "OpenCL GPU device" : "usable OpenCL device") +
+             " matches opencl_platform='" + choice.platform + "', opencl_device='" + choice.device + "' (found: " +
+             (seen.empty() ? "no device" : seen) + ")";
+    if (seen.empty()) *error += ". " + std::string(kInstallHint);
+    return nullptr;
+  }
+  // No device named: a GPU if any matches, else the first match.
+  const Candidate* pick = &candidates[0];
+  if (choice.device.empty()) {
+    for (const Candidate& c : candidates) {
+      if (c.type & CL_DEVICE_TYPE_GPU) {
+        pick = &c;
+        break;
+      }
+    }
+  }
+  rt->device_ = pick->device;
+  rt->device_name_ = pick->device_name;
+  rt->platform_name_ = pick->platform_name;
+  rt->device_type_ = TypeName(pick->type);
+  cl_bool unified = CL_FALSE;
+  status = api.GetDeviceInfo(pick->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, nullptr);
+  if (status == CL_SUCCESS) {
+    status = api.GetDeviceInfo(pick->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof rt->max_alloc_, &rt->max_alloc_,
+                               nullptr);
+  }
+  if (status != CL_SUCCESS) {
+    *error = "OpenCL device '" + pick->device_name + "': " + Fail("clGetDeviceInfo", status);
+    return nullptr;
+  }
+  rt->unified_memory_ = unified != CL_FALSE;
+  cl_context context = api.CreateContext(pick->device, &status);
+  if (context == nullptr || status != CL_SUCCESS) {
+    *error = "OpenCL device '" + pick->device_name + "': " + Fail("clCreateContext", status);
+    return nullptr;
+  }
+  rt->context_ = ClHandle<cl_context>(&api, context);
+  cl_command_queue queue = api.CreateCommandQueue(context, pick->device, &status);
+  if (queue == nullptr || status != CL_SUCCESS) {
+    *error = "OpenCL device '" + pick->device_name + "': " + Fail("clCreateCommandQueue", status);
+    return nullptr;
+  }
+  rt->queue_ = ClHandle<cl_command_queue>(&api, queue);
+  return rt;
+}
+
+bool ClRuntime::EnsureProgram(std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (program_) return true;
+  cl_int status = CL_SUCCESS;
+  ClHandle<cl_program> program(&api_, api_.CreateProgramWithSource(context_.get(), kProgramSource, &status));
+  if (!program || status != CL_SUCCESS) {
+    *error = Fail("clCreateProgramWithSource", status);
+    return false;
+  }
+  // No fast-math options: the kernels must match TFLite's float results.
+  status = api_.BuildProgram(program.get(), device_, "");
+  if (status != CL_SUCCESS) {
+    *error = Fail("clBuildProgram", status);
+    std::string log;
+    if (status == CL_BUILD_PROGRAM_FAILURE && api_.GetProgramBuildLog(program.get(), device_, &log) == CL_SUCCESS) {
+      *error += ": " + log.substr(0, 2000);
+    }
+    return false;
+  }
+  program_ = std::move(program);
+  return true;
+}
+
+// ------------------------------------------------------------------ ClConv
+
+ClConv::~ClConv() {
+  if (rt_) {
+    std::lock_guard<std::mutex> lock(rt_->mutex());
+    DropHostBuffers();
+  }
+}
+
+bool ClConv::Upload(const void* data, size_t bytes, ClHandle<cl_mem>* out, std::string* error) {
+  // A zero-sized buffer is invalid in OpenCL; an empty array gets one dummy element.
+  static const float kDummy[1] = {0.0f};
+  if (bytes == 0) {
+    data = kDummy;
+    bytes = sizeof kDummy;
+  }
+  if (bytes > rt_->max_alloc_bytes()) {
+    *error = "weights of " + std::to_string(bytes) + " bytes exceed the device's largest buffer (" +
+             std::to_string(rt_->max_alloc_bytes()) + ")";
+    return false;
+  }
+  cl_int status = CL_SUCCESS;
+  // Weights are copied once, when the node is claimed; the host copy can go.
+  cl_mem mem = rt_->api().CreateBuffer(rt_->context(), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes,
+                                       const_cast<void*>(data), &status);
+  if (mem == nullptr || status != CL_SUCCESS) {
+    *error = Fail("clCreateBuffer", status);
+    return false;
+  }
+  *out = ClHandle<cl_mem>(&rt_->api(), mem);
+  return true;
+}
+
+bool ClConv::MakeKernel(const char* name, std::string* error) {
+  if (!rt_->EnsureProgram(error)) return false;
+  cl_int status = CL_SUCCESS;
+  cl_kernel k = rt_->api().CreateKernel(rt_->program(), name, &status);
+  if (k == nullptr || status != CL_SUCCESS) {
+    *error = Fail("clCreateKernel", status);
+    return false;
+  }
+  kernel_ = ClHandle<cl_kernel>(&rt_->api(), k);
+  size_t max_local = 0;
+  status = rt_->api().GetKernelWorkGroupSize(k, rt_->device(), &max_local);
+  if (status != CL_SUCCESS) {
+    *error = Fail("clGetKernelWorkGroupInfo", status);
+    return false;
+  }
+  local_ = std::max<size_t>(1, std::min(kLocalPixels, max_local));
+  return true;
+}
+
+bool ClConv::InitPattern(const PackedConv& packed, const ClConvParams& params, std::string* error) {
+  params_ = params;
+  out_c_ = packed.out_channels;
+  in_c_ = packed.in_channels;
+  if (!MakeKernel("pattern_conv3x3", error)) return false;
+  std::vector<int32_t> groups;
+  groups.reserve(packed.groups.size() * 6);
+  for (const PackedGroup& g : packed.groups) {
+    for (int t = 0; t < contract::kPatternTaps; ++t) groups.push_back(g.taps[t]);
+    groups.push_back(g.begin);
+    groups.push_back(g.end);
+  }
+  static_assert(contract::kPatternTaps == 4, "the OpenCL kernel reads 4 taps (a float4) per kernel");
+  weights_.clear();
+  weights_.resize(6);
+  const auto bytes = [](const auto& v) { return v.size() * sizeof(v[0]); };
+  return Upload(packed.filter_order.data(), bytes(packed.filter_order), &weights_[0], error) &&
+         Upload(packed.filter_groups.data(), bytes(packed.filter_groups), &weights_[1], error) &&
+         Upload(groups.data(), bytes(groups), &weights_[2], error) &&
+         Upload(packed.kernel_channel.data(), bytes(packed.kernel_channel), &weights_[3], error) &&
+         Upload(packed.kernel_weights.data(), bytes(packed.kernel_weights), &weights_[4], error) &&
+         Upload(packed.bias.data(), bytes(packed.bias), &weights_[5], error);
+}
+
+bool ClConv::InitDense(const float* ohwi, const float* bias, int out_c, int in_c, const ClConvParams& params,
+                       std::string* error) {
+  params_ = params;
+  out_c_ = out_c;
+  in_c_ = in_c;
+  if (!MakeKernel("dense_conv3x3", error)) return false;
+  std::vector<float> b(size_t(out_c), 0.0f);
+  if (bias != nullptr) std::copy(bias, bias + out_c, b.begin());
+  weights_.clear();
+  weights_.resize(2);
+  return Upload(ohwi, size_t(out_c) * 9 * in_c * sizeof(float), &weights_[0], error) &&
+         Upload(b.data(), b.size() * sizeof(float), &weights_[1], error);
+}
+
+bool ClConv::Plan(int batch, int in_h, int in_w, int in_c, std::string* error) {
+  if (in_c != in_c_) {
+    *error = "input has " + std::to_string(in_c) + " channels, the filter " + std::to_string(in_c_);
+    return false;
+  }
+  int oh = 0, ow = 0, pt = 0, pl = 0;
+  if (batch <= 0 || !ComputeOutputSize(params_.padding, in_h, params_.stride_h, &oh, &pt) ||
+      !ComputeOutputSize(params_.padding, in_w, params_.stride_w, &ow, &pl)) {
+    *error = "input " + std::to_string(in_h) + "x" + std::to_string(in_w) + " is too small for this 3x3 conv";
+    return false;
+  }
+  // The kernels index with 32-bit ints, and a buffer may not exceed the device's limit.
+  const uint64_t in_elems = uint64_t(batch) * in_h * in_w * in_c;
+  const uint64_t out_elems = uint64_t(batch) * oh * ow * out_c_;
+  const uint64_t limit = std::min<uint64_t>(uint64_t(std::numeric_limits<int32_t>::max()) - kLocalPixels,
+                                            rt_->max_alloc_bytes() / sizeof(float));
+  if (in_elems > limit || out_elems > limit) {
+    *error = "a tensor of " + std::to_string(std::max(in_elems, out_elems)) +
+             " floats is too large for the OpenCL kernel (limit " + std::to_string(limit) + ")";
+    return false;
+  }
+  batch_ = batch;
+  in_h_ = in_h;
+  in_w_ = in_w;
+  out_h_ = oh;
+  out_w_ = ow;
+  pad_top_ = pt;
+  pad_left_ = pl;
+  return true;
+}
+
+void ClConv::DropHostBuffers() {
+  in_buf_.reset();
+  out_buf_.reset();
+  in_ptr_ = out_ptr_ = nullptr;
+  in_bytes_ = out_bytes_ = 0;
+}
+
+bool ClConv::HostBuffer(void* ptr, size_t bytes, cl_mem_flags flags, ClHandle<cl_mem>* buf, void** cached_ptr,
+                        size_t* cached_bytes, std::string* error) {
+  if (*buf && *cached_ptr == ptr && *cached_bytes == bytes) return true;
+  buf->reset();
+  cl_int status = CL_SUCCESS;
+  // USE_HOST_PTR: the device works on TFLite's own tensor memory. On devices
+  // that share memory with the CPU (mobile GPUs, PoCL) nothing is copied; a
+  // discrete GPU copies at the map/unmap points of Run.
+  cl_mem mem = rt_->api().CreateBuffer(rt_->context(), flags | CL_MEM_USE_HOST_PTR, bytes, ptr, &status);
+  if (mem == nullptr || status != CL_SUCCESS) {
+    *error = Fail("clCreateBuffer", status);
+    *cached_ptr = nullptr;
+    return false;
+  }
+  *buf = ClHandle<cl_mem>(&rt_->api(), mem);
+  *cached_ptr = ptr;
+  *cached_bytes = bytes;
+  return true;
+}
+
+bool ClConv::Run(const float* input, float* output, std::string* error) {
+  ClApi& api = rt_->api();
+  const size_t in_bytes = input_bytes(), out_bytes = output_bytes();
+  std::lock_guard<std::mutex> lock(rt_->mutex());
+  cl_command_queue q = rt_->queue();
+  cl_mem out_mapped_buf = nullptr;
+  void* out_mapped = nullptr;
+  // After a failure: leave nothing in flight or mapped, and start from fresh buffers next time.
+  auto clean_up = [&]() {
+    if (out_mapped != nullptr) api.EnqueueUnmapMemObject(q, out_mapped_buf, out_mapped);
+    api.Finish(q);
+    DropHostBuffers();
+  };
+  auto fail = [&](const char* call, cl_int status) {
+    *error = Fail(call, status);
+    clean_up();
+    return false;
+  };
+  if (!HostBuffer(const_cast<float*>(input), in_bytes, CL_MEM_READ_ONLY, &in_buf_, &in_ptr_, &in_bytes_, error) ||
+      !HostBuffer(output, out_bytes, CL_MEM_WRITE_ONLY, &out_buf_, &out_ptr_, &out_bytes_, error)) {
+    clean_up();
+    return false;
+  }
+  cl_int status = CL_SUCCESS;
+  // The host wrote the input since the last run: mapping it for writing (its
+  // old device contents invalidated) and unmapping hands the new contents to
+  // the device. Both are no-ops on shared memory.
+  void* in_map = api.EnqueueMapBuffer(q, in_buf_.get(), CL_MAP_WRITE_INVALIDATE_REGION, in_bytes, &status);
+  if (in_map == nullptr || status != CL_SUCCESS) return fail("clEnqueueMapBuffer", status);
+  if (in_map != input) std::memcpy(in_map, input, in_bytes);  // a driver that maps a staging copy
+  status = api.EnqueueUnmapMemObject(q, in_buf_.get(), in_map);
+  if (status != CL_SUCCESS) return fail("clEnqueueUnmapMemObject", status);
+
+  cl_uint arg = 0;
+  const cl_mem in_mem = in_buf_.get(), out_mem = out_buf_.get();
+  status = api.SetKernelArg(kernel_.get(), arg++, sizeof(cl_mem), &in_mem);
+  if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(cl_mem), &out_mem);
+  for (const ClHandle<cl_mem>& w : weights_) {
+    const cl_mem m = w.get();
+    if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(cl_mem), &m);
+  }
+  const int pixels = batch_ * out_h_ * out_w_;
+  const int ints[] = {in_h_, in_w_, in_c_, out_h_, out_w_, out_c_, params_.stride_h, params_.stride_w,
+                      pad_top_, pad_left_, pixels};
+  for (int v : ints) {
+    if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(int), &v);
+  }
+  const float floats[] = {params_.act_min, params_.act_max};
+  for (float v : floats) {
+    if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(float), &v);
+  }
+  if (status != CL_SUCCESS) return fail("clSetKernelArg", status);
+
+  const size_t global[2] = {(size_t(pixels) + local_ - 1) / local_ * local_, size_t(out_c_)};
+  const size_t local[2] = {local_, 1};
+  status = api.EnqueueNDRangeKernel(q, kernel_.get(), 2, global, local);
+  if (status != CL_SUCCESS) return fail("clEnqueueNDRangeKernel", status);
+
+  // Blocking map for reading: when it returns, the output is in TFLite's tensor.
+  out_mapped_buf = out_buf_.get();
+  out_mapped = api.EnqueueMapBuffer(q, out_mapped_buf, CL_MAP_READ, out_bytes, &status);
+  if (out_mapped == nullptr || status != CL_SUCCESS) {
+    out_mapped = nullptr;
+    return fail("clEnqueueMapBuffer", status);
+  }
+  if (out_mapped != output) std::memcpy(output, out_mapped, out_bytes);
+  void* mapped = out_mapped;
+  out_mapped = nullptr;
+  status = api.EnqueueUnmapMemObject(q, out_mapped_buf, mapped);
+  if (status != CL_SUCCESS) return fail("clEnqueueUnmapMemObject", status);
+  status = api.Finish(q);
+  if (status != CL_SUCCESS) return fail("clFinish", status);
+  return true;
+}
+
+// ------------------------------------------------------------------ ClConvNode
+
+std::unique_ptr<ClConvNode> ClConvNode::Create(std::shared_ptr<ClRuntime> runtime, int input_tensor,
+                                               int output_tensor, const PackedConv& packed,
+                                               const ClConvParams& params, const TfLiteTensor& input,
+                                               std::shared_ptr<NodeCounters> counters, std::string* reason) {
+  std::unique_ptr<ClConvNode> node(
+      new ClConvNode(std::move(runtime), input_tensor, output_tensor, std::move(counters)));
+  node->in_c_ = packed.in_channels;
+  std::string why;
+  if (!node->conv_.InitPattern(packed, params, &why)) {
+    *reason = "OpenCL: " + why;
+    return nullptr;
+  }
+  // The shape at claim time must fit the device; a later resize is checked in Prepare.
+  if (input.dims != nullptr && input.dims->size == 4 &&
+      !node->conv_.Plan(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3], &why)) {
+    *reason = "OpenCL: " + why;
+    return nullptr;
+  }
+  return node;
+}
+
+TfLiteStatus ClConvNode::Prepare(TfLiteContext* context) {
+  const TfLiteTensor& input = context->tensors[input_];
+  TfLiteTensor& output = context->tensors[output_];
+  if (input.dims == nullptr || input.dims->size != 4) {
+    context->ReportError(context, "patternlite: conv input must be NHWC with %d channels", in_c_);
+    return kTfLiteError;
+  }
+  std::string why;
+  if (!conv_.Plan(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3], &why)) {
+    context->ReportError(context, "patternlite (OpenCL): %s", why.c_str());
+    return kTfLiteError;
+  }
+  const int shape[4] = {input.dims->data[0], conv_.out_h(), conv_.out_w(), conv_.out_c()};
+  if (output.dims != nullptr && output.dims->size == 4 && std::equal(shape, shape + 4, output.dims->data)) {
+    return kTfLiteOk;
+  }
+  if (context->ResizeTensorExplicit != nullptr) return context->ResizeTensorExplicit(context, &output, 4, shape);
+  // ResizeTensor takes ownership and frees with free(), as TfLiteIntArrayFree does.
+  auto* dims = static_cast<TfLiteIntArray*>(std::malloc(sizeof(TfLiteIntArray) + 4 * sizeof(int)));
+  if (dims == nullptr) return kTfLiteError;
+  dims->size = 4;
+  std::copy(shape, shape + 4, dims->data);
+  return context->ResizeTensor(context, &output, dims);
+}
+
+TfLiteStatus ClConvNode::Eval(TfLiteContext* context) {
+  const auto start = std::chrono::steady_clock::now();
+  const TfLiteTensor& input = context->tensors[input_];
+  TfLiteTensor& output = context->tensors[output_];
+  const float* in = static_cast<const float*>(input.data);
+  float* out = static_cast<float*>(output.data);
+  if (in == nullptr || out == nullptr) {
+    context->ReportError(context, "patternlite: conv tensors are not allocated");
+    return kTfLiteError;
+  }
+  // The buffers must be what Prepare planned for: the device would read or
+  // write out of bounds otherwise.
+  if (input.dims == nullptr || input.dims->size != 4 ||
+      !conv_.IsPlannedFor(input.dims->data[0], input.dims->data[1], input.dims->data[2]) ||
+      input.bytes != conv_.input_bytes() || output.bytes != conv_.output_bytes()) {
+    context->ReportError(context, "patternlite: conv tensors changed shape after Prepare");
+    return kTfLiteError;
+  }
+  std::string why;
+  if (!conv_.Run(in, out, &why)) {
+    context->ReportError(context, "patternlite (OpenCL): %s", why.c_str());
+    return kTfLiteError;
+  }
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  counters_->invocations.fetch_add(1, std::memory_order_relaxed);
+  counters_->nanoseconds.fetch_add(uint64_t(ns.count()), std::memory_order_relaxed);
+  return kTfLiteOk;
+}
+
+}  // namespace patternlite
