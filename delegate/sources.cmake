@@ -11,6 +11,7 @@ set(PL_CORE_SOURCES
   delegate/kernels/dispatch.cc
   delegate/runtime/thread_pool.cc
   delegate/runtime/options.cc
+  delegate/runtime/autotune.cc
   delegate/runtime/conv_node.cc
   delegate/runtime/delegate.cc
   delegate/runtime/plugin.cc

@@ -52,7 +52,7 @@ bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int*
 
 bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
               int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, int lanes,
-              ConvPlan* plan) {
+              ConvPlan* plan, const PlanChoice* choice) {
   ConvGeometry g;
   g.batch = batch;
   g.in_h = in_h;
@@ -75,7 +75,11 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   rows = std::max(1, std::min(rows, g.out_h));
   int blocks = (g.out_h + rows - 1) / rows;
   const size_t macs = size_t(batch) * g.out_h * g.out_w * macs_per_pixel;
-  if (macs < kMinParallelMacs) threads = 1;
+  if (choice != nullptr) {
+    threads = std::max(1, std::min(threads, choice->threads));
+  } else if (macs < kMinParallelMacs) {
+    threads = 1;
+  }
   if (threads > 1 && batch * blocks < 4 * threads) {
     const int per_image = (threads + batch - 1) / batch;
     blocks = std::min(g.out_h, (blocks + per_image - 1) / per_image * per_image);
@@ -85,7 +89,9 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   // Whole register tiles (4 rows) per block where blocks are taller than one.
   if (plan->block_rows > kRowQuantum) plan->block_rows = (plan->block_rows + kRowQuantum - 1) / kRowQuantum * kRowQuantum;
   plan->filter_block = lanes > 1 ? StationaryFilterBlock(g, lanes) : 0;
+  if (choice != nullptr && choice->filter_block > 0 && lanes > 1) plan->filter_block = choice->filter_block;
   plan->blocks_per_image = (g.out_h + plan->block_rows - 1) / plan->block_rows;
+  plan->threads = threads;
   return true;
 }
 
@@ -99,6 +105,7 @@ void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, 
              std::vector<Workspace>* workspaces, const float* input, float* output) {
   const ConvGeometry& g = plan.geometry;
   const int tasks = g.batch * plan.blocks_per_image;
+  if (plan.threads <= 1) pool = nullptr;
   const int threads = pool != nullptr ? pool->size() : 1;
   if (int(workspaces->size()) < threads) workspaces->resize(threads);
   auto run = [&](int task, int worker) {
@@ -115,12 +122,19 @@ void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, 
 }
 
 ConvNode::ConvNode(const ConvNodeConfig& config, PackedConv packed, std::shared_ptr<ThreadPool> pool,
-                   std::shared_ptr<NodeCounters> counters)
+                   std::shared_ptr<NodeCounters> counters, std::shared_ptr<PlanCache> tuning)
     : config_(config),
       packed_(std::move(packed)),
       pool_(std::move(pool)),
       counters_(std::move(counters)),
-      kernel_(ConvKernelFor(config.isa)) {}
+      kernel_(ConvKernelFor(config.isa)),
+      tuning_(std::move(tuning)) {}
+
+void ConvNode::Publish(bool tuned) {
+  counters_->plan_threads.store(plan_.threads, std::memory_order_relaxed);
+  counters_->plan_filter_block.store(plan_.filter_block, std::memory_order_relaxed);
+  counters_->plan_tuned.store(tuned, std::memory_order_relaxed);
+}
 
 TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
   const TfLiteTensor& input = context->tensors[config_.input_tensor];
@@ -131,14 +145,54 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
   }
   const int threads = pool_ ? pool_->size() : 1;
   const size_t macs_per_pixel = packed_.kept_kernels() * contract::kPatternTaps;
-  if (!PlanConv(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3],
-                packed_.out_channels, config_.padding, config_.stride_h, config_.stride_w, config_.act_min,
-                config_.act_max, threads, macs_per_pixel, IsaLanes(config_.isa), &plan_)) {
+  const int lanes = IsaLanes(config_.isa);
+  auto plan = [&](const PlanChoice* choice, ConvPlan* out) {
+    return PlanConv(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3],
+                    packed_.out_channels, config_.padding, config_.stride_h, config_.stride_w, config_.act_min,
+                    config_.act_max, threads, macs_per_pixel, lanes, out, choice);
+  };
+  if (!plan(nullptr, &plan_)) {
     context->ReportError(context, "patternlite: input %dx%d is too small for this 3x3 conv",
                          input.dims->data[1], input.dims->data[2]);
     return kTfLiteError;
   }
-  PackForPlan(plan_, &packed_);
+  candidate_plans_.clear();
+  candidate_packs_.clear();
+  tuner_ = PlanTuner();
+  bool tuned = false;
+  if (tuning_) {
+    const ConvGeometry& g = plan_.geometry;
+    tune_key_ = PlanKey(IsaName(config_.isa), g.batch, g.in_h, g.in_w, g.in_c, g.out_c, g.stride_h, g.stride_w,
+                        g.pad_top, g.pad_left, packed_.kept_kernels(), threads);
+    PlanChoice cached;
+    if (tuning_->Find(tune_key_, &cached)) {
+      plan(&cached, &plan_);
+      tuned = true;
+    } else {
+      tuner_.Start(PlanCandidates(g.out_c, plan_.filter_block, threads));
+      for (const PlanChoice& c : tuner_.candidates()) {
+        ConvPlan p;
+        plan(&c, &p);
+        candidate_plans_.push_back(p);
+      }
+      if (!tuner_.active()) plan(&tuner_.winner(), &plan_);  // a single candidate
+    }
+  }
+  // While tuning, each candidate filter block gets its own channel-major pack.
+  for (const ConvPlan& p : candidate_plans_) {
+    if (p.filter_block > 0 && candidate_packs_.count(p.filter_block) == 0) {
+      ChannelMajorPack saved = std::move(packed_.channel_major);
+      PackChannelMajor(p.filter_block, &packed_);
+      candidate_packs_[p.filter_block] = std::move(packed_.channel_major);
+      packed_.channel_major = std::move(saved);
+    }
+  }
+  if (!tuner_.active()) {
+    candidate_plans_.clear();
+    candidate_packs_.clear();
+    PackForPlan(plan_, &packed_);
+  }
+  Publish(tuned);
   const ConvGeometry& g = plan_.geometry;
   const int shape[4] = {g.batch, g.out_h, g.out_w, g.out_c};
   const bool same_shape =
@@ -176,11 +230,36 @@ TfLiteStatus ConvNode::Eval(TfLiteContext* context) {
     context->ReportError(context, "patternlite: conv tensors changed shape after Prepare");
     return kTfLiteError;
   }
-  RunConv(plan_, packed_, kernel_, pool_.get(), &workspaces_, in, out);
+  if (tuner_.active()) {
+    RunTuningCandidate(in, out);
+  } else {
+    RunConv(plan_, packed_, kernel_, pool_.get(), &workspaces_, in, out);
+  }
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
   counters_->invocations.fetch_add(1, std::memory_order_relaxed);
   counters_->nanoseconds.fetch_add(uint64_t(ns.count()), std::memory_order_relaxed);
   return kTfLiteOk;
+}
+
+void ConvNode::RunTuningCandidate(const float* in, float* out) {
+  const int i = tuner_.next();
+  const ConvPlan& p = candidate_plans_[size_t(i)];
+  // Lend the candidate's pack to packed_ for this run only.
+  const auto pack = candidate_packs_.find(p.filter_block);
+  if (pack != candidate_packs_.end()) std::swap(packed_.channel_major, pack->second);
+  const auto start = std::chrono::steady_clock::now();
+  RunConv(p, packed_, kernel_, pool_.get(), &workspaces_, in, out);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  if (pack != candidate_packs_.end()) std::swap(packed_.channel_major, pack->second);
+  if (!tuner_.Record(uint64_t(ns.count()))) return;
+  // Chosen: keep the winner's plan and pack, drop the others.
+  plan_ = candidate_plans_[size_t(tuner_.winner_index())];
+  const auto won = candidate_packs_.find(plan_.filter_block);
+  if (won != candidate_packs_.end()) packed_.channel_major = std::move(won->second);
+  candidate_plans_.clear();
+  candidate_packs_.clear();
+  if (tuning_) tuning_->Store(tune_key_, tuner_.winner());
+  Publish(true);
 }
 
 }  // namespace patternlite

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "delegate/kernels/conv_kernel.h"
 #include "delegate/kernels/dispatch.h"
 #include "delegate/packing/pattern_pack.h"
+#include "delegate/runtime/autotune.h"
 #include "delegate/runtime/thread_pool.h"
 
 namespace patternlite {
@@ -22,6 +24,10 @@ namespace patternlite {
 struct NodeCounters {
   std::atomic<uint64_t> invocations{0};
   std::atomic<uint64_t> nanoseconds{0};
+  // The plan in use: its threads and filter block, and whether it was tuned.
+  std::atomic<int> plan_threads{0};
+  std::atomic<int> plan_filter_block{0};
+  std::atomic<bool> plan_tuned{false};
 };
 
 struct ConvNodeConfig {
@@ -41,34 +47,46 @@ struct ConvPlan {
   int block_rows = 1;
   int filter_block = 0;  // channel-major block the SIMD kernel wants (0: the scalar kernel)
   int blocks_per_image = 1;
+  int threads = 1;       // 1: RunConv runs every block on the calling thread
 };
 
 // Plans a conv. Returns false when the input is too small for the padding.
 // `macs_per_pixel` (kept kernels x 4) sizes the work: a conv too small to
 // repay waking a second thread runs on one.
 // `lanes` is the kernel's vector width (IsaLanes), which decides its input layout.
+// With `choice`, its thread count (at most `threads`) and filter block replace
+// the heuristics.
 bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
               int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, int lanes,
-              ConvPlan* plan);
+              ConvPlan* plan, const PlanChoice* choice = nullptr);
 
 // Builds the channel-major weights the plan's kernel reads, when they are
 // missing or blocked differently.
 void PackForPlan(const ConvPlan& plan, PackedConv* packed);
 
-// Runs a planned conv over the pool (or inline when `pool` is null).
+// Runs a planned conv over the pool (inline when `pool` is null or the plan
+// wants one thread).
 void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
              std::vector<Workspace>* workspaces, const float* input, float* output);
 
 class ConvNode {
  public:
+  // `tuning` null: the fixed heuristics; else the first runs time the
+  // candidate plans and keep the fastest (shared cache, runtime/autotune.h).
   ConvNode(const ConvNodeConfig& config, PackedConv packed, std::shared_ptr<ThreadPool> pool,
-           std::shared_ptr<NodeCounters> counters);
+           std::shared_ptr<NodeCounters> counters, std::shared_ptr<PlanCache> tuning = nullptr);
 
   // Shapes the output from the current input; plans the row blocks.
   TfLiteStatus Prepare(TfLiteContext* context);
   TfLiteStatus Eval(TfLiteContext* context);
 
  private:
+  // One tuning run: the tuner's next candidate, timed; installs the winner
+  // once the tuner has chosen.
+  void RunTuningCandidate(const float* in, float* out);
+  // Copies the plan in use to the stats counters.
+  void Publish(bool tuned);
+
   ConvNodeConfig config_;
   PackedConv packed_;
   std::shared_ptr<ThreadPool> pool_;
@@ -76,6 +94,11 @@ class ConvNode {
   ConvRowsFn kernel_ = nullptr;
   ConvPlan plan_;
   std::vector<Workspace> workspaces_;
+  std::shared_ptr<PlanCache> tuning_;
+  std::string tune_key_;
+  PlanTuner tuner_;                                 // active until it has chosen
+  std::vector<ConvPlan> candidate_plans_;           // one per tuner candidate
+  std::map<int, ChannelMajorPack> candidate_packs_;  // by filter block, while tuning
 };
 
 // A fused activation as the clamp [lo, hi] the kernels apply, and its name.

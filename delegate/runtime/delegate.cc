@@ -107,7 +107,8 @@ TfLiteStatus DelegatePrepare(TfLiteContext* context, TfLiteDelegate* delegate) {
 
 }  // namespace
 
-PatternDelegate::PatternDelegate(const DelegateOptions& options) : options_(options) {
+PatternDelegate::PatternDelegate(const DelegateOptions& options)
+    : options_(options), plan_cache_(std::make_shared<PlanCache>()) {
   delegate_.data_ = this;
   delegate_.Prepare = DelegatePrepare;
   // Graphs with dynamic tensors elsewhere (a variable batch feeding a
@@ -313,7 +314,8 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
     info->threads = 0;  // the device schedules its own work
     return "";
   }
-  *out = std::make_unique<ConvNode>(config, std::move(packed), PoolFor(threads), info->counters);
+  *out = std::make_unique<ConvNode>(config, std::move(packed), PoolFor(threads), info->counters,
+                                    options_.autotune ? plan_cache_ : nullptr);
   return "";
 }
 
@@ -458,7 +460,7 @@ std::string PatternDelegate::StatsJson() {
   std::lock_guard<std::mutex> lock(mu_);
   std::ostringstream os;
   os << "{\"isa\":" << Quote(IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa))
-     << ",\"options\":{\"num_threads\":" << options_.num_threads << ",\"min_sparsity\":" << options_.min_sparsity
+     << ",\"options\":{\"num_threads\":" << options_.num_threads << ",\"min_sparsity\":" << options_.min_sparsity << ",\"autotune\":" << (options_.autotune ? "true" : "false")
      << ",\"metadata\":" << Quote(MetadataModeName(options_.metadata)) << "}"
      << ",\"backend\":{\"requested\":" << Quote(BackendName(options_.backend))
      << ",\"active\":" << Quote(opencl_ ? "opencl" : "cpu")
@@ -483,7 +485,14 @@ std::string PatternDelegate::StatsJson() {
        << ",\"kept_kernels\":" << c.kept_kernels << ",\"total_kernels\":" << c.total_kernels
        << ",\"distinct_patterns\":" << c.distinct_patterns << ",\"threads\":" << c.threads
        << ",\"invocations\":" << (c.counters ? c.counters->invocations.load() : 0)
-       << ",\"time_ns\":" << (c.counters ? c.counters->nanoseconds.load() : 0) << "}";
+       << ",\"time_ns\":" << (c.counters ? c.counters->nanoseconds.load() : 0);
+    // The plan in use: tuned (autotune's winner) or the fixed heuristics.
+    if (c.counters) {
+      os << ",\"plan\":{\"threads\":" << c.counters->plan_threads.load()
+         << ",\"filter_block\":" << c.counters->plan_filter_block.load()
+         << ",\"tuned\":" << (c.counters->plan_tuned.load() ? "true" : "false") << "}";
+    }
+    os << "}";
     first = false;
   }
   os << "],\"declined\":[";

@@ -87,6 +87,7 @@ class PatternDelegate {
   DelegateOptions options_;
   std::mutex mu_;
   std::shared_ptr<ThreadPool> pool_;
+  std::shared_ptr<PlanCache> plan_cache_;  // autotune's choices, shared by this delegate's interpreters
   using NodeKey = std::pair<const void*, int>;
   std::map<NodeKey, std::unique_ptr<ConvNode>> pending_;
   std::map<NodeKey, std::unique_ptr<ClConvNode>> pending_cl_;

@@ -133,7 +133,8 @@ bool SetOption(const std::string& key, const std::string& value, DelegateOptions
   if (key == spec::kOptAutotuneName) {
     int v = 0;
     if (!ParseInt(value, spec::kOptAutotuneMin, spec::kOptAutotuneMax, &v)) {
-      *error = std::string(spec::kOptAutotuneName) + " must be 0 or 1 (False or True), got '" + value + "'";
+      *error = std::string(spec::kOptAutotuneName) + " must be an integer in " + spec::kOptAutotuneRange +
+               " (False or True), got '" + value + "'";
       return false;
     }
     o->autotune = v != 0;

@@ -1,0 +1,80 @@
+#include "delegate/runtime/autotune.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <utility>
+
+namespace patternlite {
+
+bool PlanCache::Find(const std::string& key, PlanChoice* choice) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = choices_.find(key);
+  if (it == choices_.end()) return false;
+  *choice = it->second;
+  return true;
+}
+
+void PlanCache::Store(const std::string& key, const PlanChoice& choice) {
+  std::lock_guard<std::mutex> lock(mu_);
+  choices_[key] = choice;
+}
+
+std::string PlanKey(const char* isa, int batch, int in_h, int in_w, int in_c, int out_c, int stride_h,
+                    int stride_w, int pad_top, int pad_left, size_t kept_kernels, int pool_threads) {
+  char key[256];
+  std::snprintf(key, sizeof key, "%s/%dx%dx%dx%d->%d/s%dx%d/p%d,%d/k%zu/t%d", isa, batch, in_h, in_w, in_c, out_c,
+                stride_h, stride_w, pad_top, pad_left, kept_kernels, pool_threads);
+  return key;
+}
+
+std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads) {
+  std::vector<int> blocks;
+  if (default_block > 0) {
+    // From a quarter to twice the heuristic's block (16-lane multiples); a
+    // block at least as wide as the layer is one candidate, whatever its size.
+    for (int b = std::max(16, default_block / 4); b <= default_block * 2; b *= 2) {
+      const int effective = std::min(b, out_c);
+      const bool seen = std::find_if(blocks.begin(), blocks.end(),
+                                     [&](int x) { return std::min(x, out_c) == effective; }) != blocks.end();
+      if (!seen) blocks.push_back(b);
+    }
+  } else {
+    blocks.push_back(0);
+  }
+  std::vector<int> thread_counts{1};
+  if (pool_threads > 1) thread_counts.push_back(pool_threads);
+  std::vector<PlanChoice> out;
+  for (int threads : thread_counts) {
+    for (int b : blocks) out.push_back({threads, b});
+  }
+  return out;
+}
+
+void PlanTuner::Start(std::vector<PlanChoice> candidates) {
+  candidates_ = std::move(candidates);
+  best_ns_.assign(candidates_.size(), std::numeric_limits<uint64_t>::max());
+  runs_ = 0;
+  next_ = 0;
+  winner_index_ = 0;
+  if (candidates_.size() == 1) {  // nothing to choose
+    winner_ = candidates_[0];
+    candidates_.clear();
+  }
+}
+
+bool PlanTuner::Record(uint64_t nanoseconds) {
+  if (!active()) return true;
+  best_ns_[next_] = std::min(best_ns_[next_], nanoseconds);
+  ++runs_;
+  next_ = (next_ + 1) % int(candidates_.size());
+  if (runs_ < kRuns * int(candidates_.size())) return false;
+  const auto best = std::min_element(best_ns_.begin(), best_ns_.end()) - best_ns_.begin();
+  winner_ = candidates_[size_t(best)];
+  winner_index_ = int(best);
+  candidates_.clear();
+  best_ns_.clear();
+  return true;
+}
+
+}  // namespace patternlite
