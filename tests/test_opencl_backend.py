@@ -1,0 +1,342 @@
+"""The OpenCL backend (backend="opencl") against TFLite's builtin kernels.
+
+Runs on any OpenCL device; CI has PoCL (setup.sh installs it), which runs
+real OpenCL C on the CPU. Without an OpenCL platform the tests that need one
+skip with the reason, unless PATTERNLITE_REQUIRE_OPENCL=1 (set by .ci/run when
+clinfo lists a device), where they fail instead. The no-OpenCL tests hide the
+library through PATTERNLITE_OPENCL_LIB and run everywhere.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from test_delegate_numerics import TOLERANCE, conv_case
+
+import patternlite
+from patternlite.delegate import OpenCLUnavailableError, _library
+
+from conv_models import ALL_TAP_MASKS_WITH_CENTRE, build_conv_model, metadata_for, pattern_pruned_filters
+from runtimes import (
+    delegated_op_count,
+    make_interpreter,
+    max_scaled_error,
+    run,
+    run_in_tflite_runtime,
+    tflite_runtime_python,
+)
+
+CL_OUT_OF_RESOURCES = -5
+CL_ERROR = re.compile(r"cl[A-Z]\w+ failed: CL_OUT_OF_RESOURCES")
+
+
+def _opencl_reason() -> str | None:
+    """None when backend="opencl" opens a device here, else why not."""
+    try:
+        patternlite.load_delegate(backend="opencl").close()
+    except OpenCLUnavailableError as exc:
+        return str(exc)
+    return None
+
+
+_REASON = _opencl_reason()
+
+
+def _need_opencl() -> None:
+    if _REASON is None:
+        return
+    if os.environ.get("PATTERNLITE_REQUIRE_OPENCL") == "1":
+        pytest.fail(f"PATTERNLITE_REQUIRE_OPENCL=1 but OpenCL is unusable: {_REASON}")
+    pytest.skip(f"no usable OpenCL device: {_REASON}")
+
+
+@pytest.fixture()
+def opencl() -> None:
+    _need_opencl()
+
+
+def _lib() -> Any:
+    lib = _library()
+    lib.patternlite_opencl_inject_failure.argtypes = [ctypes.c_longlong, ctypes.c_int]
+    lib.patternlite_opencl_inject_failure.restype = None
+    lib.patternlite_opencl_call_count.restype = ctypes.c_longlong
+    return lib
+
+
+def _calls() -> int:
+    return int(_lib().patternlite_opencl_call_count())
+
+
+def _inject(nth: int) -> None:
+    """The nth OpenCL call from now fails with CL_OUT_OF_RESOURCES (0: none)."""
+    _lib().patternlite_opencl_inject_failure(nth, CL_OUT_OF_RESOURCES if nth > 0 else 0)
+
+
+# ---------------------------------------------------------------- numerics
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(case=conv_case())
+def test_opencl_matches_builtin_kernels(case: dict) -> None:
+    """The CPU sweep's cases (shapes, strides, padding, activations, keeps, batch) on the OpenCL backend."""
+    _need_opencl()
+    rng = np.random.default_rng(case["seed"])
+    w, ids = pattern_pruned_filters(rng, case["out_c"], case["in_c"], case["library"], case["keep"])
+    bias = rng.standard_normal(case["out_c"]).astype(np.float32) if case["bias"] else None
+    meta = metadata_for(case["library"], ids, case["keep"]) if case["with_metadata"] else None
+    shape = (case["batch"], case["h"], case["w"], case["in_c"])
+    model = build_conv_model(
+        shape, w, bias, stride=case["stride"], padding=case["padding"], activation=case["activation"], metadata=meta
+    )
+    x = (rng.standard_normal(shape) * 0.5).astype(np.float32)
+    ref, _ = run(model, x, reference=True)
+    delegate = patternlite.load_delegate(backend="opencl", min_sparsity=0.0)
+    out, interp = run(model, x, delegate=delegate, threads=case["threads"])
+    stats = delegate.stats()
+    assert delegated_op_count(interp) == 1, stats["declined"]
+    (claim,) = stats["claimed"]
+    assert (claim["backend"], claim["device"]) == ("opencl", stats["backend"]["device"])
+    assert claim["invocations"] == 1
+    assert out.shape == ref.shape
+    assert max_scaled_error(out, ref) <= TOLERANCE
+
+
+def _layer(shape: tuple[int, int, int, int], out_c: int, **kwargs: Any) -> tuple[bytes, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    library = ALL_TAP_MASKS_WITH_CENTRE[::7][:8]
+    w, ids = pattern_pruned_filters(rng, out_c, shape[3], library, 0.5)
+    bias = rng.standard_normal(out_c).astype(np.float32)
+    model = build_conv_model(shape, w, bias, metadata=metadata_for(library, ids, 0.5), **kwargs)
+    x = rng.standard_normal(shape).astype(np.float32)
+    ref, _ = run(model, x, reference=True)
+    return model, x, ref
+
+
+def test_opencl_realistic_layers_and_repeated_invokes(opencl: None) -> None:
+    """ResNet-sized layers; the host-pointer buffers are reused across invokes with new inputs."""
+    for shape, out_c, kwargs in [
+        ((1, 32, 32, 64), 64, {"activation": "RELU"}),
+        ((2, 16, 16, 32), 64, {"stride": (2, 2), "activation": "RELU6"}),
+        ((1, 8, 8, 128), 130, {"padding": "VALID"}),
+    ]:
+        model, x, ref = _layer(shape, out_c, **kwargs)
+        delegate = patternlite.load_delegate(backend="opencl")
+        interp = make_interpreter(model, delegate=delegate)
+        interp.allocate_tensors()
+        inp, outp = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+        for scale in (1.0, -2.0, 0.5):
+            interp.set_tensor(inp, x * scale)
+            interp.invoke()
+            expect, _ = run(model, x * scale, reference=True)
+            assert max_scaled_error(interp.get_tensor(outp), expect) <= TOLERANCE
+        assert delegate.stats()["claimed"][0]["invocations"] == 3
+
+
+def test_opencl_resize_then_allocate(opencl: None) -> None:
+    model, _, _ = _layer((1, 10, 10, 8), 12, activation="RELU")
+    delegate = patternlite.load_delegate(backend="opencl")
+    for shape in [(3, 10, 10, 8), (1, 21, 7, 8)]:
+        x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+        out, _ = run(model, x, delegate=delegate, resize=True)
+        ref, _ = run(model, x, reference=True, resize=True)
+        assert max_scaled_error(out, ref) <= TOLERANCE
+
+
+# ---------------------------------------------------------------- whole models in three runtimes
+
+MASKS = [0b000111010, 0b010110010, 0b010011010, 0b010111000, 0b100110010, 0b001011010]
+
+
+@pytest.fixture(scope="module")
+def small_resnet() -> bytes:
+    """A pruned residual CNN: dense stem, pattern convs, a residual add, stride 2, pooling, dense head."""
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    inp = tf.keras.Input((20, 20, 3))
+    stem = tf.keras.layers.Conv2D(16, 3, padding="same", activation="relu")(inp)
+    x = tf.keras.layers.Conv2D(16, 3, padding="same", activation="relu")(stem)
+    x = tf.keras.layers.Conv2D(16, 3, padding="same")(x)
+    x = tf.keras.layers.ReLU()(tf.keras.layers.Add()([x, stem]))
+    x = tf.keras.layers.Conv2D(32, 3, strides=2, padding="valid", activation="relu6")(x)
+    x = tf.keras.layers.Conv2D(24, 3, padding="same", activation="relu")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(10)(x))
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.Conv2D) and layer.kernel.shape[2] > 3:
+            w, b = layer.get_weights()  # HWIO
+            ids = rng.integers(0, len(MASKS), size=w.shape[2:])
+            keep = rng.random(w.shape[2:]) < 0.5
+            grid = np.array([[(MASKS[i] >> t) & 1 for t in range(9)] for i in ids.ravel()], np.float32)
+            grid = grid.reshape(*w.shape[2:], 3, 3).transpose(2, 3, 0, 1) * keep
+            layer.set_weights([w * grid, rng.standard_normal(b.shape).astype(np.float32)])
+    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
+def _images(batch: int = 2) -> np.ndarray:
+    return np.random.default_rng(1).uniform(0, 1, (batch, 20, 20, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("runtime", ["litert", "tf"])
+def test_small_resnet_in_runtime(small_resnet: bytes, runtime: str, opencl: None) -> None:
+    ref, _ = run(small_resnet, _images(), runtime=runtime, reference=True, resize=True)
+    delegate = patternlite.load_delegate(backend="opencl")
+    out, interp = run(small_resnet, _images(), runtime=runtime, delegate=delegate, resize=True)
+    stats = delegate.stats()
+    assert len(stats["claimed"]) == 4  # the 3-channel stem stays dense
+    assert {c["backend"] for c in stats["claimed"]} == {"opencl"}
+    assert all(c["invocations"] == 1 for c in stats["claimed"])
+    assert max_scaled_error(out, ref) <= TOLERANCE
+
+
+def test_small_resnet_in_tflite_runtime(small_resnet: bytes, tmp_path: Path, opencl: None) -> None:
+    if tflite_runtime_python() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide the tflite-runtime venv (.venv-tflrt); run ./setup.sh")
+        pytest.skip("no tflite-runtime venv (.venv-tflrt); ./setup.sh creates it")
+    (tmp_path / "m.tflite").write_bytes(small_resnet)
+    np.save(tmp_path / "x.npy", _images())
+    result = run_in_tflite_runtime(tmp_path / "m.tflite", tmp_path / "x.npy", tmp_path / "y.npy", {"backend": "opencl"})
+    claimed = result["stats"]["claimed"]
+    assert len(claimed) == 4 and {c["backend"] for c in claimed} == {"opencl"}
+    ref, _ = run(small_resnet, _images(), reference=True, resize=True)
+    assert max_scaled_error(np.load(tmp_path / "y.npy"), ref) <= TOLERANCE
+
+
+# ---------------------------------------------------------------- device choice and the no-OpenCL path
+
+
+def test_backend_choice_and_stats(opencl: None) -> None:
+    stats = patternlite.load_delegate(backend="opencl").stats()["backend"]
+    assert stats["requested"] == "opencl" and stats["active"] == "opencl"
+    assert stats["device"] and stats["platform"] and stats["library"]
+    # The same device by index and by a piece of its name.
+    by_index = patternlite.load_delegate(backend="opencl", opencl_platform="0", opencl_device="0")
+    assert by_index.stats()["backend"]["active"] == "opencl"
+    piece = stats["device"].split()[0][:6].upper()
+    assert patternlite.load_delegate(backend="opencl", opencl_device=piece).stats()["backend"]["device"]
+    with pytest.raises(OpenCLUnavailableError, match="no usable OpenCL device matches .*opencl_device='no-such'"):
+        patternlite.load_delegate(backend="opencl", opencl_device="no-such")
+    # auto takes a GPU only: whatever it chose, it says so, and the default stays the CPU.
+    auto = patternlite.load_delegate(backend="auto").stats()["backend"]
+    if stats["device_type"] != "GPU":
+        assert auto["active"] == "cpu" and "no OpenCL GPU device" in auto["note"]
+    assert patternlite.load_delegate().stats()["backend"]["active"] == "cpu"
+
+
+def test_without_opencl_auto_falls_back_and_opencl_raises(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With the OpenCL library hidden: auto runs the CPU kernels, opencl names what it looked for."""
+    missing = tmp_path / "libOpenCL.so.1"
+    monkeypatch.setenv("PATTERNLITE_OPENCL_LIB", str(missing))
+    model, x, ref = _layer((1, 12, 12, 8), 16, activation="RELU")
+    delegate = patternlite.load_delegate(backend="auto")
+    out, interp = run(model, x, delegate=delegate)
+    stats = delegate.stats()
+    assert stats["backend"]["active"] == "cpu"
+    assert str(missing) in stats["backend"]["note"]
+    assert stats["claimed"][0]["backend"] == "cpu"
+    assert max_scaled_error(out, ref) <= TOLERANCE
+    with pytest.raises(OpenCLUnavailableError) as info:
+        patternlite.load_delegate(backend="opencl")
+    message = str(info.value)
+    assert "no OpenCL library found" in message and str(missing) in message
+    assert "apt-get install ocl-icd-libopencl1 pocl-opencl-icd" in message and "/vendor/lib64" in message
+    # A library that is not OpenCL at all: named, with the missing entry point.
+    monkeypatch.setenv("PATTERNLITE_OPENCL_LIB", "libm.so.6")
+    with pytest.raises(OpenCLUnavailableError, match="libm.so.6 lacks clGetPlatformIDs"):
+        patternlite.load_delegate(backend="opencl")
+    # Bad option values stay ValueErrors.
+    with pytest.raises(ValueError, match="backend must be one of cpu, opencl, auto"):
+        patternlite.load_delegate(backend="gpu")
+
+
+# ---------------------------------------------------------------- fault injection
+
+
+def test_failures_opening_the_device(opencl: None) -> None:
+    """Any failed call while opening the device: opencl raises with the error name, auto falls back."""
+    before = _calls()
+    patternlite.load_delegate(backend="opencl").close()
+    n = _calls() - before
+    assert n >= 5
+    for k in range(1, n + 1):
+        _inject(k)
+        try:
+            delegate = patternlite.load_delegate(backend="opencl")
+        except OpenCLUnavailableError as exc:
+            assert "CL_OUT_OF_RESOURCES" in str(exc)
+        else:
+            # Only a failed release (after the device was opened) goes unnoticed.
+            delegate.close()
+        finally:
+            _inject(0)
+        _inject(k)
+        try:
+            auto = patternlite.load_delegate(backend="auto").stats()["backend"]
+        finally:
+            _inject(0)
+        assert auto["active"] in ("cpu", "opencl")
+
+
+def test_failure_at_prepare_declines_the_node(opencl: None) -> None:
+    """Every OpenCL call made while claiming a node, failed in turn: the node is declined with the
+    call and error name, and TFLite runs it."""
+    model, x, ref = _layer((1, 12, 12, 8), 16, activation="RELU")
+    delegate = patternlite.load_delegate(backend="opencl")
+    before = _calls()
+    interp = make_interpreter(model, delegate=delegate)  # kept: its release calls come later
+    interp.allocate_tensors()
+    n = _calls() - before
+    del interp
+    assert n >= 8  # program, kernel, work-group size, 6 weight buffers
+    failed = 0
+    for k in range(1, n + 1):
+        delegate = patternlite.load_delegate(backend="opencl")  # a fresh one builds its program again
+        _inject(k)
+        try:
+            out, _ = run(model, x, delegate=delegate)
+        finally:
+            _inject(0)
+        stats = delegate.stats()
+        if stats["declined"]:
+            failed += 1
+            assert CL_ERROR.search(stats["declined"][0]["reason"]), stats["declined"]
+            assert stats["declined"][0]["reason"].startswith("OpenCL: ")
+            assert not stats["claimed"]  # TFLite (with XNNPACK) runs the conv
+        else:
+            assert stats["claimed"][0]["backend"] == "opencl"
+        assert max_scaled_error(out, ref) <= TOLERANCE
+    # Every call but the releases after a failure belongs to the claim.
+    assert failed >= 8
+
+
+def test_failure_during_eval_is_an_error_not_a_crash(opencl: None) -> None:
+    """Every OpenCL call of one invoke, failed in turn: invoke raises with the error name, and the
+    next invoke recovers with the exact result."""
+    model, x, ref = _layer((1, 12, 12, 8), 16, activation="RELU")
+    delegate = patternlite.load_delegate(backend="opencl")
+    interp = make_interpreter(model, delegate=delegate)
+    interp.allocate_tensors()
+    inp, outp = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+    interp.set_tensor(inp, x)
+    interp.invoke()
+    before = _calls()
+    interp.invoke()
+    n = _calls() - before
+    assert n >= 20  # map/unmap in and out, the kernel's arguments, the launch, finish
+    for k in range(1, n + 1):
+        _inject(k)
+        try:
+            with pytest.raises(RuntimeError, match=CL_ERROR):
+                interp.invoke()
+        finally:
+            _inject(0)
+        interp.set_tensor(inp, x)
+        interp.invoke()
+        assert max_scaled_error(interp.get_tensor(outp), ref) <= TOLERANCE
