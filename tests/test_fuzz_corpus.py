@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +26,7 @@ from types import ModuleType
 import flatbuffers
 import numpy as np
 import pytest
+from native_build import cmake_target, compiler
 
 from patternlite._contract import PATTERN_CANDIDATES
 from patternlite.inspect import main as inspect_main
@@ -153,13 +152,6 @@ def test_metadata_name_not_utf8_is_refused() -> None:
 # The C++ harnesses, built as plain replay programs.
 
 
-def _compiler() -> str | None:
-    cxx = os.environ.get("CXX")
-    if cxx and shutil.which(cxx):
-        return cxx
-    return next((c for c in ("c++", "g++", "clang++") if shutil.which(c)), None)
-
-
 def _replay(program: Path, *folders: Path) -> None:
     run = subprocess.run([str(program), *map(str, folders)], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -167,7 +159,7 @@ def _replay(program: Path, *folders: Path) -> None:
 
 
 def test_metadata_reader_harness_replays_corpus(tmp_path: Path) -> None:
-    cxx = _compiler()
+    cxx = compiler()
     if cxx is None:
         pytest.skip("needs a C++ compiler")
     program = tmp_path / "metadata_reader_replay"
@@ -187,19 +179,5 @@ def test_metadata_reader_harness_replays_corpus(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # one CMake build of the delegate's sources
 def test_conv_path_harness_replays_corpus(tmp_path: Path) -> None:
-    cxx, cmake = _compiler(), shutil.which("cmake")
-    if cxx is None or cmake is None:
-        pytest.skip("needs a C++ compiler and cmake")
-    build = tmp_path / "build"
-    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    env = dict(os.environ)
-    env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
-    configure = [
-        cmake, "-S", str(REPO), "-B", str(build), *generator,
-        "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_CXX_COMPILER={cxx}", "-DPATTERNLITE_FUZZ_REPLAY=ON",
-    ]  # fmt: skip
-    for cmd in (configure, [cmake, "--build", str(build), "--target", "conv_path_fuzz"]):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    _replay(build / "conv_path_fuzz", CORPUS / "conv_path")
-
+    program = cmake_target(tmp_path / "build", "PATTERNLITE_FUZZ_REPLAY", "conv_path_fuzz")
+    _replay(program, CORPUS / "conv_path")
