@@ -100,9 +100,12 @@ def interleaved_times(
         )
         it.allocate_tensors()
         it.set_tensor(it.get_input_details()[0]["index"], x)
-        for _ in range(WARMUP):
-            it.invoke()
         its.append(it)
+    # Warm up interleaved too: the autotuner then chooses among its plans in the
+    # conditions of the timed runs (XNNPACK's pool spinning between our runs).
+    for _ in range(WARMUP):
+        for it in its:
+            it.invoke()
     times: list[list[float]] = [[] for _ in its]
     for _ in range(repeats):
         for it, ts in zip(its, times, strict=True):

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <limits>
 #include <utility>
 
 namespace patternlite {
@@ -53,7 +52,7 @@ std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_th
 
 void PlanTuner::Start(std::vector<PlanChoice> candidates) {
   candidates_ = std::move(candidates);
-  best_ns_.assign(candidates_.size(), std::numeric_limits<uint64_t>::max());
+  runs_ns_.assign(candidates_.size(), {});
   runs_ = 0;
   next_ = 0;
   winner_index_ = 0;
@@ -65,15 +64,24 @@ void PlanTuner::Start(std::vector<PlanChoice> candidates) {
 
 bool PlanTuner::Record(uint64_t nanoseconds) {
   if (!active()) return true;
-  best_ns_[next_] = std::min(best_ns_[next_], nanoseconds);
+  runs_ns_[size_t(next_)].push_back(nanoseconds);
   ++runs_;
   next_ = (next_ + 1) % int(candidates_.size());
   if (runs_ < kRuns * int(candidates_.size())) return false;
-  const auto best = std::min_element(best_ns_.begin(), best_ns_.end()) - best_ns_.begin();
+  // The median of each candidate's runs: one run slowed by preemption cannot
+  // sink a candidate, and one lucky run cannot crown a candidate whose runs
+  // vary (a second thread that must compete with another pool's spinning
+  // threads wins some runs and loses most).
+  std::vector<uint64_t> medians;
+  for (std::vector<uint64_t>& runs : runs_ns_) {
+    std::nth_element(runs.begin(), runs.begin() + runs.size() / 2, runs.end());
+    medians.push_back(runs[runs.size() / 2]);
+  }
+  const auto best = std::min_element(medians.begin(), medians.end()) - medians.begin();
   winner_ = candidates_[size_t(best)];
   winner_index_ = int(best);
   candidates_.clear();
-  best_ns_.clear();
+  runs_ns_.clear();
   return true;
 }
 

@@ -46,8 +46,7 @@ std::string PlanKey(const char* isa, int batch, int in_h, int in_w, int in_c, in
 std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads);
 
 // Round-robin over the candidates, kRuns timed runs each; the fastest by its
-// minimum run wins (the minimum, because on a shared machine preemption only
-// ever adds time).
+// median run wins.
 class PlanTuner {
  public:
   static constexpr int kRuns = 3;
@@ -65,7 +64,7 @@ class PlanTuner {
 
  private:
   std::vector<PlanChoice> candidates_;
-  std::vector<uint64_t> best_ns_;
+  std::vector<std::vector<uint64_t>> runs_ns_;  // per candidate
   int runs_ = 0;  // completed runs, over all candidates
   int next_ = 0;
   PlanChoice winner_;
