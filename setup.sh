@@ -33,6 +33,17 @@ if ! need_cmd aarch64-linux-gnu-g++ || ! need_cmd qemu-aarch64; then
   fi
 fi
 
+# Optional: an OpenCL ICD loader and PoCL (OpenCL on the CPU) for the
+# delegate's OpenCL backend; its tests (tests/test_opencl_backend.py) run on
+# PoCL and skip without an OpenCL device. The delegate itself loads OpenCL at
+# run time and needs neither to build. PATTERNLITE_OPENCL=0 skips them.
+if [ "${PATTERNLITE_OPENCL:-1}" = 1 ] && ! { need_cmd clinfo && clinfo -l 2>/dev/null | grep -q "Device #"; }; then
+  if need_cmd apt-get && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq ocl-icd-libopencl1 pocl-opencl-icd clinfo >/dev/null) ||
+      echo "setup.sh: no PoCL; the OpenCL backend's tests will be skipped" >&2
+  fi
+fi
+
 # Optional: Bazel for the Bazel build of the delegate (BUILD, docs/building.md);
 # Debian's bazel-bootstrap (4.2) builds it offline. CI builds and tests with it
 # when it is installed; the pip build does not need it. PATTERNLITE_BAZEL=0 skips it.

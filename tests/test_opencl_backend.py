@@ -10,8 +10,11 @@ library through PATTERNLITE_OPENCL_LIB and run everywhere.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +212,36 @@ def test_small_resnet_in_tflite_runtime(small_resnet: bytes, tmp_path: Path, ope
     assert max_scaled_error(np.load(tmp_path / "y.npy"), ref) <= TOLERANCE
 
 
+def test_opencl_after_tensorflow_is_imported(tmp_path: Path, opencl: None) -> None:
+    """TensorFlow exports its own LLVM; a driver with its own LLVM (PoCL) must still load after it."""
+    pytest.importorskip("tensorflow")
+    model, x, ref = _layer((1, 9, 9, 4), 8, activation="RELU")
+    (tmp_path / "m.tflite").write_bytes(model)
+    np.save(tmp_path / "x.npy", x)
+    script = (
+        "import sys, numpy as np, tensorflow as tf, patternlite\n"
+        "d = patternlite.load_delegate(backend='opencl')\n"
+        "i = tf.lite.Interpreter(model_path=sys.argv[1], experimental_delegates=[d])\n"
+        "i.allocate_tensors()\n"
+        "i.set_tensor(i.get_input_details()[0]['index'], np.load(sys.argv[2]))\n"
+        "i.invoke()\n"
+        "np.save(sys.argv[3], i.get_tensor(i.get_output_details()[0]['index']))\n"
+        "assert d.stats()['claimed'][0]['backend'] == 'opencl'\n"
+    )
+    # POCL_KERNEL_CACHE=0: PoCL compiles afresh, through its own LLVM, beside TensorFlow's.
+    env = dict(os.environ, PYTHONPATH=str(Path(patternlite.__file__).resolve().parent.parent), POCL_KERNEL_CACHE="0")
+    env["PATTERNLITE_DELEGATE_LIB"] = str(patternlite.library_path())
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "m.tflite"), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert max_scaled_error(np.load(tmp_path / "y.npy"), ref) <= TOLERANCE
+
+
 # ---------------------------------------------------------------- device choice and the no-OpenCL path
 
 
@@ -340,3 +373,22 @@ def test_failure_during_eval_is_an_error_not_a_crash(opencl: None) -> None:
         interp.set_tensor(inp, x)
         interp.invoke()
         assert max_scaled_error(interp.get_tensor(outp), ref) <= TOLERANCE
+
+
+# ---------------------------------------------------------------- the pruned ResNet-20 (../shared)
+
+
+@pytest.mark.shared
+@pytest.mark.tensorflow
+@pytest.mark.slow
+def test_pruned_resnet20_same_top1_through_tf_lite(shared: Path, opencl: None) -> None:
+    """benchmarks/opencl_resnet20.py: stock tf.lite, 500 CIFAR-10 images, OpenCL against the CPU path."""
+    pytest.importorskip("tensorflow")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the benchmarks package
+    from benchmarks.opencl_resnet20 import evaluate
+
+    result = evaluate(shared, keep=0.5)
+    assert result["claimed_opencl"] == result["claimed_cpu"] == 18, json.dumps(result)
+    assert result["same_predictions"] == result["images"] == 500
+    assert result["top1_opencl"] == result["top1_cpu"] == result["top1_tflite"]
+    assert result["max_scaled_diff_opencl_vs_tflite"] <= TOLERANCE

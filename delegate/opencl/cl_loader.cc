@@ -1,9 +1,13 @@
 #include "delegate/opencl/cl_loader.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
+#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -23,6 +27,44 @@ cl_int CountCall() {
     return g_fail_status.load(std::memory_order_relaxed);
   }
   return CL_SUCCESS;
+}
+
+// OpenCL drivers that carry their own LLVM (PoCL, Mesa's, Intel's compiler)
+// break when the process also exports LLVM's symbols globally, as
+// TensorFlow's libtensorflow_framework does: imported before the driver
+// loads, the driver's static constructors register their options in
+// TensorFlow's LLVM and crash; imported after, the driver's lazily bound
+// calls land in TensorFlow's LLVM and its compiler fails ("unknown target
+// CPU"). Loading each registered driver first with RTLD_DEEPBIND binds it to
+// its own LLVM for good; the ICD loader's later dlopen of the same library
+// then finds it loaded. Once per process, glibc only (ASan refuses
+// RTLD_DEEPBIND, Android has no ICD files); PATTERNLITE_OPENCL_DEEPBIND=0
+// turns it off.
+void PreloadDrivers() {
+#if defined(RTLD_DEEPBIND) && !defined(__SANITIZE_ADDRESS__) && !defined(__ANDROID__)
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* off = std::getenv("PATTERNLITE_OPENCL_DEEPBIND");
+    if (off != nullptr && std::string(off) == "0") return;
+    const char* env = std::getenv("OCL_ICD_VENDORS");
+    const std::string dir = env != nullptr && *env != '\0' ? env : "/etc/OpenCL/vendors";
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return;
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() < 5 || name.compare(name.size() - 4, 4, ".icd") != 0) continue;
+      std::ifstream icd(dir + "/" + name);
+      std::string library;
+      std::getline(icd, library);
+      while (!library.empty() && std::isspace(static_cast<unsigned char>(library.back()))) library.pop_back();
+      if (!library.empty()) {
+        // Kept loaded for the life of the process, as the ICD loader keeps it.
+        dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      }
+    }
+    closedir(d);
+  });
+#endif
 }
 
 }  // namespace
@@ -152,6 +194,7 @@ bool ClApi::Load(std::string* error) {
                   "/vendor/lib64/libOpenCL.so", "/system/vendor/lib64/libOpenCL.so", "/system/lib64/libOpenCL.so",
                   "/vendor/lib/libOpenCL.so", "/system/vendor/lib/libOpenCL.so", "/system/lib/libOpenCL.so"};
   }
+  PreloadDrivers();
   std::string tried;
   for (const std::string& name : candidates) {
     handle_ = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);

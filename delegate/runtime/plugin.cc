@@ -203,7 +203,7 @@ PL_EXPORT long long patternlite_opencl_call_count() { return patternlite::cl::Ca
 // one conv on raw NHWC arrays on an OpenCL device (platform and device as
 // the delegate options select them), with the pattern kernel (dense = 0) or
 // the dense baseline kernel (dense = 1; the filter need not be sparse).
-// Reports the median seconds of `repeats` runs (host arrays in and out, as
+// Reports the median seconds of `repeats` runs after one untimed run (host arrays in and out, as
 // the delegate runs) and the device's name. Returns 0, or -1 with
 // patternlite_last_error() set.
 PL_EXPORT int patternlite_opencl_conv2d(const float* input, int batch, int in_h, int in_w, int in_c,
@@ -247,6 +247,12 @@ PL_EXPORT int patternlite_opencl_conv2d(const float* input, int batch, int in_h,
       ok = conv.InitPattern(packed, params, &error);
     }
     if (!ok || !conv.Plan(batch, in_h, in_w, in_c, &error)) {
+      g_last_error = error;
+      return -1;
+    }
+    // One untimed run first: drivers (PoCL among them) compile a kernel for
+    // its launch shape at the first launch.
+    if (!conv.Run(input, output, &error)) {
       g_last_error = error;
       return -1;
     }
