@@ -186,6 +186,7 @@ def _images(batch: int = 2) -> np.ndarray:
     return np.random.default_rng(1).uniform(0, 1, (batch, 20, 20, 3)).astype(np.float32)
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("runtime", ["litert", "tf"])
 def test_small_resnet_in_runtime(small_resnet: bytes, runtime: str, opencl: None) -> None:
     ref, _ = run(small_resnet, _images(), runtime=runtime, reference=True, resize=True)
@@ -198,6 +199,7 @@ def test_small_resnet_in_runtime(small_resnet: bytes, runtime: str, opencl: None
     assert max_scaled_error(out, ref) <= TOLERANCE
 
 
+@pytest.mark.tensorflow
 def test_small_resnet_in_tflite_runtime(small_resnet: bytes, tmp_path: Path, opencl: None) -> None:
     if tflite_runtime_python() is None:
         if os.environ.get("CI"):
@@ -212,6 +214,7 @@ def test_small_resnet_in_tflite_runtime(small_resnet: bytes, tmp_path: Path, ope
     assert max_scaled_error(np.load(tmp_path / "y.npy"), ref) <= TOLERANCE
 
 
+@pytest.mark.tensorflow
 def test_opencl_after_tensorflow_is_imported(tmp_path: Path, opencl: None) -> None:
     """TensorFlow exports its own LLVM; a driver with its own LLVM (PoCL) must still load after it."""
     pytest.importorskip("tensorflow")
