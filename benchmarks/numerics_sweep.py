@@ -11,7 +11,9 @@ error relative to the output's scale (max |out - ref| / max |ref|).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -29,6 +31,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-save", action="store_true", help="print only, no results file")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     isas = [i for i in ("scalar", "avx2", "avx512", "neon") if isa_available(i)]
@@ -59,8 +62,21 @@ def main() -> int:
             out, _ = run(model, x, delegate=delegate, threads=2)
             claimed += len(delegate.stats()["claimed"])
             worst[isa] = max(worst[isa], max_scaled_error(out, ref))
-    result = {"cases": args.cases, "claimed_runs": claimed, "max_scaled_error": worst}
+    result = {
+        "date": dt.date.today().isoformat(),
+        "host": socket.gethostname(),
+        "command": "python -m benchmarks.numerics_sweep " + " ".join(sys.argv[1:]),
+        "cases": args.cases,
+        "seed": args.seed,
+        "claimed_runs": claimed,
+        "max_scaled_error": worst,
+        "bound": 1e-4,
+    }
     print(json.dumps(result, indent=1))
+    if not args.no_save:
+        out = Path(__file__).resolve().parent / "results" / f"numerics-{result['date']}-{result['host']}.json"
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {out}")
     return 0
 
 

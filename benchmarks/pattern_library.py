@@ -1,0 +1,113 @@
+"""Does a larger pattern library buy accuracy? The data-free stage at several library sizes.
+
+Prunes a shared CIFAR-10 model with ``prune(keep=K, patterns=P)`` (the same preset for every
+P, no data) and scores top-1 on the 500 lossless dev images. The delegate runs any 4-tap
+mask at the same speed, so a larger library costs nothing at run time; it only changes
+how closely each kernel can keep its largest weights.
+
+    python -m benchmarks.pattern_library --model resnet8 --patterns 8,16,56 --keeps 1.0
+
+writes benchmarks/results/patterns-<date>-<host>-<model>.json and .md. Exits 2 with one
+line when ``../shared`` (or $PATTERNLITE_SHARED) is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from benchmarks.accuracy import MODELS, shared_dir, top1
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def render(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"# Pattern library size, {meta['model']}, {meta['date']}, {meta['host']}",
+        "",
+        f"Data-free `prune(keep=K, patterns=P, preset={meta['preset']!r})`, no data; top-1 on the 500 lossless "
+        "CIFAR-10 dev images (95% margin about +-2.5 points, so read differences under ~3 points as even). "
+        f"Dense model: {meta['dense']:.1%}. Command: `python -m benchmarks.pattern_library {meta['command']}`.",
+        "",
+        "| keep | patterns | top-1 | lost (points) | layer-wise stage: mean relative output error | prune time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['keep']:g} | {r['patterns']} | {r['top1']:.1%} | {100 * (meta['dense'] - r['top1']):.1f} | "
+            f"{r['layer_error']:.4f} | {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shared", help="the shared material folder (default $PATTERNLITE_SHARED or ../shared)")
+    p.add_argument("--model", default="resnet8", choices=sorted(MODELS))
+    p.add_argument("--patterns", default="8,16,56", help="library sizes, comma-separated (56: every 4-tap mask)")
+    p.add_argument("--keeps", default="1.0")
+    p.add_argument("--preset", default="fast")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = p.parse_args(argv)
+    sizes = [int(s) for s in args.patterns.split(",") if s]
+    keeps = [float(k) for k in args.keeps.split(",") if k]
+    if any(not 1 <= s <= 56 for s in sizes):
+        p.error(f"--patterns must be sizes in 1..56, got {args.patterns}")
+    shared = shared_dir(args.shared)
+    if not (shared / "models" / MODELS[args.model]).is_file():
+        print(f"shared material not found at {shared}; set PATTERNLITE_SHARED", file=sys.stderr)
+        return 2
+    import keras
+
+    from patternlite.converter import prune
+
+    data = np.load(shared / "data" / "cifar10_dev_lossless.npz")
+    x, y = data["images"].astype(np.float32), data["labels"]
+    dense_model = keras.models.load_model(shared / "models" / MODELS[args.model], compile=False)
+    stamp = dt.date.today().isoformat()
+    host = socket.gethostname()
+    meta: dict[str, Any] = {
+        "model": args.model,
+        "date": stamp,
+        "host": host,
+        "preset": args.preset,
+        "dense": top1(dense_model, x, y),
+        "command": " ".join(sys.argv[1:] if argv is None else argv),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    base = args.out / f"patterns-{stamp}-{host}-{args.model}"
+    rows: list[dict[str, Any]] = []
+    for keep in keeps:
+        for size in sizes:
+            t = time.perf_counter()
+            result = prune(dense_model, keep=keep, patterns=size, preset=args.preset, progress=False)
+            errors = [r.error for r in result.report if r.error is not None]
+            rows.append(
+                {
+                    "keep": keep,
+                    "patterns": size,
+                    "top1": top1(result.model, x, y),
+                    "layer_error": float(np.mean(errors)) if errors else float("nan"),
+                    "seconds": round(time.perf_counter() - t, 1),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+            base.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+            base.with_suffix(".md").write_text(render(meta, rows))
+    print(render(meta, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
