@@ -16,72 +16,77 @@ namespace {
 
 // OpenCL C 1.2 (and 1.1: nothing newer is used), compiled once per delegate.
 //
+// Two steps per conv. `to_padded_planar` copies the NHWC input into a device
+// buffer of zero-padded planes, planar[c][n][y][x] over exactly the window
+// the conv reads (Hp = (out_h-1)*stride_h+3 rows, Wp likewise), so that
+// neighbouring output pixels read neighbouring addresses and no tap needs a
+// bounds test. `pattern_conv3x3` then computes the output.
+//
 // Mapping: work-item (p, f) computes output pixel p (flattened over batch,
 // rows and columns) of packed filter f. A work-group is kLocalPixels pixels
-// of ONE filter, so all its work-items walk the same pattern groups: the four
-// taps of a group are uniform across the work-group (no divergence but at
-// image borders), and each weight load is the same address for the whole
-// group (a broadcast on GPUs). The filter-major packing already groups each
-// filter's kernels by pattern, so the tap choice happens once per group, not
-// per kernel. Filters are in the packing's order (most kept kernels first),
-// so the longest work-groups are dispatched first.
+// of ONE filter, so all its work-items walk the same pattern groups: a group's
+// four tap offsets, the loop bounds and every weight load are uniform across
+// the work-group (a broadcast on GPUs; no divergence at all), while the input
+// loads of neighbouring work-items are neighbouring (stride 1, or 2 at stride
+// 2). The filter-major packing groups each filter's kernels by pattern, so
+// the taps are chosen once per group, not per kernel. Filters are in the
+// packing's order (most kept kernels first), so the longest work-groups are
+// dispatched first.
 constexpr char kProgramSource[] = R"CLC(
 #define PL_ACTIVATE(v, lo, hi) ((v) < (lo) ? (lo) : ((v) > (hi) ? (hi) : (v)))
 
-// Input offsets of the 9 taps of output pixel p, or -1 where a tap falls in the padding.
-inline void pl_tap_offsets(int p, int in_h, int in_w, int in_c, int out_h, int out_w, int stride_h,
-                           int stride_w, int pad_top, int pad_left, int* base) {
+// planar[c][n][y][x] = input[n][y - pad_top][x - pad_left][c], 0 outside the image.
+__kernel void to_padded_planar(__global const float* restrict input, __global float* restrict planar,
+                               const int batch, const int in_h, const int in_w, const int in_c, const int hp,
+                               const int wp, const int pad_top, const int pad_left) {
+  const int q = get_global_id(0);  // (n, y, x) within one channel's planes
+  const int c = get_global_id(1);
+  const int plane = batch * hp * wp;
+  if (q >= plane) return;
+  const int x = q % wp;
+  const int rest = q / wp;
+  const int y = rest % hp;
+  const int n = rest / hp;
+  const int iy = y - pad_top, ix = x - pad_left;
+  const bool inside = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w;
+  planar[c * plane + q] = inside ? input[((n * in_h + iy) * in_w + ix) * in_c + c] : 0.0f;
+}
+
+// Offset of output pixel p's window in one channel's planes.
+inline int pl_window(int p, int out_h, int out_w, int hp, int wp, int stride_h, int stride_w) {
   const int ox = p % out_w;
   const int rest = p / out_w;
   const int oy = rest % out_h;
   const int n = rest / out_h;
-  for (int ky = 0; ky < 3; ++ky) {
-    const int iy = oy * stride_h - pad_top + ky;
-    for (int kx = 0; kx < 3; ++kx) {
-      const int ix = ox * stride_w - pad_left + kx;
-      base[3 * ky + kx] = (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) ? ((n * in_h + iy) * in_w + ix) * in_c : -1;
-    }
-  }
+  return (n * hp + oy * stride_h) * wp + ox * stride_w;
 }
 
-__kernel void pattern_conv3x3(__global const float* restrict input, __global float* restrict output,
+__kernel void pattern_conv3x3(__global const float* restrict planar, __global float* restrict output,
                               __global const int* restrict filter_order, __global const int* restrict filter_groups,
                               __global const int* restrict groups, __global const int* restrict kernel_channel,
                               __global const float4* restrict kernel_weights, __global const float* restrict bias,
-                              const int in_h, const int in_w, const int in_c, const int out_h, const int out_w,
-                              const int out_c, const int stride_h, const int stride_w, const int pad_top,
-                              const int pad_left, const int pixels, const float act_min, const float act_max) {
+                              const int out_h, const int out_w, const int out_c, const int hp, const int wp,
+                              const int stride_h, const int stride_w, const int pixels, const int plane,
+                              const float act_min, const float act_max) {
   const int p = get_global_id(0);
   const int f = get_global_id(1);
   if (p >= pixels) return;  // the last work-group's spare work-items
-  int base[9];
-  pl_tap_offsets(p, in_h, in_w, in_c, out_h, out_w, stride_h, stride_w, pad_top, pad_left, base);
+  __global const float* window = planar + pl_window(p, out_h, out_w, hp, wp, stride_h, stride_w);
   float acc = 0.0f;
   const int g_end = filter_groups[f + 1];
   for (int g = filter_groups[f]; g < g_end; ++g) {
     // groups: 6 ints per pattern group: its 4 taps (3*ky+kx, ascending), first and end kernel.
     __global const int* grp = groups + 6 * g;
-    const int b0 = base[grp[0]], b1 = base[grp[1]], b2 = base[grp[2]], b3 = base[grp[3]];
+    const int t0 = (grp[0] / 3) * wp + grp[0] % 3, t1 = (grp[1] / 3) * wp + grp[1] % 3;
+    const int t2 = (grp[2] / 3) * wp + grp[2] % 3, t3 = (grp[3] / 3) * wp + grp[3] % 3;
     const int k_end = grp[5];
-    if (b0 >= 0 && b1 >= 0 && b2 >= 0 && b3 >= 0) {
-      // Every tap inside the image (all but border pixels): no test per kernel.
-      for (int k = grp[4]; k < k_end; ++k) {
-        const int c = kernel_channel[k];
-        const float4 w = kernel_weights[k];
-        acc += w.x * input[b0 + c];
-        acc += w.y * input[b1 + c];
-        acc += w.z * input[b2 + c];
-        acc += w.w * input[b3 + c];
-      }
-    } else {
-      for (int k = grp[4]; k < k_end; ++k) {
-        const int c = kernel_channel[k];
-        const float4 w = kernel_weights[k];
-        acc += w.x * (b0 >= 0 ? input[b0 + c] : 0.0f);
-        acc += w.y * (b1 >= 0 ? input[b1 + c] : 0.0f);
-        acc += w.z * (b2 >= 0 ? input[b2 + c] : 0.0f);
-        acc += w.w * (b3 >= 0 ? input[b3 + c] : 0.0f);
-      }
+    for (int k = grp[4]; k < k_end; ++k) {
+      __global const float* x = window + kernel_channel[k] * plane;
+      const float4 w = kernel_weights[k];
+      acc += w.x * x[t0];
+      acc += w.y * x[t1];
+      acc += w.z * x[t2];
+      acc += w.w * x[t3];
     }
   }
   const int o = filter_order[f];
@@ -89,24 +94,22 @@ __kernel void pattern_conv3x3(__global const float* restrict input, __global flo
   output[p * out_c + o] = PL_ACTIVATE(v, act_min, act_max);
 }
 
-// The dense baseline (benchmarks only): the same mapping over all 9 taps and
-// every input channel of a dense OHWI filter.
-__kernel void dense_conv3x3(__global const float* restrict input, __global float* restrict output,
+// The dense baseline (benchmarks only): the same layout and mapping over all
+// 9 taps and every input channel of a dense OHWI filter.
+__kernel void dense_conv3x3(__global const float* restrict planar, __global float* restrict output,
                             __global const float* restrict weights, __global const float* restrict bias,
-                            const int in_h, const int in_w, const int in_c, const int out_h, const int out_w,
-                            const int out_c, const int stride_h, const int stride_w, const int pad_top,
-                            const int pad_left, const int pixels, const float act_min, const float act_max) {
+                            const int out_h, const int out_w, const int out_c, const int hp, const int wp,
+                            const int stride_h, const int stride_w, const int pixels, const int plane,
+                            const int in_c, const float act_min, const float act_max) {
   const int p = get_global_id(0);
   const int o = get_global_id(1);
   if (p >= pixels) return;
-  int base[9];
-  pl_tap_offsets(p, in_h, in_w, in_c, out_h, out_w, stride_h, stride_w, pad_top, pad_left, base);
+  __global const float* window = planar + pl_window(p, out_h, out_w, hp, wp, stride_h, stride_w);
   float acc = 0.0f;
   for (int t = 0; t < 9; ++t) {
-    if (base[t] < 0) continue;
-    __global const float* x = input + base[t];
+    __global const float* x = window + (t / 3) * wp + t % 3;
     __global const float* w = weights + (o * 9 + t) * in_c;
-    for (int c = 0; c < in_c; ++c) acc += w[c] * x[c];
+    for (int c = 0; c < in_c; ++c) acc += w[c] * x[c * plane];
   }
   const float v = acc + bias[o];
   output[p * out_c + o] = PL_ACTIVATE(v, act_min, act_max);
@@ -388,13 +391,21 @@ bool ClConv::MakeKernel(const char* name, std::string* error) {
     return false;
   }
   kernel_ = ClHandle<cl_kernel>(&rt_->api(), k);
-  size_t max_local = 0;
+  cl_kernel t = rt_->api().CreateKernel(rt_->program(), "to_padded_planar", &status);
+  if (t == nullptr || status != CL_SUCCESS) {
+    *error = Fail("clCreateKernel", status);
+    return false;
+  }
+  to_planar_ = ClHandle<cl_kernel>(&rt_->api(), t);
+  // One local size for both kernels: the smaller of their limits.
+  size_t max_local = 0, max_local_t = 0;
   status = rt_->api().GetKernelWorkGroupSize(k, rt_->device(), &max_local);
+  if (status == CL_SUCCESS) status = rt_->api().GetKernelWorkGroupSize(t, rt_->device(), &max_local_t);
   if (status != CL_SUCCESS) {
     *error = Fail("clGetKernelWorkGroupInfo", status);
     return false;
   }
-  local_ = std::max<size_t>(1, std::min(kLocalPixels, max_local));
+  local_ = std::max<size_t>(1, std::min({kLocalPixels, max_local, max_local_t}));
   return true;
 }
 
@@ -427,6 +438,7 @@ bool ClConv::InitDense(const float* ohwi, const float* bias, int out_c, int in_c
   params_ = params;
   out_c_ = out_c;
   in_c_ = in_c;
+  dense_ = true;
   if (!MakeKernel("dense_conv3x3", error)) return false;
   std::vector<float> b(size_t(out_c), 0.0f);
   if (bias != nullptr) std::copy(bias, bias + out_c, b.begin());
@@ -447,16 +459,22 @@ bool ClConv::Plan(int batch, int in_h, int in_w, int in_c, std::string* error) {
     *error = "input " + std::to_string(in_h) + "x" + std::to_string(in_w) + " is too small for this 3x3 conv";
     return false;
   }
+  // The padded planes cover exactly the window the conv reads.
+  const int hp = (oh - 1) * params_.stride_h + 3, wp = (ow - 1) * params_.stride_w + 3;
   // The kernels index with 32-bit ints, and a buffer may not exceed the device's limit.
   const uint64_t in_elems = uint64_t(batch) * in_h * in_w * in_c;
   const uint64_t out_elems = uint64_t(batch) * oh * ow * out_c_;
+  const uint64_t planar_elems = uint64_t(batch) * hp * wp * in_c;
   const uint64_t limit = std::min<uint64_t>(uint64_t(std::numeric_limits<int32_t>::max()) - kLocalPixels,
                                             rt_->max_alloc_bytes() / sizeof(float));
-  if (in_elems > limit || out_elems > limit) {
-    *error = "a tensor of " + std::to_string(std::max(in_elems, out_elems)) +
-             " floats is too large for the OpenCL kernel (limit " + std::to_string(limit) + ")";
+  const uint64_t largest = std::max({in_elems, out_elems, planar_elems});
+  if (largest > limit) {
+    *error = "a tensor of " + std::to_string(largest) + " floats is too large for the OpenCL kernel (limit " +
+             std::to_string(limit) + ")";
     return false;
   }
+  hp_ = hp;
+  wp_ = wp;
   batch_ = batch;
   in_h_ = in_h;
   in_w_ = in_w;
@@ -468,6 +486,8 @@ bool ClConv::Plan(int batch, int in_h, int in_w, int in_c, std::string* error) {
 }
 
 void ClConv::DropHostBuffers() {
+  planar_buf_.reset();
+  planar_bytes_ = 0;
   in_buf_.reset();
   out_buf_.reset();
   in_ptr_ = out_ptr_ = nullptr;
@@ -527,17 +547,42 @@ bool ClConv::Run(const float* input, float* output, std::string* error) {
   status = api.EnqueueUnmapMemObject(q, in_buf_.get(), in_map);
   if (status != CL_SUCCESS) return fail("clEnqueueUnmapMemObject", status);
 
+  // The padded planar copy of the input, in device memory.
+  const size_t planar_bytes = size_t(batch_) * hp_ * wp_ * in_c_ * sizeof(float);
+  if (!planar_buf_ || planar_bytes_ != planar_bytes) {
+    planar_buf_.reset();
+    cl_mem mem = api.CreateBuffer(rt_->context(), CL_MEM_READ_WRITE, planar_bytes, nullptr, &status);
+    if (mem == nullptr || status != CL_SUCCESS) return fail("clCreateBuffer", status);
+    planar_buf_ = ClHandle<cl_mem>(&api, mem);
+    planar_bytes_ = planar_bytes;
+  }
+  const cl_mem in_mem = in_buf_.get(), out_mem = out_buf_.get(), planar_mem = planar_buf_.get();
+  const int plane = batch_ * hp_ * wp_;
+  {
+    cl_uint arg = 0;
+    status = api.SetKernelArg(to_planar_.get(), arg++, sizeof(cl_mem), &in_mem);
+    if (status == CL_SUCCESS) status = api.SetKernelArg(to_planar_.get(), arg++, sizeof(cl_mem), &planar_mem);
+    const int ints[] = {batch_, in_h_, in_w_, in_c_, hp_, wp_, pad_top_, pad_left_};
+    for (int v : ints) {
+      if (status == CL_SUCCESS) status = api.SetKernelArg(to_planar_.get(), arg++, sizeof(int), &v);
+    }
+    if (status != CL_SUCCESS) return fail("clSetKernelArg", status);
+    const size_t global[2] = {(size_t(plane) + local_ - 1) / local_ * local_, size_t(in_c_)};
+    const size_t local[2] = {local_, 1};
+    status = api.EnqueueNDRangeKernel(q, to_planar_.get(), 2, global, local);
+    if (status != CL_SUCCESS) return fail("clEnqueueNDRangeKernel", status);
+  }
+
   cl_uint arg = 0;
-  const cl_mem in_mem = in_buf_.get(), out_mem = out_buf_.get();
-  status = api.SetKernelArg(kernel_.get(), arg++, sizeof(cl_mem), &in_mem);
+  status = api.SetKernelArg(kernel_.get(), arg++, sizeof(cl_mem), &planar_mem);
   if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(cl_mem), &out_mem);
   for (const ClHandle<cl_mem>& w : weights_) {
     const cl_mem m = w.get();
     if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(cl_mem), &m);
   }
   const int pixels = batch_ * out_h_ * out_w_;
-  const int ints[] = {in_h_, in_w_, in_c_, out_h_, out_w_, out_c_, params_.stride_h, params_.stride_w,
-                      pad_top_, pad_left_, pixels};
+  std::vector<int> ints = {out_h_, out_w_, out_c_, hp_, wp_, params_.stride_h, params_.stride_w, pixels, plane};
+  if (dense_) ints.push_back(in_c_);
   for (int v : ints) {
     if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(int), &v);
   }

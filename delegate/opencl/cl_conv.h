@@ -143,12 +143,18 @@ class ClConv {
 
   std::shared_ptr<ClRuntime> rt_;
   ClHandle<cl::cl_kernel> kernel_;
+  ClHandle<cl::cl_kernel> to_planar_;  // NHWC -> zero-padded planes (cl_conv.cc)
+  bool dense_ = false;
   std::vector<ClHandle<cl::cl_mem>> weights_;  // the kernel's weight arguments, in argument order
   ClConvParams params_;
   int out_c_ = 0, in_c_ = 0;
   size_t local_ = 1;
   // Geometry of the current plan.
   int batch_ = 0, in_h_ = 0, in_w_ = 0, out_h_ = 0, out_w_ = 0, pad_top_ = 0, pad_left_ = 0;
+  int hp_ = 0, wp_ = 0;  // rows and columns of the padded planes: the window the conv reads
+  // The padded planar copy of the input, in device memory, reused while its size stays.
+  ClHandle<cl::cl_mem> planar_buf_;
+  size_t planar_bytes_ = 0;
   // Host-pointer buffers over the last tensors seen, reused while the tensors stay put.
   ClHandle<cl::cl_mem> in_buf_, out_buf_;
   void* in_ptr_ = nullptr;
