@@ -17,21 +17,22 @@ namespace {
 // OpenCL C 1.2 (and 1.1: nothing newer is used), compiled once per delegate.
 //
 // Two steps per conv. `to_padded_planar` copies the NHWC input into a device
-// buffer of zero-padded planes, planar[c][n][y][x] over exactly the window
-// the conv reads (Hp = (out_h-1)*stride_h+3 rows, Wp likewise), so that
-// neighbouring output pixels read neighbouring addresses and no tap needs a
-// bounds test. `pattern_conv3x3` then computes the output.
+// buffer of zero-padded planes, planar[c][n][y][x] over the window the conv
+// reads (Hp = (out_h-1)*stride_h+3 rows; Wp columns for whole quads of output
+// pixels), so that neighbouring output pixels read neighbouring addresses and
+// no tap needs a bounds test. `pattern_conv3x3_s{1,2}` (by the column stride)
+// then computes the output.
 //
-// Mapping: work-item (p, f) computes output pixel p (flattened over batch,
-// rows and columns) of packed filter f. A work-group is kLocalPixels pixels
-// of ONE filter, so all its work-items walk the same pattern groups: a group's
-// four tap offsets, the loop bounds and every weight load are uniform across
-// the work-group (a broadcast on GPUs; no divergence at all), while the input
-// loads of neighbouring work-items are neighbouring (stride 1, or 2 at stride
-// 2). The filter-major packing groups each filter's kernels by pattern, so
-// the taps are chosen once per group, not per kernel. Filters are in the
-// packing's order (most kept kernels first), so the longest work-groups are
-// dispatched first.
+// Mapping: work-item (q, f) computes a quad of 4 neighbouring output pixels
+// of one row (q runs over batch, rows and quads) for packed filter f, with one
+// vector load per tap. A work-group is kLocalPixels quads of ONE filter, so
+// all its work-items walk the same pattern groups: a group's four tap
+// offsets, the loop bounds and every weight load are uniform across the
+// work-group (a broadcast on GPUs; no divergence at all), while neighbouring
+// work-items load neighbouring vectors. The filter-major packing groups each
+// filter's kernels by pattern, so the taps are chosen once per group, not per
+// kernel. Filters are in the packing's order (most kept kernels first), so
+// the longest work-groups are dispatched first.
 constexpr char kProgramSource[] = R"CLC(
 #define PL_ACTIVATE(v, lo, hi) ((v) < (lo) ? (lo) : ((v) > (hi) ? (hi) : (v)))
 
@@ -52,73 +53,106 @@ __kernel void to_padded_planar(__global const float* restrict input, __global fl
   planar[c * plane + q] = inside ? input[((n * in_h + iy) * in_w + ix) * in_c + c] : 0.0f;
 }
 
-// Offset of output pixel p's window in one channel's planes.
-inline int pl_window(int p, int out_h, int out_w, int hp, int wp, int stride_h, int stride_w) {
-  const int ox = p % out_w;
-  const int rest = p / out_w;
+// A work-item computes PL_PIXELS (4) neighbouring output pixels of one row:
+// its 4 inputs of a tap are one vector load (every other float at stride 2).
+// Accumulation per pixel is the same sequence of multiply-adds as 4 scalar
+// work-items would do.
+#define PL_PIXELS 4
+#define PL_LOAD_S1(p) vload4(0, (p))
+#define PL_LOAD_S2(p) (vload8(0, (p)).even)
+
+// Window of pixel quad q in one channel's planes, and the quad's first column.
+inline int pl_window(int q, int out_h, int quads_w, int hp, int wp, int stride_h, int stride_w, int* n_oy,
+                     int* ox0) {
+  const int qx = q % quads_w;
+  const int rest = q / quads_w;
   const int oy = rest % out_h;
   const int n = rest / out_h;
-  return (n * hp + oy * stride_h) * wp + ox * stride_w;
+  *n_oy = n * out_h + oy;
+  *ox0 = qx * PL_PIXELS;
+  return (n * hp + oy * stride_h) * wp + *ox0 * stride_w;
 }
 
-__kernel void pattern_conv3x3(__global const float* restrict planar, __global float* restrict output,
-                              __global const int* restrict filter_order, __global const int* restrict filter_groups,
-                              __global const int* restrict groups, __global const int* restrict kernel_channel,
-                              __global const float4* restrict kernel_weights, __global const float* restrict bias,
-                              const int out_h, const int out_w, const int out_c, const int hp, const int wp,
-                              const int stride_h, const int stride_w, const int pixels, const int plane,
-                              const float act_min, const float act_max) {
-  const int p = get_global_id(0);
-  const int f = get_global_id(1);
-  if (p >= pixels) return;  // the last work-group's spare work-items
-  __global const float* window = planar + pl_window(p, out_h, out_w, hp, wp, stride_h, stride_w);
-  float acc = 0.0f;
-  const int g_end = filter_groups[f + 1];
-  for (int g = filter_groups[f]; g < g_end; ++g) {
-    // groups: 6 ints per pattern group: its 4 taps (3*ky+kx, ascending), first and end kernel.
-    __global const int* grp = groups + 6 * g;
-    const int t0 = (grp[0] / 3) * wp + grp[0] % 3, t1 = (grp[1] / 3) * wp + grp[1] % 3;
-    const int t2 = (grp[2] / 3) * wp + grp[2] % 3, t3 = (grp[3] / 3) * wp + grp[3] % 3;
-    const int k_end = grp[5];
-    for (int k = grp[4]; k < k_end; ++k) {
-      __global const float* x = window + kernel_channel[k] * plane;
-      const float4 w = kernel_weights[k];
-      acc += w.x * x[t0];
-      acc += w.y * x[t1];
-      acc += w.z * x[t2];
-      acc += w.w * x[t3];
-    }
-  }
-  const int o = filter_order[f];
-  const float v = acc + bias[o];
-  output[p * out_c + o] = PL_ACTIVATE(v, act_min, act_max);
+// Bias, activation, and the quad's pixels that lie inside the row.
+inline void pl_store(float4 acc, float b, float lo, float hi, __global float* out, int ox0, int out_w,
+                     int out_c) {
+  const float4 v = acc + b;
+  if (ox0 + 0 < out_w) out[0] = PL_ACTIVATE(v.s0, lo, hi);
+  if (ox0 + 1 < out_w) out[out_c] = PL_ACTIVATE(v.s1, lo, hi);
+  if (ox0 + 2 < out_w) out[2 * out_c] = PL_ACTIVATE(v.s2, lo, hi);
+  if (ox0 + 3 < out_w) out[3 * out_c] = PL_ACTIVATE(v.s3, lo, hi);
 }
+
+#define PL_PATTERN_KERNEL(NAME, LOAD)                                                                              \
+  __kernel void NAME(__global const float* restrict planar, __global float* restrict output,                      \
+                     __global const int* restrict filter_order, __global const int* restrict filter_groups,        \
+                     __global const int* restrict groups, __global const int* restrict kernel_channel,             \
+                     __global const float4* restrict kernel_weights, __global const float* restrict bias,          \
+                     const int out_h, const int out_w, const int out_c, const int hp, const int wp,                \
+                     const int stride_h, const int stride_w, const int quads, const int quads_w, const int plane,  \
+                     const float act_min, const float act_max) {                                                   \
+    const int q = get_global_id(0);                                                                                \
+    const int f = get_global_id(1);                                                                                \
+    if (q >= quads) return; /* the last work-group's spare work-items */                                           \
+    int n_oy, ox0;                                                                                                 \
+    __global const float* window =                                                                                 \
+        planar + pl_window(q, out_h, quads_w, hp, wp, stride_h, stride_w, &n_oy, &ox0);                            \
+    float4 acc = (float4)(0.0f);                                                                                   \
+    const int g_end = filter_groups[f + 1];                                                                        \
+    for (int g = filter_groups[f]; g < g_end; ++g) {                                                               \
+      /* groups: 6 ints per pattern group: its 4 taps (3*ky+kx, ascending), first and end kernel. */               \
+      __global const int* grp = groups + 6 * g;                                                                    \
+      const int t0 = (grp[0] / 3) * wp + grp[0] % 3, t1 = (grp[1] / 3) * wp + grp[1] % 3;                          \
+      const int t2 = (grp[2] / 3) * wp + grp[2] % 3, t3 = (grp[3] / 3) * wp + grp[3] % 3;                          \
+      const int k_end = grp[5];                                                                                    \
+      for (int k = grp[4]; k < k_end; ++k) {                                                                       \
+        __global const float* x = window + kernel_channel[k] * plane;                                              \
+        const float4 w = kernel_weights[k];                                                                        \
+        acc += w.x * LOAD(x + t0);                                                                                 \
+        acc += w.y * LOAD(x + t1);                                                                                 \
+        acc += w.z * LOAD(x + t2);                                                                                 \
+        acc += w.w * LOAD(x + t3);                                                                                 \
+      }                                                                                                            \
+    }                                                                                                              \
+    const int o = filter_order[f];                                                                                 \
+    pl_store(acc, bias[o], act_min, act_max, output + (n_oy * out_w + ox0) * out_c + o, ox0, out_w, out_c);       \
+  }
+
+PL_PATTERN_KERNEL(pattern_conv3x3_s1, PL_LOAD_S1)
+PL_PATTERN_KERNEL(pattern_conv3x3_s2, PL_LOAD_S2)
 
 // The dense baseline (benchmarks only): the same layout and mapping over all
 // 9 taps and every input channel of a dense OHWI filter.
-__kernel void dense_conv3x3(__global const float* restrict planar, __global float* restrict output,
-                            __global const float* restrict weights, __global const float* restrict bias,
-                            const int out_h, const int out_w, const int out_c, const int hp, const int wp,
-                            const int stride_h, const int stride_w, const int pixels, const int plane,
-                            const int in_c, const float act_min, const float act_max) {
-  const int p = get_global_id(0);
-  const int o = get_global_id(1);
-  if (p >= pixels) return;
-  __global const float* window = planar + pl_window(p, out_h, out_w, hp, wp, stride_h, stride_w);
-  float acc = 0.0f;
-  for (int t = 0; t < 9; ++t) {
-    __global const float* x = window + (t / 3) * wp + t % 3;
-    __global const float* w = weights + (o * 9 + t) * in_c;
-    for (int c = 0; c < in_c; ++c) acc += w[c] * x[c * plane];
+#define PL_DENSE_KERNEL(NAME, LOAD)                                                                                \
+  __kernel void NAME(__global const float* restrict planar, __global float* restrict output,                      \
+                     __global const float* restrict weights, __global const float* restrict bias,                  \
+                     const int out_h, const int out_w, const int out_c, const int hp, const int wp,                \
+                     const int stride_h, const int stride_w, const int quads, const int quads_w, const int plane,  \
+                     const int in_c, const float act_min, const float act_max) {                                   \
+    const int q = get_global_id(0);                                                                                \
+    const int o = get_global_id(1);                                                                                \
+    if (q >= quads) return;                                                                                        \
+    int n_oy, ox0;                                                                                                 \
+    __global const float* window =                                                                                 \
+        planar + pl_window(q, out_h, quads_w, hp, wp, stride_h, stride_w, &n_oy, &ox0);                            \
+    float4 acc = (float4)(0.0f);                                                                                   \
+    for (int t = 0; t < 9; ++t) {                                                                                  \
+      __global const float* x = window + (t / 3) * wp + t % 3;                                                     \
+      __global const float* w = weights + (o * 9 + t) * in_c;                                                      \
+      for (int c = 0; c < in_c; ++c) acc += w[c] * LOAD(x + c * plane);                                            \
+    }                                                                                                              \
+    pl_store(acc, bias[o], act_min, act_max, output + (n_oy * out_w + ox0) * out_c + o, ox0, out_w, out_c);       \
   }
-  const float v = acc + bias[o];
-  output[p * out_c + o] = PL_ACTIVATE(v, act_min, act_max);
-}
+
+PL_DENSE_KERNEL(dense_conv3x3_s1, PL_LOAD_S1)
+PL_DENSE_KERNEL(dense_conv3x3_s2, PL_LOAD_S2)
 )CLC";
 
-// Pixels per work-group. Fixed, because PoCL (and some mobile drivers)
+// Work-items per work-group. Fixed, because PoCL (and some mobile drivers)
 // compile a kernel per local size: one size means one compile per program.
 constexpr size_t kLocalPixels = 64;
+// Output pixels per work-item (PL_PIXELS in the program).
+constexpr int kPixelsPerItem = 4;
 
 std::string Fail(const char* call, cl_int status) { return std::string(call) + " failed: " + ErrorName(status); }
 
@@ -413,7 +447,7 @@ bool ClConv::InitPattern(const PackedConv& packed, const ClConvParams& params, s
   params_ = params;
   out_c_ = packed.out_channels;
   in_c_ = packed.in_channels;
-  if (!MakeKernel("pattern_conv3x3", error)) return false;
+  if (!MakeKernel(params.stride_w == 1 ? "pattern_conv3x3_s1" : "pattern_conv3x3_s2", error)) return false;
   std::vector<int32_t> groups;
   groups.reserve(packed.groups.size() * 6);
   for (const PackedGroup& g : packed.groups) {
@@ -439,7 +473,7 @@ bool ClConv::InitDense(const float* ohwi, const float* bias, int out_c, int in_c
   out_c_ = out_c;
   in_c_ = in_c;
   dense_ = true;
-  if (!MakeKernel("dense_conv3x3", error)) return false;
+  if (!MakeKernel(params.stride_w == 1 ? "dense_conv3x3_s1" : "dense_conv3x3_s2", error)) return false;
   std::vector<float> b(size_t(out_c), 0.0f);
   if (bias != nullptr) std::copy(bias, bias + out_c, b.begin());
   weights_.clear();
@@ -460,7 +494,9 @@ bool ClConv::Plan(int batch, int in_h, int in_w, int in_c, std::string* error) {
     return false;
   }
   // The padded planes cover exactly the window the conv reads.
-  const int hp = (oh - 1) * params_.stride_h + 3, wp = (ow - 1) * params_.stride_w + 3;
+  // Columns for whole quads of pixels, plus the 8-float loads of stride 2.
+  const int quads_w = (ow + kPixelsPerItem - 1) / kPixelsPerItem;
+  const int hp = (oh - 1) * params_.stride_h + 3, wp = kPixelsPerItem * quads_w * params_.stride_w + 3;
   // The kernels index with 32-bit ints, and a buffer may not exceed the device's limit.
   const uint64_t in_elems = uint64_t(batch) * in_h * in_w * in_c;
   const uint64_t out_elems = uint64_t(batch) * oh * ow * out_c_;
@@ -475,6 +511,7 @@ bool ClConv::Plan(int batch, int in_h, int in_w, int in_c, std::string* error) {
   }
   hp_ = hp;
   wp_ = wp;
+  quads_w_ = quads_w;
   batch_ = batch;
   in_h_ = in_h;
   in_w_ = in_w;
@@ -580,8 +617,8 @@ bool ClConv::Run(const float* input, float* output, std::string* error) {
     const cl_mem m = w.get();
     if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(cl_mem), &m);
   }
-  const int pixels = batch_ * out_h_ * out_w_;
-  std::vector<int> ints = {out_h_, out_w_, out_c_, hp_, wp_, params_.stride_h, params_.stride_w, pixels, plane};
+  const int quads = batch_ * out_h_ * quads_w_;
+  std::vector<int> ints = {out_h_, out_w_, out_c_, hp_, wp_, params_.stride_h, params_.stride_w, quads, quads_w_, plane};
   if (dense_) ints.push_back(in_c_);
   for (int v : ints) {
     if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(int), &v);
@@ -592,7 +629,7 @@ bool ClConv::Run(const float* input, float* output, std::string* error) {
   }
   if (status != CL_SUCCESS) return fail("clSetKernelArg", status);
 
-  const size_t global[2] = {(size_t(pixels) + local_ - 1) / local_ * local_, size_t(out_c_)};
+  const size_t global[2] = {(size_t(quads) + local_ - 1) / local_ * local_, size_t(out_c_)};
   const size_t local[2] = {local_, 1};
   status = api.EnqueueNDRangeKernel(q, kernel_.get(), 2, global, local);
   if (status != CL_SUCCESS) return fail("clEnqueueNDRangeKernel", status);

@@ -152,6 +152,7 @@ class ClConv {
   // Geometry of the current plan.
   int batch_ = 0, in_h_ = 0, in_w_ = 0, out_h_ = 0, out_w_ = 0, pad_top_ = 0, pad_left_ = 0;
   int hp_ = 0, wp_ = 0;  // rows and columns of the padded planes: the window the conv reads
+  int quads_w_ = 0;      // work-items per output row (4 pixels each)
   // The padded planar copy of the input, in device memory, reused while its size stays.
   ClHandle<cl::cl_mem> planar_buf_;
   size_t planar_bytes_ = 0;
