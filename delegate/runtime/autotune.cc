@@ -27,7 +27,18 @@ std::string PlanKey(const char* isa, int batch, int in_h, int in_w, int in_c, in
   return key;
 }
 
-std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads) {
+namespace {
+
+// From this many multiply-accumulates on (about 0.1 ms on one AVX-512 core) a
+// conv always runs on the whole pool and only the filter block is tuned. Such
+// a layer scales by 1.5-2x on 2 threads whenever the second core is free, so a
+// measurement that says otherwise saw a core taken by someone else for a
+// moment, and would pin the layer to one thread for the interpreter's life.
+constexpr size_t kAlwaysParallelMacs = size_t(1) << 23;
+
+}  // namespace
+
+std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads, size_t macs) {
   std::vector<int> blocks;
   if (default_block > 0) {
     // From a quarter to twice the heuristic's block (16-lane multiples); a
@@ -41,7 +52,8 @@ std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_th
   } else {
     blocks.push_back(0);
   }
-  std::vector<int> thread_counts{1};
+  std::vector<int> thread_counts;
+  if (pool_threads <= 1 || macs < kAlwaysParallelMacs) thread_counts.push_back(1);
   if (pool_threads > 1) thread_counts.push_back(pool_threads);
   std::vector<PlanChoice> out;
   for (int threads : thread_counts) {

@@ -10,6 +10,7 @@
 #ifndef PATTERNLITE_DELEGATE_RUNTIME_AUTOTUNE_H_
 #define PATTERNLITE_DELEGATE_RUNTIME_AUTOTUNE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -40,10 +41,11 @@ class PlanCache {
 std::string PlanKey(const char* isa, int batch, int in_h, int in_w, int in_c, int out_c, int stride_h,
                     int stride_w, int pad_top, int pad_left, size_t kept_kernels, int pool_threads);
 
-// The candidates for one layer: one thread and the pool's size, times filter
+// The candidates for one layer: one thread (unless the layer's `macs` are
+// large enough that the pool always pays) and the pool's size, times filter
 // blocks from a quarter to twice the heuristic's (blocks that cover every
 // filter are one candidate). `default_block` 0 (scalar kernel): threads only.
-std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads);
+std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads, size_t macs);
 
 // Round-robin over the candidates, kRuns timed runs each; the fastest by its
 // median run wins.

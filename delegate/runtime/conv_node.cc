@@ -169,7 +169,8 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
       plan(&cached, &plan_);
       tuned = true;
     } else {
-      tuner_.Start(PlanCandidates(g.out_c, plan_.filter_block, threads));
+      const size_t macs = size_t(g.batch) * g.out_h * g.out_w * macs_per_pixel;
+      tuner_.Start(PlanCandidates(g.out_c, plan_.filter_block, threads, macs));
       for (const PlanChoice& c : tuner_.candidates()) {
         ConvPlan p;
         plan(&c, &p);
