@@ -618,7 +618,8 @@ bool ClConv::Run(const float* input, float* output, std::string* error) {
     if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(cl_mem), &m);
   }
   const int quads = batch_ * out_h_ * quads_w_;
-  std::vector<int> ints = {out_h_, out_w_, out_c_, hp_, wp_, params_.stride_h, params_.stride_w, quads, quads_w_, plane};
+  std::vector<int> ints = {out_h_,           out_w_, out_c_,   hp_,   wp_, params_.stride_h,
+                           params_.stride_w, quads,  quads_w_, plane};
   if (dense_) ints.push_back(in_c_);
   for (int v : ints) {
     if (status == CL_SUCCESS) status = api.SetKernelArg(kernel_.get(), arg++, sizeof(int), &v);

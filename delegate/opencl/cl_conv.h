@@ -55,9 +55,11 @@ class ClHandle {
 };
 
 // Which device a delegate asked for, and what it got.
+// Selectors are "" (any), digits (an index; a device's counts within its
+// platform) or a case-insensitive substring of the name or version string.
 struct ClDeviceChoice {
-  std::string platform;  // "": any; digits: index; else a case-insensitive name substring
-  std::string device;    // "": a GPU if there is one, else the first; digits: index in the platform; else a name substring
+  std::string platform;
+  std::string device;     // "": a GPU if one matches, else the first match
   bool gpu_only = false;  // backend=auto: only a GPU device will do
 };
 
