@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -290,6 +291,31 @@ def test_without_opencl_auto_falls_back_and_opencl_raises(monkeypatch: pytest.Mo
     # Bad option values stay ValueErrors.
     with pytest.raises(ValueError, match="backend must be one of cpu, opencl, auto"):
         patternlite.load_delegate(backend="gpu")
+
+
+def test_one_delegate_two_interpreters_invoked_concurrently(opencl: None) -> None:
+    """Nodes of one delegate share its queue; concurrent invokes take turns and stay exact."""
+    model, x, ref = _layer((2, 14, 14, 16), 24, activation="RELU6")
+    delegate = patternlite.load_delegate(backend="opencl")
+    interps = [make_interpreter(model, delegate=delegate) for _ in range(2)]
+    errors: list[float] = []
+
+    def work(interp: Any, scale: float) -> None:
+        interp.allocate_tensors()
+        inp, outp = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+        expect, _ = run(model, x * scale, reference=True)
+        for _ in range(20):
+            interp.set_tensor(inp, x * scale)
+            interp.invoke()
+            errors.append(max_scaled_error(interp.get_tensor(outp), expect))
+
+    threads = [threading.Thread(target=work, args=(i, s)) for i, s in zip(interps, (1.0, -0.5), strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 40 and max(errors) <= TOLERANCE
+    assert sum(c["invocations"] for c in delegate.stats()["claimed"]) == 40
 
 
 def _rss_mib() -> float:
