@@ -9,6 +9,15 @@ how closely each kernel can keep its largest weights.
 
 writes benchmarks/results/patterns-<date>-<host>-<model>.json and .md. Exits 2 with one
 line when ``../shared`` (or $PATTERNLITE_SHARED) is missing.
+
+The other side of the trade, speed: each extra pattern is another group of kernels per
+input channel for the kernel to switch to, so a larger library is slower.
+
+    python -m benchmarks.pattern_library --speed resnet20 --patterns 8,16,56 --keeps 1.0,0.5
+
+times a benchmark model (random weights, `magnitude` pruning at each size) under the
+delegate at 1 thread, the sizes' invocations alternating, and writes
+benchmarks/results/patterns-<date>-<host>-<model>-speed.json and .md. Needs no shared data.
 """
 
 from __future__ import annotations
@@ -51,6 +60,68 @@ def render(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def speed(model: str, sizes: list[int], keeps: list[float], reps: int, out: Path) -> int:
+    """Median ms per invocation of ``model`` pruned at each (keep, library size), 1 thread."""
+    import tempfile
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    import patternlite
+    from benchmarks.artifacts import _seeded
+    from benchmarks.models import MODELS as BENCH_MODELS
+    from benchmarks.pruning import pruned_tflite
+
+    interpreters: dict[tuple[float, int], Any] = {}
+    delegates = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for keep in keeps:
+            for size in sizes:
+                path = Path(tmp) / f"k{keep:g}-p{size}.tflite"
+                pruned_tflite(_seeded(BENCH_MODELS[model].build), keep, path, patterns=size)
+                delegate = patternlite.load_delegate(num_threads=1)
+                it = Interpreter(model_path=str(path), num_threads=1, experimental_delegates=[delegate])
+                it.allocate_tensors()
+                detail = it.get_input_details()[0]
+                x = np.random.default_rng(0).standard_normal(detail["shape"]).astype(np.float32)
+                it.set_tensor(detail["index"], x)
+                interpreters[(keep, size)] = it
+                delegates.append(delegate)
+        for _ in range(30):  # past the autotuner's trials
+            for it in interpreters.values():
+                it.invoke()
+        times: dict[tuple[float, int], list[float]] = {k: [] for k in interpreters}
+        for _ in range(reps):
+            for k, it in interpreters.items():
+                t = time.perf_counter()
+                it.invoke()
+                times[k].append(time.perf_counter() - t)
+    stamp = dt.date.today().isoformat()
+    host = socket.gethostname()
+    rows = [{"keep": k[0], "patterns": k[1], "median_ms": 1e3 * float(np.median(v))} for k, v in times.items()]
+    lines = [
+        f"# Pattern library size and delegate speed, {model}, {stamp}, {host}",
+        "",
+        f"Random weights, `magnitude` pruning at each library size, 1 thread, median of {reps} alternating "
+        f"invocations. Command: `python -m benchmarks.pattern_library --speed {model} "
+        f"--patterns {','.join(map(str, sizes))} --keeps {','.join(f'{k:g}' for k in keeps)}`.",
+        "",
+        "| keep | patterns | ms | vs the smallest library |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        base = next(b for b in rows if b["keep"] == r["keep"] and b["patterns"] == min(sizes))
+        lines.append(
+            f"| {r['keep']:g} | {r['patterns']} | {r['median_ms']:.3f} | {r['median_ms'] / base['median_ms']:.2f}x |"
+        )
+    text = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"patterns-{stamp}-{host}-{model}-speed"
+    stem.with_suffix(".json").write_text(json.dumps({"model": model, "reps": reps, "rows": rows}, indent=1))
+    stem.with_suffix(".md").write_text(text)
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shared", help="the shared material folder (default $PATTERNLITE_SHARED or ../shared)")
@@ -59,11 +130,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keeps", default="1.0")
     p.add_argument("--preset", default="fast")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    p.add_argument("--speed", metavar="MODEL", help="time a benchmark model (e.g. resnet20) instead; no shared data")
+    p.add_argument("--reps", type=int, default=200, help="timed invocations per size with --speed")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.patterns.split(",") if s]
     keeps = [float(k) for k in args.keeps.split(",") if k]
     if any(not 1 <= s <= 56 for s in sizes):
         p.error(f"--patterns must be sizes in 1..56, got {args.patterns}")
+    if args.speed is not None:
+        from benchmarks.models import MODELS as BENCH_MODELS
+
+        if args.speed not in BENCH_MODELS:
+            p.error(f"--speed must be one of {sorted(BENCH_MODELS)}, got {args.speed}")
+        return speed(args.speed, sizes, keeps, args.reps, args.out)
     shared = shared_dir(args.shared)
     if not (shared / "models" / MODELS[args.model]).is_file():
         print(f"shared material not found at {shared}; set PATTERNLITE_SHARED", file=sys.stderr)
