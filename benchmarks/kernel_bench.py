@@ -83,7 +83,7 @@ def direct(
 
 
 # Warm-up invocations before timing: enough for the delegate's autotuner to try
-# each candidate plan (2 thread counts x up to 4 filter blocks, 3 runs each).
+# each candidate plan (up to 9, 3 runs each).
 WARMUP = 30
 
 

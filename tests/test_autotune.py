@@ -13,9 +13,9 @@ from conv_models import build_conv_model, metadata_for, pattern_pruned_filters
 from runtimes import make_interpreter, max_scaled_error, run
 
 LIBRARY = [0b000111010, 0b010110010, 0b010011010, 0b010111000, 0b100110010, 0b001011010]
-# Enough invocations for every candidate (2 thread counts x up to 4 filter blocks)
-# to run PlanTuner::kRuns (3) times.
-TUNING_RUNS = 2 * 4 * 3
+# Enough invocations for every candidate (2 thread counts x up to 4 filter blocks,
+# plus one row split per thread) to run PlanTuner::kRuns (3) times.
+TUNING_RUNS = (2 * 4 + 1) * 3
 
 
 def _model(in_c: int, out_c: int, hw: int, stride: int, keep: float) -> bytes:
@@ -94,7 +94,7 @@ def test_autotune_off_keeps_the_heuristic_plan() -> None:
     interp.allocate_tensors()
     _invoke_many(interp, x, TUNING_RUNS)
     plan = delegate.stats()["claimed"][0]["plan"]
-    assert plan == {"threads": 1, "filter_block": plan["filter_block"], "tuned": False}
+    assert plan == {"threads": 1, "filter_block": plan["filter_block"], "row_blocks": 1, "tuned": False}
     assert delegate.stats()["options"]["autotune"] is False
 
 

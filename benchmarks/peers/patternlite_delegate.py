@@ -9,8 +9,8 @@ from benchmarks.peers.base import PeerUnavailableError
 from benchmarks.peers.tflite_xnnpack import Peer as TflitePeer
 from benchmarks.peers.tflite_xnnpack import make_interpreter
 
-# Invocations that cover the autotuner's trials (2 thread counts x up to 4
-# filter blocks x 3 runs) with a margin.
+# Invocations that cover the autotuner's trials (up to 9 candidates x 3 runs)
+# with a margin.
 TUNING_INVOCATIONS = 30
 
 
@@ -62,7 +62,7 @@ class Peer(TflitePeer):
         """Lets the delegate's autotuner choose every layer's plan before timing starts.
 
         Part of preparing the engine, like DeepSparse's compile: the tuner times its
-        candidate plans (up to 8, 3 runs each) on the first invocations.
+        candidate plans (up to 9, 3 runs each) on the first invocations.
         """
         import numpy as np
 

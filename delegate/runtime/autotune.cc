@@ -38,7 +38,8 @@ constexpr size_t kAlwaysParallelMacs = size_t(1) << 23;
 
 }  // namespace
 
-std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads, size_t macs) {
+std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads, size_t macs,
+                                       int row_blocks) {
   std::vector<int> blocks;
   if (default_block > 0) {
     // From a quarter to twice the heuristic's block (16-lane multiples); a
@@ -57,8 +58,9 @@ std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_th
   if (pool_threads > 1) thread_counts.push_back(pool_threads);
   std::vector<PlanChoice> out;
   for (int threads : thread_counts) {
-    for (int b : blocks) out.push_back({threads, b});
+    for (int b : blocks) out.push_back({threads, b, 0});
   }
+  if (pool_threads > 1 && row_blocks != pool_threads) out.push_back({pool_threads, default_block, pool_threads});
   return out;
 }
 

@@ -23,6 +23,7 @@ namespace patternlite {
 struct PlanChoice {
   int threads = 1;
   int filter_block = 0;  // 0: the heuristic's block
+  int row_blocks = 0;    // row blocks per image; 0: the heuristic's (cache budget, then thread share)
 };
 
 // The choices of one delegate, shared by its interpreters: a second
@@ -45,7 +46,11 @@ std::string PlanKey(const char* isa, int batch, int in_h, int in_w, int in_c, in
 // large enough that the pool always pays) and the pool's size, times filter
 // blocks from a quarter to twice the heuristic's (blocks that cover every
 // filter are one candidate). `default_block` 0 (scalar kernel): threads only.
-std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads, size_t macs);
+// On the pool, one more candidate cuts each image into exactly one row block
+// per thread (unless the heuristic's `row_blocks` already does): the
+// heuristic's cache-sized blocks can leave one thread a block short.
+std::vector<PlanChoice> PlanCandidates(int out_c, int default_block, int pool_threads, size_t macs,
+                                       int row_blocks);
 
 // Round-robin over the candidates, kRuns timed runs each; the fastest by its
 // median run wins.

@@ -80,7 +80,9 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   } else if (macs < kMinParallelMacs) {
     threads = 1;
   }
-  if (threads > 1 && batch * blocks < 4 * threads) {
+  if (choice != nullptr && choice->row_blocks > 0) {
+    blocks = std::min(g.out_h, choice->row_blocks);
+  } else if (threads > 1 && batch * blocks < 4 * threads) {
     const int per_image = (threads + batch - 1) / batch;
     blocks = std::min(g.out_h, (blocks + per_image - 1) / per_image * per_image);
   }
@@ -133,6 +135,7 @@ ConvNode::ConvNode(const ConvNodeConfig& config, PackedConv packed, std::shared_
 void ConvNode::Publish(bool tuned) {
   counters_->plan_threads.store(plan_.threads, std::memory_order_relaxed);
   counters_->plan_filter_block.store(plan_.filter_block, std::memory_order_relaxed);
+  counters_->plan_row_blocks.store(plan_.blocks_per_image, std::memory_order_relaxed);
   counters_->plan_tuned.store(tuned, std::memory_order_relaxed);
 }
 
@@ -170,7 +173,7 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
       tuned = true;
     } else {
       const size_t macs = size_t(g.batch) * g.out_h * g.out_w * macs_per_pixel;
-      tuner_.Start(PlanCandidates(g.out_c, plan_.filter_block, threads, macs));
+      tuner_.Start(PlanCandidates(g.out_c, plan_.filter_block, threads, macs, plan_.blocks_per_image));
       for (const PlanChoice& c : tuner_.candidates()) {
         ConvPlan p;
         plan(&c, &p);

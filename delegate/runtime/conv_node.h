@@ -24,9 +24,11 @@ namespace patternlite {
 struct NodeCounters {
   std::atomic<uint64_t> invocations{0};
   std::atomic<uint64_t> nanoseconds{0};
-  // The plan in use: its threads and filter block, and whether it was tuned.
+  // The plan in use: its threads, filter block and row blocks per image, and
+  // whether it was tuned.
   std::atomic<int> plan_threads{0};
   std::atomic<int> plan_filter_block{0};
+  std::atomic<int> plan_row_blocks{0};
   std::atomic<bool> plan_tuned{false};
 };
 

@@ -490,6 +490,7 @@ std::string PatternDelegate::StatsJson() {
     if (c.counters) {
       os << ",\"plan\":{\"threads\":" << c.counters->plan_threads.load()
          << ",\"filter_block\":" << c.counters->plan_filter_block.load()
+         << ",\"row_blocks\":" << c.counters->plan_row_blocks.load()
          << ",\"tuned\":" << (c.counters->plan_tuned.load() ? "true" : "false") << "}";
     }
     os << "}";
