@@ -558,8 +558,10 @@ bool ClConv::Run(const float* input, float* output, std::string* error) {
   cl_command_queue q = rt_->queue();
   cl_mem out_mapped_buf = nullptr;
   void* out_mapped = nullptr;
+  void* in_mapped = nullptr;
   // After a failure: leave nothing in flight or mapped, and start from fresh buffers next time.
   auto clean_up = [&]() {
+    if (in_mapped != nullptr) api.EnqueueUnmapMemObject(q, in_buf_.get(), in_mapped);
     if (out_mapped != nullptr) api.EnqueueUnmapMemObject(q, out_mapped_buf, out_mapped);
     api.Finish(q);
     DropHostBuffers();
@@ -580,9 +582,11 @@ bool ClConv::Run(const float* input, float* output, std::string* error) {
   // the device. Both are no-ops on shared memory.
   void* in_map = api.EnqueueMapBuffer(q, in_buf_.get(), CL_MAP_WRITE_INVALIDATE_REGION, in_bytes, &status);
   if (in_map == nullptr || status != CL_SUCCESS) return fail("clEnqueueMapBuffer", status);
+  in_mapped = in_map;
   if (in_map != input) std::memcpy(in_map, input, in_bytes);  // a driver that maps a staging copy
   status = api.EnqueueUnmapMemObject(q, in_buf_.get(), in_map);
   if (status != CL_SUCCESS) return fail("clEnqueueUnmapMemObject", status);
+  in_mapped = nullptr;
 
   // The padded planar copy of the input, in device memory.
   const size_t planar_bytes = size_t(batch_) * hp_ * wp_ * in_c_ * sizeof(float);
@@ -643,10 +647,9 @@ bool ClConv::Run(const float* input, float* output, std::string* error) {
     return fail("clEnqueueMapBuffer", status);
   }
   if (out_mapped != output) std::memcpy(output, out_mapped, out_bytes);
-  void* mapped = out_mapped;
+  status = api.EnqueueUnmapMemObject(q, out_mapped_buf, out_mapped);
+  if (status != CL_SUCCESS) return fail("clEnqueueUnmapMemObject", status);  // clean_up unmaps again
   out_mapped = nullptr;
-  status = api.EnqueueUnmapMemObject(q, out_mapped_buf, mapped);
-  if (status != CL_SUCCESS) return fail("clEnqueueUnmapMemObject", status);
   status = api.Finish(q);
   if (status != CL_SUCCESS) return fail("clFinish", status);
   return true;

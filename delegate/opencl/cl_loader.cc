@@ -37,15 +37,21 @@ cl_int CountCall() {
 // calls land in TensorFlow's LLVM and its compiler fails ("unknown target
 // CPU"). Loading each registered driver first with RTLD_DEEPBIND binds it to
 // its own LLVM for good; the ICD loader's later dlopen of the same library
-// then finds it loaded. Once per process, glibc only (ASan refuses
+// then finds it loaded. Once per process, glibc only (the sanitizers refuse
 // RTLD_DEEPBIND, Android has no ICD files); PATTERNLITE_OPENCL_DEEPBIND=0
 // turns it off.
 void PreloadDrivers() {
-#if defined(RTLD_DEEPBIND) && !defined(__SANITIZE_ADDRESS__) && !defined(__ANDROID__)
+#if defined(RTLD_DEEPBIND) && !defined(__ANDROID__)
   static std::once_flag once;
   std::call_once(once, [] {
     const char* off = std::getenv("PATTERNLITE_OPENCL_DEEPBIND");
     if (off != nullptr && std::string(off) == "0") return;
+    // The sanitizer runtimes abort on RTLD_DEEPBIND, whether this library or
+    // only the host process was built with them.
+    if (dlsym(RTLD_DEFAULT, "__asan_init") != nullptr || dlsym(RTLD_DEFAULT, "__tsan_init") != nullptr ||
+        dlsym(RTLD_DEFAULT, "__msan_init") != nullptr) {
+      return;
+    }
     const char* env = std::getenv("OCL_ICD_VENDORS");
     const std::string dir = env != nullptr && *env != '\0' ? env : "/etc/OpenCL/vendors";
     DIR* d = opendir(dir.c_str());

@@ -14,7 +14,11 @@
 //     and creates and destroys pools over and over;
 //  5. runs convs from several std::threads at once: some share one
 //     ThreadPool (RunConv directly), some use patternlite_conv2d, and two fake
-//     hosts share one delegate (and so its pool) while a third has its own.
+//     hosts share one delegate (and so its pool) while a third has its own;
+//  6. with an OpenCL device (PoCL in CI), drives fake hosts through
+//     backend=opencl delegates, and fails each OpenCL call of an invoke in
+//     turn (an error, then a clean invoke). Without one it says so and skips,
+//     unless PATTERNLITE_REQUIRE_OPENCL=1.
 //
 // It exits non-zero on any mismatch. tools/native_checks.sh builds it under
 // LeakSanitizer and ThreadSanitizer (both in CI); tests/test_native_checks.py
@@ -53,6 +57,8 @@ int patternlite_conv2d(const float* input, int batch, int in_h, int in_w, int in
                        const float* bias, int stride_h, int stride_w, int padding_same, int activation,
                        const char* isa_name, int num_threads, int repeats, float* output, double* median_seconds);
 int patternlite_selftest_thread_pool(int threads, int iterations);
+void patternlite_opencl_inject_failure(long long nth, int status);
+long long patternlite_opencl_call_count();
 }
 
 namespace {
@@ -643,6 +649,67 @@ void CheckConcurrentConvs(int iterations) {
   tflite_plugin_destroy_delegate(own);
 }
 
+// ---------------------------------------------------------------------------
+// 6. The OpenCL backend (delegate/opencl), through the same fake host.
+
+void CheckOpenClHost(int cycles) {
+  const Options opts{{"backend", "opencl"}, {"log_level", "silent"}};
+  TfLiteDelegate* probe = Create(opts);
+  if (probe == nullptr) {
+    const char* require = std::getenv("PATTERNLITE_REQUIRE_OPENCL");
+    if (require != nullptr && std::string(require) == "1") {
+      return Fail("opencl: PATTERNLITE_REQUIRE_OPENCL=1 but: %s", patternlite_last_error());
+    }
+    std::printf("opencl: skipped (%s)\n", patternlite_last_error());
+    return;
+  }
+  tflite_plugin_destroy_delegate(probe);
+  std::mt19937 rng(13);
+  std::vector<ConvCase> cases = {MakeCase(&rng, 1, 9, 7, 5, 12, 1, 1), MakeCase(&rng, 2, 10, 10, 8, 20, 2, 0)};
+  std::vector<std::vector<float>> refs;
+  for (const ConvCase& k : cases) refs.push_back(Reference(k));
+  int invokes = 0, injected = 0;
+  for (int i = 0; i < cycles; ++i) {
+    const size_t ci = i % cases.size();
+    TfLiteDelegate* d = Create(opts);
+    if (d == nullptr) return Fail("opencl: delegate refused: %s", patternlite_last_error());
+    {
+      FakeHost host(cases[ci], 1, i % 2 == 0);
+      std::string error;
+      if (!host.Build(d, &error)) {
+        Fail("opencl: cycle %d case %zu: %s", i, ci, error.c_str());
+      } else {
+        // The first invoke also wraps the tensors in buffers; count the calls of the second.
+        if (!host.Invoke()) Fail("opencl: invoke failed: %s", host.last_error().c_str());
+        const long long before = patternlite_opencl_call_count();
+        if (!host.Invoke()) Fail("opencl: invoke failed: %s", host.last_error().c_str());
+        const long long calls = patternlite_opencl_call_count() - before;
+        invokes += 2;
+        // Every call of an invoke failed in turn on the first cycle: an error
+        // naming the OpenCL status, and the next invoke is exact again.
+        for (long long n = 1; i == 0 && n <= calls; ++n, ++injected) {
+          patternlite_opencl_inject_failure(n, -5);  // CL_OUT_OF_RESOURCES
+          const bool ok = host.Invoke();
+          patternlite_opencl_inject_failure(0, 0);
+          if (ok || host.last_error().find("CL_OUT_OF_RESOURCES") == std::string::npos) {
+            Fail("opencl: failed call %lld of an invoke gave '%s'", n, host.last_error().c_str());
+          }
+          if (!host.Invoke()) Fail("opencl: no recovery after failed call %lld", n);
+          invokes += 2;
+        }
+        const double err = ScaledError(refs[ci], host.output());
+        if (!(err <= kTolerance)) Fail("opencl: cycle %d case %zu: scaled error %.3g", i, ci, err);
+      }
+      if (std::strstr(patternlite_stats_json(d), "\"backend\":\"opencl\"") == nullptr) {
+        Fail("opencl: the node did not run on OpenCL: %s", patternlite_stats_json(d));
+      }
+    }
+    tflite_plugin_destroy_delegate(d);
+  }
+  std::printf("opencl: %d backend=opencl delegate + one-conv graph lifetimes, %d invokes, %d injected failures\n",
+              cycles, invokes, injected);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -672,6 +739,8 @@ int main(int argc, char** argv) {
   CheckConcurrentConvs(concurrent);
   std::printf("concurrent: 4 threads x %d convs (2 sharing one pool), 3 hosts x %d invokes (2 sharing one delegate)\n",
               concurrent, concurrent);
+
+  CheckOpenClHost(Scaled(20));
 
   if (g_failures.load() != 0) {
     std::printf("lifecycle_check: %d FAILURES\n", g_failures.load());
