@@ -7,7 +7,6 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
-#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -40,37 +39,40 @@ cl_int CountCall() {
 // then finds it loaded. Once per process, glibc only (the sanitizers refuse
 // RTLD_DEEPBIND, Android has no ICD files); PATTERNLITE_OPENCL_DEEPBIND=0
 // turns it off.
-void PreloadDrivers() {
+void PreloadDriversOnce() {
 #if defined(RTLD_DEEPBIND) && !defined(__ANDROID__)
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* off = std::getenv("PATTERNLITE_OPENCL_DEEPBIND");
-    if (off != nullptr && std::string(off) == "0") return;
-    // The sanitizer runtimes abort on RTLD_DEEPBIND, whether this library or
-    // only the host process was built with them.
-    if (dlsym(RTLD_DEFAULT, "__asan_init") != nullptr || dlsym(RTLD_DEFAULT, "__tsan_init") != nullptr ||
-        dlsym(RTLD_DEFAULT, "__msan_init") != nullptr) {
-      return;
+  const char* off = std::getenv("PATTERNLITE_OPENCL_DEEPBIND");
+  if (off != nullptr && std::string(off) == "0") return;
+  // The sanitizer runtimes abort on RTLD_DEEPBIND, whether this library or
+  // only the host process was built with them.
+  if (dlsym(RTLD_DEFAULT, "__asan_init") != nullptr || dlsym(RTLD_DEFAULT, "__tsan_init") != nullptr ||
+      dlsym(RTLD_DEFAULT, "__msan_init") != nullptr) {
+    return;
+  }
+  const char* env = std::getenv("OCL_ICD_VENDORS");
+  const std::string dir = env != nullptr && *env != '\0' ? env : "/etc/OpenCL/vendors";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (const dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() < 5 || name.compare(name.size() - 4, 4, ".icd") != 0) continue;
+    std::ifstream icd(dir + "/" + name);
+    std::string library;
+    std::getline(icd, library);
+    while (!library.empty() && std::isspace(static_cast<unsigned char>(library.back()))) library.pop_back();
+    if (!library.empty()) {
+      // Kept loaded for the life of the process, as the ICD loader keeps it.
+      dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     }
-    const char* env = std::getenv("OCL_ICD_VENDORS");
-    const std::string dir = env != nullptr && *env != '\0' ? env : "/etc/OpenCL/vendors";
-    DIR* d = opendir(dir.c_str());
-    if (d == nullptr) return;
-    while (const dirent* e = readdir(d)) {
-      const std::string name = e->d_name;
-      if (name.size() < 5 || name.compare(name.size() - 4, 4, ".icd") != 0) continue;
-      std::ifstream icd(dir + "/" + name);
-      std::string library;
-      std::getline(icd, library);
-      while (!library.empty() && std::isspace(static_cast<unsigned char>(library.back()))) library.pop_back();
-      if (!library.empty()) {
-        // Kept loaded for the life of the process, as the ICD loader keeps it.
-        dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-      }
-    }
-    closedir(d);
-  });
+  }
+  closedir(d);
 #endif
+}
+
+void PreloadDrivers() {
+  // A function-local static runs it once per process, thread-safely.
+  static const bool done = (PreloadDriversOnce(), true);
+  (void)done;
 }
 
 }  // namespace
