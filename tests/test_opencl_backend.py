@@ -436,14 +436,30 @@ def test_failure_during_eval_is_an_error_not_a_crash(opencl: None) -> None:
 @pytest.mark.shared
 @pytest.mark.tensorflow
 @pytest.mark.slow
-def test_pruned_resnet20_same_top1_through_tf_lite(shared: Path, opencl: None) -> None:
-    """benchmarks/opencl_resnet20.py: stock tf.lite, 500 CIFAR-10 images, OpenCL against the CPU path."""
+def test_pruned_resnet20_on_opencl_in_three_runtimes(shared: Path, tmp_path: Path, opencl: None) -> None:
+    """benchmarks/opencl_resnet20.py: stock tf.lite, 500 CIFAR-10 images, OpenCL against the CPU path;
+    then the same model on OpenCL through ai_edge_litert and tflite_runtime."""
     pytest.importorskip("tensorflow")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the benchmarks package
-    from benchmarks.opencl_resnet20 import evaluate
+    from benchmarks.opencl_resnet20 import evaluate, pruned_resnet20
 
-    result = evaluate(shared, keep=0.5)
+    model = pruned_resnet20(shared, 0.5, tmp_path / "resnet20.tflite")
+    result = evaluate(shared, keep=0.5, model=model)
     assert result["claimed_opencl"] == result["claimed_cpu"] == 18, json.dumps(result)
     assert result["same_predictions"] == result["images"] == 500
     assert result["top1_opencl"] == result["top1_cpu"] == result["top1_tflite"]
     assert result["max_scaled_diff_opencl_vs_tflite"] <= TOLERANCE
+
+    images = np.load(shared / "data" / "cifar10_dev_lossless.npz")["images"][:20].astype(np.float32)
+    content = model.read_bytes()
+    ref, _ = run(content, images, reference=True, resize=True)
+    delegate = patternlite.load_delegate(backend="opencl")
+    out, _ = run(content, images, runtime="litert", delegate=delegate, resize=True)
+    assert sum(c["backend"] == "opencl" for c in delegate.stats()["claimed"]) == 18
+    assert max_scaled_error(out, ref) <= TOLERANCE
+    if tflite_runtime_python() is None:
+        pytest.skip("no tflite-runtime venv (.venv-tflrt); ./setup.sh creates it")
+    np.save(tmp_path / "x.npy", images)
+    worker = run_in_tflite_runtime(model, tmp_path / "x.npy", tmp_path / "y.npy", {"backend": "opencl"})
+    assert sum(c["backend"] == "opencl" for c in worker["stats"]["claimed"]) == 18
+    assert max_scaled_error(np.load(tmp_path / "y.npy"), ref) <= TOLERANCE
