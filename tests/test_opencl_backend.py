@@ -2,8 +2,8 @@
 
 Runs on any OpenCL device; CI has PoCL (setup.sh installs it), which runs
 real OpenCL C on the CPU. Without an OpenCL platform the tests that need one
-skip with the reason, unless PATTERNLITE_REQUIRE_OPENCL=1 (set by .ci/run when
-clinfo lists a device), where they fail instead. The no-OpenCL tests hide the
+skip with the reason, unless PATTERNLITE_REQUIRE_OPENCL=1, or =auto (set by
+.ci/run) on a machine where clinfo lists a device, where they fail instead. The no-OpenCL tests hide the
 library through PATTERNLITE_OPENCL_LIB and run everywhere.
 """
 
@@ -13,6 +13,7 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -53,11 +54,23 @@ def _opencl_reason() -> str | None:
 _REASON = _opencl_reason()
 
 
+def _opencl_required() -> bool:
+    """PATTERNLITE_REQUIRE_OPENCL=1, or =auto (.ci/run) on a machine where `clinfo` lists a device."""
+    mode = os.environ.get("PATTERNLITE_REQUIRE_OPENCL", "")
+    if mode == "auto":
+        clinfo = shutil.which("clinfo")
+        if clinfo is None:
+            return False
+        listed = subprocess.run([clinfo, "-l"], capture_output=True, text=True, timeout=60)
+        return "Device #" in listed.stdout
+    return mode == "1"
+
+
 def _need_opencl() -> None:
     if _REASON is None:
         return
-    if os.environ.get("PATTERNLITE_REQUIRE_OPENCL") == "1":
-        pytest.fail(f"PATTERNLITE_REQUIRE_OPENCL=1 but OpenCL is unusable: {_REASON}")
+    if _opencl_required():
+        pytest.fail(f"PATTERNLITE_REQUIRE_OPENCL is set and clinfo lists a device, but OpenCL is unusable: {_REASON}")
     pytest.skip(f"no usable OpenCL device: {_REASON}")
 
 
