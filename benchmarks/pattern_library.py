@@ -64,40 +64,27 @@ def speed(model: str, sizes: list[int], keeps: list[float], reps: int, out: Path
     """Median ms per invocation of ``model`` pruned at each (keep, library size), 1 thread."""
     import tempfile
 
-    from ai_edge_litert.interpreter import Interpreter
-
     import patternlite
     from benchmarks.artifacts import _seeded
+    from benchmarks.kernel_bench import interleaved_times
     from benchmarks.models import MODELS as BENCH_MODELS
     from benchmarks.pruning import pruned_tflite
 
-    interpreters: dict[tuple[float, int], Any] = {}
-    delegates = []
+    keys = [(keep, size) for keep in keeps for size in sizes]
+    models = []
     with tempfile.TemporaryDirectory() as tmp:
-        for keep in keeps:
-            for size in sizes:
-                path = Path(tmp) / f"k{keep:g}-p{size}.tflite"
-                pruned_tflite(_seeded(BENCH_MODELS[model].build), keep, path, patterns=size)
-                delegate = patternlite.load_delegate(num_threads=1)
-                it = Interpreter(model_path=str(path), num_threads=1, experimental_delegates=[delegate])
-                it.allocate_tensors()
-                detail = it.get_input_details()[0]
-                x = np.random.default_rng(0).standard_normal(detail["shape"]).astype(np.float32)
-                it.set_tensor(detail["index"], x)
-                interpreters[(keep, size)] = it
-                delegates.append(delegate)
-        for _ in range(30):  # past the autotuner's trials
-            for it in interpreters.values():
-                it.invoke()
-        times: dict[tuple[float, int], list[float]] = {k: [] for k in interpreters}
-        for _ in range(reps):
-            for k, it in interpreters.items():
-                t = time.perf_counter()
-                it.invoke()
-                times[k].append(time.perf_counter() - t)
+        for keep, size in keys:
+            path = Path(tmp) / f"k{keep:g}-p{size}.tflite"
+            pruned_tflite(_seeded(BENCH_MODELS[model].build), keep, path, patterns=size)
+            models.append(path.read_bytes())
+    shape = (1, *BENCH_MODELS[model].input_shape)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    delegates = [patternlite.load_delegate(num_threads=1) for _ in keys]
+    medians = interleaved_times(models, x, 1, reps, delegates)
+    times = dict(zip(keys, medians, strict=True))
     stamp = dt.date.today().isoformat()
     host = socket.gethostname()
-    rows = [{"keep": k[0], "patterns": k[1], "median_ms": 1e3 * float(np.median(v))} for k, v in times.items()]
+    rows = [{"keep": k[0], "patterns": k[1], "median_ms": 1e3 * v} for k, v in times.items()]
     lines = [
         f"# Pattern library size and delegate speed, {model}, {stamp}, {host}",
         "",

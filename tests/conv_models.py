@@ -144,3 +144,16 @@ def pattern_pruned_filters(
 
 def metadata_for(library: list[int], ids: npt.NDArray[np.uint8], keep: float = 1.0) -> bytes:
     return encode(PatternMetadata(patterns=list(library), layers=[LayerPatterns(FILTER_NAME, ids, keep)]))
+
+
+def pattern_prune_keras(model: Any, conv_type: type, rng: np.random.Generator, masks: list[int]) -> None:
+    """Gives every `conv_type` layer of a Keras model with more than 3 input channels random
+    patterns from `masks`, half of its kernels pruned and a random bias, in place."""
+    for layer in model.layers:
+        if isinstance(layer, conv_type) and layer.kernel.shape[2] > 3:
+            w, b = layer.get_weights()  # HWIO
+            ids = rng.integers(0, len(masks), size=w.shape[2:])
+            keep = rng.random(w.shape[2:]) < 0.5
+            grid = np.array([[(masks[i] >> t) & 1 for t in range(9)] for i in ids.ravel()], np.float32)
+            grid = grid.reshape(*w.shape[2:], 3, 3).transpose(2, 3, 0, 1) * keep
+            layer.set_weights([w * grid, rng.standard_normal(b.shape).astype(np.float32)])

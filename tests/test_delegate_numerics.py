@@ -52,9 +52,8 @@ def conv_case(draw: st.DrawFn) -> dict:
     }
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-@given(case=conv_case())
-def test_delegate_matches_builtin_kernels(case: dict) -> None:
+def case_model(case: dict) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A conv_case as (one-conv model, input, TFLite's builtin output)."""
     rng = np.random.default_rng(case["seed"])
     w, ids = pattern_pruned_filters(rng, case["out_c"], case["in_c"], case["library"], case["keep"])
     bias = rng.standard_normal(case["out_c"]).astype(np.float32) if case["bias"] else None
@@ -66,6 +65,13 @@ def test_delegate_matches_builtin_kernels(case: dict) -> None:
     # Inputs around the RELU_N1_TO_1 / RELU6 clamps so both sides of them are hit.
     x = (rng.standard_normal(shape) * 0.5).astype(np.float32)
     ref, _ = run(model, x, reference=True)
+    return model, x, ref
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(case=conv_case())
+def test_delegate_matches_builtin_kernels(case: dict) -> None:
+    model, x, ref = case_model(case)
     delegate = patternlite.load_delegate(isa=case["isa"], min_sparsity=0.0)
     out, interp = run(model, x, delegate=delegate, threads=case["threads"])
     stats = delegate.stats()

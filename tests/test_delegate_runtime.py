@@ -11,6 +11,7 @@ import pytest
 import patternlite
 from patternlite.delegate import Delegate
 
+from conv_models import pattern_prune_keras
 from runtimes import delegated_op_count, max_scaled_error, run, run_in_tflite_runtime, tflite_runtime_python
 
 MASKS = [0b000111010, 0b010110010, 0b010011010, 0b010111000, 0b100110010, 0b001011010]
@@ -29,14 +30,7 @@ def keras_cnn() -> bytes:
     x = tf.keras.layers.Conv2D(20, 3, padding="same")(x)
     x = tf.keras.layers.GlobalAveragePooling2D()(x)
     model = tf.keras.Model(inp, tf.keras.layers.Dense(10)(x))
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.Conv2D) and layer.kernel.shape[2] > 3:
-            w, b = layer.get_weights()  # HWIO
-            ids = rng.integers(0, len(MASKS), size=w.shape[2:])
-            keep = rng.random(w.shape[2:]) < 0.5
-            grid = np.array([[(MASKS[i] >> t) & 1 for t in range(9)] for i in ids.ravel()], np.float32)
-            grid = grid.reshape(*w.shape[2:], 3, 3).transpose(2, 3, 0, 1) * keep
-            layer.set_weights([w * grid, rng.standard_normal(b.shape).astype(np.float32)])
+    pattern_prune_keras(model, tf.keras.layers.Conv2D, rng, MASKS)
     return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 

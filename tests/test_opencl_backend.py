@@ -23,12 +23,18 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_delegate_numerics import TOLERANCE, conv_case
+from test_delegate_numerics import TOLERANCE, case_model, conv_case
 
 import patternlite
 from patternlite.delegate import OpenCLUnavailableError, _library
 
-from conv_models import ALL_TAP_MASKS_WITH_CENTRE, build_conv_model, metadata_for, pattern_pruned_filters
+from conv_models import (
+    ALL_TAP_MASKS_WITH_CENTRE,
+    build_conv_model,
+    metadata_for,
+    pattern_prune_keras,
+    pattern_pruned_filters,
+)
 from runtimes import (
     delegated_op_count,
     make_interpreter,
@@ -104,16 +110,7 @@ def _inject(nth: int) -> None:
 def test_opencl_matches_builtin_kernels(case: dict) -> None:
     """The CPU sweep's cases (shapes, strides, padding, activations, keeps, batch) on the OpenCL backend."""
     _need_opencl()
-    rng = np.random.default_rng(case["seed"])
-    w, ids = pattern_pruned_filters(rng, case["out_c"], case["in_c"], case["library"], case["keep"])
-    bias = rng.standard_normal(case["out_c"]).astype(np.float32) if case["bias"] else None
-    meta = metadata_for(case["library"], ids, case["keep"]) if case["with_metadata"] else None
-    shape = (case["batch"], case["h"], case["w"], case["in_c"])
-    model = build_conv_model(
-        shape, w, bias, stride=case["stride"], padding=case["padding"], activation=case["activation"], metadata=meta
-    )
-    x = (rng.standard_normal(shape) * 0.5).astype(np.float32)
-    ref, _ = run(model, x, reference=True)
+    model, x, ref = case_model(case)
     delegate = patternlite.load_delegate(backend="opencl", min_sparsity=0.0)
     out, interp = run(model, x, delegate=delegate, threads=case["threads"])
     stats = delegate.stats()
@@ -185,14 +182,7 @@ def small_resnet() -> bytes:
     x = tf.keras.layers.Conv2D(24, 3, padding="same", activation="relu")(x)
     x = tf.keras.layers.GlobalAveragePooling2D()(x)
     model = tf.keras.Model(inp, tf.keras.layers.Dense(10)(x))
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.Conv2D) and layer.kernel.shape[2] > 3:
-            w, b = layer.get_weights()  # HWIO
-            ids = rng.integers(0, len(MASKS), size=w.shape[2:])
-            keep = rng.random(w.shape[2:]) < 0.5
-            grid = np.array([[(MASKS[i] >> t) & 1 for t in range(9)] for i in ids.ravel()], np.float32)
-            grid = grid.reshape(*w.shape[2:], 3, 3).transpose(2, 3, 0, 1) * keep
-            layer.set_weights([w * grid, rng.standard_normal(b.shape).astype(np.float32)])
+    pattern_prune_keras(model, tf.keras.layers.Conv2D, rng, MASKS)
     return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 

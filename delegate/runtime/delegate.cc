@@ -49,19 +49,26 @@ const char* PaddingName(TfLitePadding p) {
   return p == kTfLitePaddingSame ? "SAME" : p == kTfLitePaddingValid ? "VALID" : "UNKNOWN";
 }
 
-// TfLiteRegistration callbacks of the delegate kernel node.
+// TfLiteRegistration callbacks of a delegate kernel node, for either node
+// type: Node is ConvNode (CPU kernels) or ClConvNode (OpenCL), and Take the
+// PatternDelegate method that hands over the node built in PrepareGraph.
+template <class Node, Node* (PatternDelegate::*Take)(const TfLiteContext*, int)>
 void* KernelInit(TfLiteContext* context, const char* buffer, size_t /*length*/) {
   const auto* params = reinterpret_cast<const TfLiteDelegateParams*>(buffer);
   if (params == nullptr || params->nodes_to_replace == nullptr || params->nodes_to_replace->size != 1) {
     return nullptr;
   }
-  return PatternDelegate::From(params->delegate)->TakePending(context, params->nodes_to_replace->data[0]);
+  return (PatternDelegate::From(params->delegate)->*Take)(context, params->nodes_to_replace->data[0]);
 }
 
-void KernelFree(TfLiteContext* /*context*/, void* buffer) { delete static_cast<ConvNode*>(buffer); }
+template <class Node>
+void KernelFree(TfLiteContext* /*context*/, void* buffer) {
+  delete static_cast<Node*>(buffer);
+}
 
+template <class Node>
 TfLiteStatus KernelPrepare(TfLiteContext* context, TfLiteNode* node) {
-  auto* conv = static_cast<ConvNode*>(node->user_data);
+  auto* conv = static_cast<Node*>(node->user_data);
   if (conv == nullptr) {
     context->ReportError(context, "patternlite: delegate kernel has no state");
     return kTfLiteError;
@@ -69,36 +76,24 @@ TfLiteStatus KernelPrepare(TfLiteContext* context, TfLiteNode* node) {
   return conv->Prepare(context);
 }
 
+template <class Node>
 TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
-  auto* conv = static_cast<ConvNode*>(node->user_data);
+  auto* conv = static_cast<Node*>(node->user_data);
   if (conv == nullptr) return kTfLiteError;
   return conv->Eval(context);
 }
 
-// The same callbacks for a node on the OpenCL backend (delegate/opencl/cl_conv.h).
-void* ClKernelInit(TfLiteContext* context, const char* buffer, size_t /*length*/) {
-  const auto* params = reinterpret_cast<const TfLiteDelegateParams*>(buffer);
-  if (params == nullptr || params->nodes_to_replace == nullptr || params->nodes_to_replace->size != 1) {
-    return nullptr;
-  }
-  return PatternDelegate::From(params->delegate)->TakePendingCl(context, params->nodes_to_replace->data[0]);
-}
-
-void ClKernelFree(TfLiteContext* /*context*/, void* buffer) { delete static_cast<ClConvNode*>(buffer); }
-
-TfLiteStatus ClKernelPrepare(TfLiteContext* context, TfLiteNode* node) {
-  auto* conv = static_cast<ClConvNode*>(node->user_data);
-  if (conv == nullptr) {
-    context->ReportError(context, "patternlite: delegate kernel has no state");
-    return kTfLiteError;
-  }
-  return conv->Prepare(context);
-}
-
-TfLiteStatus ClKernelInvoke(TfLiteContext* context, TfLiteNode* node) {
-  auto* conv = static_cast<ClConvNode*>(node->user_data);
-  if (conv == nullptr) return kTfLiteError;
-  return conv->Eval(context);
+template <class Node, Node* (PatternDelegate::*Take)(const TfLiteContext*, int)>
+TfLiteRegistration KernelRegistration(const char* name) {
+  TfLiteRegistration registration{};
+  registration.init = KernelInit<Node, Take>;
+  registration.free = KernelFree<Node>;
+  registration.prepare = KernelPrepare<Node>;
+  registration.invoke = KernelInvoke<Node>;
+  registration.builtin_code = kBuiltinDelegate;
+  registration.custom_name = name;
+  registration.version = 1;
+  return registration;
 }
 
 TfLiteStatus DelegatePrepare(TfLiteContext* context, TfLiteDelegate* delegate) {
@@ -415,20 +410,10 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
     }
   }
 
-  TfLiteRegistration registration{};
-  registration.init = KernelInit;
-  registration.free = KernelFree;
-  registration.prepare = KernelPrepare;
-  registration.invoke = KernelInvoke;
-  registration.builtin_code = kBuiltinDelegate;
-  registration.custom_name = "PatternLiteConv";
-  registration.version = 1;
-  TfLiteRegistration cl_registration = registration;
-  cl_registration.init = ClKernelInit;
-  cl_registration.free = ClKernelFree;
-  cl_registration.prepare = ClKernelPrepare;
-  cl_registration.invoke = ClKernelInvoke;
-  cl_registration.custom_name = "PatternLiteConvOpenCL";
+  const TfLiteRegistration registration =
+      KernelRegistration<ConvNode, &PatternDelegate::TakePending>("PatternLiteConv");
+  const TfLiteRegistration cl_registration =
+      KernelRegistration<ClConvNode, &PatternDelegate::TakePendingCl>("PatternLiteConvOpenCL");
   // One delegate kernel per conv: adjacent convs must not fuse into one
   // partition, whose inner tensors TFLite would then not allocate.
   std::vector<int> one(2);
