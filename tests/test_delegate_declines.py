@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 import patternlite
 from patternlite._contract import HEADER_OFFSETS, HEADER_SIZE
-from patternlite.metadata import PRUNED
+from patternlite.metadata import PRUNED, MetadataError, decode
 
 from conv_models import FILTER_NAME, build_conv_model, metadata_for, pattern_pruned_filters
 from runtimes import delegated_op_count, make_interpreter, max_scaled_error, run
@@ -110,6 +111,50 @@ def test_corrupt_metadata_declines_and_runs(corrupt: str) -> None:
     # metadata="ignore" trusts only the weights, which are fine.
     out, interp = run(model, x, delegate=patternlite.load_delegate(metadata="ignore"), reference=True)
     assert delegated_op_count(interp) == 1
+
+
+def _python_reader_accepts(blob: bytes) -> bool:
+    try:
+        decode(blob)
+    except MetadataError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "field, value, reason",
+    [
+        ("name", b"\xb0", "not UTF-8"),  # a continuation byte cannot start a character
+        ("name", b"\xed\xa0\x80", "not UTF-8"),  # an encoded surrogate, which Python refuses too
+        ("name", b"\xc0\xaf", "not UTF-8"),  # an overlong form
+        ("keep", float("nan"), "outside (0, 1]"),
+        ("keep", 0.0, "outside (0, 1]"),
+        ("keep", -0.5, "outside (0, 1]"),
+        ("keep", 1.5, "outside (0, 1]"),
+    ],
+)
+def test_both_readers_refuse_the_same_fields(field: str, value: object, reason: str) -> None:
+    """The C++ reader refuses what Python's decode refuses (docs/metadata-format.md)."""
+    w, ids = _pruned(seed=3)
+    good = metadata_for(LIBRARY, ids, 0.5)
+    blob = bytearray(good)
+    name_at = blob.index(FILTER_NAME.encode())
+    if field == "name":
+        assert isinstance(value, bytes)
+        blob[name_at : name_at + len(value)] = value
+    else:
+        assert isinstance(value, float)
+        keep_at = blob.index(struct.pack("<f", 0.5), name_at)
+        struct.pack_into("<f", blob, keep_at, value)
+    bad = _refresh_header(blob)
+    with pytest.raises(MetadataError, match=re.escape(reason)):
+        decode(bad)
+    model = build_conv_model((1, 10, 10, 8), w, metadata=bad)
+    x = np.random.default_rng(8).standard_normal((1, 10, 10, 8)).astype(np.float32)
+    stats = _check_declined(model, x, "metadata is corrupt")
+    assert reason in stats["metadata"]["error"], stats["metadata"]["error"]
+    # The untouched blob is accepted by both.
+    assert _python_reader_accepts(good)
 
 
 def test_metadata_disagreeing_with_weights_is_declined() -> None:
@@ -210,3 +255,5 @@ def test_mutated_metadata_never_crashes_or_misleads(edits: list[tuple[int, int]]
     # Whatever the blob says, the answer is right: claimed only if the weights agree.
     assert max_scaled_error(out, ref) <= 1e-4
     assert len(stats["claimed"]) + len(stats["declined"]) == 1
+    # Both readers take the same view of every blob: parsed by both or refused by both.
+    assert bool(stats["metadata"]["error"]) != _python_reader_accepts(_refresh_header(blob))

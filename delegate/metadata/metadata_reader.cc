@@ -23,6 +23,40 @@ float LoadF32(const uint8_t* p) {
   return f;
 }
 
+// Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF),
+// the rule Python's bytes.decode("utf-8") applies: both readers must refuse
+// the same blobs (docs/metadata-format.md).
+bool IsUtf8(const uint8_t* s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    const uint8_t c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n - i < size_t(len)) return false;
+    for (int k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (s[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return false;
+    if (cp >= 0xD800 && cp <= 0xDFFF) return false;
+    i += size_t(len);
+  }
+  return true;
+}
+
 bool Fail(std::string* error, const std::string& why) {
   *error = why;
   return false;
@@ -88,6 +122,7 @@ bool ParsePatternMetadata(const uint8_t* data, size_t size, PatternMetadata* out
     const size_t rec_end = pos + rec_size;
     size_t p = pos + spec::kLayerHeadSize;
     if (name_len > rec_end - p) return Fail(error, "layer name runs past its record");
+    if (!IsUtf8(body + p, name_len)) return Fail(error, "layer name is not UTF-8");
     LayerRecord rec;
     rec.tensor_name.assign(reinterpret_cast<const char*>(body + p), name_len);
     p += Pad4(name_len);
@@ -95,6 +130,8 @@ bool ParsePatternMetadata(const uint8_t* data, size_t size, PatternMetadata* out
     rec.out_channels = LoadU32(body + p + spec::kLayerShapeOutChannelsOffset);
     rec.in_channels = LoadU32(body + p + spec::kLayerShapeInChannelsOffset);
     rec.keep = LoadF32(body + p + spec::kLayerShapeKeepOffset);
+    // Written as a negation so that NaN fails too.
+    if (!(rec.keep > 0.0f && rec.keep <= 1.0f)) return Fail(error, rec.tensor_name + ": keep outside (0, 1]");
     p += spec::kLayerShapeSize;
     const uint64_t n_kernels = uint64_t(rec.out_channels) * rec.in_channels;
     if (n_kernels > rec_end - p) return Fail(error, "kernel table of " + rec.tensor_name + " runs past its record");
