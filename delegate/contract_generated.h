@@ -94,11 +94,6 @@ inline constexpr int kOptAutotuneDefault = 1;
 inline constexpr int kOptAutotuneMin = 0;
 inline constexpr int kOptAutotuneMax = 1;
 inline constexpr char kOptAutotuneRange[] = "[0, 1]";
-inline constexpr char kOptChainName[] = "chain";
-inline constexpr int kOptChainDefault = 1;
-inline constexpr int kOptChainMin = 0;
-inline constexpr int kOptChainMax = 1;
-inline constexpr char kOptChainRange[] = "[0, 1]";
 inline constexpr char kOptBackendName[] = "backend";
 inline constexpr const char* kOptBackendChoices[] = {"cpu", "opencl", "auto"};
 inline constexpr int kOptBackendChoiceCount = 3;
@@ -108,8 +103,8 @@ inline constexpr char kOptOpenclPlatformName[] = "opencl_platform";
 inline constexpr char kOptOpenclPlatformDefault[] = "";
 inline constexpr char kOptOpenclDeviceName[] = "opencl_device";
 inline constexpr char kOptOpenclDeviceDefault[] = "";
-inline constexpr int kOptionCount = 10;
-inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune, chain, backend, opencl_platform, opencl_device";
+inline constexpr int kOptionCount = 9;
+inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune, backend, opencl_platform, opencl_device";
 
 }  // namespace contract
 }  // namespace patternlite

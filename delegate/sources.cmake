@@ -12,7 +12,6 @@ set(PL_CORE_SOURCES
   delegate/runtime/thread_pool.cc
   delegate/runtime/options.cc
   delegate/runtime/autotune.cc
-  delegate/runtime/chain_node.cc
   delegate/runtime/conv_node.cc
   delegate/runtime/delegate.cc
   delegate/runtime/plugin.cc

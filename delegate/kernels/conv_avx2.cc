@@ -36,9 +36,4 @@ void ConvRowsAvx2(const ConvGeometry& g, const PackedConv& w, const float* input
   simd_impl::ConvRows<Avx2>(g, w, input, output, n, oy0, oy1, ws);
 }
 
-void ConvRowsIOAvx2(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0, int oy1,
-                    Workspace* ws) {
-  simd_impl::ConvRowsIO<Avx2>(g, w, io, n, oy0, oy1, ws);
-}
-
 }  // namespace patternlite

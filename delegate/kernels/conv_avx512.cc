@@ -36,9 +36,4 @@ void ConvRowsAvx512(const ConvGeometry& g, const PackedConv& w, const float* inp
   simd_impl::ConvRows<Avx512>(g, w, input, output, n, oy0, oy1, ws);
 }
 
-void ConvRowsIOAvx512(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0, int oy1,
-                    Workspace* ws) {
-  simd_impl::ConvRowsIO<Avx512>(g, w, io, n, oy0, oy1, ws);
-}
-
 }  // namespace patternlite

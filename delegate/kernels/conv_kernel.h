@@ -78,50 +78,6 @@ struct Workspace {
   AlignedFloats accumulators;   // one output tile of one filter block
 };
 
-// A tensor in the SIMD kernels' planar input layout, so that a chain of convs
-// (runtime/chain_node.h) passes it from one conv to the next without the
-// NHWC round trip: the producer writes its output rows straight into it
-// (no transpose) and the consumer reads its taps from it (no fill).
-// Layout: [image][channel][row][column], zero outside the image; image pixel
-// (y, x) sits at row y + row0, column x + col0.
-struct PlanarImage {
-  float* data = nullptr;
-  int channels = 0, rows = 0, pitch = 0;  // pitch: floats per row
-  int row0 = 0, col0 = 0;
-  size_t channel_stride() const { return size_t(rows) * pitch; }
-  size_t image_stride() const { return size_t(channels) * channel_stride(); }
-};
-
-// The planar layout the wide kernel of `consumer` (stride 1) reads: its
-// padding as the zero halo, room for the last register tile's reach past the
-// bottom row (kStationaryRows <= 8) and for the x-tiles' reach past the right
-// edge (whole vectors plus the two tap columns).
-inline PlanarImage PlanarInputLayout(const ConvGeometry& consumer, int lanes) {
-  PlanarImage p;
-  p.channels = consumer.in_c;
-  p.row0 = consumer.pad_top;
-  p.col0 = consumer.pad_left;
-  p.rows = consumer.pad_top + consumer.in_h + 8 + 2;
-  const int vectors = (consumer.out_w + lanes - 1) / lanes * lanes;
-  p.pitch = (consumer.pad_left + vectors + 2 + 15) / 16 * 16;
-  return p;
-}
-
-// Whether a conv can read its input from a PlanarImage: the wide layout at
-// stride 1 (the only one whose taps come straight from rows of the input).
-inline bool CanReadPlanar(const ConvGeometry& g, int lanes) {
-  return lanes > 1 && g.stride_h == 1 && g.stride_w == 1 && UseWideLayout(g, lanes);
-}
-
-// Where a conv reads and writes: NHWC tensors, or planar images when their
-// `data` is set (only the SIMD kernels' ConvRowsIOFn takes those).
-struct ConvIO {
-  const float* input = nullptr;
-  float* output = nullptr;
-  PlanarImage planar_input;   // read instead of `input` (needs CanReadPlanar)
-  PlanarImage planar_output;  // written instead of `output`
-};
-
 // Computes output rows [oy0, oy1) of image n. `input` and `output` are whole
 // NHWC tensors.
 using ConvRowsFn = void (*)(const ConvGeometry& g, const PackedConv& w, const float* input, float* output,
@@ -129,21 +85,6 @@ using ConvRowsFn = void (*)(const ConvGeometry& g, const PackedConv& w, const fl
 
 void ConvRowsScalar(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
                     int oy0, int oy1, Workspace* ws);
-// The SIMD kernels with planar input and output (ConvIO); none for scalar.
-using ConvRowsIOFn = void (*)(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0,
-                              int oy1, Workspace* ws);
-
-#if defined(PL_HAVE_X86)
-void ConvRowsIOAvx2(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0, int oy1,
-                    Workspace* ws);
-void ConvRowsIOAvx512(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0, int oy1,
-                      Workspace* ws);
-#endif
-#if defined(PL_HAVE_NEON)
-void ConvRowsIONeon(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0, int oy1,
-                    Workspace* ws);
-#endif
-
 #if defined(PL_HAVE_X86)
 void ConvRowsAvx2(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
                   int oy0, int oy1, Workspace* ws);

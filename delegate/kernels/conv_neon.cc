@@ -44,9 +44,4 @@ void ConvRowsNeon(const ConvGeometry& g, const PackedConv& w, const float* input
   simd_impl::ConvRows<Neon>(g, w, input, output, n, oy0, oy1, ws);
 }
 
-void ConvRowsIONeon(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0, int oy1,
-                    Workspace* ws) {
-  simd_impl::ConvRowsIO<Neon>(g, w, io, n, oy0, oy1, ws);
-}
-
 }  // namespace patternlite

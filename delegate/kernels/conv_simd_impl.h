@@ -175,34 +175,6 @@ inline void WriteTile(const ConvGeometry& g, const float* bias, float* acc, int 
   }
 }
 
-// The same tile into a planar image (a chain's intermediate, conv_kernel.h):
-// bias and activation in vector lanes exactly as above, then each filter's
-// rows are copied, not transposed. Runs are split where a flattened row of
-// the narrow layout wraps to the next image row.
-template <class T, int R, int W>
-inline void WriteTilePlanar(const ConvGeometry& g, const float* bias, const float* acc, int o0, int nf,
-                            size_t first_pixel, int rows, int cols, const PlanarImage& out, float* out_n) {
-  const typename T::V lo = T::Broadcast(g.act_min), hi = T::Broadcast(g.act_max);
-  alignas(64) float done[W];
-  const size_t cs = out.channel_stride();
-  for (int f = 0; f < nf; ++f) {
-    const typename T::V bv = T::Broadcast(bias[o0 + f]);
-    float* dst_c = out_n + size_t(o0 + f) * cs;
-    for (int j = 0; j < rows; ++j) {
-      const float* a = acc + size_t(f) * R * W + size_t(j) * W;
-      for (int i = 0; i < W; i += T::kLanes) T::Store(done + i, T::Min(T::Max(T::Add(T::Load(a + i), bv), lo), hi));
-      size_t p = first_pixel + size_t(j) * g.out_w;
-      for (int i = 0; i < cols;) {
-        const int y = int(p / g.out_w), x = int(p % g.out_w);
-        const int run = std::min(cols - i, g.out_w - x);
-        std::memcpy(dst_c + size_t(y + out.row0) * out.pitch + out.col0 + x, done + i, sizeof(float) * run);
-        i += run;
-        p += size_t(run);
-      }
-    }
-  }
-}
-
 // ---- Filling the input-tile layouts from NHWC.
 
 // The kTile pixels px[i] (NHWC; null for zero padding) of all C channels into
@@ -278,40 +250,23 @@ inline void FillNarrow(const ConvGeometry& g, int width, int pixels, int pixels_
 // ---- The two paths.
 
 template <class T, int S>
-inline void WideRows(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0, int oy1,
+inline void WideRows(const ConvGeometry& g, const PackedConv& w, const float* in_n, int oy0, int oy1, float* out_n,
                      Workspace* ws) {
   constexpr int L = T::kLanes;
   constexpr int R = S == 1 ? T::kStationaryRows : T::kStationaryRows2;
   const int pitch = (g.out_w + L - 1) / L * L;
-  const float* planes;
-  size_t cs;
-  WideOffsets off{0, 0, 1};
-  if (S == 1 && io.planar_input.data != nullptr) {
-    // A chain's planar input already is this layout, for the whole image:
-    // point at the block's first input row instead of filling.
-    const PlanarImage& in = io.planar_input;
-    planes = in.data + size_t(n) * in.image_stride() + size_t(oy0 + in.row0 - g.pad_top) * in.pitch +
-             (in.col0 - g.pad_left);
-    cs = in.channel_stride();
-    off = WideOffsets{in.pitch, in.pitch, 1};
-  } else {
-    const float* in_n = io.input + size_t(n) * g.in_h * g.in_w * g.in_c;
-    const int pp = (pitch + 1 + L + T::kTile - 1) / T::kTile * T::kTile;  // + the tap columns' reach
-    const int rows = (oy1 - oy0 + R - 1) / R * R;
-    const int in_rows = (rows - 1) * S + 3;
-    off = WideOffsets{S * pp, pp, S};
-    cs = size_t(in_rows) * S * pp;
-    ws->input_planes.resize(cs * g.in_c);
-    FillPlanar<T>(g, pp, in_rows, cs, in_n, oy0, ws->input_planes.data());
-    planes = ws->input_planes.data();
-  }
-  const bool planar_out = io.planar_output.data != nullptr;
-  float* out_n = planar_out ? io.planar_output.data + size_t(n) * io.planar_output.image_stride()
-                            : io.output + size_t(n) * g.out_h * g.out_w * g.out_c;
+  const int pp = (pitch + 1 + L + T::kTile - 1) / T::kTile * T::kTile;  // + the tap columns' reach
+  const int rows = (oy1 - oy0 + R - 1) / R * R;
+  const int in_rows = (rows - 1) * S + 3;
+  const WideOffsets off{S * pp, pp, S};
+  const size_t cs = size_t(in_rows) * S * pp;
+  ws->input_planes.resize(cs * g.in_c);
+  FillPlanar<T>(g, pp, in_rows, cs, in_n, oy0, ws->input_planes.data());
 
   const ChannelMajorPack& cm = w.channel_major;
   ws->accumulators.resize(size_t(cm.filter_block) * R * L);
   float* acc = ws->accumulators.data();
+  const float* planes = ws->input_planes.data();
   for (int r = 0; r < oy1 - oy0; r += R) {
     const int tile_rows = std::min(R, oy1 - oy0 - r);
     for (int x = 0; x < pitch; x += L) {
@@ -319,26 +274,16 @@ inline void WideRows(const ConvGeometry& g, const PackedConv& w, const ConvIO& i
       for (int blk = 0; blk < cm.blocks; ++blk) {
         const int f0 = blk * cm.filter_block, nf = std::min(w.out_channels - f0, cm.filter_block);
         StationaryTile<T, S, R, 1>(cm, blk, w.in_channels, src, cs, off, acc, nf);
-        const size_t first = size_t(oy0 + r) * g.out_w + x;
-        const int cols = std::min(L, g.out_w - x);
-        if (planar_out) {
-          WriteTilePlanar<T, R, L>(g, w.bias.data(), acc, f0, nf, first, tile_rows, cols, io.planar_output, out_n);
-        } else {
-          WriteTile<T, R, L>(g, w.bias.data(), acc, f0, nf, first, tile_rows, cols, out_n);
-        }
+        WriteTile<T, R, L>(g, w.bias.data(), acc, f0, nf, size_t(oy0 + r) * g.out_w + x, tile_rows,
+                           std::min(L, g.out_w - x), out_n);
       }
     }
   }
 }
 
 template <class T>
-inline void NarrowRows(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0, int oy1,
-                       Workspace* ws) {
-  // Reads NHWC only: a planar input is never planned for this layout (CanReadPlanar).
-  const float* in_n = io.input + size_t(n) * g.in_h * g.in_w * g.in_c;
-  const bool planar_out = io.planar_output.data != nullptr;
-  float* out_n = planar_out ? io.planar_output.data + size_t(n) * io.planar_output.image_stride()
-                            : io.output + size_t(n) * g.out_h * g.out_w * g.out_c;
+inline void NarrowRows(const ConvGeometry& g, const PackedConv& w, const float* in_n, int oy0, int oy1,
+                       float* out_n, Workspace* ws) {
   constexpr int NV = T::kNarrowVectors, W = NV * T::kLanes;
   const int pixels = (oy1 - oy0) * g.out_w;
   const int pixels_padded = (pixels + W - 1) / W * W;
@@ -358,36 +303,24 @@ inline void NarrowRows(const ConvGeometry& g, const PackedConv& w, const ConvIO&
     for (int p = 0; p < pixels; p += W) {
       const float* src = planes + size_t(p / W) * 9 * W;
       StationaryTile<T, 1, 1, NV>(cm, blk, w.in_channels, src, cs, NarrowOffsets<W>(), acc, nf);
-      const size_t first = size_t(oy0) * g.out_w + p;
-      const int cols = std::min(W, pixels - p);
-      if (planar_out) {
-        WriteTilePlanar<T, 1, W>(g, w.bias.data(), acc, f0, nf, first, 1, cols, io.planar_output, out_n);
-      } else {
-        WriteTile<T, 1, W>(g, w.bias.data(), acc, f0, nf, first, 1, cols, out_n);
-      }
+      WriteTile<T, 1, W>(g, w.bias.data(), acc, f0, nf, size_t(oy0) * g.out_w + p, 1, std::min(W, pixels - p),
+                         out_n);
     }
-  }
-}
-
-template <class T>
-void ConvRowsIO(const ConvGeometry& g, const PackedConv& w, const ConvIO& io, int n, int oy0, int oy1,
-                Workspace* ws) {
-  if (!UseWideLayout(g, T::kLanes)) {
-    NarrowRows<T>(g, w, io, n, oy0, oy1, ws);
-  } else if (g.stride_h == 1) {
-    WideRows<T, 1>(g, w, io, n, oy0, oy1, ws);
-  } else {
-    WideRows<T, 2>(g, w, io, n, oy0, oy1, ws);
   }
 }
 
 template <class T>
 void ConvRows(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n, int oy0,
               int oy1, Workspace* ws) {
-  ConvIO io;
-  io.input = input;
-  io.output = output;
-  ConvRowsIO<T>(g, w, io, n, oy0, oy1, ws);
+  const float* in_n = input + size_t(n) * g.in_h * g.in_w * g.in_c;
+  float* out_n = output + size_t(n) * g.out_h * g.out_w * g.out_c;
+  if (!UseWideLayout(g, T::kLanes)) {
+    NarrowRows<T>(g, w, in_n, oy0, oy1, out_n, ws);
+  } else if (g.stride_h == 1) {
+    WideRows<T, 1>(g, w, in_n, oy0, oy1, out_n, ws);
+  } else {
+    WideRows<T, 2>(g, w, in_n, oy0, oy1, out_n, ws);
+  }
 }
 
 }  // namespace simd_impl

@@ -69,21 +69,6 @@ ConvRowsFn ConvKernelFor(Isa isa) {
   }
 }
 
-ConvRowsIOFn ConvKernelIOFor(Isa isa) {
-  if (isa == Isa::kAuto) isa = BestIsa();
-  if (!IsaAvailable(isa)) return nullptr;
-  switch (isa) {
-#if defined(PL_HAVE_X86)
-    case Isa::kAvx2: return ConvRowsIOAvx2;
-    case Isa::kAvx512: return ConvRowsIOAvx512;
-#endif
-#if defined(PL_HAVE_NEON)
-    case Isa::kNeon: return ConvRowsIONeon;
-#endif
-    default: return nullptr;
-  }
-}
-
 int IsaLanes(Isa isa) {
   if (isa == Isa::kAuto) isa = BestIsa();
   switch (isa) {

@@ -19,9 +19,6 @@ bool IsaAvailable(Isa isa);
 Isa BestIsa();
 // The kernel for `isa` (kAuto resolves to BestIsa()); scalar when unavailable.
 ConvRowsFn ConvKernelFor(Isa isa);
-// The planar-capable kernel for `isa` (chains, runtime/chain_node.h); null
-// for scalar, which reads and writes NHWC only.
-ConvRowsIOFn ConvKernelIOFor(Isa isa);
 // Vector width in floats, used to size row blocks.
 int IsaLanes(Isa isa);
 

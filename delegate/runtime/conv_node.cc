@@ -103,12 +103,8 @@ void PackForPlan(const ConvPlan& plan, PackedConv* packed) {
   }
 }
 
-namespace {
-
-// The work split shared by both RunConv forms: row blocks of every image,
-// over the pool or inline. `rows(n, oy0, oy1, workspace)` computes one block.
-template <class Rows>
-void ForEachRowBlock(const ConvPlan& plan, ThreadPool* pool, std::vector<Workspace>* workspaces, const Rows& rows) {
+void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
+             std::vector<Workspace>* workspaces, const float* input, float* output) {
   const ConvGeometry& g = plan.geometry;
   const int tasks = g.batch * plan.blocks_per_image;
   if (plan.threads <= 1) pool = nullptr;
@@ -118,29 +114,13 @@ void ForEachRowBlock(const ConvPlan& plan, ThreadPool* pool, std::vector<Workspa
     const int n = task / plan.blocks_per_image;
     const int oy0 = (task % plan.blocks_per_image) * plan.block_rows;
     const int oy1 = std::min(g.out_h, oy0 + plan.block_rows);
-    rows(n, oy0, oy1, &(*workspaces)[worker]);
+    kernel(g, packed, input, output, n, oy0, oy1, &(*workspaces)[worker]);
   };
   if (pool != nullptr && threads > 1) {
     pool->ParallelFor(tasks, run);
   } else {
     for (int t = 0; t < tasks; ++t) run(t, 0);
   }
-}
-
-}  // namespace
-
-void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
-             std::vector<Workspace>* workspaces, const float* input, float* output) {
-  ForEachRowBlock(plan, pool, workspaces, [&](int n, int oy0, int oy1, Workspace* ws) {
-    kernel(plan.geometry, packed, input, output, n, oy0, oy1, ws);
-  });
-}
-
-void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsIOFn kernel_io, ThreadPool* pool,
-             std::vector<Workspace>* workspaces, const ConvIO& io) {
-  ForEachRowBlock(plan, pool, workspaces, [&](int n, int oy0, int oy1, Workspace* ws) {
-    kernel_io(plan.geometry, packed, io, n, oy0, oy1, ws);
-  });
 }
 
 ConvNode::ConvNode(const ConvNodeConfig& config, PackedConv packed, std::shared_ptr<ThreadPool> pool,
@@ -150,7 +130,6 @@ ConvNode::ConvNode(const ConvNodeConfig& config, PackedConv packed, std::shared_
       pool_(std::move(pool)),
       counters_(std::move(counters)),
       kernel_(ConvKernelFor(config.isa)),
-      kernel_io_(ConvKernelIOFor(config.isa)),
       tuning_(std::move(tuning)) {}
 
 void ConvNode::Publish(bool tuned) {
@@ -234,75 +213,46 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
   return context->ResizeTensor(context, &output, dims);
 }
 
-TfLiteStatus ConvNode::BindTensors(TfLiteContext* context, bool input, bool output, ConvIO* io) const {
+TfLiteStatus ConvNode::Eval(TfLiteContext* context) {
+  const auto start = std::chrono::steady_clock::now();
+  const TfLiteTensor& input = context->tensors[config_.input_tensor];
+  TfLiteTensor& output = context->tensors[config_.output_tensor];
+  const float* in = static_cast<const float*>(input.data);
+  float* out = static_cast<float*>(output.data);
+  if (in == nullptr || out == nullptr) {
+    context->ReportError(context, "patternlite: conv tensors are not allocated");
+    return kTfLiteError;
+  }
   // The buffers must be exactly what Prepare planned for; anything else would
   // read or write out of bounds, so refuse instead.
   const ConvGeometry& g = plan_.geometry;
-  if (input) {
-    const TfLiteTensor& t = context->tensors[config_.input_tensor];
-    const size_t bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * sizeof(float);
-    if (t.data == nullptr) {
-      context->ReportError(context, "patternlite: conv tensors are not allocated");
-      return kTfLiteError;
-    }
-    if (t.dims == nullptr || t.dims->size != 4 || t.dims->data[0] != g.batch || t.dims->data[1] != g.in_h ||
-        t.dims->data[2] != g.in_w || t.bytes != bytes) {
-      context->ReportError(context, "patternlite: conv tensors changed shape after Prepare");
-      return kTfLiteError;
-    }
-    io->input = static_cast<const float*>(t.data);
+  const size_t in_bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * sizeof(float);
+  const size_t out_bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * sizeof(float);
+  if (input.dims == nullptr || input.dims->size != 4 || input.dims->data[0] != g.batch ||
+      input.dims->data[1] != g.in_h || input.dims->data[2] != g.in_w || input.bytes != in_bytes ||
+      output.bytes != out_bytes) {
+    context->ReportError(context, "patternlite: conv tensors changed shape after Prepare");
+    return kTfLiteError;
   }
-  if (output) {
-    const TfLiteTensor& t = context->tensors[config_.output_tensor];
-    const size_t bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * sizeof(float);
-    if (t.data == nullptr) {
-      context->ReportError(context, "patternlite: conv tensors are not allocated");
-      return kTfLiteError;
-    }
-    if (t.bytes != bytes) {
-      context->ReportError(context, "patternlite: conv tensors changed shape after Prepare");
-      return kTfLiteError;
-    }
-    io->output = static_cast<float*>(t.data);
-  }
-  return kTfLiteOk;
-}
-
-TfLiteStatus ConvNode::Eval(TfLiteContext* context) {
-  ConvIO io;
-  if (BindTensors(context, true, true, &io) != kTfLiteOk) return kTfLiteError;
-  Run(io);
-  return kTfLiteOk;
-}
-
-void ConvNode::Run(const ConvIO& io) {
-  const auto start = std::chrono::steady_clock::now();
   if (tuner_.active()) {
-    RunTuningCandidate(io);
+    RunTuningCandidate(in, out);
   } else {
-    RunPlan(plan_, io);
+    RunConv(plan_, packed_, kernel_, pool_.get(), &workspaces_, in, out);
   }
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
   counters_->invocations.fetch_add(1, std::memory_order_relaxed);
   counters_->nanoseconds.fetch_add(uint64_t(ns.count()), std::memory_order_relaxed);
+  return kTfLiteOk;
 }
 
-void ConvNode::RunPlan(const ConvPlan& plan, const ConvIO& io) {
-  if (io.planar_input.data != nullptr || io.planar_output.data != nullptr) {
-    RunConv(plan, packed_, kernel_io_, pool_.get(), &workspaces_, io);
-  } else {
-    RunConv(plan, packed_, kernel_, pool_.get(), &workspaces_, io.input, io.output);
-  }
-}
-
-void ConvNode::RunTuningCandidate(const ConvIO& io) {
+void ConvNode::RunTuningCandidate(const float* in, float* out) {
   const int i = tuner_.next();
   const ConvPlan& p = candidate_plans_[size_t(i)];
   // Lend the candidate's pack to packed_ for this run only.
   const auto pack = candidate_packs_.find(p.filter_block);
   if (pack != candidate_packs_.end()) std::swap(packed_.channel_major, pack->second);
   const auto start = std::chrono::steady_clock::now();
-  RunPlan(p, io);
+  RunConv(p, packed_, kernel_, pool_.get(), &workspaces_, in, out);
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
   if (pack != candidate_packs_.end()) std::swap(packed_.channel_major, pack->second);
   if (!tuner_.Record(uint64_t(ns.count()))) return;

@@ -30,10 +30,6 @@ struct NodeCounters {
   std::atomic<int> plan_filter_block{0};
   std::atomic<int> plan_row_blocks{0};
   std::atomic<bool> plan_tuned{false};
-  // Inside a chain (runtime/chain_node.h): whether the node reads its input
-  // from, and writes its output to, a planar intermediate instead of NHWC.
-  std::atomic<bool> planar_input{false};
-  std::atomic<bool> planar_output{false};
 };
 
 struct ConvNodeConfig {
@@ -74,9 +70,6 @@ void PackForPlan(const ConvPlan& plan, PackedConv* packed);
 // wants one thread).
 void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
              std::vector<Workspace>* workspaces, const float* input, float* output);
-// The same with planar input or output (`kernel_io`, a SIMD kernel).
-void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsIOFn kernel_io, ThreadPool* pool,
-             std::vector<Workspace>* workspaces, const ConvIO& io);
 
 class ConvNode {
  public:
@@ -89,26 +82,10 @@ class ConvNode {
   TfLiteStatus Prepare(TfLiteContext* context);
   TfLiteStatus Eval(TfLiteContext* context);
 
-  // For a chain (runtime/chain_node.h), which runs its nodes on its own buffers:
-  // points `io` at this node's TFLite input and/or output tensor, checking
-  // they are what Prepare planned for.
-  TfLiteStatus BindTensors(TfLiteContext* context, bool input, bool output, ConvIO* io) const;
-  // Runs the conv on `io` (timed, counted; tuning runs included). Planar
-  // parts need the SIMD kernel: see can_use_planar().
-  void Run(const ConvIO& io);
-  const ConvGeometry& geometry() const { return plan_.geometry; }
-  int input_tensor() const { return config_.input_tensor; }
-  int output_tensor() const { return config_.output_tensor; }
-  int lanes() const { return kernel_io_ != nullptr ? IsaLanes(config_.isa) : 1; }
-  bool can_use_planar() const { return kernel_io_ != nullptr; }
-  NodeCounters* counters() const { return counters_.get(); }
-
  private:
   // One tuning run: the tuner's next candidate, timed; installs the winner
   // once the tuner has chosen.
-  void RunTuningCandidate(const ConvIO& io);
-  // Runs `plan` on `io` with the NHWC kernel, or the planar-capable one when needed.
-  void RunPlan(const ConvPlan& plan, const ConvIO& io);
+  void RunTuningCandidate(const float* in, float* out);
   // Copies the plan in use to the stats counters.
   void Publish(bool tuned);
 
@@ -117,7 +94,6 @@ class ConvNode {
   std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<NodeCounters> counters_;
   ConvRowsFn kernel_ = nullptr;
-  ConvRowsIOFn kernel_io_ = nullptr;  // null for the scalar ISA
   ConvPlan plan_;
   std::vector<Workspace> workspaces_;
   std::shared_ptr<PlanCache> tuning_;

@@ -50,15 +50,15 @@ const char* PaddingName(TfLitePadding p) {
 }
 
 // TfLiteRegistration callbacks of a delegate kernel node, for either node
-// type: Node is ChainNode (CPU kernels) or ClConvNode (OpenCL), and Take the
-// PatternDelegate method that hands over the nodes built in PrepareGraph.
-template <class Node, Node* (PatternDelegate::*Take)(const TfLiteContext*, const TfLiteDelegateParams*)>
+// type: Node is ConvNode (CPU kernels) or ClConvNode (OpenCL), and Take the
+// PatternDelegate method that hands over the node built in PrepareGraph.
+template <class Node, Node* (PatternDelegate::*Take)(const TfLiteContext*, int)>
 void* KernelInit(TfLiteContext* context, const char* buffer, size_t /*length*/) {
   const auto* params = reinterpret_cast<const TfLiteDelegateParams*>(buffer);
-  if (params == nullptr || params->nodes_to_replace == nullptr || params->nodes_to_replace->size < 1) {
+  if (params == nullptr || params->nodes_to_replace == nullptr || params->nodes_to_replace->size != 1) {
     return nullptr;
   }
-  return (PatternDelegate::From(params->delegate)->*Take)(context, params);
+  return (PatternDelegate::From(params->delegate)->*Take)(context, params->nodes_to_replace->data[0]);
 }
 
 template <class Node>
@@ -83,7 +83,7 @@ TfLiteStatus KernelInvoke(TfLiteContext* context, TfLiteNode* node) {
   return conv->Eval(context);
 }
 
-template <class Node, Node* (PatternDelegate::*Take)(const TfLiteContext*, const TfLiteDelegateParams*)>
+template <class Node, Node* (PatternDelegate::*Take)(const TfLiteContext*, int)>
 TfLiteRegistration KernelRegistration(const char* name) {
   TfLiteRegistration registration{};
   registration.init = KernelInit<Node, Take>;
@@ -150,43 +150,22 @@ bool PatternDelegate::InitBackend(std::string* error) {
   return false;
 }
 
-ClConvNode* PatternDelegate::TakePendingCl(const TfLiteContext* context, const TfLiteDelegateParams* params) {
-  if (params->nodes_to_replace->size != 1) return nullptr;
+ClConvNode* PatternDelegate::TakePendingCl(const TfLiteContext* context, int node) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = pending_cl_.find({context, params->nodes_to_replace->data[0]});
+  auto it = pending_cl_.find({context, node});
   if (it == pending_cl_.end()) return nullptr;
   ClConvNode* conv = it->second.release();
   pending_cl_.erase(it);
   return conv;
 }
 
-ChainNode* PatternDelegate::TakeChain(const TfLiteContext* context, const TfLiteDelegateParams* params) {
+ConvNode* PatternDelegate::TakePending(const TfLiteContext* context, int node) {
   std::lock_guard<std::mutex> lock(mu_);
-  const TfLiteIntArray* nodes = params->nodes_to_replace;
-  auto chain = pending_chains_.end();
-  for (int i = 0; i < nodes->size && chain == pending_chains_.end(); ++i) {
-    chain = pending_chains_.find({context, nodes->data[i]});
-  }
-  if (chain == pending_chains_.end() || int(chain->second.size()) != nodes->size) return nullptr;
-  std::vector<std::unique_ptr<ConvNode>> convs;
-  std::vector<bool> exposed;
-  for (int node : chain->second) {
-    auto it = pending_.find({context, node});
-    if (it == pending_.end()) return nullptr;
-    convs.push_back(std::move(it->second));
-    pending_.erase(it);
-  }
-  pending_chains_.erase(chain);
-  // An inner tensor that TFLite lists among the partition's outputs (a
-  // subgraph output, say) must still be written where TFLite reads it.
-  for (size_t i = 0; i < convs.size(); ++i) {
-    bool out = false;
-    for (int j = 0; params->output_tensors != nullptr && j < params->output_tensors->size; ++j) {
-      out = out || params->output_tensors->data[j] == convs[i]->output_tensor();
-    }
-    exposed.push_back(out);
-  }
-  return new ChainNode(std::move(convs), std::move(exposed), options_.chain);
+  auto it = pending_.find({context, node});
+  if (it == pending_.end()) return nullptr;
+  ConvNode* conv = it->second.release();
+  pending_.erase(it);
+  return conv;
 }
 
 std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, const TfLiteNode* node,
@@ -432,71 +411,19 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
   }
 
   const TfLiteRegistration registration =
-      KernelRegistration<ChainNode, &PatternDelegate::TakeChain>("PatternLiteConv");
+      KernelRegistration<ConvNode, &PatternDelegate::TakePending>("PatternLiteConv");
   const TfLiteRegistration cl_registration =
       KernelRegistration<ClConvNode, &PatternDelegate::TakePendingCl>("PatternLiteConvOpenCL");
-
-  // Chains (runtime/chain_node.h): a claimed CPU conv whose output is read by
-  // nothing but the next claimed CPU conv's input runs in one kernel with it,
-  // and the tensor between them stays inside. Every other conv is a chain of
-  // one: adjacent convs handed to TFLite together would otherwise fuse into
-  // one partition whose inner tensors TFLite does not allocate.
-  std::map<int, int> next;  // conv node -> the conv node it feeds
-  std::set<int> fed;        // conv nodes fed by another chained conv
-  if (options_.chain) {
-    std::map<int, int> readers;  // tensor -> node inputs that read it
-    for (int node_index : nodes) {
-      TfLiteNode* node = nullptr;
-      TfLiteRegistration* reg = nullptr;
-      if (context->GetNodeAndRegistration(context, node_index, &node, &reg) != kTfLiteOk || node == nullptr ||
-          node->inputs == nullptr) {
-        continue;
-      }
-      for (int i = 0; i < node->inputs->size; ++i) ++readers[node->inputs->data[i]];
-    }
-    std::map<int, int> producer;  // output tensor -> claimed CPU conv node
-    for (int node_index : claimed) {
-      TfLiteNode* node = nullptr;
-      TfLiteRegistration* reg = nullptr;
-      if (claimed_cl.count(node_index) == 0 &&
-          context->GetNodeAndRegistration(context, node_index, &node, &reg) == kTfLiteOk) {
-        producer[node->outputs->data[0]] = node_index;
-      }
-    }
-    for (int node_index : claimed) {
-      TfLiteNode* node = nullptr;
-      TfLiteRegistration* reg = nullptr;
-      if (claimed_cl.count(node_index) != 0 ||
-          context->GetNodeAndRegistration(context, node_index, &node, &reg) != kTfLiteOk) {
-        continue;
-      }
-      const int in = node->inputs->data[0];
-      const auto p = producer.find(in);
-      if (p != producer.end() && readers[in] == 1 && next.count(p->second) == 0) {
-        next[p->second] = node_index;
-        fed.insert(node_index);
-      }
-    }
-  }
-  std::vector<int> subset_data;
+  // One delegate kernel per conv: adjacent convs must not fuse into one
+  // partition, whose inner tensors TFLite would then not allocate.
+  std::vector<int> one(2);
   TfLiteStatus status = kTfLiteOk;
   for (int node_index : claimed) {
-    const bool cl = claimed_cl.count(node_index) != 0;
-    if (!cl && fed.count(node_index) != 0) continue;  // inside a chain that starts earlier
-    std::vector<int> chain{node_index};
-    for (auto it = next.find(node_index); !cl && it != next.end(); it = next.find(it->second)) {
-      chain.push_back(it->second);
-    }
-    if (!cl) {
-      std::lock_guard<std::mutex> lock(mu_);
-      pending_chains_[{context, node_index}] = chain;
-    }
-    subset_data.assign(1 + chain.size(), 0);
-    auto* subset = reinterpret_cast<TfLiteIntArray*>(subset_data.data());
-    subset->size = int(chain.size());
-    std::copy(chain.begin(), chain.end(), subset->data);
-    if (context->ReplaceNodeSubsetsWithDelegateKernels(context, cl ? cl_registration : registration, subset,
-                                                        &delegate_) != kTfLiteOk) {
+    auto* subset = reinterpret_cast<TfLiteIntArray*>(one.data());
+    subset->size = 1;
+    subset->data[0] = node_index;
+    const TfLiteRegistration& reg = claimed_cl.count(node_index) ? cl_registration : registration;
+    if (context->ReplaceNodeSubsetsWithDelegateKernels(context, reg, subset, &delegate_) != kTfLiteOk) {
       status = kTfLiteDelegateError;
       break;
     }
@@ -504,7 +431,6 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.clear();  // anything TFLite did not take
-    pending_chains_.clear();
     pending_cl_.clear();
   }
   char summary[200];
@@ -520,7 +446,6 @@ std::string PatternDelegate::StatsJson() {
   std::ostringstream os;
   os << "{\"isa\":" << Quote(IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa))
      << ",\"options\":{\"num_threads\":" << options_.num_threads << ",\"min_sparsity\":" << options_.min_sparsity << ",\"autotune\":" << (options_.autotune ? "true" : "false")
-     << ",\"chain\":" << (options_.chain ? "true" : "false")
      << ",\"metadata\":" << Quote(MetadataModeName(options_.metadata)) << "}"
      << ",\"backend\":{\"requested\":" << Quote(BackendName(options_.backend))
      << ",\"active\":" << Quote(opencl_ ? "opencl" : "cpu")
@@ -551,9 +476,7 @@ std::string PatternDelegate::StatsJson() {
       os << ",\"plan\":{\"threads\":" << c.counters->plan_threads.load()
          << ",\"filter_block\":" << c.counters->plan_filter_block.load()
          << ",\"row_blocks\":" << c.counters->plan_row_blocks.load()
-         << ",\"tuned\":" << (c.counters->plan_tuned.load() ? "true" : "false") << "}"
-         << ",\"planar_input\":" << (c.counters->planar_input.load() ? "true" : "false")
-         << ",\"planar_output\":" << (c.counters->planar_output.load() ? "true" : "false");
+         << ",\"tuned\":" << (c.counters->plan_tuned.load() ? "true" : "false") << "}";
     }
     os << "}";
     first = false;

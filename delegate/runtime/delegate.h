@@ -16,7 +16,6 @@
 #include "delegate/abi/tflite_abi.h"
 #include "delegate/metadata/metadata_reader.h"
 #include "delegate/opencl/cl_conv.h"
-#include "delegate/runtime/chain_node.h"
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/options.h"
 #include "delegate/runtime/thread_pool.h"
@@ -68,11 +67,9 @@ class PatternDelegate {
 
   // TfLiteDelegate::Prepare: claims supported nodes of one subgraph.
   TfLiteStatus PrepareGraph(TfLiteContext* context);
-  // Hand the nodes built during PrepareGraph to the delegate kernel TFLite
-  // creates for `params->nodes_to_replace`: a chain of CPU convs, or one
-  // OpenCL conv. Null when they are not ours.
-  ChainNode* TakeChain(const TfLiteContext* context, const TfLiteDelegateParams* params);
-  ClConvNode* TakePendingCl(const TfLiteContext* context, const TfLiteDelegateParams* params);
+  // Hands the ConvNode built for `node` during PrepareGraph to its kernel.
+  ConvNode* TakePending(const TfLiteContext* context, int node);
+  ClConvNode* TakePendingCl(const TfLiteContext* context, int node);
 
   std::string StatsJson();
   const DelegateOptions& options() const { return options_; }
@@ -93,8 +90,6 @@ class PatternDelegate {
   std::shared_ptr<PlanCache> plan_cache_;  // autotune's choices, shared by this delegate's interpreters
   using NodeKey = std::pair<const void*, int>;
   std::map<NodeKey, std::unique_ptr<ConvNode>> pending_;
-  // The node indices of each chain, by its first node (runtime/chain_node.h).
-  std::map<NodeKey, std::vector<int>> pending_chains_;
   std::map<NodeKey, std::unique_ptr<ClConvNode>> pending_cl_;
   // The OpenCL device, when the backend is OpenCL (null: the CPU kernels run).
   std::shared_ptr<ClRuntime> opencl_;

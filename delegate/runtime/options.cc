@@ -140,16 +140,6 @@ bool SetOption(const std::string& key, const std::string& value, DelegateOptions
     o->autotune = v != 0;
     return true;
   }
-  if (key == spec::kOptChainName) {
-    int v = 0;
-    if (!ParseInt(value, spec::kOptChainMin, spec::kOptChainMax, &v)) {
-      *error = std::string(spec::kOptChainName) + " must be an integer in " + spec::kOptChainRange +
-               " (False or True), got '" + value + "'";
-      return false;
-    }
-    o->chain = v != 0;
-    return true;
-  }
   if (key == spec::kOptBackendName) {
     const int i = ChoiceIndex(value, spec::kOptBackendChoices);
     if (i < 0) {

@@ -31,7 +31,6 @@ struct DelegateOptions {
   // Time each claimed layer's candidate plans on its first run and keep the
   // fastest (conv_node.cc); off gives the fixed, reproducible heuristics.
   bool autotune = contract::kOptAutotuneDefault != 0;
-  bool chain = contract::kOptChainDefault != 0;
   // Where claimed convs run (delegate/opencl/cl_conv.h for OpenCL), and
   // which OpenCL platform and device: "" any, an index, or a name substring.
   Backend backend = Backend(contract::kOptBackendDefault);

@@ -168,19 +168,6 @@ OPTIONS = (
         ),
     ),
     OptionSpec(
-        name="chain",
-        type="int",
-        default=1,
-        minimum=0,
-        maximum=1,
-        choices=(),
-        help=(
-            "`True`/`1`: claimed convs that each feed only the next run as one delegate kernel, which passes their "
-            "intermediate tensors in the SIMD kernels' planar layout instead of NHWC; `False`/`0`: one delegate kernel "
-            "per conv"
-        ),
-    ),
-    OptionSpec(
         name="backend",
         type="choice",
         default="cpu",

@@ -195,9 +195,6 @@ def load_delegate(num_threads: int | None = None, **options: Any) -> Delegate:
       autotune: ``True`` (default) times each claimed layer's candidate
         plans (thread count, work split) on its first run and keeps the
         fastest; ``False`` uses the fixed heuristics, for reproducible plans.
-      chain: ``True`` (default) runs claimed convs that each feed only the
-        next as one delegate kernel, passing the tensors between them in the
-        kernels' planar layout (no NHWC round trip); ``False``: one kernel per conv.
       backend: ``"cpu"`` (default, the SIMD kernels), ``"opencl"`` (an
         OpenCL device runs the claimed convs) or ``"auto"`` (OpenCL when a GPU
         device exists, else the CPU kernels). ``stats()["backend"]`` and each
