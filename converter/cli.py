@@ -152,6 +152,12 @@ def _parser() -> argparse.ArgumentParser:
         type=nonnegative,
         help="minutes for synthesis + distillation, overriding the preset's (0: unbounded)",
     )
+    pr.add_argument(
+        "--synthesis",
+        choices=defaults.SYNTHESIS_KINDS,
+        default=defaults.SYNTHESIS,
+        help="fixed: distil on the images made up front; growing: also add adversarial images while distilling",
+    )
     pr.add_argument("--samples", type=count, help="synthetic images to generate (default: the preset's)")
     pr.add_argument("--iterations", type=nonnegative_int, default=defaults.ITERATIONS, help="ADMM iterations per layer")
     pr.add_argument("--synthetic-steps", type=nonnegative_int, help="steps per synthetic batch (default: the preset's)")
@@ -384,6 +390,7 @@ def _run(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     from patternlite.converter.export import export_tflite
     from patternlite.converter.io import save_masks
+    from patternlite.converter.pool_growth import PoolGrowth
     from patternlite.converter.pruner import prune
 
     model = _load(args.model)
@@ -403,6 +410,7 @@ def _prune(args: argparse.Namespace) -> int:
         allocation=args.allocation,
         preset=args.preset,
         budget=args.budget,
+        growth=PoolGrowth() if args.synthesis == "growing" else None,
         seed=args.seed,
         prune_first=args.prune_first,
         progress=not args.no_progress,

@@ -22,6 +22,13 @@ DISTILL_STEPS = 2000
 # dev images: 78.0% -> 79.2%), for about 1.5x the distillation time.
 DISTILL_ADVERSARIAL = 0.1
 
+# How distillation gets its images: "fixed" (the set synthesised up front) or
+# "growing" (that set plus adversarial rounds during distillation, CMI-style;
+# converter/pool_growth.py), compared at equal wall time by
+# benchmarks/datafree_synthesis.py.
+SYNTHESIS = "fixed"
+SYNTHESIS_KINDS = ("fixed", "growing")
+
 # Presets of ``prune``: the time budget (minutes) and the sizes it trades. The
 # budget bounds BatchNorm synthesis (at most SYNTHESIS_SHARE of it: fewer
 # images if the time runs short) and end-to-end distillation (whatever time the

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from patternlite.converter import defaults
 from patternlite.converter.graph import ConvInfo, find_convs, with_logits
+from patternlite.converter.pool_growth import PoolGrower, PoolGrowth
 from patternlite.converter.progress import progress_bar
 from patternlite.converter.schedule import BudgetedCosine
 
@@ -41,6 +42,9 @@ class DistillReport:
     loss_start: float
     loss_end: float
     seconds: float
+    pool_images: int = 0  # images distilled on at the end (the pool grows with ``growth``)
+    grown_images: int = 0  # of which made by adversarial rounds
+    synthesis_seconds: float = 0.0  # spent on those rounds
 
 
 def _pruned_convs(model: keras.Model, names: list[str]) -> list[ConvInfo]:
@@ -124,6 +128,7 @@ def distill(
     seed: int = 0,
     progress: bool = True,
     seconds: float | None = None,
+    growth: PoolGrowth | None = None,
 ) -> DistillReport:
     """Train ``student`` (the pruned copy of ``teacher``) in place on the synthetic inputs ``x``.
 
@@ -137,7 +142,9 @@ def distill(
     standard deviation) up the student-teacher divergence: the synthetic pool
     is small, and these are the inputs where the student still has most to learn.
     ``seconds`` (optional) is a time budget: the cosine then runs over the clock
-    and ends at it (``steps`` stays the cap), see ``schedule.py``.
+    and ends at it (``steps`` stays the cap), see ``schedule.py``. ``growth``
+    (optional, needs BatchNorm in the teacher) spends that share of the time
+    adding adversarial images to the pool (``pool_growth.py``).
     """
     t0 = time.perf_counter()
     names = list(masks)
@@ -185,6 +192,9 @@ def distill(
             kernel.assign(kernel * mask)
         return loss
 
+    grower = PoolGrower(teacher, t_model, s_model, growth, seed=seed) if growth is not None else None
+    synth_seconds = 0.0
+    t_loop = time.perf_counter()
     losses: list[float] = []
     bar = progress_bar(total=steps, desc="distill", disable=not progress, leave=False)
     while steps > 0:
@@ -196,6 +206,11 @@ def distill(
         opt.learning_rate.assign(schedule.lr(len(losses)))
         losses.append(float(train_step(xb)))
         bar.update(1)
+        if grower is not None and growth is not None and synth_seconds < growth.share * (time.perf_counter() - t_loop):
+            t_grow = time.perf_counter()
+            start = augment(x[rng.integers(0, len(x), growth.batch)], rng)
+            x = np.concatenate([x, grower.grow(start)])
+            synth_seconds += time.perf_counter() - t_grow
         if len(losses) % 50 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3g}", refresh=False)
         if schedule.done(len(losses)):
@@ -210,4 +225,7 @@ def distill(
         loss_start=float(np.mean(losses[:tail])) if losses else 0.0,
         loss_end=float(np.mean(losses[-tail:])) if losses else 0.0,
         seconds=time.perf_counter() - t0,
+        pool_images=len(x),
+        grown_images=grower.images if grower is not None else 0,
+        synthesis_seconds=synth_seconds,
     )

@@ -20,10 +20,11 @@ from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import ConvInfo, clone_with_weights, find_convs
 from patternlite.converter.layer_problem import apply_weights, bn_scale, build_problem, forward, output_pixels
 from patternlite.converter.patterns import resolve_library
+from patternlite.converter.pool_growth import PoolGrowth
 from patternlite.converter.progress import progress_bar
 from patternlite.converter.projection import project
 from patternlite.converter.report import LayerReport, format_table
-from patternlite.converter.synthetic import SYNTHETIC_KINDS, synthetic_inputs
+from patternlite.converter.synthetic import SYNTHETIC_KINDS, batchnorms, synthetic_inputs
 
 METHODS = ("admm", "magnitude")
 _MAX_POOL_VALUES = 32 * 1024 * 1024  # input values (augmented copies included) in the layer-wise pool
@@ -68,6 +69,11 @@ class PruneResult:
                 f"\ndistilled end to end: {d.steps} steps, loss {d.loss_start:.3g} -> {d.loss_end:.3g} "
                 f"({d.seconds:.1f} s); err columns are before distillation"
             )
+            if d.grown_images:
+                table += (
+                    f"\ngrowing pool: {d.grown_images} adversarial images added in {d.synthesis_seconds:.1f} s "
+                    f"({d.pool_images} in all)"
+                )
         return table
 
     def macs_kept(self) -> float:
@@ -133,6 +139,7 @@ def prune(
     allocation: str = "uniform",
     preset: str = defaults.PRESET,
     budget: float | None = None,
+    growth: PoolGrowth | None = None,
 ) -> PruneResult:
     """Pattern-prune every 3x3 conv of ``model`` (a copy; the input model is not modified).
 
@@ -157,7 +164,9 @@ def prune(
     ``preset`` ("fast" or "standard", see ``defaults.PRESETS``) supplies the
     time ``budget`` in minutes and the ``samples``/``synthetic_steps`` left as
     None. The budget bounds synthesis and distillation (``budget=0``: no bound,
-    every stage runs its full sizes).
+    every stage runs its full sizes). ``growth`` (a :class:`PoolGrowth`, ADMM with
+    BatchNorm synthesis only) makes distillation grow its synthetic pool with
+    adversarial images (CMI-style, ``pool_growth.py``) for that share of its time.
     """
     t_start = time.perf_counter()
     if preset not in defaults.PRESETS:
@@ -268,6 +277,7 @@ def prune(
             seed=seed,
             progress=progress,
             seconds=left,
+            growth=growth if inputs is None and synthetic == "bn" and batchnorms(model) else None,
         )
     return PruneResult(
         model=pruned,

@@ -86,6 +86,52 @@ def noise_inputs(model: keras.Model, samples: int, *, seed: int = 0) -> npt.NDAr
     return m + s * z
 
 
+class BnMatcher:
+    """The model's BatchNorm running statistics as a loss on a batch of inputs.
+
+    Inputs are parametrised as ``x = m + s * z`` (the calibration of
+    :func:`_calibration`), so step sizes are in units of calibrated noise.
+    """
+
+    def __init__(self, model: keras.Model, *, seed: int = 0, tv: float = 0.0) -> None:
+        self.shape = input_shape(model)
+        self.m, self.s = _calibration(model, self.shape, seed)
+        self.tv = tv
+        bns = batchnorms(model)
+        if not bns:
+            raise UnsupportedModelError("the model has no BatchNorm layer to match")
+        self.feats = keras.Model(model.inputs, [bn.input for bn in bns])
+        self.targets = []
+        for bn in bns:
+            rm, rv = _bn_stats(bn)
+            self.targets.append((tf.constant(rm), tf.constant(np.sqrt(rv + 1e-5)), tf.constant(1.0 / (rv + 1e-5))))
+
+    def inputs(self, z: tf.Tensor) -> tf.Tensor:
+        return self.m + self.s * z
+
+    def latent(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return ((x - self.m) / self.s).astype(np.float32)
+
+    def loss(self, z: tf.Tensor) -> tf.Tensor:
+        acts = self.feats([self.inputs(z)], training=False)
+        if not isinstance(acts, (list, tuple)):
+            acts = [acts]
+        total = tf.constant(0.0)
+        for a, (rm, rsd, inv_var) in zip(acts, self.targets, strict=True):
+            axes = list(range(len(a.shape) - 1))
+            mu, var = tf.nn.moments(a, axes=axes)
+            # Scale-free: squared errors in units of the layer's own running variance.
+            total += tf.reduce_mean(((mu - rm) ** 2 + (tf.sqrt(var + 1e-5) - rsd) ** 2) * inv_var)
+        # A weak prior keeps the inputs in the calibrated range instead of drifting to extremes.
+        loss = total / len(self.targets) + 1e-4 * tf.reduce_mean(z**2)
+        if self.tv > 0 and len(z.shape) == 4:
+            # Natural images are smooth; a total-variation prior pushes synthetic ones the same way.
+            loss += self.tv * (
+                tf.reduce_mean((z[:, 1:] - z[:, :-1]) ** 2) + tf.reduce_mean((z[:, :, 1:] - z[:, :, :-1]) ** 2)
+            )
+        return loss
+
+
 def bn_inputs(
     model: keras.Model,
     samples: int,
@@ -115,39 +161,14 @@ def bn_inputs(
     cosine schedule it reaches 0.002 and 75.8% (dense: 89.0%); ResNet-20 is
     unchanged at 76.4% for keep 0.5.
     """
-    bns = batchnorms(model)
-    shape = input_shape(model)
-    m, s = _calibration(model, shape, seed)
-    if not bns:
+    if not batchnorms(model):
         return noise_inputs(model, samples, seed=seed)
-    feats = keras.Model(model.inputs, [bn.input for bn in bns])
-    targets = []
-    for bn in bns:
-        rm, rv = _bn_stats(bn)
-        targets.append((tf.constant(rm), tf.constant(np.sqrt(rv + 1e-5)), tf.constant(1.0 / (rv + 1e-5))))
+    matcher = BnMatcher(model, seed=seed, tv=tv)
+    shape = matcher.shape
     rng = np.random.default_rng(seed)
     out = np.empty((samples, *shape), np.float32)
     n_batches = math.ceil(samples / batch)
     bar = progress_bar(total=n_batches * steps, desc="bn-synthetic", disable=not progress, leave=False)
-
-    def loss_fn(z: tf.Variable) -> tf.Tensor:
-        acts = feats([m + s * z], training=False)
-        if not isinstance(acts, (list, tuple)):
-            acts = [acts]
-        total = tf.constant(0.0)
-        for a, (rm, rsd, inv_var) in zip(acts, targets, strict=True):
-            axes = list(range(len(a.shape) - 1))
-            mu, var = tf.nn.moments(a, axes=axes)
-            # Scale-free: squared errors in units of the layer's own running variance.
-            total += tf.reduce_mean(((mu - rm) ** 2 + (tf.sqrt(var + 1e-5) - rsd) ** 2) * inv_var)
-        # A weak prior keeps the inputs in the calibrated range instead of drifting to extremes.
-        loss = total / len(targets) + 1e-4 * tf.reduce_mean(z**2)
-        if tv > 0 and len(z.shape) == 4:
-            # Natural images are smooth; a total-variation prior pushes synthetic ones the same way.
-            loss += tv * (
-                tf.reduce_mean((z[:, 1:] - z[:, :-1]) ** 2) + tf.reduce_mean((z[:, :, 1:] - z[:, :, :-1]) ** 2)
-            )
-        return loss
 
     t0 = time.perf_counter()
     done = 0
@@ -162,7 +183,7 @@ def bn_inputs(
         @tf.function
         def step(z: tf.Variable = z, opt: keras.optimizers.Optimizer = opt) -> tf.Tensor:
             with tf.GradientTape() as tape:
-                loss = loss_fn(z)
+                loss = matcher.loss(z)
             opt.apply_gradients([(tape.gradient(loss, z), z)])
             return loss
 
@@ -170,7 +191,7 @@ def bn_inputs(
             loss = step()
             bar.update(1)
         bar.set_postfix(bn_loss=f"{float(loss):.3g}", refresh=False)
-        out[b * batch : b * batch + n] = m + s * z.numpy()
+        out[b * batch : b * batch + n] = matcher.m + matcher.s * z.numpy()
         done = b * batch + n
     bar.close()
     return out[:done]

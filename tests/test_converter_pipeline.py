@@ -23,9 +23,10 @@ from patternlite.converter import (  # noqa: E402
 )
 from patternlite.converter.cli import main as cli_main  # noqa: E402
 from patternlite.converter.distill import augment, distill  # noqa: E402
-from patternlite.converter.graph import clone_with_weights, find_convs  # noqa: E402
+from patternlite.converter.graph import clone_with_weights, find_convs, with_logits  # noqa: E402
 from patternlite.converter.io import load_masks  # noqa: E402
 from patternlite.converter.models import accuracy, digits_data, train_digits_cnn  # noqa: E402
+from patternlite.converter.pool_growth import PoolGrower, PoolGrowth  # noqa: E402
 from patternlite.converter.runtime import interpreter, predict, try_delegate  # noqa: E402
 from patternlite.converter.synthetic import synthetic_inputs  # noqa: E402
 from patternlite.metadata import METADATA_NAME, PRUNED, decode, kernel_patterns_from_weights  # noqa: E402
@@ -344,3 +345,45 @@ def test_augment_is_seeded_and_stays_within_the_images() -> None:
     # Small inputs (8x8 digits) are only mixed, never shifted.
     small = rng.uniform(0, 1, (8, 8, 8, 1)).astype(np.float32)
     assert augment(small, np.random.default_rng(0)).shape == small.shape
+
+
+def test_growing_pool_adds_adversarial_images_within_the_budget(cnn: tuple[keras.Model, Path]) -> None:
+    budget = 0.25  # minutes
+    growth = PoolGrowth(share=0.3, batch=16, steps=5)
+    r = prune(cnn[0], keep=0.5, patterns=6, samples=64, iterations=3, budget=budget, growth=growth, progress=False)
+    d = r.distilled
+    assert d is not None and d.grown_images > 0 and d.grown_images % growth.batch == 0
+    assert d.pool_images == r.synthetic_images + d.grown_images
+    rounds = d.grown_images // growth.batch
+    # A round starts only while synthesis is below its share, so it overshoots by at most one round.
+    assert d.synthesis_seconds <= growth.share * d.seconds + d.synthesis_seconds / rounds + 0.5
+    assert r.seconds <= 60 * budget + 3.0, r.seconds
+    for name, mask in r.masks.items():
+        assert np.all(np.asarray(r.model.get_layer(name).kernel)[~mask] == 0)
+    assert "adversarial images added" in r.summary()
+
+
+def test_adversarial_round_raises_disagreement_and_keeps_batchnorm_statistics(cnn: tuple[keras.Model, Path]) -> None:
+    import tensorflow as tf
+
+    teacher = cnn[0]
+    student = prune(teacher, keep=0.5, method="magnitude", progress=False).model
+    t_logits, s_logits = with_logits(teacher), with_logits(student)
+    start = synthetic_inputs(teacher, "bn", 32, steps=60, progress=False)
+    grower = PoolGrower(teacher, t_logits, s_logits, PoolGrowth(batch=32, steps=10))
+    grown = grower.grow(start)
+    assert grown.shape == start.shape and not np.array_equal(grown, start)
+
+    def kl(x: np.ndarray) -> float:
+        p = tf.nn.softmax(t_logits(x)).numpy()
+        return float(np.mean(np.sum(p * (np.log(p + 1e-12) - tf.nn.log_softmax(s_logits(x)).numpy()), axis=-1)))
+
+    noise = np.random.default_rng(0).standard_normal(start.shape).astype(np.float32)
+    bn = grower.matcher
+    bn_start, bn_grown, bn_noise = (float(bn.loss(tf.constant(bn.latent(v)))) for v in (start, grown, noise))
+    assert kl(grown) > kl(start)
+    # Still images of the teacher's world: far closer to its BatchNorm statistics than noise.
+    assert bn_grown < 0.5 * bn_noise, (bn_start, bn_grown, bn_noise)
+    assert grower.images == 32 and grower.rounds == 1
+    with pytest.raises(ValueError, match="share"):
+        PoolGrowth(share=1.5).validate()
