@@ -76,6 +76,7 @@ CASES = [
     ("prune {d}/model.keras -o {o}/p.tflite --samples 0", USAGE, "expected an integer >= 1"),
     ("prune {d}/model.keras -o {o}/p.tflite --budget -1", USAGE, "expected a number >= 0"),
     ("prune {d}/model.keras -o {o}/p.tflite --preset slow", USAGE, "invalid choice"),
+    ("prune {d}/model.keras -o {o}/p.tflite --synthesis adversarial", USAGE, "invalid choice"),
     ("prune {d}/model.keras -o {o}/p.tflite --keep {{}}", USAGE, "expected"),
     # export
     ("export {d}/missing.keras -o {o}/e.tflite", REFUSED, "does not exist"),
@@ -162,10 +163,11 @@ def test_a_redirected_run_is_quiet(work: Path, tmp_path: Path) -> None:
         str(tmp_path / "p.tflite"),
     ]
     cmd += ["--keep", "0.5", "--patterns", "4", "--samples", "64", "--synthetic-steps", "5", "--iterations", "2"]
-    cmd += ["--distill-steps", "20"]
+    cmd += ["--distill-steps", "20", "--synthesis", "growing"]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr
+    assert "adversarial images added" in proc.stdout, proc.stdout
     for noise in ("oneDNN", "cuInit", "absl", "UserWarning", "structure of `inputs`"):
         assert noise not in proc.stderr, proc.stderr
     assert proc.stderr.count("\r") < 30, proc.stderr[-2000:]
