@@ -70,10 +70,7 @@ void PlanTuner::Start(std::vector<PlanChoice> candidates) {
   runs_ = 0;
   next_ = 0;
   winner_index_ = 0;
-  if (candidates_.size() == 1) {  // nothing to choose
-    winner_ = candidates_[0];
-    candidates_.clear();
-  }
+  chosen_ = candidates_.size() == 1;  // nothing to choose
 }
 
 bool PlanTuner::Record(uint64_t nanoseconds) {
@@ -92,9 +89,8 @@ bool PlanTuner::Record(uint64_t nanoseconds) {
     medians.push_back(runs[runs.size() / 2]);
   }
   const auto best = std::min_element(medians.begin(), medians.end()) - medians.begin();
-  winner_ = candidates_[size_t(best)];
   winner_index_ = int(best);
-  candidates_.clear();
+  chosen_ = true;
   runs_ns_.clear();
   return true;
 }

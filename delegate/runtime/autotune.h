@@ -59,22 +59,23 @@ class PlanTuner {
   static constexpr int kRuns = 3;
 
   void Start(std::vector<PlanChoice> candidates);
-  bool active() const { return !candidates_.empty(); }
+  bool active() const { return !chosen_ && !candidates_.empty(); }
   // The candidate the next run should use.
   int next() const { return next_; }
   const std::vector<PlanChoice>& candidates() const { return candidates_; }
   // Records the run of candidate next(); returns true when the tuner has
-  // chosen, after which winner() is valid and active() false.
+  // chosen, after which winner() (candidate winner_index()) is valid and
+  // active() false.
   bool Record(uint64_t nanoseconds);
-  const PlanChoice& winner() const { return winner_; }
+  const PlanChoice& winner() const { return candidates_[size_t(winner_index_)]; }
   int winner_index() const { return winner_index_; }
 
  private:
   std::vector<PlanChoice> candidates_;
-  std::vector<std::vector<uint64_t>> runs_ns_;  // per candidate
+  std::vector<std::vector<uint64_t>> runs_ns_;  // per candidate, until chosen
   int runs_ = 0;  // completed runs, over all candidates
   int next_ = 0;
-  PlanChoice winner_;
+  bool chosen_ = false;
   int winner_index_ = 0;
 };
 

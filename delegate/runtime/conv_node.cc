@@ -174,12 +174,15 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
     } else {
       const size_t macs = size_t(g.batch) * g.out_h * g.out_w * macs_per_pixel;
       tuner_.Start(PlanCandidates(g.out_c, plan_.filter_block, threads, macs, plan_.blocks_per_image));
-      for (const PlanChoice& c : tuner_.candidates()) {
-        ConvPlan p;
-        plan(&c, &p);
-        candidate_plans_.push_back(p);
+      if (tuner_.active()) {
+        for (const PlanChoice& c : tuner_.candidates()) {
+          ConvPlan p;
+          plan(&c, &p);
+          candidate_plans_.push_back(p);
+        }
+      } else {
+        plan(&tuner_.winner(), &plan_);  // a single candidate
       }
-      if (!tuner_.active()) plan(&tuner_.winner(), &plan_);  // a single candidate
     }
   }
   // While tuning, each candidate filter block gets its own channel-major pack.

@@ -38,6 +38,21 @@ thread_local std::string g_last_error;
 // 1 a bad option, 2 the requested backend is unavailable (Python raises
 // ValueError for the first and OpenCLUnavailableError for the second).
 thread_local int g_last_error_kind = 0;
+
+// The benchmark entry points' filters come without metadata: each kernel's
+// pattern is read off its non-zero taps, as for a model without metadata.
+// False with g_last_error set when the filter is not pattern-sparse.
+bool PackFromWeights(const float* filter, int out_c, int in_c, const float* bias, patternlite::PackedConv* packed) {
+  static const std::vector<uint16_t> kNoLibrary;
+  std::vector<uint16_t> masks;
+  std::string reason;
+  if (!patternlite::AssignKernelMasks(filter, out_c, in_c, nullptr, kNoLibrary, &masks, &reason)) {
+    g_last_error = reason;
+    return false;
+  }
+  patternlite::PackPatternConv(filter, out_c, in_c, masks.data(), bias, packed);
+  return true;
+}
 }  // namespace
 
 PL_EXPORT TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** values, size_t num_options,
@@ -119,15 +134,8 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
       g_last_error = "isa not available";
       return -1;
     }
-    std::vector<uint16_t> masks;
-    std::string reason;
-    static const std::vector<uint16_t> kNoLibrary;
-    if (!patternlite::AssignKernelMasks(filter, out_c, in_c, nullptr, kNoLibrary, &masks, &reason)) {
-      g_last_error = reason;
-      return -1;
-    }
     patternlite::PackedConv packed;
-    patternlite::PackPatternConv(filter, out_c, in_c, masks.data(), bias, &packed);
+    if (!PackFromWeights(filter, out_c, in_c, bias, &packed)) return -1;
     float lo = 0, hi = 0;
     const char* act_name = nullptr;
     if (!patternlite::ActivationRange(TfLiteFusedActivation(activation), &lo, &hi, &act_name)) {
@@ -236,14 +244,8 @@ PL_EXPORT int patternlite_opencl_conv2d(const float* input, int batch, int in_h,
     if (dense) {
       ok = conv.InitDense(filter, bias, out_c, in_c, params, &error);
     } else {
-      std::vector<uint16_t> masks;
-      static const std::vector<uint16_t> kNoLibrary;
-      if (!patternlite::AssignKernelMasks(filter, out_c, in_c, nullptr, kNoLibrary, &masks, &error)) {
-        g_last_error = error;
-        return -1;
-      }
       patternlite::PackedConv packed;
-      patternlite::PackPatternConv(filter, out_c, in_c, masks.data(), bias, &packed);
+      if (!PackFromWeights(filter, out_c, in_c, bias, &packed)) return -1;
       ok = conv.InitPattern(packed, params, &error);
     }
     if (!ok || !conv.Plan(batch, in_h, in_w, in_c, &error)) {
