@@ -13,7 +13,6 @@ and writes benchmarks/results/kernels-<date>-<host>.json.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import datetime as dt
 import json
 import socket
@@ -26,8 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import patternlite  # noqa: E402
+from benchmarks.native_conv import run_native_conv  # noqa: E402
 from benchmarks.run import machine_info  # noqa: E402
-from patternlite.delegate import _library, isa_available  # noqa: E402
+from patternlite.delegate import isa_available  # noqa: E402
 
 from conv_models import build_conv_model, metadata_for, pattern_pruned_filters  # noqa: E402
 
@@ -49,37 +49,8 @@ LAYERS = [
 def direct(
     isa: str, x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int, threads: int, repeats: int
 ) -> tuple[float, np.ndarray]:
-    lib = _library()
-    fn = lib.patternlite_conv2d
-    f = ctypes.POINTER(ctypes.c_float)
-    fn.restype = ctypes.c_int
-    n, h, wd, c = x.shape
-    o = w.shape[0]
-    oh, ow = -(-h // stride), -(-wd // stride)
-    out = np.empty((n, oh, ow, o), np.float32)
-    sec = ctypes.c_double()
-    rc = fn(
-        x.ctypes.data_as(f),
-        n,
-        h,
-        wd,
-        c,
-        w.ctypes.data_as(f),
-        o,
-        bias.ctypes.data_as(f),
-        stride,
-        stride,
-        1,
-        1,
-        isa.encode(),
-        threads,
-        repeats,
-        out.ctypes.data_as(f),
-        ctypes.byref(sec),
-    )
-    if rc != 0:
-        raise RuntimeError(lib.patternlite_last_error().decode())
-    return sec.value, out
+    """One ISA's kernel on raw arrays, no TFLite: median seconds of one run, and the output."""
+    return run_native_conv("patternlite_conv2d", x, w, bias, stride, [isa.encode(), threads, repeats])
 
 
 # Warm-up invocations before timing: enough for the delegate's autotuner to try

@@ -35,8 +35,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import patternlite  # noqa: E402
 from benchmarks.kernel_bench import LAYERS, LIBRARY, direct  # noqa: E402
+from benchmarks.native_conv import run_native_conv  # noqa: E402
 from benchmarks.run import machine_info  # noqa: E402
-from patternlite.delegate import _library, best_isa  # noqa: E402
+from patternlite.delegate import best_isa  # noqa: E402
 
 from conv_models import pattern_pruned_filters  # noqa: E402
 
@@ -48,7 +49,6 @@ DEFAULT_LAYERS = [
     "resnet 14x14x256->256",
     "stride2 56x56x64->128",
 ]
-RELU = 1
 
 
 def opencl_conv(
@@ -63,41 +63,10 @@ def opencl_conv(
     device: str,
 ) -> tuple[float, np.ndarray, str]:
     """Median seconds of one run, the output, and the device's name."""
-    lib = _library()
-    fn = lib.patternlite_opencl_conv2d
-    f = ctypes.POINTER(ctypes.c_float)
-    fn.restype = ctypes.c_int
-    n, h, wd, c = x.shape
-    o = w.shape[0]
-    oh, ow = -(-h // stride), -(-wd // stride)
-    out = np.empty((n, oh, ow, o), np.float32)
-    sec = ctypes.c_double()
     name = ctypes.create_string_buffer(256)
-    rc = fn(
-        x.ctypes.data_as(f),
-        n,
-        h,
-        wd,
-        c,
-        w.ctypes.data_as(f),
-        o,
-        bias.ctypes.data_as(f),
-        stride,
-        stride,
-        1,  # SAME
-        RELU,
-        int(dense),
-        platform.encode(),
-        device.encode(),
-        repeats,
-        out.ctypes.data_as(f),
-        ctypes.byref(sec),
-        name,
-        ctypes.sizeof(name),
-    )
-    if rc != 0:
-        raise RuntimeError(lib.patternlite_last_error().decode())
-    return sec.value, out, name.value.decode(errors="replace")
+    middle = [int(dense), platform.encode(), device.encode(), repeats]
+    seconds, out = run_native_conv("patternlite_opencl_conv2d", x, w, bias, stride, middle, (name, ctypes.sizeof(name)))
+    return seconds, out, name.value.decode(errors="replace")
 
 
 def scaled_error(out: np.ndarray, ref: np.ndarray) -> float:
