@@ -47,6 +47,21 @@ def shared_dir(arg: str | None) -> Path:
     return Path(arg or os.environ.get("PATTERNLITE_SHARED", REPO.parent / "shared")).resolve()
 
 
+def dev_sets(shared: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The 500 lossless dev images and the 4,500 JPEG ones (float32), each with its labels."""
+    lossless = np.load(shared / "data" / "cifar10_dev_lossless.npz")
+    jpeg = np.load(shared / "data" / "cifar10_dev_jpeg_q75.npz")
+    return lossless["images"].astype(np.float32), lossless["labels"], jpeg["images"].astype(np.float32), jpeg["labels"]
+
+
+def results_base(out: Path, prefix: str, tag: str) -> tuple[Path, str, str]:
+    """``out/<prefix>-<date>-<host>[-<tag>]`` (the .json and .md share it), the date and the host."""
+    host = socket.gethostname()
+    stamp = dt.date.today().isoformat()
+    out.mkdir(parents=True, exist_ok=True)
+    return out / f"{prefix}-{stamp}-{host}{('-' + tag) if tag else ''}", stamp, host
+
+
 def top1(model: Any, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(model.predict(x, batch_size=250, verbose=0), axis=1) == y))
 
@@ -121,18 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     from patternlite.converter.graph import clone_with_weights
     from patternlite.converter.io import load_masks, save_masks, write_atomic
 
-    lossless = np.load(shared / "data" / "cifar10_dev_lossless.npz")
-    x_eval, y_eval = lossless["images"].astype(np.float32), lossless["labels"]
-    jpeg = np.load(shared / "data" / "cifar10_dev_jpeg_q75.npz")
-    x_jpeg, y_jpeg = jpeg["images"].astype(np.float32), jpeg["labels"]
+    x_eval, y_eval, x_jpeg, y_jpeg = dev_sets(shared)
     client = np.load(shared / "data" / "cifar10_client_train_jpeg_q75.npz")
     x_client, y_client = client["images"], client["labels"]
 
-    host = socket.gethostname()
-    stamp = dt.date.today().isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
+    base, stamp, host = results_base(args.out, "accuracy", args.tag)
     args.cache.mkdir(parents=True, exist_ok=True)
-    base = args.out / f"accuracy-{stamp}-{host}{('-' + args.tag) if args.tag else ''}"
     stage = f"preset {args.preset}" + (f", budget {args.budget:g} min" if args.budget else "")
     meta = {
         "date": stamp,

@@ -21,10 +21,8 @@ Exits 2 (with one line) when the shared material is absent.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import socket
 import sys
 import time
 from pathlib import Path
@@ -32,10 +30,9 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.accuracy import MODELS, REPO, shared_dir, top1  # noqa: E402
+from benchmarks.accuracy import MODELS, REPO, dev_sets, results_base, shared_dir, top1  # noqa: E402
 
 
 def render(meta: dict[str, Any], rows: list[dict[str, Any]], command: str) -> str:
@@ -85,15 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     from patternlite.converter import prune
     from patternlite.converter.pool_growth import PoolGrowth
 
-    lossless = np.load(shared / "data" / "cifar10_dev_lossless.npz")
-    x_eval, y_eval = lossless["images"].astype(np.float32), lossless["labels"]
-    jpeg = np.load(shared / "data" / "cifar10_dev_jpeg_q75.npz")
-    x_jpeg, y_jpeg = jpeg["images"].astype(np.float32), jpeg["labels"]
-
-    host = socket.gethostname()
-    stamp = dt.date.today().isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    base = args.out / f"datafree-synthesis-{stamp}-{host}{('-' + args.tag) if args.tag else ''}"
+    x_eval, y_eval, x_jpeg, y_jpeg = dev_sets(shared)
+    base, stamp, host = results_base(args.out, "datafree-synthesis", args.tag)
     meta = {
         "date": stamp,
         "host": host,

@@ -206,9 +206,9 @@ def distill(
         opt.learning_rate.assign(schedule.lr(len(losses)))
         losses.append(float(train_step(xb)))
         bar.update(1)
-        if grower is not None and growth is not None and synth_seconds < growth.share * (time.perf_counter() - t_loop):
+        if grower is not None and synth_seconds < grower.policy.share * (time.perf_counter() - t_loop):
             t_grow = time.perf_counter()
-            start = augment(x[rng.integers(0, len(x), growth.batch)], rng)
+            start = augment(x[rng.integers(0, len(x), grower.policy.batch)], rng)
             x = np.concatenate([x, grower.grow(start)])
             synth_seconds += time.perf_counter() - t_grow
         if len(losses) % 50 == 0:

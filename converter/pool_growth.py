@@ -60,7 +60,6 @@ class PoolGrower:
         self.z = tf.Variable(tf.zeros(shape))
         self.m1 = tf.Variable(tf.zeros(shape))
         self.m2 = tf.Variable(tf.zeros(shape))
-        self.images = 0
         self.rounds = 0
         b1, b2 = 0.9, 0.999
         adv = float(policy.adversarial)
@@ -87,6 +86,11 @@ class PoolGrower:
 
         self._step = step
 
+    @property
+    def images(self) -> int:
+        """Images made so far, over all rounds."""
+        return self.rounds * self.policy.batch
+
     def grow(self, start: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """One round: ``start`` (``policy.batch`` images) moved to new adversarial images."""
         p = self.policy
@@ -96,6 +100,5 @@ class PoolGrower:
         for i in range(p.steps):
             lr = p.lr * 0.5 * (1.0 + math.cos(math.pi * i / p.steps))
             self._step(tf.constant(float(i + 1)), tf.constant(lr, tf.float32))
-        self.images += p.batch
         self.rounds += 1
-        return (self.matcher.m + self.matcher.s * self.z.numpy()).astype(np.float32)
+        return self.matcher.images(self.z.numpy())

@@ -112,6 +112,10 @@ class BnMatcher:
     def latent(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         return ((x - self.m) / self.s).astype(np.float32)
 
+    def images(self, z: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """:meth:`inputs` for a latent batch already taken off the graph."""
+        return np.asarray(self.m + self.s * z, np.float32)
+
     def loss(self, z: tf.Tensor) -> tf.Tensor:
         acts = self.feats([self.inputs(z)], training=False)
         if not isinstance(acts, (list, tuple)):
@@ -191,7 +195,7 @@ def bn_inputs(
             loss = step()
             bar.update(1)
         bar.set_postfix(bn_loss=f"{float(loss):.3g}", refresh=False)
-        out[b * batch : b * batch + n] = matcher.m + matcher.s * z.numpy()
+        out[b * batch : b * batch + n] = matcher.images(z.numpy())
         done = b * batch + n
     bar.close()
     return out[:done]

@@ -10,6 +10,7 @@ library through PATTERNLITE_OPENCL_LIB and run everywhere.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import re
@@ -60,6 +61,7 @@ def _opencl_reason() -> str | None:
 _REASON = _opencl_reason()
 
 
+@functools.cache
 def _opencl_required() -> bool:
     """PATTERNLITE_REQUIRE_OPENCL=1, or =auto (.ci/run) on a machine where `clinfo` lists a device."""
     mode = os.environ.get("PATTERNLITE_REQUIRE_OPENCL", "")
