@@ -14,7 +14,8 @@ inline constexpr char kMetadataName[] = "patternlite";
 inline constexpr char kMagic[] = "PLTN";  // the blob's first kMagicSize bytes
 inline constexpr size_t kMagicSize = 4;
 inline constexpr uint16_t kVersionMajor = 1;
-inline constexpr uint16_t kVersionMinor = 0;
+inline constexpr uint16_t kVersionMinor = 1;
+inline constexpr uint16_t kLayerTailSinceMinor = 1;
 inline constexpr uint8_t kPrunedKernel = 0xFF;
 inline constexpr uint32_t kMaxPatterns = 254;
 inline constexpr size_t kAlignment = 4;
@@ -39,6 +40,19 @@ inline constexpr size_t kLayerShapeOutChannelsOffset = 0;  // u32
 inline constexpr size_t kLayerShapeInChannelsOffset = 4;  // u32
 inline constexpr size_t kLayerShapeKeepOffset = 8;  // f32
 inline constexpr size_t kLayerShapeSize = 12;
+
+// LayerTail: offsets from the end of a record's padded kernel table (minor >= 1).
+inline constexpr size_t kLayerTailKindOffset = 0;  // u32
+inline constexpr size_t kLayerTailSize = 4;
+
+// Layer kinds (LayerTail's kind field; a version 1.0 record is kind 0).
+inline constexpr uint32_t kKindConv3x3 = 0;
+inline constexpr uint32_t kKindPointwise = 1;
+inline constexpr uint32_t kKindDepthwise3x3 = 2;
+inline constexpr uint32_t kKindCount = 3;
+
+// Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).
+inline constexpr int kChannelBlock = 16;
 
 // Patterns: 9-bit masks over a 3x3 kernel, bit TapBit(ky, kx) set for a kept tap.
 inline constexpr int kKernelSize = 3;

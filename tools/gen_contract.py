@@ -72,7 +72,7 @@ class Field:
 class Layout:
     """A fixed run of little-endian fields (the header, a record's head)."""
 
-    key: str  # spec key: header, layer_head, layer_shape
+    key: str  # spec key: header, layer_head, layer_shape, layer_tail
     fields: tuple[Field, ...]
 
     @property
@@ -82,6 +82,15 @@ class Layout:
     @property
     def struct_format(self) -> str:
         return "<" + "".join(f.code for f in self.fields)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A layer record's kind: its name, its value in the record, what it describes."""
+
+    name: str
+    value: int
+    doc: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,9 @@ class Contract:
     header: Layout
     layer_head: Layout
     layer_shape: Layout
+    layer_tail: Layout
+    kinds: tuple[Kind, ...]
+    channel_block: int
     kernel_size: int
     row_stride: int
     taps: int
@@ -172,11 +184,20 @@ def load(path: Path = ROOT / SPEC) -> Contract:
     header = _layout("header", md.pop("header"))
     layer_head = _layout("layer_head", md.pop("layer_head"))
     layer_shape = _layout("layer_shape", md.pop("layer_shape"))
+    layer_tail = _layout("layer_tail", md.pop("layer_tail"))
+    kinds = tuple(Kind(str(k["name"]), int(k["value"]), str(k["doc"])) for k in md.pop("kind"))
+    if [k.value for k in kinds] != list(range(len(kinds))) or len({k.name for k in kinds}) != len(kinds):
+        raise SpecError("metadata.kind: values must be 0, 1, 2, ... in order, names distinct")
+    if kinds[0].name != "conv3x3":
+        raise SpecError("metadata.kind: kind 0 must be conv3x3, what a version 1.0 record describes")
+    channel_block = int(raw["structure"]["channel_block"])
+    if channel_block < 1 or channel_block & (channel_block - 1):
+        raise SpecError("structure.channel_block must be a power of two")
     if len(md["magic"].encode("ascii")) != header.fields[0].size or header.fields[0].name != "magic":
         raise SpecError("the header must start with the magic, as many bytes as metadata.magic")
     if md["max_patterns"] >= md["pruned"] or md["pruned"] > 0xFF:
         raise SpecError("pattern ids are u8 below metadata.pruned: max_patterns must be < pruned <= 255")
-    for layout in (header, layer_head, layer_shape):
+    for layout in (header, layer_head, layer_shape, layer_tail):
         if layout.size % md["alignment"]:
             raise SpecError(f"metadata.{layout.key} is {layout.size} bytes, not a multiple of the alignment")
     pat = raw["pattern"]
@@ -214,6 +235,9 @@ def load(path: Path = ROOT / SPEC) -> Contract:
         header=header,
         layer_head=layer_head,
         layer_shape=layer_shape,
+        layer_tail=layer_tail,
+        kinds=kinds,
+        channel_block=channel_block,
         kernel_size=k,
         row_stride=stride,
         taps=int(pat["taps"]),
@@ -254,6 +278,7 @@ def render_cxx(c: Contract) -> str:
         f"inline constexpr size_t kMagicSize = {len(md['magic'])};",
         f"inline constexpr uint16_t kVersionMajor = {md['version_major']};",
         f"inline constexpr uint16_t kVersionMinor = {md['version_minor']};",
+        f"inline constexpr uint16_t kLayerTailSinceMinor = {md['layer_tail_since_minor']};",
         f"inline constexpr uint8_t kPrunedKernel = 0x{md['pruned']:02X};",
         f"inline constexpr uint32_t kMaxPatterns = {md['max_patterns']};",
         f"inline constexpr size_t kAlignment = {md['alignment']};",
@@ -262,13 +287,23 @@ def render_cxx(c: Contract) -> str:
         "header": "the blob's start",
         "layer_head": "a layer record's start",
         "layer_shape": "the end of a record's padded name",
+        "layer_tail": "the end of a record's padded kernel table (minor >= 1)",
     }
-    for layout in (c.header, c.layer_head, c.layer_shape):
+    for layout in (c.header, c.layer_head, c.layer_shape, c.layer_tail):
         prefix = _camel(layout.key)
         out += ["", f"// {prefix}: offsets from {where[layout.key]}."]
         for f in layout.fields:
             out.append(f"inline constexpr size_t k{prefix}{_camel(f.name)}Offset = {f.offset};  // {f.type}")
         out.append(f"inline constexpr size_t k{prefix}Size = {layout.size};")
+    out += ["", "// Layer kinds (LayerTail's kind field; a version 1.0 record is kind 0)."]
+    for kind in c.kinds:
+        out.append(f"inline constexpr uint32_t kKind{_camel(kind.name)} = {kind.value};")
+    out += [
+        f"inline constexpr uint32_t kKindCount = {len(c.kinds)};",
+        "",
+        "// Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).",
+        f"inline constexpr int kChannelBlock = {c.channel_block};",
+    ]
     out += [
         "",
         f"// Patterns: {c.kernel_taps}-bit masks over a {c.kernel_size}x{c.kernel_size} kernel, bit TapBit(ky, kx) "
@@ -394,11 +429,12 @@ def render_python(c: Contract) -> str:
         f"MAGIC = {_py(md['magic'].encode('ascii'))}",
         f"VERSION_MAJOR = {md['version_major']}",
         f"VERSION_MINOR = {md['version_minor']}",
+        f"LAYER_TAIL_SINCE_MINOR = {md['layer_tail_since_minor']}",
         f"PRUNED = 0x{md['pruned']:02X}",
         f"MAX_PATTERNS = {md['max_patterns']}",
         f"ALIGNMENT = {md['alignment']}",
     ]
-    for layout in (c.header, c.layer_head, c.layer_shape):
+    for layout in (c.header, c.layer_head, c.layer_shape, c.layer_tail):
         p = layout.key.upper()
         out += [
             "",
@@ -411,6 +447,13 @@ def render_python(c: Contract) -> str:
             "}",
             f"{p}_SIZE = {layout.size}",
         ]
+    out += ["", "# Layer kinds, indexed by their value (LAYER_TAIL's kind; a version 1.0 record is kind 0)."]
+    out += [f"KIND_{kind.name.upper()} = {kind.value}" for kind in c.kinds]
+    out += [f"KINDS = {_py(tuple(kind.name for kind in c.kinds))}"]
+    out += [
+        "# Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).",
+        f"CHANNEL_BLOCK = {c.channel_block}",
+    ]
     out += [
         "",
         f"# Patterns: {c.kernel_taps}-bit masks over a {c.kernel_size}x{c.kernel_size} kernel, "
@@ -529,6 +572,13 @@ def render_layer_table(c: Contract) -> str:
         "| `u8[O*I]` | `kernel_pattern[o*I + i]`: the library index of kernel `(o, i)`, or "
         f"`{pruned}` when the kernel is pruned; zero-padded to {align} bytes |"
     )
+    rows += [f"| `{f.type}` | {_expand(f.doc, c)} (from version 1.1) |" for f in c.layer_tail.fields]
+    return "\n".join(rows)
+
+
+def render_kind_table(c: Contract) -> str:
+    rows = ["| kind | name | record |", "|---|---|---|"]
+    rows += [f"| {k.value} | `{k.name}` | {_expand(k.doc, c)} |" for k in c.kinds]
     return "\n".join(rows)
 
 
@@ -574,6 +624,7 @@ def outputs(c: Contract, root: Path = ROOT) -> dict[str, str]:
                 ("header", render_header_table),
                 ("pattern rule", render_pattern_rule),
                 ("layer record", render_layer_table),
+                ("kinds", render_kind_table),
             ],
         ),
     }

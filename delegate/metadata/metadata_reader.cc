@@ -136,12 +136,29 @@ bool ParsePatternMetadata(const uint8_t* data, size_t size, PatternMetadata* out
     const uint64_t n_kernels = uint64_t(rec.out_channels) * rec.in_channels;
     if (n_kernels > rec_end - p) return Fail(error, "kernel table of " + rec.tensor_name + " runs past its record");
     rec.kernel_pattern.assign(body + p, body + p + n_kernels);
+    if (meta.version_minor >= spec::kLayerTailSinceMinor) {
+      // The tail follows the padded table; 1.0 records have none (kind 0).
+      p += Pad4(size_t(n_kernels));
+      if (p > rec_end || rec_end - p < spec::kLayerTailSize) {
+        return Fail(error, rec.tensor_name + ": record has no kind field");
+      }
+      rec.kind = LoadU32(body + p + spec::kLayerTailKindOffset);
+    }
+    pos = rec_end;
+    if (rec.kind >= spec::kKindCount) continue;  // a later minor version's kind: skipped, as Python does
     for (uint8_t id : rec.kernel_pattern) {
       if (id != kPrunedKernel && id >= k) return Fail(error, rec.tensor_name + " names a pattern outside the library");
     }
+    if (rec.kind == spec::kKindPointwise) {
+      for (uint8_t id : rec.kernel_pattern) {
+        if (id != kPrunedKernel && id != 0) return Fail(error, rec.tensor_name + ": pointwise entry is not 0 or pruned");
+      }
+    }
+    if (rec.kind == spec::kKindDepthwise3x3 && rec.in_channels != 1) {
+      return Fail(error, rec.tensor_name + ": depthwise record with more than one input channel per filter");
+    }
     if (meta.layers.count(rec.tensor_name)) return Fail(error, "two records name " + rec.tensor_name);
     meta.layers.emplace(rec.tensor_name, std::move(rec));
-    pos = rec_end;
   }
   *out = std::move(meta);
   return true;

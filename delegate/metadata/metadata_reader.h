@@ -22,17 +22,20 @@ using contract::kPrunedKernel;
 
 struct LayerRecord {
   std::string tensor_name;
+  uint32_t kind = contract::kKindConv3x3;  // contract::kKind*: how kernel_pattern reads
   uint32_t out_channels = 0;
   uint32_t in_channels = 0;
   float keep = 1.0f;
-  std::vector<uint8_t> kernel_pattern;  // [o * in_channels + i], kPrunedKernel when pruned
+  // [o * in_channels + i], kPrunedKernel when pruned; else a library index
+  // (conv3x3, depthwise3x3: in_channels == 1) or 0 (pointwise).
+  std::vector<uint8_t> kernel_pattern;
 };
 
 struct PatternMetadata {
   uint16_t version_major = 0;
   uint16_t version_minor = 0;
   std::vector<uint16_t> patterns;  // 9-bit masks, bit 3*ky+kx
-  std::unordered_map<std::string, LayerRecord> layers;
+  std::unordered_map<std::string, LayerRecord> layers;  // records of the kinds this reader knows
 };
 
 // Parses `size` bytes at `data`. On failure returns false and sets `*error`.

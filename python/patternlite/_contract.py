@@ -12,7 +12,8 @@ from typing import NamedTuple
 METADATA_NAME = "patternlite"
 MAGIC = b"PLTN"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1
+LAYER_TAIL_SINCE_MINOR = 1
 PRUNED = 0xFF
 MAX_PATTERNS = 254
 ALIGNMENT = 4
@@ -61,6 +62,23 @@ LAYER_SHAPE_OFFSETS = {
     "keep": 8,
 }
 LAYER_SHAPE_SIZE = 12
+
+LAYER_TAIL_FORMAT = "<I"  # struct format, fields in LAYER_TAIL_FIELDS order
+LAYER_TAIL_FIELDS = (
+    "kind",  # u32
+)
+LAYER_TAIL_OFFSETS = {
+    "kind": 0,
+}
+LAYER_TAIL_SIZE = 4
+
+# Layer kinds, indexed by their value (LAYER_TAIL's kind; a version 1.0 record is kind 0).
+KIND_CONV3X3 = 0
+KIND_POINTWISE = 1
+KIND_DEPTHWISE3X3 = 2
+KINDS = ("conv3x3", "pointwise", "depthwise3x3")
+# Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).
+CHANNEL_BLOCK = 16
 
 # Patterns: 9-bit masks over a 3x3 kernel, bit 3*ky + kx set for a kept tap.
 KERNEL_SIZE = 3

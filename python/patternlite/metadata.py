@@ -24,9 +24,16 @@ from patternlite._contract import (
     KERNEL_TAPS,
     LAYER_HEAD_FORMAT,
     LAYER_SHAPE_FORMAT,
+    LAYER_TAIL_FORMAT,
+    LAYER_TAIL_SINCE_MINOR,
     MASK_LIMIT,
     PATTERN_TAPS,
 )
+from patternlite._contract import CHANNEL_BLOCK as CHANNEL_BLOCK
+from patternlite._contract import KIND_CONV3X3 as KIND_CONV3X3
+from patternlite._contract import KIND_DEPTHWISE3X3 as KIND_DEPTHWISE3X3
+from patternlite._contract import KIND_POINTWISE as KIND_POINTWISE
+from patternlite._contract import KINDS as KINDS
 from patternlite._contract import CENTRE_BIT as CENTRE_BIT  # bit index 3*ky + kx, centre is (1, 1)
 from patternlite._contract import MAGIC as MAGIC
 from patternlite._contract import MAX_PATTERNS as MAX_PATTERNS
@@ -38,6 +45,7 @@ from patternlite._contract import VERSION_MINOR as VERSION_MINOR
 _HEADER = struct.Struct(HEADER_FORMAT)  # magic, major, minor, total, crc, K, L
 _LAYER_HEAD = struct.Struct(LAYER_HEAD_FORMAT)  # record_size, name_len
 _LAYER_SHAPE = struct.Struct(LAYER_SHAPE_FORMAT)  # out_channels, in_channels, keep
+_LAYER_TAIL = struct.Struct(LAYER_TAIL_FORMAT)  # kind (from minor version 1)
 
 
 class MetadataError(ValueError):
@@ -71,16 +79,24 @@ def validate_pattern(mask: int) -> None:
 
 @dataclass
 class LayerPatterns:
-    """One pattern-pruned 3x3 conv: which library pattern each kernel follows.
+    """One pruned layer: which library pattern each kernel follows.
 
     ``kernel_pattern[o, i]`` is the index into the library of the kernel of output
     channel ``o`` and input channel ``i``, or :data:`PRUNED` when the whole kernel
-    was removed by connectivity pruning.
+    was removed by connectivity pruning. ``kind`` says how to read it
+    (:data:`KINDS`): a 3x3 conv (``O x I`` patterns), a 1x1 conv (``O x I``
+    entries, ``0`` kept or :data:`PRUNED`) or a 3x3 depthwise conv (``C x 1``
+    patterns, one per channel).
     """
 
     tensor_name: str
     kernel_pattern: npt.NDArray[np.uint8]
     keep: float = 1.0
+    kind: int = KIND_CONV3X3
+
+    @property
+    def kind_name(self) -> str:
+        return KINDS[self.kind]
 
     @property
     def out_channels(self) -> int:
@@ -126,10 +142,16 @@ class PatternMetadata:
                 raise MetadataError(f"{layer.tensor_name}: kernel refers to a pattern outside the library")
             if not 0.0 < layer.keep <= 1.0:
                 raise MetadataError(f"{layer.tensor_name}: keep {layer.keep} outside (0, 1]")
+            if not 0 <= layer.kind < len(KINDS):
+                raise MetadataError(f"{layer.tensor_name}: unknown layer kind {layer.kind}")
+            if layer.kind == KIND_POINTWISE and np.any((kp != PRUNED) & (kp != 0)):
+                raise MetadataError(f"{layer.tensor_name}: a pointwise entry is 0 (kept) or {PRUNED} (pruned)")
+            if layer.kind == KIND_DEPTHWISE3X3 and kp.shape[1:] != (1,):
+                raise MetadataError(f"{layer.tensor_name}: a depthwise record has one input channel per filter")
 
 
 def encode(meta: PatternMetadata) -> bytes:
-    """Serialise ``meta`` to the version-1 blob."""
+    """Serialise ``meta`` to the blob of the current version (1.1: every record ends with its kind)."""
     meta.validate()
     body = bytearray()
     k = len(meta.patterns)
@@ -143,6 +165,7 @@ def encode(meta: PatternMetadata) -> bytes:
         rec += _LAYER_SHAPE.pack(layer.out_channels, layer.in_channels, float(layer.keep))
         rec += kp.tobytes()
         rec += b"\0" * (_pad4(len(rec)) - len(rec))
+        rec += _LAYER_TAIL.pack(layer.kind)
         body += _LAYER_HEAD.pack(_LAYER_HEAD.size + len(rec), len(name)) + rec
     total = _HEADER.size + len(body)
     crc = zlib.crc32(bytes(body)) & 0xFFFFFFFF
@@ -151,7 +174,11 @@ def encode(meta: PatternMetadata) -> bytes:
 
 
 def decode(blob: bytes) -> PatternMetadata:
-    """Parse a blob, checking magic, version, size, CRC and every bound."""
+    """Parse a blob, checking magic, version, size, CRC and every bound.
+
+    Records of a kind this reader does not know (a later minor version) are
+    skipped; from version 1.1 on a record without its kind field is an error.
+    """
     if len(blob) < _HEADER.size:
         raise MetadataError(f"metadata is {len(blob)} bytes, shorter than its header")
     magic, major, minor, total, crc, k, n_layers = _HEADER.unpack_from(blob, 0)
@@ -194,8 +221,16 @@ def decode(blob: bytes) -> PatternMetadata:
         if o * i > end - p:
             raise MetadataError(f"{name}: {o}x{i} kernel table runs past its record")
         kp = np.frombuffer(body, dtype=np.uint8, count=o * i, offset=p).reshape(o, i).copy()
-        layers.append(LayerPatterns(tensor_name=name, kernel_pattern=kp, keep=float(keep)))
+        kind = KIND_CONV3X3
+        if minor >= LAYER_TAIL_SINCE_MINOR:
+            p += _pad4(o * i)
+            if p + _LAYER_TAIL.size > end:
+                raise MetadataError(f"{name}: record of version {major}.{minor} has no kind field")
+            (kind,) = _LAYER_TAIL.unpack_from(body, p)
         pos = end
+        if kind >= len(KINDS):
+            continue  # a kind of a later minor version: not ours to read
+        layers.append(LayerPatterns(tensor_name=name, kernel_pattern=kp, keep=float(keep), kind=int(kind)))
     meta = PatternMetadata(patterns=patterns, layers=layers, version=(major, minor))
     meta.validate()
     return meta

@@ -80,8 +80,8 @@ inline void RepairHeader(std::vector<uint8_t>* blob) {
          Crc32(blob->data() + contract::kHeaderSize, blob->size() - contract::kHeaderSize));
 }
 
-// The version-1 blob of `patterns` and `layers`, laid out as
-// patternlite.metadata.encode lays it out.
+// The blob of `patterns` and `layers` at the contract's version, laid out as
+// patternlite.metadata.encode lays it out (from 1.1: each record ends with its kind).
 inline std::vector<uint8_t> EncodeMetadata(const std::vector<uint16_t>& patterns,
                                            const std::vector<const LayerRecord*>& layers) {
   std::vector<uint8_t> b(contract::kHeaderSize, 0);
@@ -104,6 +104,7 @@ inline std::vector<uint8_t> EncodeMetadata(const std::vector<uint16_t>& patterns
     PutU32(&b, keep_bits);
     b.insert(b.end(), rec->kernel_pattern.begin(), rec->kernel_pattern.end());
     Pad4(&b, start);
+    if (contract::kVersionMinor >= contract::kLayerTailSinceMinor) PutU32(&b, rec->kind);
     SetU32(&b, start + contract::kLayerHeadRecordSizeOffset, uint32_t(b.size() - start));
   }
   RepairHeader(&b);

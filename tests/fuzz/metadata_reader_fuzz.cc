@@ -54,7 +54,12 @@ void CheckAccepted(const PatternMetadata& m) {
     }
     for (uint8_t id : rec.kernel_pattern) {
       if (id != contract::kPrunedKernel && id >= m.patterns.size()) Die("kernel id outside the library");
+      if (rec.kind == contract::kKindPointwise && id != contract::kPrunedKernel && id != 0) {
+        Die("accepted a pointwise entry that is neither 0 nor pruned");
+      }
     }
+    if (rec.kind >= contract::kKindCount) Die("kept a record of an unknown kind");
+    if (rec.kind == contract::kKindDepthwise3x3 && rec.in_channels != 1) Die("accepted a depthwise record with I != 1");
   }
 }
 
@@ -70,7 +75,7 @@ bool SameContent(const PatternMetadata& a, const PatternMetadata& b) {
     uint32_t kx, ky;
     std::memcpy(&kx, &x.keep, 4);
     std::memcpy(&ky, &y.keep, 4);
-    if (x.out_channels != y.out_channels || x.in_channels != y.in_channels || kx != ky ||
+    if (x.out_channels != y.out_channels || x.in_channels != y.in_channels || kx != ky || x.kind != y.kind ||
         x.kernel_pattern != y.kernel_pattern) {
       return false;
     }
