@@ -118,12 +118,16 @@ def format_summary(summary: dict[str, Any]) -> str:
     elif md["error"]:
         out.append(f"pattern metadata: CORRUPT ({md['error']}); the delegate will claim nothing from it")
     else:
-        out.append(f"pattern metadata: v{md['version'][0]}.{md['version'][1]}, {len(md['patterns'])} patterns, "
-                   f"{md['layers']} layers")
+        out.append(
+            f"pattern metadata: v{md['version'][0]}.{md['version'][1]}, {len(md['patterns'])} patterns, "
+            f"{md['layers']} layers"
+        )
         out.extend(_pattern_art(md["patterns"]))
     out.append("")
-    head = f"{'op':>4} {'filter':<44} {'shape':<16} {'out':<14} {'kernels kept':>14} {'MMACs dense':>12} " \
-           f"{'MMACs kept':>11} {'x':>6}"
+    head = (
+        f"{'op':>4} {'filter':<44} {'shape':<16} {'out':<14} {'kernels kept':>14} {'MMACs dense':>12} "
+        f"{'MMACs kept':>11} {'x':>6}"
+    )
     out.append(head)
     out.append("-" * len(head))
     for row in summary["convs"]:

@@ -29,12 +29,12 @@ from patternlite._contract import (
     MASK_LIMIT,
     PATTERN_TAPS,
 )
+from patternlite._contract import CENTRE_BIT as CENTRE_BIT  # bit index 3*ky + kx, centre is (1, 1)
 from patternlite._contract import CHANNEL_BLOCK as CHANNEL_BLOCK
 from patternlite._contract import KIND_CONV3X3 as KIND_CONV3X3
 from patternlite._contract import KIND_DEPTHWISE3X3 as KIND_DEPTHWISE3X3
 from patternlite._contract import KIND_POINTWISE as KIND_POINTWISE
 from patternlite._contract import KINDS as KINDS
-from patternlite._contract import CENTRE_BIT as CENTRE_BIT  # bit index 3*ky + kx, centre is (1, 1)
 from patternlite._contract import MAGIC as MAGIC
 from patternlite._contract import MAX_PATTERNS as MAX_PATTERNS
 from patternlite._contract import METADATA_NAME as METADATA_NAME
@@ -236,9 +236,7 @@ def decode(blob: bytes) -> PatternMetadata:
     return meta
 
 
-def kernel_patterns_from_weights(
-    filters_ohwi: npt.NDArray[np.floating], patterns: list[int]
-) -> npt.NDArray[np.uint8]:
+def kernel_patterns_from_weights(filters_ohwi: npt.NDArray[np.floating], patterns: list[int]) -> npt.NDArray[np.uint8]:
     """Which library pattern each 3x3 kernel of an OHWI filter follows.
 
     A kernel that is entirely zero is :data:`PRUNED`. Raises MetadataError if a
