@@ -44,11 +44,18 @@ def build_conv_model(
     dilation: tuple[int, int] = (1, 1),
     filter_is_input: bool = False,
     metadata: bytes | None = None,
+    depthwise: bool = False,
 ) -> bytes:
-    """A float32 model: input -> CONV_2D(filters OHWI, bias) -> output."""
+    """A float32 model: input -> CONV_2D(filters OHWI, bias) -> output.
+
+    With ``depthwise``, DEPTHWISE_CONV_2D instead: ``filters`` is [1, kh, kw, C]
+    with C the input's channels (depth multiplier 1).
+    """
     s = _schema()
     n, h, w, _ = input_shape
     o, kh, kw, _ = filters.shape
+    if depthwise:
+        o = filters.shape[3]
     oh = out_size(h, stride[0], padding, kh, dilation[0])
     ow = out_size(w, stride[1], padding, kw, dilation[1])
 
@@ -80,22 +87,25 @@ def build_conv_model(
     tensors.append(tensor("output", (n, oh, ow, o), buffer_of(None)))
     out_index = len(tensors) - 1
 
-    opts = s.Conv2DOptionsT()
+    opts = s.DepthwiseConv2DOptionsT() if depthwise else s.Conv2DOptionsT()
     opts.padding = s.Padding.SAME if padding == "SAME" else s.Padding.VALID
     opts.strideH, opts.strideW = stride
     opts.dilationHFactor, opts.dilationWFactor = dilation
     opts.fusedActivationFunction = ACTIVATIONS[activation]
+    if depthwise:
+        opts.depthMultiplier = 1
     op = s.OperatorT()
     op.opcodeIndex = 0
     op.inputs = inputs
     op.outputs = [out_index]
-    op.builtinOptionsType = s.BuiltinOptions.Conv2DOptions
+    op.builtinOptionsType = s.BuiltinOptions.DepthwiseConv2DOptions if depthwise else s.BuiltinOptions.Conv2DOptions
     op.builtinOptions = opts
 
     code = s.OperatorCodeT()
-    code.builtinCode = s.BuiltinOperator.CONV_2D
-    code.deprecatedBuiltinCode = s.BuiltinOperator.CONV_2D
-    code.version = 1
+    builtin = s.BuiltinOperator.DEPTHWISE_CONV_2D if depthwise else s.BuiltinOperator.CONV_2D
+    code.builtinCode = builtin
+    code.deprecatedBuiltinCode = builtin
+    code.version = 2 if depthwise else 1
 
     sg = s.SubGraphT()
     sg.tensors = tensors

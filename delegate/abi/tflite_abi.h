@@ -213,7 +213,17 @@ typedef struct TfLiteConvParams {
   // Newer runtimes append quantized_bias_type here; the delegate never reads it.
 } TfLiteConvParams;
 
-enum { kTfLiteBuiltinConv2d = 3 };
+typedef struct TfLiteDepthwiseConvParams {
+  TfLitePadding padding;
+  int stride_width;
+  int stride_height;
+  int depth_multiplier;  // the delegate reads the multiplier off the tensor shapes instead
+  TfLiteFusedActivation activation;
+  int dilation_width_factor;
+  int dilation_height_factor;
+} TfLiteDepthwiseConvParams;
+
+enum { kTfLiteBuiltinConv2d = 3, kTfLiteBuiltinDepthwiseConv2d = 4 };
 enum { kTfLiteDelegateFlagsAllowDynamicTensors = 1 };
 enum { kTfLiteOptionalTensor = -1 };
 
@@ -232,6 +242,7 @@ static_assert(offsetof(TfLiteContext, recommended_num_threads) == 72,
 static_assert(offsetof(TfLiteContext, GetModelMetadata) == 176, "TfLiteContext::GetModelMetadata offset");
 static_assert(sizeof(TfLiteRegistration) == 88, "TfLiteRegistration layout drifted");
 static_assert(sizeof(TfLiteConvParams) == 24, "TfLiteConvParams layout drifted");
+static_assert(sizeof(TfLiteDepthwiseConvParams) == 28, "TfLiteDepthwiseConvParams layout drifted");
 #endif
 
 #endif  // PATTERNLITE_DELEGATE_ABI_TFLITE_ABI_H_

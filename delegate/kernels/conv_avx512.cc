@@ -1,39 +1,13 @@
 // AVX-512F instantiation of the pattern-conv kernel (16 floats per vector).
 // Compiled with -mavx512f; only called after dispatch.cc checked the CPU.
-#include <immintrin.h>
-
 #include "delegate/kernels/conv_simd_impl.h"
-#include "delegate/kernels/transpose_x86.h"
+#include "delegate/kernels/vec_avx512.h"
 
 namespace patternlite {
-namespace {
-
-struct Avx512 {
-  using V = __m512;
-  // Output rows per input-stationary tile, stride 1 and 2: the input tile
-  // ((R-1)*S+3 rows x 3 taps) and R accumulators must fit the register file.
-  static constexpr int kStationaryRows = 4, kStationaryRows2 = 3;
-  // Vectors per tile of the narrow (flattened) layout: 9 taps x NV input
-  // vectors stay in registers.
-  static constexpr int kNarrowVectors = 2;
-  static constexpr int kLanes = 16;
-  static V Zero() { return _mm512_setzero_ps(); }
-  static V Broadcast(float x) { return _mm512_set1_ps(x); }
-  static V Load(const float* p) { return _mm512_loadu_ps(p); }
-  static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  static constexpr int kTile = 8;
-  static void TransposeTile(const float* const src[8], float* const dst[8]) { Transpose8x8(src, dst); }
-  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
-  static V Min(V a, V b) { return _mm512_min_ps(a, b); }
-  static V Max(V a, V b) { return _mm512_max_ps(a, b); }
-  static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-};
-
-}  // namespace
 
 void ConvRowsAvx512(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
                     int oy0, int oy1, Workspace* ws) {
-  simd_impl::ConvRows<Avx512>(g, w, input, output, n, oy0, oy1, ws);
+  simd_impl::ConvRows<vec::Avx512>(g, w, input, output, n, oy0, oy1, ws);
 }
 
 }  // namespace patternlite

@@ -69,6 +69,36 @@ ConvRowsFn ConvKernelFor(Isa isa) {
   }
 }
 
+PointwiseFn PointwiseKernelFor(Isa isa) {
+  if (isa == Isa::kAuto) isa = BestIsa();
+  if (!IsaAvailable(isa)) return PointwiseScalar;
+  switch (isa) {
+#if defined(PL_HAVE_X86)
+    case Isa::kAvx2: return PointwiseAvx2;
+    case Isa::kAvx512: return PointwiseAvx512;
+#endif
+#if defined(PL_HAVE_NEON)
+    case Isa::kNeon: return PointwiseNeon;
+#endif
+    default: return PointwiseScalar;
+  }
+}
+
+DepthwiseFn DepthwiseKernelFor(Isa isa) {
+  if (isa == Isa::kAuto) isa = BestIsa();
+  if (!IsaAvailable(isa)) return DepthwiseScalar;
+  switch (isa) {
+#if defined(PL_HAVE_X86)
+    case Isa::kAvx2: return DepthwiseAvx2;
+    case Isa::kAvx512: return DepthwiseAvx512;
+#endif
+#if defined(PL_HAVE_NEON)
+    case Isa::kNeon: return DepthwiseNeon;
+#endif
+    default: return DepthwiseScalar;
+  }
+}
+
 int IsaLanes(Isa isa) {
   if (isa == Isa::kAuto) isa = BestIsa();
   switch (isa) {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "delegate/kernels/block_kernels.h"
 #include "delegate/kernels/conv_kernel.h"
 
 namespace patternlite {
@@ -19,6 +20,9 @@ bool IsaAvailable(Isa isa);
 Isa BestIsa();
 // The kernel for `isa` (kAuto resolves to BestIsa()); scalar when unavailable.
 ConvRowsFn ConvKernelFor(Isa isa);
+// The channel-block kernels for `isa`, resolved the same way.
+PointwiseFn PointwiseKernelFor(Isa isa);
+DepthwiseFn DepthwiseKernelFor(Isa isa);
 // Vector width in floats, used to size row blocks.
 int IsaLanes(Isa isa);
 

@@ -37,8 +37,8 @@ bool ActivationRange(TfLiteFusedActivation act, float* lo, float* hi, const char
   }
 }
 
-bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before) {
-  constexpr int kFilter = 3;
+bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before, int kernel) {
+  const int kFilter = kernel;
   if (padding == kTfLitePaddingSame) {
     *out = (in + stride - 1) / stride;
     const int total = std::max((*out - 1) * stride + kFilter - in, 0);
@@ -48,6 +48,21 @@ bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int*
     *pad_before = 0;
   }
   return *out > 0;
+}
+
+TfLiteStatus ResizeOutput(TfLiteContext* context, TfLiteTensor* output, const int shape[4]) {
+  const bool same_shape =
+      output->dims != nullptr && output->dims->size == 4 && std::equal(shape, shape + 4, output->dims->data);
+  if (same_shape) return kTfLiteOk;
+  if (context->ResizeTensorExplicit != nullptr) {
+    return context->ResizeTensorExplicit(context, output, 4, shape);
+  }
+  // ResizeTensor takes ownership and frees with free(), as TfLiteIntArrayFree does.
+  auto* dims = static_cast<TfLiteIntArray*>(std::malloc(sizeof(TfLiteIntArray) + 4 * sizeof(int)));
+  if (dims == nullptr) return kTfLiteError;
+  dims->size = 4;
+  std::copy(shape, shape + 4, dims->data);
+  return context->ResizeTensor(context, output, dims);
 }
 
 bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
@@ -202,18 +217,7 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
   Publish(tuned);
   const ConvGeometry& g = plan_.geometry;
   const int shape[4] = {g.batch, g.out_h, g.out_w, g.out_c};
-  const bool same_shape =
-      output.dims != nullptr && output.dims->size == 4 && std::equal(shape, shape + 4, output.dims->data);
-  if (same_shape) return kTfLiteOk;
-  if (context->ResizeTensorExplicit != nullptr) {
-    return context->ResizeTensorExplicit(context, &output, 4, shape);
-  }
-  // ResizeTensor takes ownership and frees with free(), as TfLiteIntArrayFree does.
-  auto* dims = static_cast<TfLiteIntArray*>(std::malloc(sizeof(TfLiteIntArray) + 4 * sizeof(int)));
-  if (dims == nullptr) return kTfLiteError;
-  dims->size = 4;
-  std::copy(shape, shape + 4, dims->data);
-  return context->ResizeTensor(context, &output, dims);
+  return ResizeOutput(context, &output, shape);
 }
 
 TfLiteStatus ConvNode::Eval(TfLiteContext* context) {

@@ -107,8 +107,12 @@ class ConvNode {
 // Returns false for activations the kernels do not implement.
 bool ActivationRange(TfLiteFusedActivation act, float* lo, float* hi, const char** name);
 
-// Output size and leading padding of one spatial dimension, as TFLite computes them.
-bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before);
+// Output size and leading padding of one spatial dimension, as TFLite computes
+// them for a filter of `kernel` taps (3 unless given).
+bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before, int kernel = 3);
+
+// Sets a node's NHWC output to `shape` unless it already has it.
+TfLiteStatus ResizeOutput(TfLiteContext* context, TfLiteTensor* output, const int shape[4]);
 
 }  // namespace patternlite
 

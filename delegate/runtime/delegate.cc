@@ -168,31 +168,107 @@ ConvNode* PatternDelegate::TakePending(const TfLiteContext* context, int node) {
   return conv;
 }
 
-std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, const TfLiteNode* node,
-                                       const PatternMetadata* metadata, const std::string& metadata_error,
-                                       ClaimInfo* info, std::unique_ptr<ConvNode>* out,
-                                       std::unique_ptr<ClConvNode>* cl_out) {
+std::string PatternDelegate::ReadNode(TfLiteContext* context, const TfLiteNode* node, int kh, int kw,
+                                      bool depthwise, ClaimInfo* info, NodeTensors* t) const {
   if (node->inputs == nullptr || node->outputs == nullptr || node->inputs->size < 2 ||
       node->outputs->size != 1) {
     return "unexpected number of inputs/outputs";
   }
-  const int in_idx = node->inputs->data[0], filter_idx = node->inputs->data[1];
+  t->in_idx = node->inputs->data[0];
+  t->filter_idx = node->inputs->data[1];
   const int bias_idx = node->inputs->size >= 3 ? node->inputs->data[2] : kTfLiteOptionalTensor;
-  const int out_idx = node->outputs->data[0];
+  t->out_idx = node->outputs->data[0];
   const int n_tensors = int(context->tensors_size);
   auto valid = [&](int i) { return i >= 0 && i < n_tensors; };
-  if (!valid(in_idx) || !valid(filter_idx) || !valid(out_idx) ||
+  if (!valid(t->in_idx) || !valid(t->filter_idx) || !valid(t->out_idx) ||
       (bias_idx != kTfLiteOptionalTensor && !valid(bias_idx))) {
     return "tensor index out of range";
   }
-  const TfLiteTensor& input = context->tensors[in_idx];
-  const TfLiteTensor& filter = context->tensors[filter_idx];
-  const TfLiteTensor& output = context->tensors[out_idx];
+  const TfLiteTensor& input = context->tensors[t->in_idx];
+  const TfLiteTensor& filter = context->tensors[t->filter_idx];
+  const TfLiteTensor& output = context->tensors[t->out_idx];
+  t->input = &input;
   info->filter = TensorName(filter);
   if (input.type != kTfLiteFloat32 || output.type != kTfLiteFloat32) {
     return "input/output are not float32 (type " + std::to_string(input.type) + ")";
   }
   if (filter.type != kTfLiteFloat32) return "filter is not float32 (type " + std::to_string(filter.type) + ")";
+  if (filter.dims == nullptr || filter.dims->size != 4) return "filter is not 4-D";
+  t->O = filter.dims->data[0];
+  t->I = filter.dims->data[3];
+  if (filter.dims->data[1] != kh || filter.dims->data[2] != kw) {
+    return "filter is " + std::to_string(filter.dims->data[1]) + "x" + std::to_string(filter.dims->data[2]) +
+           ", only " + std::to_string(kh) + "x" + std::to_string(kw) + " is supported here";
+  }
+  if (t->O <= 0 || t->I <= 0) return "empty filter";
+  if (!IsConstant(filter)) return "filter is not a constant tensor";
+  if (filter.sparsity != nullptr) return "filter uses TFLite's sparse tensor encoding";
+  if (filter.bytes != size_t(t->O) * kh * kw * t->I * sizeof(float)) return "filter byte size disagrees with its shape";
+  if (input.dims == nullptr || input.dims->size != 4) return "input is not 4-D NHWC";
+  if (input.allocation_type == kTfLiteDynamic || output.allocation_type == kTfLiteDynamic) {
+    return "input or output is a dynamic tensor (shape known only at run time)";
+  }
+  t->weights = static_cast<const float*>(filter.data);
+  t->bias = nullptr;
+  if (bias_idx != kTfLiteOptionalTensor) {
+    // One bias per output channel: filter dim 0, or dim 3 for depthwise ([1, kh, kw, C]).
+    const int channels = depthwise ? t->I : t->O;
+    const TfLiteTensor& b = context->tensors[bias_idx];
+    if (b.type != kTfLiteFloat32) return "bias is not float32";
+    if (!IsConstant(b)) return "bias is not a constant tensor";
+    if (b.bytes != size_t(channels) * sizeof(float)) return "bias size disagrees with the filter";
+    t->bias = static_cast<const float*>(b.data);
+  }
+  return "";
+}
+
+std::string PatternDelegate::FindRecord(const PatternMetadata* metadata, const std::string& metadata_error,
+                                        const std::string& filter, const LayerRecord** record) const {
+  *record = nullptr;
+  if (options_.metadata == MetadataMode::kIgnore) return "";
+  if (!metadata_error.empty()) return "pattern metadata is corrupt: " + metadata_error;
+  if (metadata != nullptr) {
+    auto it = metadata->layers.find(filter);
+    if (it != metadata->layers.end()) *record = &it->second;
+  }
+  if (*record == nullptr && options_.metadata == MetadataMode::kRequire) {
+    return "no pattern metadata names this filter (metadata=require)";
+  }
+  return "";
+}
+
+std::string PatternDelegate::CheckSparsity(double sparsity, const char* what) const {
+  if (sparsity >= options_.min_sparsity) return "";
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "only %.1f%% of the weights are zero%s (min_sparsity %.2f)", 100.0 * sparsity, what,
+                options_.min_sparsity);
+  return buf;
+}
+
+int PatternDelegate::ThreadsFor(const TfLiteContext* context) const {
+  return options_.num_threads > 0                    ? options_.num_threads
+         : context->recommended_num_threads > 0 ? context->recommended_num_threads
+                                                : 1;
+}
+
+ConvNodeConfig PatternDelegate::NodeConfig(const NodeTensors& t, TfLitePadding padding, int stride_h, int stride_w,
+                                           float act_min, float act_max) const {
+  ConvNodeConfig config;
+  config.input_tensor = t.in_idx;
+  config.output_tensor = t.out_idx;
+  config.padding = padding;
+  config.stride_h = stride_h;
+  config.stride_w = stride_w;
+  config.act_min = act_min;
+  config.act_max = act_max;
+  config.isa = options_.isa == Isa::kAuto ? BestIsa() : options_.isa;
+  return config;
+}
+
+std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, const TfLiteNode* node,
+                                       const PatternMetadata* metadata, const std::string& metadata_error,
+                                       ClaimInfo* info, std::unique_ptr<ConvNode>* out,
+                                       std::unique_ptr<ClConvNode>* cl_out) {
   const auto* params = static_cast<const TfLiteConvParams*>(node->builtin_data);
   if (params == nullptr) return "missing conv parameters";
   if (params->dilation_width_factor != 1 || params->dilation_height_factor != 1) {
@@ -212,41 +288,19 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
   if (!ActivationRange(params->activation, &act_min, &act_max, &act_name)) {
     return "fused activation " + std::to_string(params->activation) + " is not supported";
   }
-  if (filter.dims == nullptr || filter.dims->size != 4) return "filter is not 4-D";
-  const int O = filter.dims->data[0], I = filter.dims->data[3];
-  if (filter.dims->data[1] != 3 || filter.dims->data[2] != 3) {
-    return "filter is " + std::to_string(filter.dims->data[1]) + "x" + std::to_string(filter.dims->data[2]) +
-           ", only 3x3 is supported";
-  }
-  if (O <= 0 || I <= 0) return "empty filter";
-  if (!IsConstant(filter)) return "filter is not a constant tensor";
-  if (filter.sparsity != nullptr) return "filter uses TFLite's sparse tensor encoding";
-  if (filter.bytes != size_t(O) * 9 * I * sizeof(float)) return "filter byte size disagrees with its shape";
-  if (input.dims == nullptr || input.dims->size != 4) return "input is not 4-D NHWC";
-  if (input.allocation_type == kTfLiteDynamic || output.allocation_type == kTfLiteDynamic) {
-    return "input or output is a dynamic tensor (shape known only at run time)";
-  }
+  NodeTensors t;
+  std::string why = ReadNode(context, node, 3, 3, /*depthwise=*/false, info, &t);
+  if (!why.empty()) return why;
+  const TfLiteTensor& input = *t.input;
+  const int O = t.O, I = t.I;
   if (input.dims->data[3] != I) return "grouped conv (input channels != filter channels) is not supported";
-  const float* bias = nullptr;
-  if (bias_idx != kTfLiteOptionalTensor) {
-    const TfLiteTensor& b = context->tensors[bias_idx];
-    if (b.type != kTfLiteFloat32) return "bias is not float32";
-    if (!IsConstant(b)) return "bias is not a constant tensor";
-    if (b.bytes != size_t(O) * sizeof(float)) return "bias size disagrees with the filter";
-    bias = static_cast<const float*>(b.data);
-  }
-
-  const float* weights = static_cast<const float*>(filter.data);
+  const float* bias = t.bias;
+  const float* weights = t.weights;
   const LayerRecord* record = nullptr;
-  if (options_.metadata != MetadataMode::kIgnore) {
-    if (!metadata_error.empty()) return "pattern metadata is corrupt: " + metadata_error;
-    if (metadata != nullptr) {
-      auto it = metadata->layers.find(info->filter);
-      if (it != metadata->layers.end()) record = &it->second;
-    }
-    if (record == nullptr && options_.metadata == MetadataMode::kRequire) {
-      return "no pattern metadata names this filter (metadata=require)";
-    }
+  why = FindRecord(metadata, metadata_error, info->filter, &record);
+  if (!why.empty()) return why;
+  if (record != nullptr && record->kind != contract::kKindConv3x3) {
+    return "pattern metadata describes this filter as another kind of layer";
   }
   std::vector<uint16_t> masks;
   std::string reason;
@@ -257,28 +311,14 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
   size_t zeros = 0;
   const size_t total = size_t(O) * 9 * I;
   for (size_t i = 0; i < total; ++i) zeros += weights[i] == 0.0f;
-  const double sparsity = double(zeros) / double(total);
-  if (sparsity < options_.min_sparsity) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "only %.1f%% of the weights are zero (min_sparsity %.2f)", 100.0 * sparsity,
-                  options_.min_sparsity);
-    return buf;
-  }
+  why = CheckSparsity(double(zeros) / double(total), "");
+  if (!why.empty()) return why;
 
   PackedConv packed;
   PackPatternConv(weights, O, I, masks.data(), bias, &packed);
-  const int threads = options_.num_threads > 0 ? options_.num_threads
-                      : context->recommended_num_threads > 0 ? context->recommended_num_threads
-                                                             : 1;
-  ConvNodeConfig config;
-  config.input_tensor = in_idx;
-  config.output_tensor = out_idx;
-  config.padding = params->padding;
-  config.stride_h = params->stride_height;
-  config.stride_w = params->stride_width;
-  config.act_min = act_min;
-  config.act_max = act_max;
-  config.isa = options_.isa == Isa::kAuto ? BestIsa() : options_.isa;
+  const int threads = ThreadsFor(context);
+  const ConvNodeConfig config =
+      NodeConfig(t, params->padding, params->stride_height, params->stride_width, act_min, act_max);
 
   info->node = node_index;
   info->out_channels = O;
@@ -303,7 +343,7 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
     cl_params.act_min = act_min;
     cl_params.act_max = act_max;
     std::string cl_reason;
-    *cl_out = ClConvNode::Create(opencl_, in_idx, out_idx, packed, cl_params, input, info->counters, &cl_reason);
+    *cl_out = ClConvNode::Create(opencl_, t.in_idx, t.out_idx, packed, cl_params, input, info->counters, &cl_reason);
     if (!*cl_out) return cl_reason;
     info->backend = "opencl";
     info->threads = 0;  // the device schedules its own work
@@ -312,6 +352,143 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
   *out = std::make_unique<ConvNode>(config, std::move(packed), PoolFor(threads), info->counters,
                                     options_.autotune ? plan_cache_ : nullptr);
   return "";
+}
+
+bool PatternDelegate::IsPointwise(const TfLiteContext* context, const TfLiteNode* node) {
+  if (node->inputs == nullptr || node->inputs->size < 2) return false;
+  const int f = node->inputs->data[1];
+  if (f < 0 || size_t(f) >= context->tensors_size) return false;
+  const TfLiteIntArray* dims = context->tensors[f].dims;
+  return dims != nullptr && dims->size == 4 && dims->data[1] == 1 && dims->data[2] == 1;
+}
+
+std::string PatternDelegate::CheckPointwise(TfLiteContext* context, int node_index, const TfLiteNode* node,
+                                            const PatternMetadata* metadata, const std::string& metadata_error,
+                                            ClaimInfo* info, std::unique_ptr<BlockNode>* out) {
+  const auto* params = static_cast<const TfLiteConvParams*>(node->builtin_data);
+  if (params == nullptr) return "missing conv parameters";
+  // Dilation does not change a 1x1 conv, so any is accepted.
+  if ((params->stride_height != 1 && params->stride_height != 2) ||
+      (params->stride_width != 1 && params->stride_width != 2)) {
+    return "stride " + std::to_string(params->stride_height) + "x" + std::to_string(params->stride_width) +
+           " is not supported (1 or 2)";
+  }
+  if (params->padding != kTfLitePaddingSame && params->padding != kTfLitePaddingValid) return "unknown padding";
+  float act_min = 0, act_max = 0;
+  const char* act_name = nullptr;
+  if (!ActivationRange(params->activation, &act_min, &act_max, &act_name)) {
+    return "fused activation " + std::to_string(params->activation) + " is not supported";
+  }
+  NodeTensors t;
+  std::string why = ReadNode(context, node, 1, 1, /*depthwise=*/false, info, &t);
+  if (!why.empty()) return why;
+  if (t.input->dims->data[3] != t.I) return "grouped conv (input channels != filter channels) is not supported";
+  const LayerRecord* record = nullptr;
+  why = FindRecord(metadata, metadata_error, info->filter, &record);
+  if (!why.empty()) return why;
+  std::vector<uint8_t> kept;
+  if (!AssignPointwise(t.weights, t.O, t.I, record, &kept, &why)) return why;
+  PackedPointwise packed;
+  PackPointwise(t.weights, t.O, t.I, kept, t.bias, &packed);
+  // Only the zeros a whole block skips save time: count those.
+  size_t run = 0;
+  for (int b = 0; b < packed.blocks; ++b) {
+    run += size_t(packed.block_begin[size_t(b) + 1] - packed.block_begin[size_t(b)]) *
+           size_t(std::min(kBlock, t.O - b * kBlock));
+  }
+  why = CheckSparsity(1.0 - double(run) / (double(t.O) * t.I), " in whole blocks of 16 filters");
+  if (!why.empty()) return why;
+  info->node = node_index;
+  info->kind = "pointwise";
+  info->out_channels = t.O;
+  info->in_channels = t.I;
+  info->stride_h = params->stride_height;
+  info->stride_w = params->stride_width;
+  info->padding = PaddingName(params->padding);
+  info->activation = act_name;
+  info->source = record != nullptr ? "metadata" : "weights";
+  info->kept_kernels = packed.filter_channel.size();
+  info->total_kernels = size_t(t.O) * t.I;
+  info->threads = ThreadsFor(context);
+  info->counters = std::make_shared<NodeCounters>();
+  const ConvNodeConfig config =
+      NodeConfig(t, params->padding, params->stride_height, params->stride_width, act_min, act_max);
+  *out = std::make_unique<PointwiseNode>(config, std::move(packed), PoolFor(info->threads), info->counters);
+  return "";
+}
+
+std::string PatternDelegate::CheckDepthwise(TfLiteContext* context, int node_index, const TfLiteNode* node,
+                                            const PatternMetadata* metadata, const std::string& metadata_error,
+                                            ClaimInfo* info, std::unique_ptr<BlockNode>* out) {
+  const auto* params = static_cast<const TfLiteDepthwiseConvParams*>(node->builtin_data);
+  if (params == nullptr) return "missing depthwise conv parameters";
+  if (params->dilation_width_factor != 1 || params->dilation_height_factor != 1) {
+    return "dilation " + std::to_string(params->dilation_height_factor) + "x" +
+           std::to_string(params->dilation_width_factor) + " is not supported";
+  }
+  if ((params->stride_height != 1 && params->stride_height != 2) ||
+      (params->stride_width != 1 && params->stride_width != 2)) {
+    return "stride " + std::to_string(params->stride_height) + "x" + std::to_string(params->stride_width) +
+           " is not supported (1 or 2)";
+  }
+  if (params->padding != kTfLitePaddingSame && params->padding != kTfLitePaddingValid) return "unknown padding";
+  float act_min = 0, act_max = 0;
+  const char* act_name = nullptr;
+  if (!ActivationRange(params->activation, &act_min, &act_max, &act_name)) {
+    return "fused activation " + std::to_string(params->activation) + " is not supported";
+  }
+  NodeTensors t;
+  std::string why = ReadNode(context, node, 3, 3, /*depthwise=*/true, info, &t);
+  if (!why.empty()) return why;
+  const int C = t.I;
+  if (t.O != 1) return "depthwise filter's first dimension is " + std::to_string(t.O) + ", not 1";
+  if (t.input->dims->data[3] != C) return "depth multiplier other than 1 is not supported";
+  const LayerRecord* record = nullptr;
+  why = FindRecord(metadata, metadata_error, info->filter, &record);
+  if (!why.empty()) return why;
+  std::vector<uint16_t> masks;
+  static const std::vector<uint16_t> kNoLibrary;
+  if (!AssignDepthwise(t.weights, C, record, record ? metadata->patterns : kNoLibrary, &masks, &why)) return why;
+  PackedDepthwise packed;
+  PackDepthwise(t.weights, C, masks, t.bias, &packed);
+  size_t run = 0;
+  for (int b = 0; b < packed.blocks; ++b) {
+    run += size_t(packed.block_tap_count[size_t(b)]) * size_t(std::min(kBlock, C - b * kBlock));
+  }
+  why = CheckSparsity(1.0 - double(run) / (double(C) * contract::kKernelTaps), " in whole blocks of 16 channels");
+  if (!why.empty()) return why;
+  std::set<uint16_t> distinct;
+  size_t kept = 0;
+  for (uint16_t m : masks) {
+    if (m != 0) distinct.insert(m), ++kept;
+  }
+  info->node = node_index;
+  info->kind = "depthwise3x3";
+  info->out_channels = C;
+  info->in_channels = C;
+  info->stride_h = params->stride_height;
+  info->stride_w = params->stride_width;
+  info->padding = PaddingName(params->padding);
+  info->activation = act_name;
+  info->source = record != nullptr ? "metadata" : "weights";
+  info->kept_kernels = kept;
+  info->total_kernels = size_t(C);
+  info->distinct_patterns = int(distinct.size());
+  info->threads = ThreadsFor(context);
+  info->counters = std::make_shared<NodeCounters>();
+  const ConvNodeConfig config =
+      NodeConfig(t, params->padding, params->stride_height, params->stride_width, act_min, act_max);
+  *out = std::make_unique<DepthwiseNode>(config, std::move(packed), PoolFor(info->threads), info->counters);
+  return "";
+}
+
+BlockNode* PatternDelegate::TakePendingBlock(const TfLiteContext* context, int node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_block_.find({context, node});
+  if (it == pending_block_.end()) return nullptr;
+  BlockNode* block = it->second.release();
+  pending_block_.erase(it);
+  return block;
 }
 
 TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
@@ -368,7 +545,8 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
   std::vector<int> nodes(plan->data, plan->data + plan->size);  // the plan is invalidated by replacement
 
   std::vector<int> claimed;
-  std::set<int> claimed_cl;  // those on the OpenCL backend
+  std::set<int> claimed_cl;     // those on the OpenCL backend
+  std::set<int> claimed_block;  // pointwise and depthwise nodes
   int convs = 0;
   for (int node_index : nodes) {
     TfLiteNode* node = nullptr;
@@ -377,19 +555,30 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
         reg == nullptr) {
       continue;
     }
-    if (reg->builtin_code != kTfLiteBuiltinConv2d || reg->custom_name != nullptr) continue;
+    const bool is_conv = reg->builtin_code == kTfLiteBuiltinConv2d;
+    const bool is_depthwise = reg->builtin_code == kTfLiteBuiltinDepthwiseConv2d;
+    if ((!is_conv && !is_depthwise) || reg->custom_name != nullptr) continue;
     ++convs;
     ClaimInfo info;
     std::unique_ptr<ConvNode> conv;
     std::unique_ptr<ClConvNode> cl_conv;
-    const std::string reason = CheckConv(context, node_index, node, have_metadata ? &metadata : nullptr,
-                                         metadata_error, &info, &conv, &cl_conv);
+    std::unique_ptr<BlockNode> block;
+    const PatternMetadata* meta = have_metadata ? &metadata : nullptr;
+    // The channel-block kinds run on the CPU kernels whatever the backend.
+    const std::string reason =
+        is_depthwise ? CheckDepthwise(context, node_index, node, meta, metadata_error, &info, &block)
+        : IsPointwise(context, node)
+            ? CheckPointwise(context, node_index, node, meta, metadata_error, &info, &block)
+            : CheckConv(context, node_index, node, meta, metadata_error, &info, &conv, &cl_conv);
     std::lock_guard<std::mutex> lock(mu_);
     const NodeKey key{context, node_index};
     if (reason.empty()) {
       if (cl_conv) {
         pending_cl_[key] = std::move(cl_conv);
         claimed_cl.insert(node_index);
+      } else if (block) {
+        pending_block_[key] = std::move(block);
+        claimed_block.insert(node_index);
       } else {
         pending_[key] = std::move(conv);
       }
@@ -406,7 +595,8 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
       // Metadata disagreements mean a damaged or mismatched model: say so loudly.
       const bool loud = reason.find("metadata") != std::string::npos;
       Log(loud ? LogLevel::kWarning : LogLevel::kInfo,
-          "declined CONV_2D node " + std::to_string(node_index) + " (" + info.filter + "): " + reason);
+          std::string("declined ") + (is_depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D") + " node " +
+              std::to_string(node_index) + " (" + info.filter + "): " + reason);
     }
   }
 
@@ -414,6 +604,8 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
       KernelRegistration<ConvNode, &PatternDelegate::TakePending>("PatternLiteConv");
   const TfLiteRegistration cl_registration =
       KernelRegistration<ClConvNode, &PatternDelegate::TakePendingCl>("PatternLiteConvOpenCL");
+  const TfLiteRegistration block_registration =
+      KernelRegistration<BlockNode, &PatternDelegate::TakePendingBlock>("PatternLiteBlock");
   // One delegate kernel per conv: adjacent convs must not fuse into one
   // partition, whose inner tensors TFLite would then not allocate.
   std::vector<int> one(2);
@@ -422,7 +614,9 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
     auto* subset = reinterpret_cast<TfLiteIntArray*>(one.data());
     subset->size = 1;
     subset->data[0] = node_index;
-    const TfLiteRegistration& reg = claimed_cl.count(node_index) ? cl_registration : registration;
+    const TfLiteRegistration& reg = claimed_cl.count(node_index)      ? cl_registration
+                                    : claimed_block.count(node_index) ? block_registration
+                                                                      : registration;
     if (context->ReplaceNodeSubsetsWithDelegateKernels(context, reg, subset, &delegate_) != kTfLiteOk) {
       status = kTfLiteDelegateError;
       break;
@@ -432,9 +626,10 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.clear();  // anything TFLite did not take
     pending_cl_.clear();
+    pending_block_.clear();
   }
   char summary[200];
-  std::snprintf(summary, sizeof summary, "claimed %zu of %d CONV_2D nodes (%s, %s metadata)", claimed.size(),
+  std::snprintf(summary, sizeof summary, "claimed %zu of %d conv nodes (%s, %s metadata)", claimed.size(),
                 convs, IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa),
                 have_metadata ? "with" : "without");
   Log(LogLevel::kInfo, summary);
@@ -461,7 +656,8 @@ std::string PatternDelegate::StatsJson() {
   bool first = true;
   for (const auto& kv : claims_) {
     const ClaimInfo& c = kv.second;
-    os << (first ? "" : ",") << "{\"node\":" << c.node << ",\"filter\":" << Quote(c.filter)
+    os << (first ? "" : ",") << "{\"node\":" << c.node << ",\"kind\":" << Quote(c.kind)
+       << ",\"filter\":" << Quote(c.filter)
        << ",\"out_channels\":" << c.out_channels << ",\"in_channels\":" << c.in_channels << ",\"stride\":["
        << c.stride_h << "," << c.stride_w << "],\"padding\":" << Quote(c.padding)
        << ",\"activation\":" << Quote(c.activation) << ",\"source\":" << Quote(c.source)

@@ -16,6 +16,7 @@
 #include "delegate/abi/tflite_abi.h"
 #include "delegate/metadata/metadata_reader.h"
 #include "delegate/opencl/cl_conv.h"
+#include "delegate/runtime/block_node.h"
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/options.h"
 #include "delegate/runtime/thread_pool.h"
@@ -24,6 +25,7 @@ namespace patternlite {
 
 struct ClaimInfo {
   int node = -1;
+  std::string kind = "conv3x3";  // a metadata kind name (spec/contract.toml)
   std::string filter;
   int out_channels = 0, in_channels = 0;
   int stride_h = 1, stride_w = 1;
@@ -70,16 +72,43 @@ class PatternDelegate {
   // Hands the ConvNode built for `node` during PrepareGraph to its kernel.
   ConvNode* TakePending(const TfLiteContext* context, int node);
   ClConvNode* TakePendingCl(const TfLiteContext* context, int node);
+  BlockNode* TakePendingBlock(const TfLiteContext* context, int node);
 
   std::string StatsJson();
   const DelegateOptions& options() const { return options_; }
 
  private:
+  // What every claimable node needs: its tensors, checked.
+  struct NodeTensors {
+    int in_idx = -1, filter_idx = -1, out_idx = -1;
+    const TfLiteTensor* input = nullptr;
+    const float* weights = nullptr;
+    const float* bias = nullptr;  // null: no bias
+    int O = 0, I = 0;             // filter dims 0 and 3
+  };
+  // Reads and checks a conv-like node's tensors for a kh x kw filter (float32,
+  // constant weights and bias, static NHWC shapes). Empty string on success.
+  std::string ReadNode(TfLiteContext* context, const TfLiteNode* node, int kh, int kw, bool depthwise,
+                       ClaimInfo* info, NodeTensors* t) const;
+  // The metadata record naming `filter` (null if none), or why the node is declined.
+  std::string FindRecord(const PatternMetadata* metadata, const std::string& metadata_error,
+                         const std::string& filter, const LayerRecord** record) const;
+  std::string CheckSparsity(double sparsity, const char* what) const;
+  int ThreadsFor(const TfLiteContext* context) const;
+  ConvNodeConfig NodeConfig(const NodeTensors& t, TfLitePadding padding, int stride_h, int stride_w, float act_min,
+                            float act_max) const;
+  static bool IsPointwise(const TfLiteContext* context, const TfLiteNode* node);
   // Returns an empty string and fills `out` when the node can be claimed.
   std::string CheckConv(TfLiteContext* context, int node_index, const TfLiteNode* node,
                         const PatternMetadata* metadata, const std::string& metadata_error,
                         ClaimInfo* info, std::unique_ptr<ConvNode>* out,
                         std::unique_ptr<ClConvNode>* cl_out);
+  std::string CheckPointwise(TfLiteContext* context, int node_index, const TfLiteNode* node,
+                             const PatternMetadata* metadata, const std::string& metadata_error, ClaimInfo* info,
+                             std::unique_ptr<BlockNode>* out);
+  std::string CheckDepthwise(TfLiteContext* context, int node_index, const TfLiteNode* node,
+                             const PatternMetadata* metadata, const std::string& metadata_error, ClaimInfo* info,
+                             std::unique_ptr<BlockNode>* out);
   std::shared_ptr<ThreadPool> PoolFor(int threads);
   void Log(LogLevel level, const std::string& message) const;
 
@@ -91,6 +120,7 @@ class PatternDelegate {
   using NodeKey = std::pair<const void*, int>;
   std::map<NodeKey, std::unique_ptr<ConvNode>> pending_;
   std::map<NodeKey, std::unique_ptr<ClConvNode>> pending_cl_;
+  std::map<NodeKey, std::unique_ptr<BlockNode>> pending_block_;
   // The OpenCL device, when the backend is OpenCL (null: the CPU kernels run).
   std::shared_ptr<ClRuntime> opencl_;
   std::string backend_note_;  // why backend=auto chose the CPU

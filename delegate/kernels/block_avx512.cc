@@ -1,0 +1,18 @@
+// AVX-512F instantiation of the channel-block kernels (block_simd_impl.h).
+// Compiled with this ISA's flags; only called after dispatch.cc checked the CPU.
+#include "delegate/kernels/block_simd_impl.h"
+#include "delegate/kernels/vec_avx512.h"
+
+namespace patternlite {
+
+void PointwiseAvx512(const ConvGeometry& g, const PackedPointwise& w, const float* input, float* output, int64_t p0,
+                  int64_t p1) {
+  block_impl::PointwiseRange<vec::Avx512>(g, w, input, output, p0, p1);
+}
+
+void DepthwiseAvx512(const ConvGeometry& g, const PackedDepthwise& w, const float* input, float* output, int n, int oy0,
+                  int oy1) {
+  block_impl::DepthwiseRows<vec::Avx512>(g, w, input, output, n, oy0, oy1);
+}
+
+}  // namespace patternlite

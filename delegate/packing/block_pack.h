@@ -1,0 +1,89 @@
+// Weight packing of the two channel-block kinds: sparse 1x1 convs (pointwise)
+// and pattern-pruned 3x3 depthwise convs (docs/pointwise-depthwise.md).
+//
+// Both keep the NHWC tensors as they are and put one block of
+// contract::kChannelBlock (16) output channels in the SIMD lanes, so neither
+// needs a layout change on the way in or out:
+//  * pointwise: a block stores the input channels any of its 16 filters keeps,
+//    and for each of them 16 weights (zero for a filter that does not keep it).
+//    The kernel's cost is the number of kept inputs per block; the converter
+//    makes a block's filters share their inputs so that no lane is wasted;
+//  * depthwise: a block stores the taps any of its 16 channels keeps, and for
+//    each tap 16 weights. The converter gives a block one pattern, so 4 taps.
+// Any zeros run exactly: blocks that do not share only cost speed, which the
+// delegate measures (its min_sparsity counts only the zeros a block skips).
+//
+// Each kind also keeps a per-channel form that the scalar reference kernels
+// read, so the tests' oracle shares no layout with the SIMD kernels.
+#ifndef PATTERNLITE_DELEGATE_PACKING_BLOCK_PACK_H_
+#define PATTERNLITE_DELEGATE_PACKING_BLOCK_PACK_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "delegate/contract_generated.h"
+#include "delegate/metadata/metadata_reader.h"
+
+namespace patternlite {
+
+constexpr int kBlock = contract::kChannelBlock;
+
+struct PackedPointwise {
+  int out_channels = 0;
+  int in_channels = 0;
+  int blocks = 0;  // ceil(out_channels / kBlock)
+  // size blocks+1: block b's kept inputs are entries [block_begin[b], block_begin[b+1]).
+  std::vector<int32_t> block_begin;
+  std::vector<int32_t> entry_channel;  // per entry: its input channel, ascending within a block
+  std::vector<float> entry_weights;    // per entry: kBlock weights, one per filter of the block
+  std::vector<float> bias;             // blocks * kBlock, zero-padded
+  // The scalar form: per output channel o, its kept (input, weight) pairs
+  // [filter_begin[o], filter_begin[o+1]).
+  std::vector<int32_t> filter_begin;
+  std::vector<int32_t> filter_channel;
+  std::vector<float> filter_weight;
+
+  size_t entries() const { return entry_channel.size(); }
+  // Multiply-accumulates per output pixel that the SIMD kernels run.
+  size_t block_macs_per_pixel() const { return entries() * size_t(kBlock); }
+};
+
+struct PackedDepthwise {
+  int channels = 0;
+  int blocks = 0;
+  // Per block: how many taps it runs and which (bit 3*ky+kx), ascending.
+  std::vector<uint8_t> block_taps;       // blocks * 9, the first block_tap_count[b] used
+  std::vector<uint8_t> block_tap_count;  // per block
+  std::vector<float> weights;            // blocks * 9 * kBlock: tap t of block b at (b*9 + t)*kBlock
+  std::vector<float> bias;               // blocks * kBlock, zero-padded
+  // The scalar form: each channel's own mask (0: pruned) and its 9 weights.
+  std::vector<uint16_t> channel_mask;
+  std::vector<float> channel_weights;  // channels * 9, tap 3*ky+kx
+
+  size_t block_taps_total() const;  // sum of block_tap_count
+};
+
+// Which weights of a [O,1,1,I] filter are kept (1) or pruned (0). With a
+// pointwise `record`, its table decides and the weights must be zero where it
+// says pruned; without one, the non-zero weights are kept. False with a reason
+// on disagreement.
+bool AssignPointwise(const float* filter, int out_channels, int in_channels, const LayerRecord* record,
+                     std::vector<uint8_t>* kept, std::string* reason);
+
+void PackPointwise(const float* filter, int out_channels, int in_channels, const std::vector<uint8_t>& kept,
+                   const float* bias, PackedPointwise* out);
+
+// The tap mask of each channel of a [1,3,3,C] filter (0: pruned). With a
+// depthwise `record`, each channel's pattern comes from the library and the
+// weights must lie inside it; without one, a channel's mask is its non-zero
+// support (any number of taps: the kernels run every mask).
+bool AssignDepthwise(const float* filter, int channels, const LayerRecord* record,
+                     const std::vector<uint16_t>& library, std::vector<uint16_t>* masks, std::string* reason);
+
+void PackDepthwise(const float* filter, int channels, const std::vector<uint16_t>& masks, const float* bias,
+                   PackedDepthwise* out);
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_PACKING_BLOCK_PACK_H_

@@ -1,0 +1,133 @@
+#include "delegate/runtime/block_node.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace patternlite {
+namespace {
+
+// Below this many multiply-accumulates a node runs on one thread: the same
+// threshold as the 3x3 convs (conv_node.cc), for the same reason.
+constexpr size_t kMinParallelMacs = size_t(1) << 19;
+
+// Tasks per thread: a little slack so that a late worker does not hold the
+// caller up (the pool lets the caller take what is left).
+constexpr int kTasksPerThread = 2;
+
+}  // namespace
+
+TfLiteStatus BlockNode::Prepare(TfLiteContext* context) {
+  const TfLiteTensor& input = context->tensors[config_.input_tensor];
+  TfLiteTensor& output = context->tensors[config_.output_tensor];
+  if (input.dims == nullptr || input.dims->size != 4 || !Plan(*input.dims, &geometry_)) {
+    context->ReportError(context, "patternlite: input shape does not fit this node");
+    return kTfLiteError;
+  }
+  const ConvGeometry& g = geometry_;
+  const size_t macs = size_t(g.batch) * g.out_h * g.out_w * MacsPerPixel();
+  const int pool_threads = pool_ ? pool_->size() : 1;
+  threads_ = macs < kMinParallelMacs ? 1 : pool_threads;
+  tasks_ = Split(threads_);
+  counters_->plan_threads.store(threads_, std::memory_order_relaxed);
+  const int shape[4] = {g.batch, g.out_h, g.out_w, g.out_c};
+  return ResizeOutput(context, &output, shape);
+}
+
+TfLiteStatus BlockNode::Eval(TfLiteContext* context) {
+  const auto start = std::chrono::steady_clock::now();
+  const TfLiteTensor& input = context->tensors[config_.input_tensor];
+  TfLiteTensor& output = context->tensors[config_.output_tensor];
+  const float* in = static_cast<const float*>(input.data);
+  float* out = static_cast<float*>(output.data);
+  const ConvGeometry& g = geometry_;
+  const size_t in_bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * sizeof(float);
+  const size_t out_bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * sizeof(float);
+  if (in == nullptr || out == nullptr || input.dims == nullptr || input.dims->size != 4 ||
+      input.dims->data[0] != g.batch || input.dims->data[1] != g.in_h || input.dims->data[2] != g.in_w ||
+      input.bytes != in_bytes || output.bytes != out_bytes) {
+    context->ReportError(context, "patternlite: node tensors changed shape after Prepare");
+    return kTfLiteError;
+  }
+  const int tasks = tasks_;
+  if (threads_ > 1 && pool_) {
+    pool_->ParallelFor(tasks, [&](int task, int /*worker*/) { RunTask(task, in, out); });
+  } else {
+    for (int t = 0; t < tasks; ++t) RunTask(t, in, out);
+  }
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  counters_->invocations.fetch_add(1, std::memory_order_relaxed);
+  counters_->nanoseconds.fetch_add(uint64_t(ns.count()), std::memory_order_relaxed);
+  return kTfLiteOk;
+}
+
+bool PointwiseNode::Plan(const TfLiteIntArray& dims, ConvGeometry* g) const {
+  if (dims.data[3] != packed_.in_channels) return false;
+  ConvGeometry p;
+  p.batch = dims.data[0];
+  p.in_h = dims.data[1];
+  p.in_w = dims.data[2];
+  p.in_c = dims.data[3];
+  p.out_c = packed_.out_channels;
+  p.stride_h = config_.stride_h;
+  p.stride_w = config_.stride_w;
+  p.act_min = config_.act_min;
+  p.act_max = config_.act_max;
+  // A 1x1 filter never pads, whatever the padding mode says.
+  if (p.batch <= 0 || !ComputeOutputSize(config_.padding, p.in_h, p.stride_h, &p.out_h, &p.pad_top, 1) ||
+      !ComputeOutputSize(config_.padding, p.in_w, p.stride_w, &p.out_w, &p.pad_left, 1) || p.pad_top != 0 ||
+      p.pad_left != 0) {
+    return false;
+  }
+  *g = p;
+  return true;
+}
+
+int PointwiseNode::Split(int threads) {
+  const ConvGeometry& g = geometry_;
+  const int64_t pixels = int64_t(g.batch) * g.out_h * g.out_w;
+  const int64_t tasks = threads > 1 ? int64_t(threads) * kTasksPerThread : 1;
+  pixels_per_task_ = std::max<int64_t>(1, (pixels + tasks - 1) / tasks);
+  return int((pixels + pixels_per_task_ - 1) / pixels_per_task_);
+}
+
+void PointwiseNode::RunTask(int task, const float* in, float* out) const {
+  const ConvGeometry& g = geometry_;
+  const int64_t pixels = int64_t(g.batch) * g.out_h * g.out_w;
+  const int64_t p0 = int64_t(task) * pixels_per_task_;
+  kernel_(g, packed_, in, out, p0, std::min(pixels, p0 + pixels_per_task_));
+}
+
+bool DepthwiseNode::Plan(const TfLiteIntArray& dims, ConvGeometry* g) const {
+  if (dims.data[3] != packed_.channels) return false;
+  ConvGeometry p;
+  p.batch = dims.data[0];
+  p.in_h = dims.data[1];
+  p.in_w = dims.data[2];
+  p.in_c = p.out_c = dims.data[3];
+  p.stride_h = config_.stride_h;
+  p.stride_w = config_.stride_w;
+  p.act_min = config_.act_min;
+  p.act_max = config_.act_max;
+  if (p.batch <= 0 || !ComputeOutputSize(config_.padding, p.in_h, p.stride_h, &p.out_h, &p.pad_top) ||
+      !ComputeOutputSize(config_.padding, p.in_w, p.stride_w, &p.out_w, &p.pad_left)) {
+    return false;
+  }
+  *g = p;
+  return true;
+}
+
+int DepthwiseNode::Split(int threads) {
+  const ConvGeometry& g = geometry_;
+  const int per_image = threads > 1 ? (threads * kTasksPerThread + g.batch - 1) / g.batch : 1;
+  rows_per_task_ = std::max(1, (g.out_h + per_image - 1) / per_image);
+  return g.batch * ((g.out_h + rows_per_task_ - 1) / rows_per_task_);
+}
+
+void DepthwiseNode::RunTask(int task, const float* in, float* out) const {
+  const ConvGeometry& g = geometry_;
+  const int blocks = (g.out_h + rows_per_task_ - 1) / rows_per_task_;
+  const int n = task / blocks, oy0 = (task % blocks) * rows_per_task_;
+  kernel_(g, packed_, in, out, n, oy0, std::min(g.out_h, oy0 + rows_per_task_));
+}
+
+}  // namespace patternlite

@@ -1,0 +1,91 @@
+// Claimed nodes of the channel-block kinds: a sparse 1x1 CONV_2D
+// (PointwiseNode) and a pattern-pruned 3x3 DEPTHWISE_CONV_2D (DepthwiseNode).
+// Same shape as ConvNode: the delegate builds one in PrepareGraph, TFLite owns
+// it through the delegate kernel's user_data, Prepare shapes the output and
+// splits the work, Eval runs it over the pool.
+#ifndef PATTERNLITE_DELEGATE_RUNTIME_BLOCK_NODE_H_
+#define PATTERNLITE_DELEGATE_RUNTIME_BLOCK_NODE_H_
+
+#include <memory>
+
+#include "delegate/abi/tflite_abi.h"
+#include "delegate/kernels/dispatch.h"
+#include "delegate/packing/block_pack.h"
+#include "delegate/runtime/conv_node.h"
+#include "delegate/runtime/thread_pool.h"
+
+namespace patternlite {
+
+class BlockNode {
+ public:
+  BlockNode(const ConvNodeConfig& config, std::shared_ptr<ThreadPool> pool, std::shared_ptr<NodeCounters> counters)
+      : config_(config), pool_(std::move(pool)), counters_(std::move(counters)) {}
+  virtual ~BlockNode() = default;
+  BlockNode(const BlockNode&) = delete;
+  BlockNode& operator=(const BlockNode&) = delete;
+
+  TfLiteStatus Prepare(TfLiteContext* context);
+  TfLiteStatus Eval(TfLiteContext* context);
+
+ protected:
+  // The kind's output geometry for the current input; false if it is too small.
+  virtual bool Plan(const TfLiteIntArray& input_dims, ConvGeometry* g) const = 0;
+  // Multiply-accumulates per output pixel, to decide whether threads pay.
+  virtual size_t MacsPerPixel() const = 0;
+  // Cuts the planned work into tasks for `threads` threads; returns their count.
+  virtual int Split(int threads) = 0;
+  virtual void RunTask(int task, const float* in, float* out) const = 0;
+
+  ConvNodeConfig config_;
+  ConvGeometry geometry_;
+  int threads_ = 1;  // threads the plan uses (1: the calling thread only)
+  int tasks_ = 1;
+
+ private:
+  std::shared_ptr<ThreadPool> pool_;
+  std::shared_ptr<NodeCounters> counters_;
+};
+
+class PointwiseNode : public BlockNode {
+ public:
+  PointwiseNode(const ConvNodeConfig& config, PackedPointwise packed, std::shared_ptr<ThreadPool> pool,
+                std::shared_ptr<NodeCounters> counters)
+      : BlockNode(config, std::move(pool), std::move(counters)),
+        packed_(std::move(packed)),
+        kernel_(PointwiseKernelFor(config.isa)) {}
+
+ protected:
+  bool Plan(const TfLiteIntArray& input_dims, ConvGeometry* g) const override;
+  size_t MacsPerPixel() const override { return packed_.block_macs_per_pixel(); }
+  int Split(int threads) override;
+  void RunTask(int task, const float* in, float* out) const override;
+
+ private:
+  PackedPointwise packed_;
+  PointwiseFn kernel_;
+  int64_t pixels_per_task_ = 1;
+};
+
+class DepthwiseNode : public BlockNode {
+ public:
+  DepthwiseNode(const ConvNodeConfig& config, PackedDepthwise packed, std::shared_ptr<ThreadPool> pool,
+                std::shared_ptr<NodeCounters> counters)
+      : BlockNode(config, std::move(pool), std::move(counters)),
+        packed_(std::move(packed)),
+        kernel_(DepthwiseKernelFor(config.isa)) {}
+
+ protected:
+  bool Plan(const TfLiteIntArray& input_dims, ConvGeometry* g) const override;
+  size_t MacsPerPixel() const override { return packed_.block_taps_total() * size_t(kBlock); }
+  int Split(int threads) override;
+  void RunTask(int task, const float* in, float* out) const override;
+
+ private:
+  PackedDepthwise packed_;
+  DepthwiseFn kernel_;
+  int rows_per_task_ = 1;
+};
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_RUNTIME_BLOCK_NODE_H_
