@@ -28,6 +28,10 @@ namespace block_impl {
 // Input bytes a pointwise chunk of pixels may span: its rows are re-read by
 // every block, from L2.
 constexpr size_t kPointwiseChunkBytes = 192 * 1024;
+// L1 bytes for one register tile's input rows plus the weights of the blocks
+// that take turns on them. Measured: with a tile of 12 rows of 512 inputs
+// (24 KiB) one block at a time is fastest; with rows of 24 inputs, all blocks.
+constexpr size_t kPointwiseL1Bytes = 24 * 1024;
 
 // Bias, the activation clamp and the store of one block's vectors; `width`
 // < kBlock stores only the block's real channels.
@@ -48,6 +52,14 @@ PL_BLOCK_INLINE void StoreBlock(typename T::V* acc, float* dst, int width, typen
       T::StoreN(dst + v * T::kLanes, y, n);
     }
   }
+}
+
+// The input pixel of output pixel p (counted over the batch) of a 1x1 conv.
+inline const float* PointwisePixel(const ConvGeometry& g, const float* input, int64_t p) {
+  if (g.stride_h == 1 && g.stride_w == 1) return input + p * g.in_c;
+  const int64_t per_image = int64_t(g.out_h) * g.out_w;
+  const int64_t n = p / per_image, oy = p % per_image / g.out_w, ox = p % g.out_w;
+  return input + ((n * g.in_h + oy * g.stride_h) * g.in_w + ox * g.stride_w) * g.in_c;
 }
 
 // R pixels (inputs px[r], outputs dst[r]) of one pointwise block.
@@ -79,42 +91,61 @@ PL_BLOCK_INLINE void PointwiseTile(const float* const* px, float* const* dst, co
   for (int r = 0; r < R; ++r) StoreBlock<T>(acc[r], dst[r], width, lo, hi);
 }
 
+// One block on pixels [c0, c1): register tiles of R pixels, then single pixels.
+template <class T>
+PL_BLOCK_INLINE void PointwiseBlockPixels(const ConvGeometry& g, const PackedPointwise& w, int b, const float* input,
+                                          float* output, int64_t c0, int64_t c1, typename T::V lo,
+                                          typename T::V hi) {
+  constexpr int R = T::kPointwisePixels;
+  const int e0 = w.block_begin[size_t(b)], entries = w.block_begin[size_t(b) + 1] - e0;
+  const int32_t* channel = w.entry_channel.data() + e0;
+  const float* weights = w.entry_weights.data() + size_t(e0) * kBlock;
+  const float* bias = w.bias.data() + size_t(b) * kBlock;
+  const int width = std::min(kBlock, w.out_channels - b * kBlock);
+  const float* px[R];
+  float* dst[R];
+  int64_t p = c0;
+  for (; p + R <= c1; p += R) {
+    for (int r = 0; r < R; ++r) {
+      px[r] = PointwisePixel(g, input, p + r);
+      dst[r] = output + (p + r) * g.out_c + b * kBlock;
+    }
+    PointwiseTile<T, R>(px, dst, channel, weights, entries, bias, width, lo, hi);
+  }
+  for (; p < c1; ++p) {
+    px[0] = PointwisePixel(g, input, p);
+    dst[0] = output + p * g.out_c + b * kBlock;
+    PointwiseTile<T, 1>(px, dst, channel, weights, entries, bias, width, lo, hi);
+  }
+}
+
 template <class T>
 void PointwiseRange(const ConvGeometry& g, const PackedPointwise& w, const float* input, float* output, int64_t p0,
                     int64_t p1) {
   constexpr int R = T::kPointwisePixels;
-  const int64_t per_image = int64_t(g.out_h) * g.out_w;
-  const bool dense_pixels = g.stride_h == 1 && g.stride_w == 1;
-  auto pixel = [&](int64_t p) -> const float* {
-    if (dense_pixels) return input + p * g.in_c;
-    const int64_t n = p / per_image, oy = p % per_image / g.out_w, ox = p % g.out_w;
-    return input + ((n * g.in_h + oy * g.stride_h) * g.in_w + ox * g.stride_w) * g.in_c;
-  };
   const typename T::V lo = T::Broadcast(g.act_min), hi = T::Broadcast(g.act_max);
   const int64_t chunk =
       std::max<int64_t>(R, int64_t(kPointwiseChunkBytes / (sizeof(float) * size_t(g.in_c))) / R * R);
-  const float* px[R];
-  float* dst[R];
+  // Few inputs per pixel: blocks take turns on each register tile, whose
+  // input rows then stay in L1 (with the group's weights). Many: one block at
+  // a time over the chunk, its weights in L1 and the rows re-read from L2.
+  const size_t tile_bytes = size_t(R) * g.in_c * sizeof(float);
+  const bool grouped = 2 * tile_bytes <= kPointwiseL1Bytes;
   for (int64_t c0 = p0; c0 < p1; c0 += chunk) {
     const int64_t c1 = std::min(p1, c0 + chunk);
-    for (int b = 0; b < w.blocks; ++b) {
-      const int e0 = w.block_begin[size_t(b)], entries = w.block_begin[size_t(b) + 1] - e0;
-      const int32_t* channel = w.entry_channel.data() + e0;
-      const float* weights = w.entry_weights.data() + size_t(e0) * kBlock;
-      const float* bias = w.bias.data() + size_t(b) * kBlock;
-      const int width = std::min(kBlock, w.out_channels - b * kBlock);
-      int64_t p = c0;
-      for (; p + R <= c1; p += R) {
-        for (int r = 0; r < R; ++r) {
-          px[r] = pixel(p + r);
-          dst[r] = output + (p + r) * g.out_c + b * kBlock;
-        }
-        PointwiseTile<T, R>(px, dst, channel, weights, entries, bias, width, lo, hi);
+    if (!grouped) {
+      for (int b = 0; b < w.blocks; ++b) PointwiseBlockPixels<T>(g, w, b, input, output, c0, c1, lo, hi);
+      continue;
+    }
+    for (int b0 = 0, b1 = 0; b0 < w.blocks; b0 = b1) {
+      size_t bytes = tile_bytes;
+      for (b1 = b0; b1 < w.blocks; ++b1) {
+        bytes += size_t(w.block_begin[size_t(b1) + 1] - w.block_begin[size_t(b1)]) * kBlock * sizeof(float);
+        if (b1 > b0 && bytes > kPointwiseL1Bytes) break;
       }
-      for (; p < c1; ++p) {
-        px[0] = pixel(p);
-        dst[0] = output + p * g.out_c + b * kBlock;
-        PointwiseTile<T, 1>(px, dst, channel, weights, entries, bias, width, lo, hi);
+      for (int64_t t0 = c0; t0 < c1; t0 += R) {
+        const int64_t t1 = std::min(c1, t0 + R);
+        for (int b = b0; b < b1; ++b) PointwiseBlockPixels<T>(g, w, b, input, output, t0, t1, lo, hi);
       }
     }
   }
@@ -222,7 +253,7 @@ void DepthwiseRows(const ConvGeometry& g, const PackedDepthwise& w, const float*
   const float* in_n = input + int64_t(n) * g.in_h * g.in_w * C;
   float* out_n = output + int64_t(n) * g.out_h * g.out_w * C;
   const typename T::V lo = T::Broadcast(g.act_min), hi = T::Broadcast(g.act_max);
-  RowTaps<T> taps;
+  RowTaps<T> taps{};
   for (int oy = oy0; oy < oy1; ++oy) {
     const int iy0 = oy * g.stride_h - g.pad_top;
     float* out_row = out_n + int64_t(oy) * g.out_w * C;
