@@ -28,7 +28,7 @@ import numpy.typing as npt
 import tensorflow as tf
 
 from patternlite.converter import defaults
-from patternlite.converter.graph import ConvInfo, find_convs, with_logits
+from patternlite.converter.graph import ConvInfo, find_layers, with_logits
 from patternlite.converter.pool_growth import PoolGrower, PoolGrowth
 from patternlite.converter.progress import progress_bar
 from patternlite.converter.schedule import BudgetedCosine
@@ -48,8 +48,8 @@ class DistillReport:
 
 
 def _pruned_convs(model: keras.Model, names: list[str]) -> list[ConvInfo]:
-    """The named convs of ``model`` (with their BatchNorms), in ``names`` order."""
-    convs = {c.name: c for c in find_convs(model)}
+    """The named convs of ``model`` (with their BatchNorms, of every kind), in ``names`` order."""
+    convs = {c.name: c for c in find_layers(model)}
     return [convs[n] for n in names]
 
 
@@ -136,8 +136,10 @@ def distill(
     ``feature_weight`` times the mean normalised squared error of every masked
     layer's output. BatchNorm layers run in inference mode (their statistics are
     the pretrained ones and stay so); masked weights are re-zeroed after every
-    step; ``only_pruned`` trains the pruned convs and their folded BatchNorms
-    only. Adam with a cosine-decayed learning rate. ``adversarial`` > 0 nudges
+    step (the same for every kind: a mask has its layer's kernel shape, e.g.
+    (3, 3, C, 1) for a depthwise conv, so a 1x1 conv's shared block inputs and a
+    depthwise block's shared pattern hold); ``only_pruned`` trains the pruned convs
+    and their folded BatchNorms only. Adam with a cosine-decayed learning rate. ``adversarial`` > 0 nudges
     half of each batch one signed-gradient step (that fraction of the pool's
     standard deviation) up the student-teacher divergence: the synthetic pool
     is small, and these are the inputs where the student still has most to learn.

@@ -1,49 +1,123 @@
-"""Walking a Keras model: which layers are prunable 3x3 convs, and their BatchNorms.
+"""Walking a Keras model: which layers are prunable, of which kind, and their BatchNorms.
 
-Only plain ``Conv2D`` layers with a 3x3 kernel, ``groups == 1`` and dilation 1
-are prunable: those are the ops the delegate claims. Depthwise/separable convs,
-1x1 shortcuts and dilated convs are left untouched.
+Three kinds of layer are prunable (the metadata kinds of ``docs/metadata-format.md``):
+
+* ``conv3x3``: a plain ``Conv2D`` with a 3x3 kernel, ``groups == 1``, dilation 1, any stride;
+* ``pointwise``: a plain ``Conv2D`` with a 1x1 kernel, ``groups == 1``, dilation 1, strides 1 or 2;
+* ``depthwise3x3``: a ``DepthwiseConv2D`` with a 3x3 kernel, depth multiplier 1, dilation 1,
+  strides 1 or 2.
+
+All channels-last. Those are the ops the delegate runs; separable, grouped, dilated and
+other convs are left untouched. This module only says what a layer *is*; which of
+them a prune run actually touches (the stem, a classifier head, frozen layers) is
+the pruner's policy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import keras
 
-from patternlite.converter.errors import UnsupportedModelError
+from patternlite.converter.errors import ConverterError, UnsupportedModelError
+from patternlite.metadata import KINDS
+
+CONV3X3, POINTWISE, DEPTHWISE = KINDS  # "conv3x3", "pointwise", "depthwise3x3"
+ALL_KINDS: tuple[str, ...] = tuple(KINDS)
+# The CLI's short names, and the metadata names themselves.
+KIND_ALIASES = {"3x3": CONV3X3, "1x1": POINTWISE, "depthwise": DEPTHWISE, **{k: k for k in KINDS}}
+SHORT_NAMES = {CONV3X3: "3x3", POINTWISE: "1x1", DEPTHWISE: "depthwise"}
+# Kinds whose kernels follow a library pattern (a pointwise weight has a single tap).
+PATTERN_KINDS = (CONV3X3, DEPTHWISE)
+_WEIGHTED = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv2DTranspose,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.Dense,
+    keras.layers.EinsumDense,
+    keras.Model,  # a nested model: assume it computes something
+)
 
 
 @dataclass
 class ConvInfo:
-    """One prunable conv layer and the BatchNormalization that directly follows it (if any)."""
+    """One prunable layer, its kind and the BatchNormalization that directly follows it (if any)."""
 
     name: str
-    layer: keras.layers.Conv2D
+    layer: keras.layers.Conv2D | keras.layers.DepthwiseConv2D
     bn: keras.layers.BatchNormalization | None
-    index: int  # position among the model's 3x3 convs, in layer order
+    index: int  # position among the layers found (of the kinds asked for), in layer order
+    kind: str = CONV3X3
 
     @property
     def in_channels(self) -> int:
-        return int(self.layer.kernel.shape[2])
+        """``I`` of the layer's metadata record: 1 for a depthwise conv (one input channel per filter)."""
+        return 1 if self.kind == DEPTHWISE else int(self.layer.kernel.shape[2])
 
     @property
     def out_channels(self) -> int:
-        return int(self.layer.kernel.shape[3])
+        """``O`` of the layer's metadata record: the output channels (a depthwise conv's channels)."""
+        return int(self.layer.kernel.shape[2] if self.kind == DEPTHWISE else self.layer.kernel.shape[3])
+
+
+def resolve_kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Layer kinds as metadata names, in the order of :data:`ALL_KINDS`; None means all of them.
+
+    Accepts the metadata names (``conv3x3``, ``pointwise``, ``depthwise3x3``) and
+    the CLI's short ones (``3x3``, ``1x1``, ``depthwise``), as a list or one
+    comma-separated string.
+    """
+    if kinds is None:
+        return ALL_KINDS
+    items = kinds.split(",") if isinstance(kinds, str) else list(kinds)
+    names = [str(k).strip() for k in items if str(k).strip()]
+    unknown = [k for k in names if k not in KIND_ALIASES]
+    if unknown:
+        known = ", ".join(SHORT_NAMES[k] for k in ALL_KINDS)
+        raise ConverterError(f"unknown layer kind {unknown[0]!r} (choose from {known})")
+    chosen = {KIND_ALIASES[k] for k in names}
+    if not chosen:
+        raise ConverterError("no layer kind selected (choose from " + ", ".join(SHORT_NAMES.values()) + ")")
+    return tuple(k for k in ALL_KINDS if k in chosen)
+
+
+def _stride_1_or_2(cfg: dict) -> bool:  # type: ignore[type-arg]
+    return all(int(s) in (1, 2) for s in cfg.get("strides", (1, 1)))
+
+
+def layer_kind(layer: keras.layers.Layer) -> str | None:
+    """The prunable kind of ``layer`` (:data:`ALL_KINDS`), or None when the delegate cannot run it."""
+    if type(layer) is keras.layers.Conv2D:  # excludes Depthwise/Separable/Conv2DTranspose
+        cfg = layer.get_config()
+        if int(cfg.get("groups", 1)) != 1 or cfg.get("data_format", "channels_last") != "channels_last":
+            return None
+        if tuple(cfg.get("dilation_rate", (1, 1))) != (1, 1):
+            return None
+        size = tuple(cfg.get("kernel_size", ()))
+        if size == (3, 3):
+            return CONV3X3
+        if size == (1, 1) and _stride_1_or_2(cfg):
+            return POINTWISE
+        return None
+    if type(layer) is keras.layers.DepthwiseConv2D:
+        cfg = layer.get_config()
+        if tuple(cfg.get("kernel_size", ())) != (3, 3) or int(cfg.get("depth_multiplier", 1)) != 1:
+            return None
+        if cfg.get("data_format", "channels_last") != "channels_last":
+            return None
+        if tuple(cfg.get("dilation_rate", (1, 1))) != (1, 1) or not _stride_1_or_2(cfg):
+            return None
+        return DEPTHWISE
+    return None
 
 
 def is_prunable_conv(layer: keras.layers.Layer) -> bool:
     """True for the 3x3 dense (ungrouped, undilated) convolutions the delegate can run."""
-    if type(layer) is not keras.layers.Conv2D:  # excludes Depthwise/Separable/Conv2DTranspose
-        return False
-    cfg = layer.get_config()
-    if tuple(cfg.get("kernel_size", ())) != (3, 3):
-        return False
-    if int(cfg.get("groups", 1)) != 1:
-        return False
-    if cfg.get("data_format", "channels_last") != "channels_last":
-        return False
-    return tuple(cfg.get("dilation_rate", (1, 1))) == (1, 1)
+    return layer_kind(layer) == CONV3X3
 
 
 def _consumers(model: keras.Model, layer: keras.layers.Layer) -> list[keras.layers.Layer]:
@@ -56,16 +130,20 @@ def _consumers(model: keras.Model, layer: keras.layers.Layer) -> list[keras.laye
     return out
 
 
-def find_convs(model: keras.Model) -> list[ConvInfo]:
-    """All prunable 3x3 convs of a built functional or Sequential model, in layer order."""
+def _check_model(model: keras.Model) -> None:
     if not model.built:
         raise UnsupportedModelError("the model is not built; call it on an input first")
     if not isinstance(model, keras.Sequential) and not hasattr(model, "_operations"):
         raise UnsupportedModelError("only functional and Sequential Keras models are supported")
-    convs: list[ConvInfo] = []
+
+
+def _scan(model: keras.Model, kinds: tuple[str, ...]) -> list[ConvInfo]:
+    _check_model(model)
+    found: list[ConvInfo] = []
     layers = list(model.layers)
     for pos, layer in enumerate(layers):
-        if not is_prunable_conv(layer):
+        kind = layer_kind(layer)
+        if kind is None or kind not in kinds:
             continue
         bn: keras.layers.BatchNormalization | None = None
         if isinstance(model, keras.Sequential):
@@ -79,10 +157,56 @@ def find_convs(model: keras.Model) -> list[ConvInfo]:
                 bn = cons[0]
         if bn is not None and int(bn.axis if isinstance(bn.axis, int) else bn.axis[0]) not in (-1, 3):
             bn = None  # channels-first BN: do not try to fold it
-        convs.append(ConvInfo(name=layer.name, layer=layer, bn=bn, index=len(convs)))
+        found.append(ConvInfo(name=layer.name, layer=layer, bn=bn, index=len(found), kind=kind))
+    return found
+
+
+def find_layers(model: keras.Model, kinds: str | Iterable[str] | None = None) -> list[ConvInfo]:
+    """All prunable layers of the given kinds (default: every kind) of a built model, in layer order."""
+    chosen = resolve_kinds(kinds)
+    found = _scan(model, chosen)
+    if not found:
+        what = ", ".join(SHORT_NAMES[k] for k in chosen)
+        raise UnsupportedModelError(f"the model has no prunable layers of the kinds asked for ({what})")
+    return found
+
+
+def find_convs(model: keras.Model) -> list[ConvInfo]:
+    """All prunable 3x3 convs of a built functional or Sequential model, in layer order."""
+    convs = _scan(model, (CONV3X3,))
     if not convs:
         raise UnsupportedModelError("the model has no 3x3 Conv2D layers to prune")
     return convs
+
+
+def kinds_of(model: keras.Model) -> dict[str, str]:
+    """Layer name -> kind for every prunable layer of ``model`` (empty when there is none)."""
+    return {c.name: c.kind for c in _scan(model, ALL_KINDS)}
+
+
+def heads(model: keras.Model) -> set[str]:
+    """Names of the layers after which no conv or dense layer follows (e.g. a 1x1 conv classifier).
+
+    Assumes ``model.layers`` is in topological order (Keras keeps it so); a
+    consumer not yet seen counts as computing something, so an unusual order
+    can only make fewer layers heads.
+    """
+    _check_model(model)
+    layers = list(model.layers)
+    if isinstance(model, keras.Sequential):
+        out: set[str] = set()
+        later_weighted = False
+        for layer in reversed(layers):
+            if not later_weighted:
+                out.add(layer.name)
+            later_weighted = later_weighted or isinstance(layer, _WEIGHTED)
+        return out
+    weighted_after: dict[int, bool] = {}
+    for layer in reversed(layers):
+        weighted_after[id(layer)] = any(
+            isinstance(c, _WEIGHTED) or weighted_after.get(id(c), True) for c in _consumers(model, layer)
+        )
+    return {layer.name for layer in layers if not weighted_after[id(layer)]}
 
 
 def has_softmax_activation(layer: keras.layers.Layer) -> bool:

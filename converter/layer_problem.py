@@ -26,8 +26,8 @@ _CHUNK = 32  # samples per patch extraction
 _FORWARD_CHUNK = 256
 
 
-def output_pixels(layer: keras.layers.Conv2D) -> int:
-    """Output positions of a conv: the multiply-accumulates of one kept 3x3 kernel, over 9."""
+def output_pixels(layer: keras.layers.Layer) -> int:
+    """Output positions of a conv: the multiply-accumulates of one kept kernel, over its taps."""
     shape = layer.output.shape
     return int(shape[1] or 1) * int(shape[2] or 1)
 
@@ -50,11 +50,16 @@ def forward(sub: keras.Model, x: npt.NDArray[np.float32]) -> npt.NDArray[np.floa
     return np.concatenate(parts).astype(np.float32)
 
 
-def patches(x: npt.NDArray[np.float32], conv: keras.layers.Conv2D) -> npt.NDArray[np.float32]:
-    """im2col rows (ky, kx, c) matching a (3, 3, I, O) kernel reshaped to (9I, O)."""
+def patches(x: npt.NDArray[np.float32], conv: keras.layers.Layer) -> npt.NDArray[np.float32]:
+    """im2col rows (ky, kx, c) matching a (kh, kw, I, O) kernel reshaped to (kh*kw*I, O).
+
+    For a 1x1 conv a row is one input pixel; for a depthwise conv the columns
+    are (ky, kx, c) too, so channel ``c``'s 9 taps are columns ``c, C + c, ...``.
+    """
     s = conv.strides
+    kh, kw = conv.kernel_size
     p = tf.image.extract_patches(
-        x, sizes=[1, 3, 3, 1], strides=[1, s[0], s[1], 1], rates=[1, 1, 1, 1], padding=conv.padding.upper()
+        x, sizes=[1, kh, kw, 1], strides=[1, s[0], s[1], 1], rates=[1, 1, 1, 1], padding=conv.padding.upper()
     )
     return np.asarray(p).reshape(-1, p.shape[-1])
 
@@ -105,7 +110,12 @@ def apply_weights(
     shape = tuple(layer.kernel.shape)
     kernel = (weights[:-1] / scale[None, :]).reshape(shape) * mask
     layer.kernel.assign(kernel.astype(np.float32))
-    bias = weights[-1] / scale
+    write_bias(conv, weights[-1] / scale)
+
+
+def write_bias(conv: ConvInfo, bias: npt.NDArray[np.float64]) -> None:
+    """Put a solved bias (unscaled units) into the conv's bias or, without one, into its BN's moving mean."""
+    layer = conv.layer
     if layer.use_bias:
         layer.bias.assign(bias.astype(np.float32))
     elif conv.bn is not None:

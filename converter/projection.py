@@ -1,9 +1,20 @@
-"""Euclidean projection onto "every kernel follows one library pattern, a fraction ``keep`` survive".
+"""Euclidean projections onto the sparsity structure the delegate runs fast, one per layer kind.
 
-For a fixed library this set is a union of coordinate subspaces, so the exact
-projection is: give each kernel the pattern that keeps most of its energy, then
-keep the ``round(keep * I * O)`` kernels with the largest kept energy. The same
-function is the whole of the fast ``magnitude`` method and the Z-step of ADMM.
+* 3x3 convs (:func:`project`): "every kernel follows one library pattern, a fraction
+  ``keep`` survive". For a fixed library this set is a union of coordinate
+  subspaces, so the exact projection is: give each kernel the pattern that keeps
+  most of its energy, then keep the ``round(keep * I * O)`` kernels with the
+  largest kept energy.
+* 1x1 convs (:func:`project_pointwise`): blocks of ``CHANNEL_BLOCK`` consecutive
+  output channels share one set of kept input channels.
+* 3x3 depthwise convs (:func:`project_depthwise`): the channels of a block share
+  one library pattern; with ``keep`` < 1 whole channels are pruned.
+
+The delegate runs any zeros exactly, but only these block structures give speed:
+its pointwise kernel costs in proportion to the kept inputs of a block, and its
+depthwise kernel runs a block's channels in the lanes of one vector, which must
+all read the same taps. Each function is the whole of the fast ``magnitude``
+method and the Z-step of ADMM for its kind.
 """
 
 from __future__ import annotations
@@ -15,16 +26,20 @@ import numpy as np
 import numpy.typing as npt
 
 from patternlite.converter.patterns import kernels_as_rows, masks_matrix, rows_to_kernel
-from patternlite.metadata import PRUNED
+from patternlite.metadata import CHANNEL_BLOCK, KINDS, PRUNED
+
+CONV3X3, POINTWISE, DEPTHWISE = KINDS  # as graph.py names them; this module needs numpy only
 
 
 @dataclass
 class Projection:
     """The projected kernel plus which pattern each kernel got (``PRUNED`` when removed)."""
 
-    kernel: npt.NDArray[np.float32]  # (3, 3, I, O)
-    mask: npt.NDArray[np.bool_]  # (3, 3, I, O), True where a weight may be non-zero
-    assignment: npt.NDArray[np.uint8]  # (I, O) library index or PRUNED
+    kernel: npt.NDArray[np.float32]  # the Keras kernel's shape: (3, 3, I, O), (1, 1, I, O) or (3, 3, C, 1)
+    mask: npt.NDArray[np.bool_]  # the same shape, True where a weight may be non-zero
+    # (I, O) in Keras' axis order: a library index per kernel or PRUNED; for a 1x1
+    # conv 0 (kept) or PRUNED per weight; for a depthwise conv (C, 1), one per channel.
+    assignment: npt.NDArray[np.uint8]
 
 
 def kept_count(keep: float, n_kernels: int) -> int:
@@ -81,3 +96,110 @@ def project(
         mask=rows_to_kernel(mask_rows.astype(np.float32), shape) > 0,
         assignment=assignment,
     )
+
+
+def _block_starts(n: int, block: int) -> npt.NDArray[np.intp]:
+    return np.arange(0, n, block)
+
+
+def project_pointwise(
+    kernel_11io: npt.NDArray[np.floating],
+    keep: float,
+    *,
+    weights: npt.NDArray[np.floating] | None = None,
+    block: int = CHANNEL_BLOCK,
+) -> Projection:
+    """Project a (1, 1, I, O) kernel onto "each block of ``block`` output channels keeps the same inputs".
+
+    Output channels ``[b*block, (b+1)*block)`` form a block (the last may be
+    partial). Each block keeps the ``kept_count(keep, I)`` input channels with
+    the largest squared norm summed over the block's outputs, so every block keeps
+    the same number of inputs and its outputs share them: the delegate's pointwise
+    kernel costs in proportion to a block's kept inputs, and only a shared set lets
+    the block's output channels run as one vector. This is the exact Euclidean
+    projection onto that set (the norms are in the metric of ``weights``).
+
+    ``weights`` (shape (O,), optional) scales each output channel, e.g. by the
+    following BatchNorm's scale, so inputs are ranked by their effect after BN.
+    """
+    k = np.asarray(kernel_11io, dtype=np.float32)
+    i_ch, o_ch = k.shape[2], k.shape[3]
+    w2 = k.reshape(i_ch, o_ch).astype(np.float64) ** 2
+    if weights is not None:
+        w2 = w2 * np.asarray(weights, dtype=np.float64)[None, :] ** 2
+    starts = _block_starts(o_ch, block)
+    score = np.add.reduceat(w2, starts, axis=1)  # (I, blocks)
+    n_keep = kept_count(keep, i_ch)
+    # Largest score first, ties to the lower input index: deterministic.
+    order = np.argsort(-score, axis=0, kind="stable")[:n_keep]  # (n_keep, blocks)
+    kept = np.zeros_like(score, dtype=bool)
+    np.put_along_axis(kept, order, True, axis=0)
+    mask2 = np.repeat(kept, np.diff(np.append(starts, o_ch)), axis=1)  # (I, O)
+    mask = mask2.reshape(k.shape)
+    return Projection(
+        kernel=(k * mask).astype(np.float32),
+        mask=mask,
+        assignment=np.where(mask2, 0, PRUNED).astype(np.uint8),
+    )
+
+
+def project_depthwise(
+    kernel_33c1: npt.NDArray[np.floating],
+    library: Sequence[int],
+    keep: float,
+    *,
+    weights: npt.NDArray[np.floating] | None = None,
+    block: int = CHANNEL_BLOCK,
+) -> Projection:
+    """Project a (3, 3, C, 1) depthwise kernel onto "one library pattern per block of channels".
+
+    Channels ``[b*block, (b+1)*block)`` form a block (the last may be partial).
+    Each block gets the library pattern that keeps the most energy summed over its
+    channels: the delegate runs a block's channels in the lanes of one vector,
+    so they must read the same 4 taps. With ``keep`` < 1 the ``C - kept_count(keep, C)``
+    channels whose kept energy is least are then pruned whole (the choice of
+    pattern comes first, so it is the exact projection for a given block pattern,
+    and the blocks' patterns stay what the energy says). ``weights`` (shape (C,),
+    optional) scales each channel, e.g. by the following BatchNorm's scale.
+    """
+    k = np.asarray(kernel_33c1, dtype=np.float32)
+    c_ch = k.shape[2]
+    rows = kernels_as_rows(k)  # (C, 9): depth multiplier 1, so row c is channel c
+    mm = masks_matrix(library)  # (9, K)
+    sq = rows.astype(np.float64) ** 2
+    if weights is not None:
+        sq = sq * np.asarray(weights, dtype=np.float64)[:, None] ** 2
+    energy = sq @ mm  # (C, K)
+    starts = _block_starts(c_ch, block)
+    best_block = np.argmax(np.add.reduceat(energy, starts, axis=0), axis=1)  # (blocks,)
+    best = np.repeat(best_block, np.diff(np.append(starts, c_ch)))  # (C,)
+    kept_energy = energy[np.arange(c_ch), best]
+    alive = np.ones(c_ch, dtype=bool)
+    n_keep = kept_count(keep, c_ch)
+    if n_keep < c_ch:
+        alive[:] = False
+        alive[np.lexsort((np.arange(c_ch), -kept_energy))[:n_keep]] = True
+    mask_rows = (mm.T[best] > 0) & alive[:, None]
+    return Projection(
+        kernel=rows_to_kernel(rows * mask_rows, k.shape),
+        mask=rows_to_kernel(mask_rows.astype(np.float32), k.shape) > 0,
+        assignment=np.where(alive, best, PRUNED).astype(np.uint8).reshape(c_ch, 1),
+    )
+
+
+def project_layer(
+    kind: str,
+    kernel: npt.NDArray[np.floating],
+    library: Sequence[int],
+    keep: float,
+    *,
+    weights: npt.NDArray[np.floating] | None = None,
+) -> Projection:
+    """The projection of a layer of ``kind`` (``graph.ALL_KINDS``): the ``magnitude`` method's whole work."""
+    if kind == CONV3X3:
+        return project(kernel, library, keep, weights=weights)
+    if kind == POINTWISE:
+        return project_pointwise(kernel, keep, weights=weights)
+    if kind == DEPTHWISE:
+        return project_depthwise(kernel, library, keep, weights=weights)
+    raise ValueError(f"unknown layer kind {kind!r}")

@@ -1,4 +1,12 @@
-"""``prune``: data-free pattern + connectivity pruning of a Keras model, layer by layer."""
+"""``prune``: data-free pattern + connectivity pruning of a Keras model, layer by layer.
+
+Three kinds of layer are pruned (``graph.py``): 3x3 convs (a library pattern per
+kernel, a fraction of kernels kept), 1x1 convs (blocks of ``CHANNEL_BLOCK``
+output channels that keep the same input channels) and 3x3 depthwise convs (one
+pattern per block of channels, optionally whole channels pruned). The delegate
+runs any zeros exactly, but only these block structures give it speed
+(``projection.py``).
+"""
 
 from __future__ import annotations
 
@@ -13,16 +21,29 @@ import numpy as np
 import numpy.typing as npt
 
 from patternlite.converter import defaults
-from patternlite.converter.admm import solve_layer
+from patternlite.converter.admm import LayerSolution, solve_layer
 from patternlite.converter.allocation import ALLOCATIONS, Allocation, sensitivity_allocation
+from patternlite.converter.depthwise_solver import apply_depthwise_weights, build_depthwise_problem, solve_depthwise
 from patternlite.converter.distill import DistillReport, augment_pool, distill
 from patternlite.converter.errors import ConverterError
-from patternlite.converter.graph import ConvInfo, clone_with_weights, find_convs
+from patternlite.converter.graph import (
+    CONV3X3,
+    DEPTHWISE,
+    KIND_ALIASES,
+    PATTERN_KINDS,
+    POINTWISE,
+    SHORT_NAMES,
+    ConvInfo,
+    clone_with_weights,
+    find_layers,
+    heads,
+    resolve_kinds,
+)
 from patternlite.converter.layer_problem import apply_weights, bn_scale, build_problem, forward, output_pixels
-from patternlite.converter.patterns import resolve_library
+from patternlite.converter.patterns import all_candidates, check_library, resolve_library
 from patternlite.converter.pool_growth import PoolGrowth
 from patternlite.converter.progress import progress_bar
-from patternlite.converter.projection import project
+from patternlite.converter.projection import Projection, project_layer, project_pointwise
 from patternlite.converter.report import LayerReport, format_table
 from patternlite.converter.synthetic import SYNTHETIC_KINDS, batchnorms, synthetic_inputs
 
@@ -35,8 +56,11 @@ class PruneResult:
     """What ``prune`` produces.
 
     ``masks[layer]`` is a boolean array of the layer's Keras kernel shape
-    (3, 3, I, O), True where a weight may stay non-zero; ``assignments[layer]``
-    is the (I, O) library index of each kernel (255 = pruned).
+    ((3, 3, I, O), (1, 1, I, O) for a 1x1 conv, (3, 3, C, 1) for a depthwise
+    conv), True where a weight may stay non-zero; ``assignments[layer]`` is the
+    (I, O) library index of each kernel (255 = pruned): 0 or 255 per weight of a
+    1x1 conv, (C, 1) one pattern per channel of a depthwise conv. ``kinds[layer]``
+    is the layer's kind (``graph.ALL_KINDS``).
     """
 
     model: keras.Model
@@ -51,12 +75,14 @@ class PruneResult:
     distilled: DistillReport | None = None
     synthetic_images: int = 0
     allocation: Allocation | None = None
+    kinds: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         table = format_table(self.report)
         if self.allocation is not None:
-            kept = sum(r.kept_kernels for r in self.report)
-            total = sum(r.total_kernels for r in self.report)
+            rows = [r for r in self.report if r.kind == CONV3X3]
+            kept = sum(r.kept_kernels for r in rows)
+            total = sum(r.total_kernels for r in rows)
             table += (
                 f"\nkeep allocated by measured sensitivity: {kept} of {total} kernels kept ({kept / total:.1%}), "
                 f"{self.macs_kept():.1%} of the pruned layers' 3x3 multiply-accumulates"
@@ -77,10 +103,11 @@ class PruneResult:
         return table
 
     def macs_kept(self) -> float:
-        """Fraction of the pruned layers' 3x3 multiply-accumulates that remain (kernels x output pixels)."""
-        pixels = {c.name: output_pixels(c.layer) for c in find_convs(self.model)}
-        kept = sum(r.kept_kernels * pixels[r.layer] for r in self.report)
-        total = sum(r.total_kernels * pixels[r.layer] for r in self.report)
+        """Fraction of the pruned 3x3 convs' multiply-accumulates that remain (kernels x output pixels)."""
+        rows = [r for r in self.report if r.kind == CONV3X3]
+        pixels = {c.name: output_pixels(c.layer) for c in find_layers(self.model, (CONV3X3,))} if rows else {}
+        kept = sum(r.kept_kernels * pixels[r.layer] for r in rows)
+        total = sum(r.total_kernels * pixels[r.layer] for r in rows)
         return kept / max(total, 1)
 
     def save_masks(self, path: str | Path) -> Path:
@@ -104,24 +131,136 @@ def _is_stem(model: keras.Model, conv: ConvInfo) -> bool:
     return True
 
 
-def _resolve_keep(keep: float | Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
+def _resolve_keep(
+    keep: float | Mapping[str, float],
+    kind_keep: Mapping[str, float] | None,
+    layers: Sequence[ConvInfo],
+) -> dict[str, float]:
+    """Each layer's keep: its own entry of a dict ``keep``, else its kind's, else the default.
+
+    A kind's default is ``kind_keep[kind]`` when given; otherwise a float ``keep``
+    for 3x3 and 1x1 convs (1.0 with a dict ``keep``) and ``defaults.DEPTHWISE_KEEP``
+    for depthwise convs.
+    """
+    per_kind: dict[str, float] = {k: 1.0 if isinstance(keep, Mapping) else float(keep) for k in (CONV3X3, POINTWISE)}
+    per_kind[DEPTHWISE] = defaults.DEPTHWISE_KEEP
+    for name, value in (kind_keep or {}).items():
+        if name not in KIND_ALIASES:
+            raise ConverterError(f"kind_keep names {name!r}, which is not a layer kind; kinds: {list(SHORT_NAMES)}")
+        per_kind[KIND_ALIASES[name]] = float(value)
+    names = [c.name for c in layers]
+    out = {c.name: per_kind[c.kind] for c in layers}
     if isinstance(keep, Mapping):
         unknown = sorted(set(keep) - set(names))
         if unknown:
-            raise ConverterError(f"keep names layers that are not pruned 3x3 convs: {unknown}; prunable: {list(names)}")
-        out = {n: float(keep.get(n, 1.0)) for n in names}
-    else:
-        out = {n: float(keep) for n in names}
-    for n, k in out.items():
+            raise ConverterError(f"keep names layers that are not pruned: {unknown}; prunable: {names}")
+        out.update({n: float(k) for n, k in keep.items()})
+    checks = [*((f"kind {k}", v) for k, v in per_kind.items()), *out.items()]
+    for n, k in checks:
         if not (0.0 < k <= 1.0) or math.isnan(k):
             raise ConverterError(f"keep for {n} is {k}; it must be in (0, 1]")
     return out
+
+
+def _candidates(
+    model: keras.Model, found: Sequence[ConvInfo], *, prune_first: bool, prune_head: bool
+) -> tuple[list[ConvInfo], dict[str, list[str]]]:
+    """The layers ``prune`` may touch, and the names of those it leaves dense, by reason.
+
+    Left dense: the conv that sees the raw input (any kind; ``prune_first``), and,
+    of the 1x1 and depthwise layers, a classifier head (no conv or dense layer
+    after it; ``prune_head``) and frozen layers (``trainable=False``: fixed by
+    design, like ResNet-20's option-A 1x1 shortcuts, which select channels).
+    3x3 convs follow the rules they always had: only the stem rule applies.
+    """
+    head_names = heads(model) if not prune_head else set()
+    left: dict[str, list[str]] = {"stem": [], "head": [], "frozen": []}
+    out = []
+    for c in found:
+        if not prune_first and _is_stem(model, c):
+            left["stem"].append(c.name)
+        elif c.kind != CONV3X3 and c.name in head_names:
+            left["head"].append(c.name)
+        elif c.kind != CONV3X3 and not c.layer.trainable:
+            left["frozen"].append(c.name)
+        else:
+            out.append(c)
+    return out, left
+
+
+def _nothing_to_prune(kinds: Sequence[str], left: Mapping[str, list[str]]) -> ConverterError:
+    what = ", ".join(SHORT_NAMES[k] for k in kinds)
+    why = []
+    if left.get("stem"):
+        why.append(
+            f"{left['stem'][0]} is the first conv, which sees the raw input; "
+            "prune it with prune_first=True (CLI: --prune-first)"
+        )
+    if left.get("head"):
+        why.append(f"{', '.join(left['head'])}: classifier head, pruned only with prune_head=True (CLI: --prune-head)")
+    if left.get("frozen"):
+        why.append(f"{', '.join(left['frozen'])}: frozen (trainable=False)")
+    if left.get("keep"):
+        why.append(f"{', '.join(left['keep'])}: 1x1 at keep 1.0, nothing to prune (give a keep < 1)")
+    return ConverterError(f"no layer to prune among the {what} layers: " + "; ".join(why))
+
+
+def _library(
+    patterns: int | Sequence[int], targets: Sequence[ConvInfo], scales: Mapping[str, npt.NDArray[np.float64]], seed: int
+) -> list[int]:
+    """The library, distilled from the BN-folded 3x3 and depthwise kernels: what the delegate will see.
+
+    A run that prunes only 1x1 convs uses no pattern; its library (written to the
+    metadata, which needs one) is then the first candidates.
+    """
+    folded = []
+    for c in targets:
+        if c.kind in PATTERN_KINDS:
+            k = keras.ops.convert_to_numpy(c.layer.kernel)
+            scale = scales[c.name]
+            folded.append(k * (scale[None, None, None, :] if c.kind == CONV3X3 else scale[None, None, :, None]))
+    if folded:
+        return resolve_library(patterns, folded, seed=seed)
+    if isinstance(patterns, (int, np.integer)):
+        return all_candidates()[: int(patterns)]
+    return check_library(patterns)
+
+
+def _solve(
+    conv: ConvInfo,
+    orig: ConvInfo,
+    xp: npt.NDArray[np.float32],
+    xq: npt.NDArray[np.float32],
+    scale: npt.NDArray[np.float64],
+    library: Sequence[int],
+    keep: float,
+    iterations: int,
+    rng: np.random.Generator,
+) -> LayerSolution:
+    """The layer-wise ADMM solve of one layer of any kind, written back into the pruned model."""
+    if conv.kind == DEPTHWISE:
+        dw = build_depthwise_problem(conv, orig, xp, xq, scale, rng)
+        sol = solve_depthwise(dw, library, keep, iterations=iterations)
+        apply_depthwise_weights(conv, sol.weights, scale, sol.projection.mask)
+        return sol
+    problem = build_problem(conv, orig, xp, xq, scale, rng)
+    projector = None
+    if conv.kind == POINTWISE:
+
+        def projector(kernel: npt.NDArray[np.float32]) -> Projection:
+            return project_pointwise(kernel, keep)
+
+    sol = solve_layer(problem, library, keep, iterations=iterations, projector=projector)
+    apply_weights(conv, sol.weights, scale, sol.projection.mask)
+    return sol
 
 
 def prune(
     model: keras.Model,
     *,
     keep: float | dict[str, float] = 1.0,
+    layers: str | Sequence[str] | None = None,
+    kind_keep: Mapping[str, float] | None = None,
     patterns: int | list[int] = 8,
     method: str = "admm",
     synthetic: str = "bn",
@@ -129,6 +268,7 @@ def prune(
     iterations: int = defaults.ITERATIONS,
     seed: int = 0,
     prune_first: bool = False,
+    prune_head: bool = False,
     progress: bool = True,
     synthetic_steps: int | None = None,
     inputs: npt.NDArray[np.float32] | None = None,
@@ -141,15 +281,29 @@ def prune(
     budget: float | None = None,
     growth: PoolGrowth | None = None,
 ) -> PruneResult:
-    """Pattern-prune every 3x3 conv of ``model`` (a copy; the input model is not modified).
+    """Pattern-prune the 3x3, 1x1 and 3x3 depthwise convs of ``model`` (a copy; the input model is not modified).
 
-    ``keep`` is the fraction of 3x3 kernels kept per layer (one float, or a dict
-    layer name -> fraction; unnamed layers keep all kernels but still get
-    patterns). ``patterns`` is the library size to distil or an explicit list of
-    9-bit masks. ``method="admm"`` reconstructs each layer's output on synthetic
+    ``layers`` selects the kinds: "conv3x3"/"3x3", "pointwise"/"1x1",
+    "depthwise3x3"/"depthwise" (a list or a comma-separated string; default all
+    three). ``keep`` is the fraction kept per layer: of the kernels of a 3x3 conv,
+    of the weights of a 1x1 conv (the same input channels kept by every block of
+    ``CHANNEL_BLOCK`` output channels), of the channels of a depthwise conv (one
+    float, or a dict layer name -> fraction). ``kind_keep`` (kind -> fraction)
+    sets a kind's fraction; without it a float ``keep`` applies to 3x3 and 1x1
+    convs (1.0 with a dict ``keep``), and depthwise convs keep every channel
+    (``defaults.DEPTHWISE_KEEP``: patterns only; pruning whole depthwise channels
+    costs much accuracy for little time). A 1x1 conv at keep 1.0 is left alone:
+    there is nothing to prune. ``patterns`` is the library size to distil (from
+    the BN-folded 3x3 and depthwise kernels) or an explicit list of 9-bit masks.
+    ``method="admm"`` reconstructs each layer's output on synthetic
     inputs (``synthetic`` = "bn" or "noise", ``samples`` of them, or your own
     ``inputs``); ``method="magnitude"`` is the fast data-free projection only.
-    A 3x3 conv that sees the raw input (no conv before it) is left dense unless ``prune_first``. Each layer's
+    For a 1x1 conv ADMM is the 3x3 solver on pixel rows with the block projection as
+    its Z-step; for a depthwise conv it is ``C`` batched 9-tap problems
+    (``depthwise_solver.py``); both end with the same masked least-squares refit.
+    The conv that sees the raw input (no conv before it) is left dense unless
+    ``prune_first``; a 1x1 or depthwise classifier head (no conv or dense layer after
+    it) unless ``prune_head``; frozen 1x1 and depthwise layers always. Each layer's
     least-squares problem sees the inputs plus ``augment`` freshly augmented
     copies of them (shifts, flips, mixing; see ``distill.augment``). ``distill_steps``
     > 0 (ADMM only) then trains the pruned model end to end to match the
@@ -186,23 +340,24 @@ def prune(
         raise ConverterError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
     if allocation == "sensitivity" and (method != "admm" or isinstance(keep, Mapping)):
         raise ConverterError("allocation='sensitivity' needs method='admm' and one float keep (it sets per-layer keep)")
+    kinds = resolve_kinds(layers)
     # ``not x >= 0`` also refuses NaN.
     if samples < 1 or min(iterations, augment, distill_steps) < 0 or not distill_adversarial >= 0:
         raise ConverterError("samples must be >= 1; iterations, augment, distill_steps and distill_adversarial >= 0")
     pruned = clone_with_weights(model)
-    convs = find_convs(pruned)
-    orig_convs = {c.name: c for c in find_convs(model)}
-    targets = convs if prune_first or not _is_stem(model, convs[0]) else convs[1:]
+    candidates, kept_dense = _candidates(
+        model, find_layers(pruned, kinds), prune_first=prune_first, prune_head=prune_head
+    )
+    keeps = _resolve_keep(keep, kind_keep, candidates)
+    # A 1x1 conv at keep 1.0 has nothing to prune: it stays a plain conv, without a record.
+    kept_dense["keep"] = [c.name for c in candidates if c.kind == POINTWISE and keeps[c.name] >= 1.0]
+    targets = [c for c in candidates if c.name not in kept_dense["keep"]]
+    keeps = {c.name: keeps[c.name] for c in targets}
     if not targets:
-        raise ConverterError(
-            "the only prunable conv (a plain 3x3 Conv2D; depthwise and 1x1 convs are not pruned) is the first one, "
-            "which sees the raw input; prune it with prune_first=True (CLI: --prune-first)"
-        )
-    keeps = _resolve_keep(keep, [c.name for c in targets])
+        raise _nothing_to_prune(kinds, kept_dense)
+    orig_convs = {c.name: c for c in find_layers(model, kinds)}
     scales = {c.name: bn_scale(c) for c in targets}
-    # The library is distilled from BN-folded kernels: that is what the delegate will see.
-    folded = [keras.ops.convert_to_numpy(c.layer.kernel) * scales[c.name][None, None, None, :] for c in targets]
-    library = resolve_library(patterns, folded, seed=seed)
+    library = _library(patterns, targets, scales, seed)
 
     x: npt.NDArray[np.float32] | None = None
     if method == "admm":
@@ -214,9 +369,13 @@ def prune(
                 model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress, seconds=share
             )
     allocated: Allocation | None = None
-    if allocation == "sensitivity" and x is not None and not isinstance(keep, Mapping) and keep < 1.0:
-        allocated = sensitivity_allocation(model, targets, x, library, scales, keep, seed=seed, progress=progress)
-        keeps = allocated.keep
+    convs3 = [c for c in targets if c.kind == CONV3X3]
+    if allocation == "sensitivity" and x is not None and not isinstance(keep, Mapping) and convs3:
+        k3 = float((kind_keep or {}).get("conv3x3", (kind_keep or {}).get("3x3", keep)))
+        if k3 < 1.0:
+            # The 3x3 convs share their kernels out by sensitivity; the other kinds keep their kind's keep.
+            allocated = sensitivity_allocation(model, convs3, x, library, scales, k3, seed=seed, progress=progress)
+            keeps.update(allocated.keep)
     rng = np.random.default_rng(seed)
     # The layer-wise problems see augmented copies too; distillation augments afresh every batch.
     # Capped so large inputs (ImageNet-sized) do not multiply memory: their patch rows are subsampled anyway.
@@ -235,15 +394,13 @@ def prune(
         err_proj: float | None = None
         err: float | None = None
         if method == "magnitude" or x_layers is None:
-            proj = project(kernel, library, keeps[conv.name], weights=scales[conv.name])
+            proj = project_layer(conv.kind, kernel, library, keeps[conv.name], weights=scales[conv.name])
             conv.layer.kernel.assign(proj.kernel)
         else:
             orig = orig_convs[conv.name]
             xp = forward(keras.Model(pruned.inputs, conv.layer.input), x_layers)
             xq = forward(keras.Model(model.inputs, orig.layer.input), x_layers)
-            problem = build_problem(conv, orig, xp, xq, scales[conv.name], rng)
-            sol = solve_layer(problem, library, keeps[conv.name], iterations=iterations)
-            apply_weights(conv, sol.weights, scales[conv.name], sol.projection.mask)
+            sol = _solve(conv, orig, xp, xq, scales[conv.name], library, keeps[conv.name], iterations, rng)
             proj = sol.projection
             err_proj, err = sol.error_projection, sol.error
         masks[conv.name] = proj.mask
@@ -260,6 +417,7 @@ def prune(
                 error_projection=err_proj,
                 error=err,
                 seconds=time.perf_counter() - t0,
+                kind=conv.kind,
             )
         )
     bar.close()
@@ -292,4 +450,5 @@ def prune(
         distilled=distilled,
         synthetic_images=0 if x is None else len(x),
         allocation=allocated,
+        kinds={c.name: c.kind for c in targets},
     )

@@ -1,9 +1,17 @@
-"""The per-layer summary table printed at the end of prune."""
+"""The per-layer summary table printed at the end of prune.
+
+"Kernels" are what a layer's keep counts: the 3x3 kernels of a 3x3 conv, the
+weights of a 1x1 conv, the channels of a depthwise conv.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+
+from patternlite.metadata import CHANNEL_BLOCK, KINDS
+
+_SHORT = dict(zip(KINDS, ("3x3", "1x1", "depthwise"), strict=True))
 
 
 @dataclass
@@ -11,15 +19,16 @@ class LayerReport:
     """One row of the prune report."""
 
     layer: str
-    shape: tuple[int, int, int, int]  # Keras kernel shape (3, 3, I, O)
+    shape: tuple[int, int, int, int]  # Keras kernel shape: (3, 3, I, O), (1, 1, I, O) or (3, 3, C, 1)
     keep: float  # requested fraction of kernels kept
-    kept_kernels: int
+    kept_kernels: int  # kernels (3x3), weights (1x1) or channels (depthwise) kept
     total_kernels: int
     weights_before: int  # non-zero weights before pruning
     weights_after: int  # non-zero weights after pruning
     error_projection: float | None  # relative output error of plain projection (synthetic inputs)
     error: float | None  # relative output error of the chosen weights (None for magnitude)
     seconds: float
+    kind: str = "conv3x3"  # graph.ALL_KINDS
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -28,7 +37,7 @@ class LayerReport:
 def format_table(rows: Sequence[LayerReport]) -> str:
     """Plain-text table, one line per pruned layer plus a total."""
     head = (
-        f"{'layer':<28} {'kernel':>14} {'keep':>5} {'kernels kept':>14} {'weights':>8} "
+        f"{'layer':<28} {'kind':<9} {'kernel':>14} {'keep':>5} {'kernels kept':>14} {'weights':>8} "
         f"{'err(proj)':>9} {'err':>9} {'s':>6}"
     )
     lines = [head, "-" * len(head)]
@@ -38,15 +47,22 @@ def format_table(rows: Sequence[LayerReport]) -> str:
         frac = r.weights_after / max(r.weights_before, 1)
         ep = "-" if r.error_projection is None else f"{r.error_projection:.4f}"
         e = "-" if r.error is None else f"{r.error:.4f}"
+        kind = _SHORT.get(r.kind, r.kind)
         lines.append(
-            f"{r.layer[:28]:<28} {shape:>14} {r.keep:>5.2f} {kept:>14} {frac:>7.1%} {ep:>9} {e:>9} {r.seconds:>6.1f}"
+            f"{r.layer[:28]:<28} {kind:<9} {shape:>14} {r.keep:>5.2f} {kept:>14} {frac:>7.1%} {ep:>9} {e:>9} "
+            f"{r.seconds:>6.1f}"
         )
     before = sum(r.weights_before for r in rows)
     after = sum(r.weights_after for r in rows)
     lines.append("-" * len(head))
     lines.append(
-        f"{'total (pruned 3x3 convs)':<28} {'':>14} {'':>5} {'':>14} {after / max(before, 1):>7.1%} "
+        f"{'total (pruned layers)':<28} {'':<9} {'':>14} {'':>5} {'':>14} {after / max(before, 1):>7.1%} "
         f"  -> {before:,} weights become {after:,}"
+    )
+    lines.append(
+        "kernels kept: 3x3 kernels (3x3), weights (1x1, blocks of "
+        f"{CHANNEL_BLOCK} output channels share their inputs), channels (depthwise, one pattern per "
+        f"{CHANNEL_BLOCK} channels)"
     )
     lines.append(
         "err = relative squared error of the layer's output on synthetic inputs "
