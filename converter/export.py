@@ -2,9 +2,14 @@
 
 TFLite's converter folds BatchNorm into the conv weights (a per-output-channel
 scale, so zeros stay zeros) and names tensors its own way, so the layer records
-are written *after* conversion: every 3x3 CONV_2D of the flatbuffer is matched
-back to a pruned Keras layer (by name, confirmed by its zero pattern), and its
-kernel assignment is read from the weights actually stored in the file.
+are written *after* conversion: every CONV_2D 3x3, CONV_2D 1x1 (filter OHWI
+[O, 1, 1, I]) and DEPTHWISE_CONV_2D 3x3 (filter [1, 3, 3, C]) of the flatbuffer
+is matched back to a pruned Keras layer of the same kind (by name, confirmed by
+its zero pattern). A 3x3 conv's kernel assignment is read from the weights
+actually stored in the file; a 1x1 or depthwise record carries the pruned
+layer's block structure (the mask), checked against those weights (every
+pruned weight is zero), so a kept weight that happens to be 0 cannot break a
+block's shared inputs or shared pattern.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ from tensorflow.lite.python import schema_py_generated as schema
 
 from patternlite._contract import KERNEL_TAPS, PATTERN_TAPS
 from patternlite.converter.errors import ConverterError
-from patternlite.converter.graph import find_convs
+from patternlite.converter.graph import CONV3X3, DEPTHWISE, POINTWISE, find_convs, kinds_of
 from patternlite.converter.io import check_output, write_bytes_atomic
 from patternlite.converter.patterns import all_candidates
 from patternlite.converter.pruner import PruneResult
 from patternlite.metadata import (
     CENTRE_BIT,
+    KINDS,
     MAX_PATTERNS,
     METADATA_NAME,
+    PRUNED,
     LayerPatterns,
     MetadataError,
     PatternMetadata,
@@ -41,16 +48,18 @@ from patternlite.metadata import (
 from patternlite.tflite_file import with_metadata
 
 CONV_2D = 3
+DEPTHWISE_CONV_2D = 4
 _TFLITE_FLOAT32 = 0
 
 
 @dataclass
 class ConvOp:
-    """A 3x3 float CONV_2D of a flatbuffer: its filter tensor's name and OHWI weights."""
+    """A float CONV_2D (3x3 or 1x1) or DEPTHWISE_CONV_2D (3x3) of a flatbuffer: its filter and weights."""
 
     filter_name: str
     output_name: str
-    weights: npt.NDArray[np.float32]
+    weights: npt.NDArray[np.float32]  # as stored: OHWI, or [1, 3, 3, C] for a depthwise conv
+    kind: str = CONV3X3
 
 
 def keras_to_tflite(model: keras.Model) -> bytes:
@@ -70,22 +79,37 @@ def _name(t: schema.TensorT) -> str:
     return n.decode("utf-8") if isinstance(n, bytes) else str(n)
 
 
+def _op_kind(code: int, shape: tuple[int, ...]) -> str | None:
+    """The layer kind of an op with this builtin code and filter shape, or None when it is none of ours."""
+    if len(shape) != 4:
+        return None
+    if code == CONV_2D and shape[1:3] == (3, 3):
+        return CONV3X3
+    if code == CONV_2D and shape[1:3] == (1, 1):
+        return POINTWISE
+    if code == DEPTHWISE_CONV_2D and shape[:3] == (1, 3, 3):
+        return DEPTHWISE
+    return None
+
+
 def conv_ops(model_t: schema.ModelT) -> list[ConvOp]:
-    """Every CONV_2D with a constant float32 3x3 filter, in every subgraph."""
+    """Every CONV_2D (3x3 or 1x1) and DEPTHWISE_CONV_2D (3x3) with a constant float32 filter, in every subgraph."""
     out = []
     for sg in model_t.subgraphs or []:
         for op in sg.operators or []:
-            if _opcode(model_t.operatorCodes[op.opcodeIndex]) != CONV_2D or len(op.inputs) < 2:
+            code = _opcode(model_t.operatorCodes[op.opcodeIndex])
+            if code not in (CONV_2D, DEPTHWISE_CONV_2D) or len(op.inputs) < 2:
                 continue
             ft = sg.tensors[op.inputs[1]]
             shape = tuple(int(d) for d in (ft.shape if ft.shape is not None else []))
-            if ft.type != _TFLITE_FLOAT32 or len(shape) != 4 or shape[1:3] != (3, 3):
+            kind = _op_kind(code, shape)
+            if ft.type != _TFLITE_FLOAT32 or kind is None:
                 continue
             buf = model_t.buffers[ft.buffer]
             if buf.data is None or len(buf.data) != 4 * int(np.prod(shape)):
                 continue  # not a constant stored in the file
             w = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), dtype="<f4").reshape(shape)
-            out.append(ConvOp(_name(ft), _name(sg.tensors[op.outputs[0]]), w))
+            out.append(ConvOp(_name(ft), _name(sg.tensors[op.outputs[0]]), w, kind))
     return out
 
 
@@ -100,24 +124,60 @@ def _name_hints(op: ConvOp) -> set[str]:
 
 
 def _fits(w_ohwi: npt.NDArray[np.float32], mask_hwio: npt.NDArray[np.bool_]) -> bool:
+    """True when the stored filter has the mask's shape and no non-zero where the mask prunes.
+
+    The same transpose serves every kind: Keras (kh, kw, I, O) -> TFLite OHWI, and
+    a depthwise (3, 3, C, 1) -> TFLite [1, 3, 3, C].
+    """
     mask = np.transpose(mask_hwio, (3, 0, 1, 2))
     return mask.shape == w_ohwi.shape and not np.any((w_ohwi != 0) & ~mask)
 
 
-def match_layers(ops: Sequence[ConvOp], masks: Mapping[str, npt.NDArray[np.bool_]]) -> dict[str, ConvOp]:
-    """Pruned Keras layer name -> its CONV_2D op; every pruned layer must be found exactly once."""
+def _mask_kind(mask: npt.NDArray[np.bool_]) -> str:
+    """A mask's kind when the Keras model cannot say: 1x1 by shape, else 3x3 (the format's 1.0 meaning)."""
+    return POINTWISE if tuple(mask.shape[:2]) == (1, 1) else CONV3X3
+
+
+def match_layers(
+    ops: Sequence[ConvOp],
+    masks: Mapping[str, npt.NDArray[np.bool_]],
+    kinds: Mapping[str, str] | None = None,
+) -> dict[str, ConvOp]:
+    """Pruned Keras layer name -> its op of the layer's kind; every pruned layer must be found exactly once."""
     found: dict[str, ConvOp] = {}
     used: set[str] = set()
     for name, mask in masks.items():
-        fitting = [op for op in ops if op.filter_name not in used and _fits(op.weights, mask)]
+        kind = (kinds or {}).get(name) or _mask_kind(mask)
+        fitting = [op for op in ops if op.kind == kind and op.filter_name not in used and _fits(op.weights, mask)]
         named = [op for op in fitting if name in _name_hints(op)]
         pick = named if named else fitting
         if len(pick) != 1:
             why = "no" if not pick else f"{len(pick)} ambiguous"
-            raise ConverterError(f"layer {name}: {why} CONV_2D in the converted model matches its mask")
+            op_name = "DEPTHWISE_CONV_2D" if kind == DEPTHWISE else "CONV_2D"
+            raise ConverterError(f"layer {name}: {why} {op_name} in the converted model matches its mask")
         found[name] = pick[0]
         used.add(pick[0].filter_name)
     return found
+
+
+def _pointwise_table(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """The O x I record of a (1, 1, I, O) mask: 0 where a weight is kept, PRUNED where not."""
+    return np.where(np.asarray(mask)[0, 0].T, 0, PRUNED).astype(np.uint8)
+
+
+def _depthwise_table(mask: npt.NDArray[np.bool_], library: Sequence[int]) -> npt.NDArray[np.uint8]:
+    """The C x 1 record of a (3, 3, C, 1) mask: each channel's library index, or PRUNED."""
+    m = np.asarray(mask)
+    bits = (m.reshape(9, m.shape[2]).T * (1 << np.arange(9))).sum(axis=1)
+    index = {int(p): i for i, p in enumerate(library)}
+    out = np.full((m.shape[2], 1), PRUNED, dtype=np.uint8)
+    for c, b in enumerate(bits):
+        if b == 0:
+            continue
+        if int(b) not in index:
+            raise MetadataError(f"channel {c} keeps taps {int(b):#05x}, which is not a library pattern")
+        out[c, 0] = index[int(b)]
+    return out
 
 
 def infer_patterns(
@@ -125,7 +185,9 @@ def infer_patterns(
 ) -> tuple[dict[str, npt.NDArray[np.bool_]], list[int], dict[str, float]]:
     """Masks and a library read off the weights of an already pattern-pruned model.
 
-    A 3x3 conv counts as pruned when every non-zero kernel keeps at most
+    3x3 convs only: a bare model's 1x1 and depthwise layers are not inferred
+    (their block structure cannot be told from zeros alone with confidence;
+    export them with their masks). A 3x3 conv counts as pruned when every non-zero kernel keeps at most
     PATTERN_TAPS (4) taps including the centre and at least one kernel has zeros. The library is the
     distinct 4-tap supports found, most frequent first (smaller supports are
     covered by a library pattern or, failing that, the first candidate that does).
@@ -133,7 +195,8 @@ def infer_patterns(
     masks: dict[str, npt.NDArray[np.bool_]] = {}
     bits_by_layer: dict[str, npt.NDArray[np.int64]] = {}
     counts: dict[int, int] = {}
-    for conv in find_convs(model):
+    convs = find_convs(model) if CONV3X3 in kinds_of(model).values() else []
+    for conv in convs:
         k = keras.ops.convert_to_numpy(conv.layer.kernel)
         bits = ((k != 0).reshape(9, -1).T * (1 << np.arange(9))).sum(axis=1)
         nz = bits[bits != 0]
@@ -152,7 +215,7 @@ def infer_patterns(
         raise ConverterError(f"the weights use {len(library)} distinct patterns; the format allows {MAX_PATTERNS}")
     keep: dict[str, float] = {}
     for name, bits in bits_by_layer.items():
-        conv_k = next(c for c in find_convs(model) if c.name == name).layer.kernel
+        conv_k = next(c for c in convs if c.name == name).layer.kernel
         shape = tuple(conv_k.shape)
         support = np.zeros((len(bits), 9), bool)
         for row, b in enumerate(bits):
@@ -169,17 +232,34 @@ def build_metadata(
     masks: Mapping[str, npt.NDArray[np.bool_]],
     library: Sequence[int],
     keep: Mapping[str, float],
+    kinds: Mapping[str, str] | None = None,
 ) -> PatternMetadata:
-    """Layer records for the pruned layers, computed from the weights stored in ``model_bytes``."""
+    """Layer records for the pruned layers, computed from the weights stored in ``model_bytes``.
+
+    ``kinds`` (layer name -> kind) says what each mask is; without it a (1, 1, ...)
+    mask is a 1x1 conv and any other a 3x3 conv.
+    """
     model_t = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
-    matched = match_layers(conv_ops(model_t), masks)
+    matched = match_layers(conv_ops(model_t), masks, kinds)
     layers = []
     for name, op in matched.items():
         try:
-            kp = kernel_patterns_from_weights(op.weights, list(library))
+            if op.kind == POINTWISE:
+                kp = _pointwise_table(masks[name])
+            elif op.kind == DEPTHWISE:
+                kp = _depthwise_table(masks[name], library)
+            else:
+                kp = kernel_patterns_from_weights(op.weights, list(library))
         except MetadataError as exc:
             raise ConverterError(f"layer {name}: exported weights do not follow the library: {exc}") from exc
-        layers.append(LayerPatterns(tensor_name=op.filter_name, kernel_pattern=kp, keep=float(keep.get(name, 1.0))))
+        layers.append(
+            LayerPatterns(
+                tensor_name=op.filter_name,
+                kernel_pattern=kp,
+                keep=float(keep.get(name, 1.0)),
+                kind=KINDS.index(op.kind),
+            )
+        )
     return PatternMetadata(patterns=list(library), layers=layers)
 
 
@@ -213,6 +293,6 @@ def export_tflite(
             masks, library, inferred_keep = infer_patterns(model)
             keep = inferred_keep if keep is None else keep
         if masks:
-            meta = build_metadata(data, masks, library, keep or {})
+            meta = build_metadata(data, masks, library, keep or {}, kinds_of(model))
             data = with_metadata(data, METADATA_NAME, encode(meta))
     return write_bytes_atomic(out, data)
