@@ -30,6 +30,7 @@ EXIT_INTERRUPTED = 130
 
 KERAS_SUFFIXES = (".keras", ".h5")
 _FT = FinetunePolicy()
+_LAYERS = ("3x3", "1x1", "depthwise")  # the CLI's names of defaults.LAYERS
 
 
 def keep_arg(text: str) -> float | dict[str, float]:
@@ -55,6 +56,31 @@ def keep_arg(text: str) -> float | dict[str, float]:
             raise argparse.ArgumentTypeError(f"expected layer=fraction, got {item!r}")
         out[name.strip()] = fraction(val)
     return out
+
+
+def fraction_arg(text: str) -> float:
+    """One keep fraction in (0, 1]."""
+    try:
+        f = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}") from None
+    if not 0.0 < f <= 1.0 or math.isnan(f):
+        raise argparse.ArgumentTypeError(f"a keep fraction must be in (0, 1], got {text}")
+    return f
+
+
+def layers_arg(text: str) -> tuple[str, ...]:
+    """``3x3,1x1,depthwise`` (any of them, in any order) -> the kinds' metadata names."""
+    from patternlite.metadata import KINDS
+
+    aliases = dict(zip(("3x3", "1x1", "depthwise"), KINDS, strict=True)) | {k: k for k in KINDS}
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("no layer kind selected (choose from 3x3, 1x1, depthwise)")
+    for name in names:
+        if name not in aliases:
+            raise argparse.ArgumentTypeError(f"unknown layer kind {name!r} (choose from 3x3, 1x1, depthwise)")
+    return tuple(k for k in KINDS if k in {aliases[n] for n in names})
 
 
 def patterns_arg(text: str) -> int | list[int]:
@@ -137,7 +163,26 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="OUT.tflite (the pruned Keras model OUT.keras and masks OUT.masks.npz go beside it), or OUT.keras",
     )
-    pr.add_argument("--keep", type=keep_arg, default=1.0, help="fraction of 3x3 kernels kept (or layer=frac,...)")
+    pr.add_argument(
+        "--layers",
+        type=layers_arg,
+        default=",".join(_LAYERS),
+        help="kinds to prune: 3x3 convs, 1x1 convs (blocks of 16 output channels keep the same inputs), "
+        "3x3 depthwise convs (one pattern per 16 channels)",
+    )
+    pr.add_argument(
+        "--keep",
+        type=keep_arg,
+        default=1.0,
+        help="fraction kept of each 3x3 conv's kernels and each 1x1 conv's weights (or layer=frac,...)",
+    )
+    pr.add_argument("--keep-1x1", type=fraction_arg, metavar="F", help="fraction of 1x1 weights kept (default: --keep)")
+    pr.add_argument(
+        "--keep-depthwise",
+        type=fraction_arg,
+        metavar="F",
+        help=f"fraction of depthwise channels kept (default: {defaults.DEPTHWISE_KEEP}, patterns only)",
+    )
     pr.add_argument("--patterns", type=patterns_arg, default=8, help="library size, or explicit masks 0x1b0,...")
     pr.add_argument("--method", choices=("admm", "magnitude"), default="admm", help="magnitude: instant, no data")
     pr.add_argument("--synthetic", choices=("bn", "noise"), default="bn", help="how the synthetic inputs are made")
@@ -185,10 +230,13 @@ def _parser() -> argparse.ArgumentParser:
         "--allocation",
         choices=("uniform", "sensitivity"),
         default="uniform",
-        help="uniform: --keep of every layer; sensitivity: --keep of all kernels, shared out by measured damage",
+        help="uniform: --keep of every layer; sensitivity: --keep of all 3x3 kernels, shared out by measured damage",
     )
     pr.add_argument("--seed", type=int, default=0, help="seed of every random choice")
-    pr.add_argument("--prune-first", action="store_true", help="also prune a 3x3 conv that sees the raw input")
+    pr.add_argument("--prune-first", action="store_true", help="also prune the conv that sees the raw input")
+    pr.add_argument(
+        "--prune-head", action="store_true", help="also prune a 1x1 or depthwise conv with no conv or dense after it"
+    )
     pr.add_argument("--tflite", type=Path, help="also export this .tflite")
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -279,6 +327,11 @@ def _save_model(model: Any, out: Path, source: Path) -> None:
 def _validate(args: argparse.Namespace) -> None:
     """Everything that can be checked before TensorFlow loads a model."""
     if args.command == "prune":
+        from patternlite.metadata import KINDS
+
+        for flag, value, kind in (("--keep-1x1", args.keep_1x1, 1), ("--keep-depthwise", args.keep_depthwise, 2)):
+            if value is not None and KINDS[kind] not in args.layers:
+                raise ConverterError(f"{flag} is given but --layers does not select {_LAYERS[kind]}")
         if args.output.suffix.lower() == ".tflite":
             # `prune MODEL -o OUT.tflite`: the .tflite is the main output; the
             # pruned Keras model and its masks (for masked retraining) go beside it.
@@ -394,9 +447,16 @@ def _prune(args: argparse.Namespace) -> int:
     from patternlite.converter.pruner import prune
 
     model = _load(args.model)
+    kind_keep = {}
+    if args.keep_1x1 is not None:
+        kind_keep["pointwise"] = args.keep_1x1
+    if args.keep_depthwise is not None:
+        kind_keep["depthwise3x3"] = args.keep_depthwise
     result = prune(
         model,
         keep=args.keep,
+        layers=args.layers,
+        kind_keep=kind_keep,
         patterns=args.patterns,
         method=args.method,
         synthetic=args.synthetic,
@@ -413,6 +473,7 @@ def _prune(args: argparse.Namespace) -> int:
         growth=PoolGrowth() if args.synthesis == "growing" else None,
         seed=args.seed,
         prune_first=args.prune_first,
+        prune_head=args.prune_head,
         progress=not args.no_progress,
     )
     print(result.summary())
