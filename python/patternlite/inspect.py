@@ -1,8 +1,9 @@
 """``patternlite inspect``: what a .tflite's pattern metadata says, and what it saves.
 
-For every CONV_2D of the model it reports the kernels kept, the patterns used
-and the multiply-accumulates dense against kept, then the expected reduction
-over all convolutions. Needs numpy and flatbuffers only.
+For every CONV_2D and DEPTHWISE_CONV_2D of the model it reports the layer kind,
+what is kept (3x3 kernels, 1x1 weights or depthwise channels), the patterns
+used and the multiply-accumulates dense against kept, then the expected
+reduction over all convolutions. Needs numpy and flatbuffers only.
 """
 
 from __future__ import annotations
@@ -16,13 +17,56 @@ from typing import Any
 import numpy as np
 
 from patternlite._contract import PATTERN_TAPS
-from patternlite.metadata import METADATA_NAME, PRUNED, MetadataError, PatternMetadata, decode, mask_to_grid
-from patternlite.tflite_file import TfliteFileError, TfliteModel
+from patternlite.metadata import (
+    KIND_CONV3X3,
+    KIND_DEPTHWISE3X3,
+    KIND_POINTWISE,
+    KINDS,
+    METADATA_NAME,
+    PRUNED,
+    LayerPatterns,
+    MetadataError,
+    PatternMetadata,
+    decode,
+    mask_to_grid,
+)
+from patternlite.tflite_file import ConvOp, TensorInfo, TfliteFileError, TfliteModel
+
+# Multiply-accumulates per kept entry of a record, per output pixel: a kept 3x3 or
+# depthwise kernel runs its pattern's taps, a kept 1x1 weight one.
+_KEPT_MACS = {KIND_CONV3X3: PATTERN_TAPS, KIND_POINTWISE: 1, KIND_DEPTHWISE3X3: PATTERN_TAPS}
+_SHORT = dict(zip(KINDS, ("3x3", "1x1", "depthwise"), strict=True))
 
 
 def _macs_per_output_pixel(shape: tuple[int, ...]) -> int:
+    """Dense MACs per output pixel: O*KH*KW*I for a conv, KH*KW*C for a depthwise [1, KH, KW, C] filter."""
     o, kh, kw, i = shape
     return int(o * kh * kw * i)
+
+
+def op_kind(conv: ConvOp, ft: TensorInfo, out_shape: tuple[int, ...]) -> int | None:
+    """The metadata kind an op can carry (the delegate's conditions on the filter), or None."""
+    shape = ft.shape
+    if len(shape) != 4:
+        return None
+    if conv.builtin == "CONV_2D" and shape[1:3] == (3, 3):
+        return KIND_CONV3X3
+    if conv.builtin == "CONV_2D" and shape[1:3] == (1, 1):
+        return KIND_POINTWISE
+    depth_one = len(out_shape) == 4 and out_shape[3] == shape[3]
+    if conv.builtin == "DEPTHWISE_CONV_2D" and shape[:3] == (1, 3, 3) and depth_one:
+        return KIND_DEPTHWISE3X3
+    return None
+
+
+def _record_fits(record: LayerPatterns, kind: int | None, shape: tuple[int, ...]) -> str:
+    """Why a record cannot apply to its op ('' when it can): the delegate declines such a match."""
+    if kind != record.kind:
+        return f"a {record.kind_name} record on a filter of shape {list(shape)}"
+    o, i = (shape[3], 1) if kind == KIND_DEPTHWISE3X3 else (shape[0], shape[3])
+    if (record.out_channels, record.in_channels) != (o, i):
+        return f"a {record.out_channels}x{record.in_channels} record for a {o}x{i} filter"
+    return ""
 
 
 def inspect_model(path: str) -> dict[str, Any]:
@@ -43,21 +87,28 @@ def inspect_model(path: str) -> dict[str, Any]:
         out_shape = model.tensors[conv.output].shape
         pixels = int(np.prod(out_shape[1:3])) if len(out_shape) == 4 else 0
         dense = pixels * _macs_per_output_pixel(ft.shape) if len(ft.shape) == 4 else 0
+        kind = op_kind(conv, ft, out_shape)
         record = meta.layer(ft.name) if meta else None
         row: dict[str, Any] = {
             "op": conv.index,
+            "builtin": conv.builtin,
+            "kind": KINDS[kind] if kind is not None else "other",
             "filter": ft.name,
             "shape": list(ft.shape),
             "output": list(out_shape),
             "stride": list(conv.stride),
             "padding": conv.padding,
             "activation": conv.activation,
-            "pattern_pruned": record is not None,
+            "pattern_pruned": False,
             "dense_macs": dense,
         }
+        if record is not None and (why := _record_fits(record, kind, ft.shape)):
+            row["record_ignored"] = why + " (the delegate declines it)"
+            record = None
+        row["pattern_pruned"] = record is not None
         kept = dense
-        if record is None and len(ft.shape) == 4 and ft.shape[1:3] == (3, 3):
-            # No metadata: the delegate still claims a layer whose non-zero
+        if record is None and kind == KIND_CONV3X3:
+            # No metadata: the delegate still claims a 3x3 conv whose non-zero
             # kernels all fit a pattern (PATTERN_TAPS taps), so report what the weights say.
             weights = model.tensor_array(conv.filter)
             if weights is not None and weights.dtype == np.float32:
@@ -69,16 +120,17 @@ def inspect_model(path: str) -> dict[str, Any]:
         if record is not None:
             kp = record.kernel_pattern
             n_kept = int(np.count_nonzero(kp != PRUNED))
-            kept = pixels * n_kept * PATTERN_TAPS
-            n_patterns = len(meta.patterns) if meta else 0
-            hist: list[int] = np.bincount(kp[kp != PRUNED].ravel(), minlength=n_patterns).tolist()
+            kept = pixels * n_kept * _KEPT_MACS[record.kind]
             row.update(
                 pattern_source="metadata",
                 kept_kernels=n_kept,
                 total_kernels=int(kp.size),
                 keep=record.keep,
-                pattern_histogram=hist,
             )
+            if record.kind != KIND_POINTWISE:
+                n_patterns = len(meta.patterns) if meta else 0
+                hist: list[int] = np.bincount(kp[kp != PRUNED].ravel(), minlength=n_patterns).tolist()
+                row["pattern_histogram"] = hist
         row["kept_macs"] = kept
         row["reduction"] = dense / kept if kept else float("inf")
         total_dense += dense
@@ -93,6 +145,7 @@ def inspect_model(path: str) -> dict[str, Any]:
             "version": list(meta.version) if meta else None,
             "patterns": list(meta.patterns) if meta else [],
             "layers": len(meta.layers) if meta else 0,
+            "kinds": {k: sum(1 for r in meta.layers if r.kind_name == k) for k in KINDS} if meta else {},
         },
         "convs": layers,
         "total_dense_macs": total_dense,
@@ -111,21 +164,24 @@ def _pattern_art(masks: list[int]) -> list[str]:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    out = [f"model: {summary['path']}  ({summary['operators']} operators, {len(summary['convs'])} CONV_2D)"]
+    n_dw = sum(1 for row in summary["convs"] if row.get("builtin") == "DEPTHWISE_CONV_2D")
+    n_conv = len(summary["convs"]) - n_dw
+    out = [f"model: {summary['path']}  ({summary['operators']} operators, {n_conv} CONV_2D, {n_dw} DEPTHWISE_CONV_2D)"]
     md = summary["metadata"]
     if not md["present"]:
         out.append("pattern metadata: none (the delegate can still claim layers whose weights fit patterns)")
     elif md["error"]:
         out.append(f"pattern metadata: CORRUPT ({md['error']}); the delegate will claim nothing from it")
     else:
+        kinds = ", ".join(f"{n} {_SHORT[k]}" for k, n in md.get("kinds", {}).items() if n)
         out.append(
             f"pattern metadata: v{md['version'][0]}.{md['version'][1]}, {len(md['patterns'])} patterns, "
-            f"{md['layers']} layers"
+            f"{md['layers']} layers" + (f" ({kinds})" if kinds else "")
         )
         out.extend(_pattern_art(md["patterns"]))
     out.append("")
     head = (
-        f"{'op':>4} {'filter':<44} {'shape':<16} {'out':<14} {'kernels kept':>14} {'MMACs dense':>12} "
+        f"{'op':>4} {'kind':<9} {'filter':<44} {'shape':<16} {'out':<14} {'kept':>14} {'MMACs dense':>12} "
         f"{'MMACs kept':>11} {'x':>6}"
     )
     out.append(head)
@@ -137,13 +193,20 @@ def format_summary(summary: dict[str, Any]) -> str:
         kept = f"{row['kept_kernels']}/{row['total_kernels']}" if "kept_kernels" in row else "dense"
         if row.get("pattern_source") == "weights":
             kept += "*"
+        if row.get("record_ignored"):
+            kept += "!"
+        kind = _SHORT.get(row.get("kind", ""), "-")
         out.append(
-            f"{row['op']:>4} {name:<44} {shape:<16} {outs:<14} {kept:>14} {row['dense_macs'] / 1e6:>12.2f} "
+            f"{row['op']:>4} {kind:<9} {name:<44} {shape:<16} {outs:<14} {kept:>14} {row['dense_macs'] / 1e6:>12.2f} "
             f"{row['kept_macs'] / 1e6:>11.2f} {row['reduction']:>6.2f}"
         )
     out.append("-" * len(head))
+    out.append("kept: 3x3 kernels (4 taps each), 1x1 weights, depthwise channels (4 taps each, 9 dense)")
     if any(row.get("pattern_source") == "weights" for row in summary["convs"]):
         out.append("* no metadata for this layer; its weights fit 4-tap patterns, so the delegate can still claim it")
+    for row in summary["convs"]:
+        if row.get("record_ignored"):
+            out.append(f"! op {row['op']}: {row['record_ignored']}")
     out.append(
         f"total conv MACs: {summary['total_dense_macs'] / 1e6:.1f}M dense -> {summary['total_kept_macs'] / 1e6:.1f}M "
         f"kept, expected reduction {summary['total_reduction']:.2f}x"

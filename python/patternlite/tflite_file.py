@@ -25,6 +25,8 @@ from flatbuffers import encode, number_types, packer
 from flatbuffers.table import Table
 
 BUILTIN_CONV_2D = 3
+BUILTIN_DEPTHWISE_CONV_2D = 4
+CONV_BUILTINS = {BUILTIN_CONV_2D: "CONV_2D", BUILTIN_DEPTHWISE_CONV_2D: "DEPTHWISE_CONV_2D"}
 TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 10: "float64"}
 PADDING = {0: "SAME", 1: "VALID"}
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
@@ -86,7 +88,7 @@ class TensorInfo:
 
 @dataclass
 class ConvOp:
-    """One CONV_2D operator of the primary subgraph."""
+    """One CONV_2D or DEPTHWISE_CONV_2D operator of the primary subgraph."""
 
     index: int
     input: int
@@ -97,6 +99,8 @@ class ConvOp:
     stride: tuple[int, int]
     dilation: tuple[int, int]
     activation: str
+    builtin: str = "CONV_2D"  # or "DEPTHWISE_CONV_2D"
+    depth_multiplier: int = 1  # DEPTHWISE_CONV_2D only
 
 
 @dataclass
@@ -105,7 +109,7 @@ class TfliteModel:
 
     data: bytes
     tensors: list[TensorInfo] = field(default_factory=list)
-    convs: list[ConvOp] = field(default_factory=list)
+    convs: list[ConvOp] = field(default_factory=list)  # CONV_2D and DEPTHWISE_CONV_2D, in operator order
     operator_count: int = 0
     _buffers: list[Table] = field(default_factory=list, repr=False)
     _metadata: dict[str, int] = field(default_factory=dict, repr=False)
@@ -154,16 +158,22 @@ class TfliteModel:
         model.operator_count = len(ops)
         for i, op in enumerate(ops):
             code_index = _scalar(op, 0, number_types.Uint32Flags, 0)
-            if code_index >= len(codes) or codes[code_index] != BUILTIN_CONV_2D:
+            if code_index >= len(codes) or codes[code_index] not in CONV_BUILTINS:
                 continue
+            op_name = CONV_BUILTINS[codes[code_index]]
             ins = [int(v) for v in _ints(op, 1)]
             outs = [int(v) for v in _ints(op, 2)]
             named = [ins[0], ins[1], outs[0], *(ins[2:3] if len(ins) > 2 and ins[2] != -1 else [])]  # -1: no bias
             if not all(0 <= j < len(model.tensors) for j in named):
-                raise TfliteFileError(f"CONV_2D operator {i} names a tensor outside the {len(model.tensors)} tensors")
+                raise TfliteFileError(f"{op_name} operator {i} names a tensor outside the {len(model.tensors)} tensors")
             opts = _table(op, 4)
-            pad, act = _scalar(opts, 0, number_types.Int8Flags, 0), _scalar(opts, 3, number_types.Int8Flags, 0)
-            i32 = [_scalar(opts, k, number_types.Int32Flags, 1) for k in (1, 2, 4, 5)]  # stride w/h, dilation w/h
+            # Conv2DOptions: padding, stride w/h, activation, dilation w/h; DepthwiseConv2DOptions
+            # has the depth multiplier where Conv2DOptions has the activation, and the rest after it.
+            depthwise = op_name == "DEPTHWISE_CONV_2D"
+            act_field, dil_fields = (4, (5, 6)) if depthwise else (3, (4, 5))
+            pad, act = _scalar(opts, 0, number_types.Int8Flags, 0), _scalar(opts, act_field, number_types.Int8Flags, 0)
+            # stride w/h, dilation w/h
+            i32 = [_scalar(opts, k, number_types.Int32Flags, 1) for k in (1, 2, *dil_fields)]
             model.convs.append(
                 ConvOp(
                     index=i,
@@ -175,6 +185,8 @@ class TfliteModel:
                     stride=(i32[1], i32[0]),
                     dilation=(i32[3], i32[2]),
                     activation=ACTIVATIONS.get(act, str(act)),
+                    builtin=op_name,
+                    depth_multiplier=_scalar(opts, 3, number_types.Int32Flags, 1) if depthwise else 1,
                 )
             )
         return model
