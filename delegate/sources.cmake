@@ -26,10 +26,10 @@ set(PL_CORE_SOURCES
 
 # x86-64 only, each compiled for its own ISA (PL_AVX2_FLAGS, PL_AVX512_FLAGS)
 # and called only after a run-time CPU check (delegate/kernels/dispatch.cc).
-set(PL_AVX2_SOURCES delegate/kernels/conv_avx2.cc delegate/kernels/block_avx2.cc)
+set(PL_AVX2_SOURCES delegate/kernels/block_avx2.cc delegate/kernels/conv_avx2.cc)
 set(PL_AVX2_FLAGS -mavx2 -mfma)
-set(PL_AVX512_SOURCES delegate/kernels/conv_avx512.cc delegate/kernels/block_avx512.cc)
+set(PL_AVX512_SOURCES delegate/kernels/block_avx512.cc delegate/kernels/conv_avx512.cc)
 set(PL_AVX512_FLAGS -mavx512f -mavx512vl -mavx2 -mfma)
 
 # arm64 only (NEON is part of the base ISA there: no flags).
-set(PL_NEON_SOURCES delegate/kernels/conv_neon.cc delegate/kernels/block_neon.cc)
+set(PL_NEON_SOURCES delegate/kernels/block_neon.cc delegate/kernels/conv_neon.cc)
