@@ -1,4 +1,4 @@
-"""patternlite inspect: metadata summary and MAC reduction, with the light runtime only."""
+"""patternlite inspect: metadata summary and MAC reduction, for every layer kind, with the light runtime only."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ import pytest
 
 from patternlite.cli import main as cli_main
 from patternlite.inspect import inspect_model
+from patternlite.metadata import KIND_DEPTHWISE3X3, KIND_POINTWISE, PRUNED, LayerPatterns, PatternMetadata, encode
 
-from conv_models import ALL_TAP_MASKS_WITH_CENTRE, build_conv_model, metadata_for, pattern_pruned_filters
+from conv_models import (
+    ALL_TAP_MASKS_WITH_CENTRE,
+    FILTER_NAME,
+    build_conv_model,
+    metadata_for,
+    pattern_pruned_filters,
+)
 
 LIBRARY = ALL_TAP_MASKS_WITH_CENTRE[:6]
 
@@ -63,3 +70,81 @@ def test_bad_files_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "not a TFLite flatbuffer" in capsys.readouterr().err
     truncated = build_conv_model((1, 10, 10, 8), np.ones((8, 3, 3, 8), np.float32))[:200]
     assert cli_main(["inspect", _write(tmp_path, "cut.tflite", truncated)]) == 1
+
+
+def _depthwise_model(input_shape: tuple[int, int, int, int], filters_13c: np.ndarray, metadata: bytes | None) -> bytes:
+    """build_conv_model's single conv turned into a DEPTHWISE_CONV_2D with a [1, 3, 3, C] filter."""
+    import flatbuffers
+
+    from patternlite.tflite_file import _schema
+
+    c = filters_13c.shape[3]
+    as_conv = filters_13c.transpose(3, 1, 2, 0)  # [C, 3, 3, 1]: build_conv_model then sizes output and bias C
+    s = _schema()
+    data = build_conv_model(input_shape, as_conv, metadata=metadata)
+    m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(bytearray(data), 0))
+    m.operatorCodes[0].builtinCode = m.operatorCodes[0].deprecatedBuiltinCode = s.BuiltinOperator.DEPTHWISE_CONV_2D
+    op = m.subgraphs[0].operators[0]
+    opts = s.DepthwiseConv2DOptionsT()
+    opts.padding, opts.strideH, opts.strideW, opts.depthMultiplier = s.Padding.SAME, 1, 1, 1
+    op.builtinOptionsType, op.builtinOptions = s.BuiltinOptions.DepthwiseConv2DOptions, opts
+    ft = m.subgraphs[0].tensors[op.inputs[1]]
+    ft.shape = [1, 3, 3, c]
+    m.buffers[ft.buffer].data = np.frombuffer(filters_13c.astype(np.float32).tobytes(), np.uint8).copy()
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_pointwise_and_depthwise_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(3)
+    # A 1x1 conv, 32 x 24, whose two blocks of 16 outputs keep 12 inputs each.
+    kept = np.zeros((32, 24), bool)
+    kept[:16, rng.permutation(24)[:12]] = True
+    kept[16:, rng.permutation(24)[:12]] = True
+    w = (rng.standard_normal((32, 24)) * kept).astype(np.float32).reshape(32, 1, 1, 24)
+    table = np.where(kept, 0, PRUNED).astype(np.uint8)
+    blob = encode(PatternMetadata(LIBRARY, [LayerPatterns(FILTER_NAME, table, 0.5, KIND_POINTWISE)]))
+    s = inspect_model(_write(tmp_path, "pw.tflite", build_conv_model((1, 10, 10, 24), w, metadata=blob)))
+    (row,) = s["convs"]
+    assert row["kind"] == "pointwise" and row["builtin"] == "CONV_2D" and row["pattern_source"] == "metadata"
+    assert row["kept_kernels"] == 384 and row["total_kernels"] == 768 and "pattern_histogram" not in row
+    assert row["dense_macs"] == 100 * 32 * 24 and row["kept_macs"] == 100 * 384
+    assert s["metadata"]["kinds"] == {"conv3x3": 0, "pointwise": 1, "depthwise3x3": 0}
+    # A depthwise conv, 40 channels: 4 taps of 9 per kept channel, 8 channels pruned.
+    ids = np.repeat(np.array([0, 3, 5], np.uint8), 16)[:40]
+    ids[rng.permutation(40)[:8]] = PRUNED
+    taps = np.array([[(LIBRARY[i] >> b) & 1 if i != PRUNED else 0 for b in range(9)] for i in ids], np.float32)
+    f = (rng.standard_normal((40, 9)) * taps).T.reshape(1, 3, 3, 40)
+    blob = encode(PatternMetadata(LIBRARY, [LayerPatterns(FILTER_NAME, ids.reshape(40, 1), 0.8, KIND_DEPTHWISE3X3)]))
+    path = _write(tmp_path, "dw.tflite", _depthwise_model((1, 10, 10, 40), f, blob))
+    s = inspect_model(path)
+    (row,) = s["convs"]
+    assert row["kind"] == "depthwise3x3" and row["builtin"] == "DEPTHWISE_CONV_2D" and row["shape"] == [1, 3, 3, 40]
+    assert row["kept_kernels"] == 32 and row["total_kernels"] == 40
+    assert row["dense_macs"] == 100 * 9 * 40 and row["kept_macs"] == 100 * 4 * 32
+    assert sum(row["pattern_histogram"]) == 32
+    assert cli_main(["inspect", path]) == 0
+    out = capsys.readouterr().out
+    assert "1 DEPTHWISE_CONV_2D" in out and "depthwise" in out and "32/40" in out and "(1 depthwise)" in out
+    # Without metadata a depthwise conv is dense: only 3x3 CONV_2D weights are read for patterns.
+    s = inspect_model(_write(tmp_path, "dw_bare.tflite", _depthwise_model((1, 10, 10, 40), f, None)))
+    assert s["convs"][0]["kept_macs"] == s["convs"][0]["dense_macs"] and "pattern_source" not in s["convs"][0]
+
+
+def test_a_record_of_the_wrong_kind_is_reported_and_not_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w, ids = pattern_pruned_filters(np.random.default_rng(4), 8, 8, LIBRARY, 0.5)
+    blob = encode(
+        PatternMetadata(
+            LIBRARY,
+            [LayerPatterns(FILTER_NAME, np.where(ids == PRUNED, PRUNED, 0).astype(np.uint8), 0.5, KIND_POINTWISE)],
+        )
+    )
+    path = _write(tmp_path, "m.tflite", build_conv_model((1, 10, 10, 8), w, metadata=blob))
+    (row,) = inspect_model(path)["convs"]
+    assert "pointwise record" in row["record_ignored"] and not row["pattern_pruned"]
+    assert row["pattern_source"] == "weights"  # its weights still fit patterns, as the delegate would see
+    assert cli_main(["inspect", path]) == 0
+    assert "declines it" in capsys.readouterr().out
