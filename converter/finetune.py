@@ -17,7 +17,10 @@ model, so it can give the pruned model its accuracy back:
   statistics updated) or "frozen" (pretrained statistics, affine terms train).
 * **The mask holds exactly**: gradients of pruned weights are zeroed and the
   pruned weights are re-zeroed after every step, so no optimizer state can move
-  weight into a pruned position.
+  weight into a pruned position. A mask has its layer's kernel shape, whatever
+  the kind ((3, 3, I, O), (1, 1, I, O) for a 1x1 conv, (3, 3, C, 1) for a
+  depthwise conv), so a 1x1 block's shared inputs and a depthwise block's shared
+  pattern hold too.
 
 Defaults are measured choices, see docs/converter.md ("client stage").
 """

@@ -84,7 +84,7 @@ class PruneResult:
             kept = sum(r.kept_kernels for r in rows)
             total = sum(r.total_kernels for r in rows)
             table += (
-                f"\nkeep allocated by measured sensitivity: {kept} of {total} kernels kept ({kept / total:.1%}), "
+                f"\n3x3 keep allocated by measured sensitivity: {kept} of {total} kernels kept ({kept / total:.1%}), "
                 f"{self.macs_kept():.1%} of the pruned layers' 3x3 multiply-accumulates"
             )
         if self.synthetic_images:
