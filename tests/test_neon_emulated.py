@@ -42,3 +42,4 @@ def test_neon_kernel_matches_scalar_under_emulation(tmp_path: Path) -> None:
     run = subprocess.run([qemu, str(exe)], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "max scaled error" in run.stdout
+    assert "1x1 and depthwise" in run.stdout, run.stdout

@@ -23,6 +23,7 @@
 #include "delegate/kernels/dispatch.h"
 #include "delegate/opencl/cl_conv.h"
 #include "delegate/opencl/cl_loader.h"
+#include "delegate/packing/block_pack.h"
 #include "delegate/packing/pattern_pack.h"
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/delegate.h"
@@ -160,6 +161,73 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
     for (int r = 0; r < std::max(1, repeats); ++r) {
       const auto t0 = std::chrono::steady_clock::now();
       patternlite::RunConv(plan, packed, kernel, pool.get(), &workspaces, input, output);
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    if (median_seconds != nullptr) *median_seconds = times[times.size() / 2];
+    return 0;
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+  } catch (...) {
+    g_last_error = "unknown error";
+  }
+  return -1;
+}
+
+// Runs one channel-block conv on raw NHWC float arrays with a chosen kernel,
+// `repeats` times, reporting the median seconds of one run: kind 1 is a 1x1
+// conv (filter [O,1,1,I]), kind 2 a 3x3 depthwise conv (filter [1,3,3,C],
+// out_c == in_c). Any zeros are allowed (the packs follow the weights). One
+// thread. Returns 0 on success, or -1 with patternlite_last_error() set.
+PL_EXPORT int patternlite_block_conv(int kind, const float* input, int batch, int in_h, int in_w, int in_c,
+                                     const float* filter, int out_c, const float* bias, int stride_h, int stride_w,
+                                     int padding_same, int activation, const char* isa_name, int repeats,
+                                     float* output, double* median_seconds) {
+  try {
+    patternlite::Isa isa;
+    if (isa_name == nullptr || !patternlite::ParseIsa(isa_name, &isa) || !patternlite::IsaAvailable(isa)) {
+      g_last_error = "isa not available";
+      return -1;
+    }
+    if (kind != 1 && kind != 2) {
+      g_last_error = "kind must be 1 (pointwise) or 2 (depthwise)";
+      return -1;
+    }
+    patternlite::ConvGeometry g;
+    g.batch = batch, g.in_h = in_h, g.in_w = in_w, g.in_c = in_c, g.out_c = out_c;
+    g.stride_h = stride_h, g.stride_w = stride_w;
+    const char* act_name = nullptr;
+    const int k = kind == 1 ? 1 : 3;
+    const TfLitePadding padding = padding_same ? kTfLitePaddingSame : kTfLitePaddingValid;
+    if (!patternlite::ActivationRange(TfLiteFusedActivation(activation), &g.act_min, &g.act_max, &act_name) ||
+        batch <= 0 || in_c <= 0 || out_c <= 0 || (kind == 2 && out_c != in_c) ||
+        !patternlite::ComputeOutputSize(padding, in_h, stride_h, &g.out_h, &g.pad_top, k) ||
+        !patternlite::ComputeOutputSize(padding, in_w, stride_w, &g.out_w, &g.pad_left, k)) {
+      g_last_error = "unsupported geometry or activation";
+      return -1;
+    }
+    std::string why;
+    patternlite::PackedPointwise pw;
+    patternlite::PackedDepthwise dw;
+    if (kind == 1) {
+      std::vector<uint8_t> kept;
+      patternlite::AssignPointwise(filter, out_c, in_c, nullptr, &kept, &why);
+      patternlite::PackPointwise(filter, out_c, in_c, kept, bias, &pw);
+    } else {
+      std::vector<uint16_t> masks;
+      patternlite::AssignDepthwise(filter, in_c, nullptr, {}, &masks, &why);
+      patternlite::PackDepthwise(filter, in_c, masks, bias, &dw);
+    }
+    const patternlite::PointwiseFn pointwise = patternlite::PointwiseKernelFor(isa);
+    const patternlite::DepthwiseFn depthwise = patternlite::DepthwiseKernelFor(isa);
+    std::vector<double> times;
+    for (int r = 0; r < std::max(1, repeats); ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (kind == 1) {
+        pointwise(g, pw, input, output, 0, int64_t(batch) * g.out_h * g.out_w);
+      } else {
+        for (int n = 0; n < batch; ++n) depthwise(g, dw, input, output, n, 0, g.out_h);
+      }
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(times.begin(), times.end());
