@@ -56,6 +56,9 @@ const char* patternlite_stats_json(TfLiteDelegate* delegate);
 int patternlite_conv2d(const float* input, int batch, int in_h, int in_w, int in_c, const float* filter, int out_c,
                        const float* bias, int stride_h, int stride_w, int padding_same, int activation,
                        const char* isa_name, int num_threads, int repeats, float* output, double* median_seconds);
+int patternlite_block_conv(int kind, const float* input, int batch, int in_h, int in_w, int in_c, const float* filter,
+                           int out_c, const float* bias, int stride_h, int stride_w, int padding_same, int activation,
+                           const char* isa_name, int repeats, float* output, double* median_seconds);
 int patternlite_selftest_thread_pool(int threads, int iterations);
 void patternlite_opencl_inject_failure(long long nth, int status);
 long long patternlite_opencl_call_count();
@@ -511,6 +514,56 @@ void CheckDirectConv(int rounds) {
               names.c_str(), worst);
 }
 
+// The channel-block kernels (1x1 kind 1, depthwise kind 2), every ISA against
+// scalar, under the sanitizers: tiny images, partial blocks, both strides.
+void CheckDirectBlocks(int rounds) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  const std::vector<const char*> isas = AvailableIsas();
+  int runs = 0;
+  double worst = 0;
+  for (int r = 0; r < rounds; ++r) {
+    for (int kind : {1, 2}) {
+      for (int h : {1, 2, 3, 6, 13}) {
+        for (int c : {1, 5, 16, 33}) {
+          for (int s : {1, 2}) {
+            const int out_c = kind == 1 ? 1 + (h * 7 + c + r) % 40 : c;
+            const int same = h < 3 ? 1 : (h + c + s + r) % 2;
+            const int w = h + (r % 3);
+            std::vector<float> x(size_t(2) * h * w * c), b(out_c);
+            std::vector<float> f(kind == 1 ? size_t(out_c) * c : size_t(9) * c, 0.f);
+            for (float& v : x) v = normal(rng);
+            for (float& v : b) v = normal(rng);
+            for (size_t i = 0; i < f.size(); ++i) {
+              if (rng() % 3 != 0) f[i] = normal(rng);
+            }
+            const int k = kind == 1 ? 1 : 3;
+            const int oh = same ? (h + s - 1) / s : (h - k) / s + 1, ow = same ? (w + s - 1) / s : (w - k) / s + 1;
+            std::vector<float> ref(size_t(2) * oh * ow * out_c), out(ref.size());
+            if (patternlite_block_conv(kind, x.data(), 2, h, w, c, f.data(), out_c, b.data(), s, s, same, 1,
+                                       "scalar", 1, ref.data(), nullptr) != 0) {
+              return Fail("blocks: scalar refused: %s", patternlite_last_error());
+            }
+            for (const char* isa : isas) {
+              if (patternlite_block_conv(kind, x.data(), 2, h, w, c, f.data(), out_c, b.data(), s, s, same, 1, isa,
+                                         1, out.data(), nullptr) != 0) {
+                return Fail("blocks: %s refused: %s", isa, patternlite_last_error());
+              }
+              const double err = ScaledError(ref, out);
+              worst = std::max(worst, err);
+              if (!(err <= kTolerance)) {
+                Fail("blocks: %s kind=%d h=%d c=%d s=%d same=%d: scaled error %.3g", isa, kind, h, c, s, same, err);
+              }
+              ++runs;
+            }
+          }
+        }
+      }
+    }
+  }
+  std::printf("blocks: %d 1x1/depthwise runs, max scaled error vs scalar %.3g\n", runs, worst);
+}
+
 // ---------------------------------------------------------------------------
 // 4. The thread pool.
 
@@ -727,6 +780,7 @@ int main(int argc, char** argv) {
   CheckPluginLifecycle(Scaled(2000));
   CheckHostLifecycle(Scaled(300));
   CheckDirectConv(Scaled(6));
+  CheckDirectBlocks(Scaled(3));
 
   const int callers = 4, calls = Scaled(1000), cycles = Scaled(500), selftest = Scaled(2000);
   CheckPoolConcurrentCallers(callers, calls);
