@@ -1,6 +1,6 @@
 """Keras builders for the benchmark models (random weights; the structure is what is timed).
 
-ImageNet-shaped VGG-16 and ResNet-50 come from keras.applications with ``weights=None``;
+ImageNet-shaped VGG-16, ResNet-50 and MobileNetV2 (1.0, 224) come from keras.applications with ``weights=None``;
 ResNet-18 and the CIFAR ResNet-20/56 are not in keras.applications and are built here
 following He et al. 2016 (basic blocks; CIFAR variant with 16/32/64 channels and an
 identity-with-1x1-projection shortcut).  Every model ends in logits (no softmax) so the
@@ -45,6 +45,13 @@ def vgg16() -> Any:
 def resnet50() -> Any:
     keras = _keras()
     return keras.applications.ResNet50(weights=None, input_tensor=_input((224, 224, 3)), classifier_activation=None)
+
+
+def mobilenetv2() -> Any:
+    keras = _keras()
+    return keras.applications.MobileNetV2(
+        weights=None, input_tensor=_input((224, 224, 3)), classifier_activation=None
+    )
 
 
 def _basic_block(x: Any, filters: int, stride: int, name: str) -> Any:
@@ -121,12 +128,13 @@ MODELS: dict[str, ModelSpec] = {
     "vgg16": ModelSpec("vgg16", (224, 224, 3), vgg16),
     "resnet18": ModelSpec("resnet18", (224, 224, 3), resnet18),
     "resnet50": ModelSpec("resnet50", (224, 224, 3), resnet50),
+    "mobilenetv2": ModelSpec("mobilenetv2", (224, 224, 3), mobilenetv2),
     "resnet20": ModelSpec("resnet20", (32, 32, 3), resnet20),
     "resnet56": ModelSpec("resnet56", (32, 32, 3), resnet56),
     "tiny": ModelSpec("tiny", (16, 16, 3), tiny),
 }
 
-ALL_MODELS = ["vgg16", "resnet18", "resnet50", "resnet20", "resnet56"]
+ALL_MODELS = ["vgg16", "resnet18", "resnet50", "mobilenetv2", "resnet20", "resnet56"]
 
 
 def conv3x3_layers(model: Any) -> list[dict[str, Any]]:

@@ -11,7 +11,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-PRUNER = "patternlite.converter"
+# The suffix names the converter generation: files of an older one are rebuilt
+# ("+kinds": 1x1 and depthwise convs are pruned too, metadata 1.1).
+PRUNER = "patternlite.converter+kinds"
 
 
 def keras_to_tflite(model: Any, path: Path) -> None:
