@@ -87,12 +87,21 @@ def model_table(res: dict[str, Any]) -> list[str]:
         lines += ["", "Engines that did not run, and why:", ""] + [f"- {r}" for r in reasons]
     cover = []
     for m in res["models"]:
-        info = next((r.get("info") for r in m["runs"] if r["engine"] == "patternlite" and r.get("info")), None)
-        if info and "claimed" in info:
+        # Coverage depends on the keep (a 1x1 conv kept whole is dense and declined),
+        # not on the thread count: one line per keep.
+        seen: dict[str, dict[str, Any]] = {}
+        for r in m["runs"]:
+            info = r.get("info")
+            if r["engine"] == "patternlite" and info and "claimed" in info:
+                seen.setdefault(r["variant"], info)
+        for variant, info in seen.items():
             why = "; ".join(info.get("declined_reasons", []))
-            cover.append(f"- {m['name']}: {info['claimed']} convs claimed, {info['declined']} declined ({why})")
+            cover.append(
+                f"- {m['name']} {variant.replace('keep', 'keep ')}: {info['claimed']} convs claimed, "
+                f"{info['declined']} declined ({why})"
+            )
     if cover:
-        lines += ["", "Delegate coverage (same at every keep and thread count):", "", *cover]
+        lines += ["", "Delegate coverage (the same at every thread count):", "", *cover]
     return lines
 
 
