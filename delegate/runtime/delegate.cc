@@ -237,6 +237,22 @@ std::string PatternDelegate::FindRecord(const PatternMetadata* metadata, const s
   return "";
 }
 
+std::string PatternDelegate::CheckParams(int stride_h, int stride_w, int dilation_h, int dilation_w,
+                                         TfLitePadding padding, TfLiteFusedActivation activation, float* act_min,
+                                         float* act_max, const char** act_name) {
+  if (dilation_w != 1 || dilation_h != 1) {
+    return "dilation " + std::to_string(dilation_h) + "x" + std::to_string(dilation_w) + " is not supported";
+  }
+  if ((stride_h != 1 && stride_h != 2) || (stride_w != 1 && stride_w != 2)) {
+    return "stride " + std::to_string(stride_h) + "x" + std::to_string(stride_w) + " is not supported (1 or 2)";
+  }
+  if (padding != kTfLitePaddingSame && padding != kTfLitePaddingValid) return "unknown padding";
+  if (!ActivationRange(activation, act_min, act_max, act_name)) {
+    return "fused activation " + std::to_string(activation) + " is not supported";
+  }
+  return "";
+}
+
 std::string PatternDelegate::CheckSparsity(double sparsity, const char* what) const {
   if (sparsity >= options_.min_sparsity) return "";
   char buf[200];
@@ -271,25 +287,14 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
                                        std::unique_ptr<ClConvNode>* cl_out) {
   const auto* params = static_cast<const TfLiteConvParams*>(node->builtin_data);
   if (params == nullptr) return "missing conv parameters";
-  if (params->dilation_width_factor != 1 || params->dilation_height_factor != 1) {
-    return "dilation " + std::to_string(params->dilation_height_factor) + "x" +
-           std::to_string(params->dilation_width_factor) + " is not supported";
-  }
-  if ((params->stride_height != 1 && params->stride_height != 2) ||
-      (params->stride_width != 1 && params->stride_width != 2)) {
-    return "stride " + std::to_string(params->stride_height) + "x" + std::to_string(params->stride_width) +
-           " is not supported (1 or 2)";
-  }
-  if (params->padding != kTfLitePaddingSame && params->padding != kTfLitePaddingValid) {
-    return "unknown padding";
-  }
   float act_min = 0, act_max = 0;
   const char* act_name = nullptr;
-  if (!ActivationRange(params->activation, &act_min, &act_max, &act_name)) {
-    return "fused activation " + std::to_string(params->activation) + " is not supported";
-  }
+  std::string why = CheckParams(params->stride_height, params->stride_width, params->dilation_height_factor,
+                                params->dilation_width_factor, params->padding, params->activation, &act_min,
+                                &act_max, &act_name);
+  if (!why.empty()) return why;
   NodeTensors t;
-  std::string why = ReadNode(context, node, 3, 3, /*depthwise=*/false, info, &t);
+  why = ReadNode(context, node, 3, 3, /*depthwise=*/false, info, &t);
   if (!why.empty()) return why;
   const TfLiteTensor& input = *t.input;
   const int O = t.O, I = t.I;
@@ -367,20 +372,14 @@ std::string PatternDelegate::CheckPointwise(TfLiteContext* context, int node_ind
                                             ClaimInfo* info, std::unique_ptr<BlockNode>* out) {
   const auto* params = static_cast<const TfLiteConvParams*>(node->builtin_data);
   if (params == nullptr) return "missing conv parameters";
-  // Dilation does not change a 1x1 conv, so any is accepted.
-  if ((params->stride_height != 1 && params->stride_height != 2) ||
-      (params->stride_width != 1 && params->stride_width != 2)) {
-    return "stride " + std::to_string(params->stride_height) + "x" + std::to_string(params->stride_width) +
-           " is not supported (1 or 2)";
-  }
-  if (params->padding != kTfLitePaddingSame && params->padding != kTfLitePaddingValid) return "unknown padding";
   float act_min = 0, act_max = 0;
   const char* act_name = nullptr;
-  if (!ActivationRange(params->activation, &act_min, &act_max, &act_name)) {
-    return "fused activation " + std::to_string(params->activation) + " is not supported";
-  }
+  // Dilation does not change a 1x1 conv, so any is accepted (checked as 1).
+  std::string why = CheckParams(params->stride_height, params->stride_width, 1, 1, params->padding,
+                                params->activation, &act_min, &act_max, &act_name);
+  if (!why.empty()) return why;
   NodeTensors t;
-  std::string why = ReadNode(context, node, 1, 1, /*depthwise=*/false, info, &t);
+  why = ReadNode(context, node, 1, 1, /*depthwise=*/false, info, &t);
   if (!why.empty()) return why;
   if (t.input->dims->data[3] != t.I) return "grouped conv (input channels != filter channels) is not supported";
   const LayerRecord* record = nullptr;
@@ -422,23 +421,14 @@ std::string PatternDelegate::CheckDepthwise(TfLiteContext* context, int node_ind
                                             ClaimInfo* info, std::unique_ptr<BlockNode>* out) {
   const auto* params = static_cast<const TfLiteDepthwiseConvParams*>(node->builtin_data);
   if (params == nullptr) return "missing depthwise conv parameters";
-  if (params->dilation_width_factor != 1 || params->dilation_height_factor != 1) {
-    return "dilation " + std::to_string(params->dilation_height_factor) + "x" +
-           std::to_string(params->dilation_width_factor) + " is not supported";
-  }
-  if ((params->stride_height != 1 && params->stride_height != 2) ||
-      (params->stride_width != 1 && params->stride_width != 2)) {
-    return "stride " + std::to_string(params->stride_height) + "x" + std::to_string(params->stride_width) +
-           " is not supported (1 or 2)";
-  }
-  if (params->padding != kTfLitePaddingSame && params->padding != kTfLitePaddingValid) return "unknown padding";
   float act_min = 0, act_max = 0;
   const char* act_name = nullptr;
-  if (!ActivationRange(params->activation, &act_min, &act_max, &act_name)) {
-    return "fused activation " + std::to_string(params->activation) + " is not supported";
-  }
+  std::string why = CheckParams(params->stride_height, params->stride_width, params->dilation_height_factor,
+                                params->dilation_width_factor, params->padding, params->activation, &act_min,
+                                &act_max, &act_name);
+  if (!why.empty()) return why;
   NodeTensors t;
-  std::string why = ReadNode(context, node, 3, 3, /*depthwise=*/true, info, &t);
+  why = ReadNode(context, node, 3, 3, /*depthwise=*/true, info, &t);
   if (!why.empty()) return why;
   const int C = t.I;
   if (t.O != 1) return "depthwise filter's first dimension is " + std::to_string(t.O) + ", not 1";

@@ -93,6 +93,10 @@ class PatternDelegate {
   // The metadata record naming `filter` (null if none), or why the node is declined.
   std::string FindRecord(const PatternMetadata* metadata, const std::string& metadata_error,
                          const std::string& filter, const LayerRecord** record) const;
+  // Stride 1 or 2, dilation 1, SAME/VALID, an activation the kernels clamp to.
+  static std::string CheckParams(int stride_h, int stride_w, int dilation_h, int dilation_w, TfLitePadding padding,
+                                 TfLiteFusedActivation activation, float* act_min, float* act_max,
+                                 const char** act_name);
   std::string CheckSparsity(double sparsity, const char* what) const;
   int ThreadsFor(const TfLiteContext* context) const;
   ConvNodeConfig NodeConfig(const NodeTensors& t, TfLitePadding padding, int stride_h, int stride_w, float act_min,
