@@ -236,3 +236,29 @@ def test_metadata_of_another_kind_is_declined() -> None:
     liar = LayerPatterns(FILTER_NAME, bad_ids.astype(np.uint8), 1.0, KIND_DEPTHWISE3X3)
     meta = encode(PatternMetadata(patterns=library, layers=[liar]))
     _declined(build_conv_model(x.shape, w, depthwise=True, metadata=meta), x, "outside its metadata pattern")
+
+
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_threads_are_tuned_and_results_stay_exact(depthwise: bool) -> None:
+    """With autotune, the first runs alternate the pool and one thread; the faster is kept, every run exact."""
+    rng = np.random.default_rng(9)
+    # Enough work that the pool is a candidate (the smallest nodes run on one thread untuned).
+    shape = (1, 64, 64, 64)
+    if depthwise:
+        w, _ = depthwise_filters(rng, 64, ALL_TAP_MASKS_WITH_CENTRE[:4], 1.0, blocked=True)
+    else:
+        w, _ = pointwise_filters(rng, 96, 64, 0.3, blocked=True)
+    model = build_conv_model(shape, w, activation="RELU", depthwise=depthwise)
+    ref, _ = run(model, rng.standard_normal(shape).astype(np.float32), reference=True)
+    delegate = patternlite.load_delegate()
+    out, interp = run(model, rng.standard_normal(shape).astype(np.float32), delegate=delegate, threads=2)
+    idx_in, idx_out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+    for i in range(8):
+        x = np.random.default_rng(i).standard_normal(shape).astype(np.float32)
+        expected, _ = run(model, x, reference=True)
+        interp.set_tensor(idx_in, x)
+        interp.invoke()
+        assert max_scaled_error(interp.get_tensor(idx_out), expected) <= TOLERANCE
+    plan = delegate.stats()["claimed"][0]["plan"]
+    assert plan["tuned"] and plan["threads"] in (1, 2)
+    assert ref.shape == out.shape

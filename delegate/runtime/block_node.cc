@@ -28,7 +28,9 @@ TfLiteStatus BlockNode::Prepare(TfLiteContext* context) {
   const int pool_threads = pool_ ? pool_->size() : 1;
   threads_ = macs < kMinParallelMacs ? 1 : pool_threads;
   tasks_ = Split(threads_);
+  tuning_run_ = autotune_ && threads_ > 1 ? 0 : -1;
   counters_->plan_threads.store(threads_, std::memory_order_relaxed);
+  counters_->plan_tuned.store(false, std::memory_order_relaxed);
   const int shape[4] = {g.batch, g.out_h, g.out_w, g.out_c};
   return ResizeOutput(context, &output, shape);
 }
@@ -48,16 +50,40 @@ TfLiteStatus BlockNode::Eval(TfLiteContext* context) {
     context->ReportError(context, "patternlite: node tensors changed shape after Prepare");
     return kTfLiteError;
   }
-  const int tasks = tasks_;
-  if (threads_ > 1 && pool_) {
-    pool_->ParallelFor(tasks, [&](int task, int /*worker*/) { RunTask(task, in, out); });
+  if (tuning_run_ >= 0) {
+    // Even runs on the pool, odd runs on one thread; then keep the faster.
+    const int candidate = tuning_run_ % 2, threads = candidate == 0 ? threads_ : 1;
+    const auto t0 = std::chrono::steady_clock::now();
+    Run(threads, Split(threads), in, out);
+    tuning_ns_[candidate][tuning_run_ / 2] = uint64_t(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    if (++tuning_run_ == 2 * kTuningRuns) {
+      auto median = [](uint64_t* v) {
+        std::sort(v, v + kTuningRuns);
+        return v[kTuningRuns / 2];
+      };
+      const uint64_t pool_ns = median(tuning_ns_[0]), one_ns = median(tuning_ns_[1]);
+      if (one_ns <= pool_ns) threads_ = 1;
+      tasks_ = Split(threads_);
+      tuning_run_ = -1;
+      counters_->plan_threads.store(threads_, std::memory_order_relaxed);
+      counters_->plan_tuned.store(true, std::memory_order_relaxed);
+    }
   } else {
-    for (int t = 0; t < tasks; ++t) RunTask(t, in, out);
+    Run(threads_, tasks_, in, out);
   }
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
   counters_->invocations.fetch_add(1, std::memory_order_relaxed);
   counters_->nanoseconds.fetch_add(uint64_t(ns.count()), std::memory_order_relaxed);
   return kTfLiteOk;
+}
+
+void BlockNode::Run(int threads, int tasks, const float* in, float* out) {
+  if (threads > 1 && pool_) {
+    pool_->ParallelFor(tasks, [&](int task, int /*worker*/) { RunTask(task, in, out); });
+  } else {
+    for (int t = 0; t < tasks; ++t) RunTask(t, in, out);
+  }
 }
 
 bool PointwiseNode::Plan(const TfLiteIntArray& dims, ConvGeometry* g) const {

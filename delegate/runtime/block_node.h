@@ -18,8 +18,12 @@ namespace patternlite {
 
 class BlockNode {
  public:
-  BlockNode(const ConvNodeConfig& config, std::shared_ptr<ThreadPool> pool, std::shared_ptr<NodeCounters> counters)
-      : config_(config), pool_(std::move(pool)), counters_(std::move(counters)) {}
+  // `autotune`: the first runs time the node on one thread and on the whole
+  // pool, alternating, and keep the faster (beside XNNPACK's pool, a second
+  // thread does not always pay on small nodes).
+  BlockNode(const ConvNodeConfig& config, std::shared_ptr<ThreadPool> pool, std::shared_ptr<NodeCounters> counters,
+            bool autotune)
+      : config_(config), pool_(std::move(pool)), counters_(std::move(counters)), autotune_(autotune) {}
   virtual ~BlockNode() = default;
   BlockNode(const BlockNode&) = delete;
   BlockNode& operator=(const BlockNode&) = delete;
@@ -42,15 +46,21 @@ class BlockNode {
   int tasks_ = 1;
 
  private:
+  static constexpr int kTuningRuns = 3;  // per candidate (1 thread, the pool)
+  void Run(int threads, int tasks, const float* in, float* out);
+
   std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<NodeCounters> counters_;
+  bool autotune_ = false;
+  int tuning_run_ = -1;  // >= 0 while tuning: the next run's index
+  uint64_t tuning_ns_[2][kTuningRuns] = {};
 };
 
 class PointwiseNode : public BlockNode {
  public:
   PointwiseNode(const ConvNodeConfig& config, PackedPointwise packed, std::shared_ptr<ThreadPool> pool,
-                std::shared_ptr<NodeCounters> counters)
-      : BlockNode(config, std::move(pool), std::move(counters)),
+                std::shared_ptr<NodeCounters> counters, bool autotune)
+      : BlockNode(config, std::move(pool), std::move(counters), autotune),
         packed_(std::move(packed)),
         kernel_(PointwiseKernelFor(config.isa)) {}
 
@@ -69,8 +79,8 @@ class PointwiseNode : public BlockNode {
 class DepthwiseNode : public BlockNode {
  public:
   DepthwiseNode(const ConvNodeConfig& config, PackedDepthwise packed, std::shared_ptr<ThreadPool> pool,
-                std::shared_ptr<NodeCounters> counters)
-      : BlockNode(config, std::move(pool), std::move(counters)),
+                std::shared_ptr<NodeCounters> counters, bool autotune)
+      : BlockNode(config, std::move(pool), std::move(counters), autotune),
         packed_(std::move(packed)),
         kernel_(DepthwiseKernelFor(config.isa)) {}
 

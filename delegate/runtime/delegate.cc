@@ -412,7 +412,8 @@ std::string PatternDelegate::CheckPointwise(TfLiteContext* context, int node_ind
   info->counters = std::make_shared<NodeCounters>();
   const ConvNodeConfig config =
       NodeConfig(t, params->padding, params->stride_height, params->stride_width, act_min, act_max);
-  *out = std::make_unique<PointwiseNode>(config, std::move(packed), PoolFor(info->threads), info->counters);
+  *out = std::make_unique<PointwiseNode>(config, std::move(packed), PoolFor(info->threads), info->counters,
+                                         options_.autotune);
   return "";
 }
 
@@ -468,7 +469,8 @@ std::string PatternDelegate::CheckDepthwise(TfLiteContext* context, int node_ind
   info->counters = std::make_shared<NodeCounters>();
   const ConvNodeConfig config =
       NodeConfig(t, params->padding, params->stride_height, params->stride_width, act_min, act_max);
-  *out = std::make_unique<DepthwiseNode>(config, std::move(packed), PoolFor(info->threads), info->counters);
+  *out = std::make_unique<DepthwiseNode>(config, std::move(packed), PoolFor(info->threads), info->counters,
+                                         options_.autotune);
   return "";
 }
 
