@@ -38,7 +38,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS = {"resnet20": "resnet20_cifar10.keras", "resnet8": "mlperf_tiny_resnet8.h5"}
+sys.path.insert(0, str(REPO))  # run as a script: `benchmarks.*` must import (mobilenet_cifar)
+# Shared pretrained models; "mobilenet" is trained here (benchmarks/mobilenet_cifar.py).
+MODELS = {"resnet20": "resnet20_cifar10.keras", "resnet8": "mlperf_tiny_resnet8.h5", "mobilenet": None}
 # The client-stage targets (points below the dense model on the lossless images, at the longest budget).
 TARGETS = {0.5: 0.5, 0.28: 1.5}
 
@@ -60,6 +62,17 @@ def results_base(out: Path, prefix: str, tag: str) -> tuple[Path, str, str]:
     stamp = dt.date.today().isoformat()
     out.mkdir(parents=True, exist_ok=True)
     return out / f"{prefix}-{stamp}-{host}{('-' + tag) if tag else ''}", stamp, host
+
+
+def load_dense(name: str, shared: Path, cache: Path, train_minutes: float) -> Any:
+    """A model of MODELS: loaded from the shared folder, or trained on the client images (mobilenet)."""
+    import keras
+
+    if MODELS[name] is None:
+        from benchmarks.mobilenet_cifar import trained
+
+        return trained(shared, cache, train_minutes)
+    return keras.models.load_model(shared / "models" / str(MODELS[name]), compile=False)
 
 
 def top1(model: Any, x: np.ndarray, y: np.ndarray) -> float:
@@ -121,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache" / "accuracy")
     p.add_argument("--tag", default="")
+    p.add_argument(
+        "--train-minutes", type=float, default=8.0, help="training time of the mobilenet model on the client images"
+    )
     args = p.parse_args(argv)
 
     shared = shared_dir(args.shared)
@@ -157,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
             "lossless: top-1 on the 500 lossless dev images; JPEG: on the 4,500 JPEG dev images (compare "
             "with the fine-tuned dense column only). Fine-tuned dense: the dense model, same recipe, same "
             f"data, {max(minutes):g} min."
+            + (
+                f" mobilenet: MobileNetV2-style (benchmarks/mobilenet_cifar.py), trained {args.train_minutes:g} min "
+                "on the same 10,000 client images (no pretrained MobileNet is shared); keep K applies to its 1x1 "
+                "convs, its depthwise convs get patterns only (keep 1.0: patterns only, 1x1 convs untouched)."
+                if "mobilenet" in args.models.split(",")
+                else ""
+            )
         ),
     }
     command = " ".join(sys.argv[1:] if argv is None else argv)
@@ -167,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         base.with_suffix(".md").write_text(render(meta, rows, command))
 
     for name in args.models.split(","):
-        dense_model = keras.models.load_model(shared / "models" / MODELS[name], compile=False)
+        dense_model = load_dense(name, shared, args.cache, args.train_minutes)
         dense = top1(dense_model, x_eval, y_eval)
         print(f"{name}: dense top-1 {dense:.1%}", flush=True)
         tuned = clone_with_weights(dense_model)
