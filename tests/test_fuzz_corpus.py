@@ -38,7 +38,7 @@ from conv_models import build_conv_model
 REPO = Path(__file__).resolve().parent.parent
 FUZZ = REPO / "tests" / "fuzz"
 CORPUS = FUZZ / "corpus"
-HARNESSES = ("metadata_reader", "conv_path", "tflite_reader")
+HARNESSES = ("metadata_reader", "conv_path", "block_path", "tflite_reader")
 
 
 @functools.cache
@@ -181,3 +181,9 @@ def test_metadata_reader_harness_replays_corpus(tmp_path: Path) -> None:
 def test_conv_path_harness_replays_corpus(tmp_path: Path) -> None:
     program = cmake_target(tmp_path / "build", "PATTERNLITE_FUZZ_REPLAY", "conv_path_fuzz")
     _replay(program, CORPUS / "conv_path")
+
+
+@pytest.mark.slow  # one CMake build of the delegate's sources
+def test_block_path_harness_replays_corpus(tmp_path: Path) -> None:
+    program = cmake_target(tmp_path / "build", "PATTERNLITE_FUZZ_REPLAY", "block_path_fuzz")
+    _replay(program, CORPUS / "block_path")

@@ -10,7 +10,8 @@
 #   tools/fuzz.sh check               # exit 0 when clang can link libFuzzer, 1 when not
 #
 # Harnesses: metadata_reader (tests/fuzz/metadata_reader_fuzz.cc), conv_path
-# (tests/fuzz/conv_path_fuzz.cc), tflite_reader (tests/fuzz/tflite_reader_fuzz.py,
+# (tests/fuzz/conv_path_fuzz.cc), block_path (tests/fuzz/block_path_fuzz.cc: 1x1 and
+# depthwise), tflite_reader (tests/fuzz/tflite_reader_fuzz.py,
 # atheris in .venv; skipped with a message when atheris is missing).
 #
 # The committed seeds, tests/fuzz/corpus/<harness>, are read and never
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-short}
 [ $# -gt 0 ] && shift
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(metadata_reader conv_path tflite_reader)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(metadata_reader conv_path block_path tflite_reader)
 seconds=${FUZZ_SECONDS:-25}
 runs=${FUZZ_RUNS:-1000000}
 CXX=${FUZZ_CXX:-clang++}
@@ -53,7 +54,7 @@ build() {
   if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
   cmake -S . -B "$dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$CXX" \
     -DPATTERNLITE_FUZZ=ON -DPATTERNLITE_SANITIZE=fuzzer-no-link,address,undefined >/dev/null
-  cmake --build "$dir" --target metadata_reader_fuzz conv_path_fuzz >/dev/null
+  cmake --build "$dir" --target metadata_reader_fuzz conv_path_fuzz block_path_fuzz >/dev/null
 }
 
 # Runs one harness; $@ are the mode's libFuzzer flags.
@@ -65,14 +66,14 @@ run_harness() {
   local dict=()
   [ -f "tests/fuzz/$h.dict" ] && dict=(-dict="tests/fuzz/$h.dict")
   case $h in
-    metadata_reader|conv_path) cmd=("$dir/${h}_fuzz") ;;
+    metadata_reader|conv_path|block_path) cmd=("$dir/${h}_fuzz") ;;
     tflite_reader)
       if ! "$PYTHON" -c "import atheris" >/dev/null 2>&1; then
         echo "fuzz.sh: $h skipped: atheris is not installed in $PYTHON (pip install atheris)"
         return 0
       fi
       cmd=("$PYTHON" tests/fuzz/tflite_reader_fuzz.py) ;;
-    *) echo "fuzz.sh: unknown harness '$h' (metadata_reader, conv_path, tflite_reader)" >&2; return 2 ;;
+    *) echo "fuzz.sh: unknown harness '$h' (metadata_reader, conv_path, block_path, tflite_reader)" >&2; return 2 ;;
   esac
   local start=$SECONDS
   # shellcheck disable=SC2086  # FUZZ_FLAGS is a list of flags
@@ -100,7 +101,7 @@ esac
 
 needs_build=0
 for h in "${harnesses[@]}"; do
-  case $h in metadata_reader|conv_path) needs_build=1 ;; esac
+  case $h in metadata_reader|conv_path|block_path) needs_build=1 ;; esac
 done
 [ $needs_build = 0 ] || build
 for h in "${harnesses[@]}"; do run_harness "$h" "${flags[@]}"; done

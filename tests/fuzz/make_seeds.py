@@ -12,6 +12,7 @@ names start with ``crash-`` or ``regress-`` are inputs that once found a bug
 * tflite_reader: tiny single-conv .tflite files (tests/conv_models.py), with
   and without a patternlite entry, and a few metadata blobs;
 * conv_path: byte strings that steer conv_path_fuzz.cc into each of its modes
+* block_path: the same for block_path_fuzz.cc (1x1 and depthwise)
   (metadata or not, strides, padding, activations, violations, exactness).
 """
 
@@ -117,6 +118,23 @@ def conv_inputs() -> dict[str, bytes]:
     return out
 
 
+def block_inputs() -> dict[str, bytes]:
+    """Inputs of block_path_fuzz.cc: kind, batch, side, H, W, C, [O], strides, padding, act, bias, blocked, record."""
+    rnd = random.Random(11)
+    cases = {  # the leading decision bytes; the rest random
+        "pointwise-blocked-record": [0, 0, 1, 9, 9, 33, 39, 0, 0, 1, 3, 1, 1, 1, 2],
+        "pointwise-s2-scattered": [0, 1, 1, 11, 6, 17, 20, 1, 1, 0, 1, 0, 0, 0],
+        "pointwise-violation": [0, 0, 1, 5, 5, 7, 9, 0, 0, 1, 0, 1, 1, 1, 1],
+        "depthwise-blocked-record": [1, 0, 1, 11, 11, 39, 0, 0, 1, 2, 1, 1, 1, 3],
+        "depthwise-s2-valid": [1, 1, 0, 30, 17, 19, 1, 1, 0, 3, 0, 1, 0],
+        "depthwise-violation": [1, 0, 1, 6, 6, 20, 0, 0, 1, 1, 1, 1, 1, 1],
+    }
+    out = {}
+    for name, head in cases.items():
+        out[name] = bytes(head) + bytes(rnd.randrange(256) for _ in range(rnd.randrange(300, 900)))
+    return out
+
+
 def main() -> None:
     for name, blob in metadata_blobs().items():
         _write("metadata_reader", name, blob)
@@ -126,6 +144,8 @@ def main() -> None:
         _write("tflite_reader", f"metadata-{name}", metadata_blobs()[name])
     for name, data in conv_inputs().items():
         _write("conv_path", name, data)
+    for name, data in block_inputs().items():
+        _write("block_path", name, data)
     total = sum(f.stat().st_size for f in CORPUS.rglob("*") if f.is_file())
     print(f"make_seeds: corpus in {CORPUS.relative_to(HERE.parent.parent)}, {total} bytes")
 
