@@ -83,8 +83,11 @@ def evaluate(shared: Path, keep: float = 0.5, model: Path | None = None) -> dict
         "same_predictions": int(np.sum(np.argmax(cpu, axis=1) == np.argmax(opencl, axis=1))),
         "max_scaled_diff_opencl_vs_cpu": float(np.abs(opencl - cpu).max() / scale),
         "max_scaled_diff_opencl_vs_tflite": float(np.abs(opencl - tflite).max() / float(np.abs(tflite).max())),
+        # The 3x3 convs go to the OpenCL device; 1x1 and depthwise claims stay on the CPU kernels.
         "claimed_opencl": sum(c["backend"] == "opencl" for c in cl_stats["claimed"]),
+        "claimed_opencl_run_on_cpu": sorted(c["kind"] for c in cl_stats["claimed"] if c["backend"] != "opencl"),
         "claimed_cpu": len(cpu_stats["claimed"]),
+        "claimed_cpu_conv3x3": sum(c["kind"] == "conv3x3" for c in cpu_stats["claimed"]),
         "declined_opencl": sorted({d["reason"] for d in cl_stats["declined"]}),
         "device": cl_stats["backend"]["device"],
         "device_type": cl_stats["backend"]["device_type"],
