@@ -13,9 +13,6 @@ benchmarks/results/blocks-<date>-<host>-t<threads>.{json,md}.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,8 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import patternlite  # noqa: E402
-from benchmarks.kernel_bench import LIBRARY, RESULTS, interleaved_times  # noqa: E402
-from benchmarks.run import machine_info  # noqa: E402
+from benchmarks.kernel_bench import LIBRARY, interleaved_times, print_row, save_layers  # noqa: E402
 from patternlite.metadata import CHANNEL_BLOCK  # noqa: E402
 
 from conv_models import build_conv_model  # noqa: E402
@@ -147,21 +143,11 @@ def main() -> int:
         for keep in keeps if layer[1] == "pointwise" else keeps[:1]:
             row = measure(layer, keep, args.threads, repeats)
             rows.append(row)
-            print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}))
+            print_row(row)
     table = markdown_table(rows, args.threads)
     print(table)
     if not args.no_save:
-        RESULTS.mkdir(exist_ok=True)
-        stem = RESULTS / f"blocks-{dt.date.today()}-{socket.gethostname()}-t{args.threads}"
-        payload = {
-            "machine": {**machine_info(), "isa": patternlite.delegate.best_isa()},
-            "threads": args.threads,
-            "command": "python -m benchmarks.block_bench " + " ".join(sys.argv[1:]),
-            "layers": rows,
-        }
-        stem.with_suffix(".json").write_text(json.dumps(payload, indent=1))
-        stem.with_suffix(".md").write_text(table + "\n")
-        print(f"wrote {stem}.json and .md")
+        save_layers("blocks", "benchmarks.block_bench", args.threads, rows, table)
     return 0
 
 

@@ -86,6 +86,26 @@ def interleaved_times(
     return [float(np.median(ts)) for ts in times]
 
 
+def print_row(row: dict[str, Any]) -> None:
+    """One measured layer as a JSON line, floats to 4 significant digits."""
+    print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+
+
+def save_layers(prefix: str, module: str, threads: int, rows: list[dict[str, Any]], table: str) -> None:
+    """``results/<prefix>-<date>-<host>-t<threads>.{json,md}``: the machine, the command, the rows, the table."""
+    RESULTS.mkdir(exist_ok=True)
+    stem = RESULTS / f"{prefix}-{dt.date.today()}-{socket.gethostname()}-t{threads}"
+    payload = {
+        "machine": {**machine_info(), "isa": patternlite.delegate.best_isa()},
+        "threads": threads,
+        "command": f"python -m {module} " + " ".join(sys.argv[1:]),
+        "layers": rows,
+    }
+    stem.with_suffix(".json").write_text(json.dumps(payload, indent=1))
+    stem.with_suffix(".md").write_text(table + "\n")
+    print(f"wrote {stem}.json and .md")
+
+
 # Efficiency targets per keep (speed-up over XNNPACK dense / FLOP reduction).
 TARGETS = {1.0: 0.8, 0.5: 0.7, 0.28: 0.6}
 
@@ -176,21 +196,11 @@ def main() -> int:
         row["gflops_dense_equiv_xnnpack"] = 2 * macs_dense / row["xnnpack_dense_ms"] / 1e6
         row["gflops_kept_delegate"] = 2 * macs_dense / row["flop_reduction"] / row["delegate_ms"] / 1e6
         rows.append(row)
-        print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+        print_row(row)
     table = markdown_table(rows, args.threads)
     print(table)
     if not args.no_save:
-        RESULTS.mkdir(exist_ok=True)
-        stem = RESULTS / f"kernels-{dt.date.today()}-{socket.gethostname()}-t{args.threads}"
-        payload = {
-            "machine": {**machine_info(), "isa": patternlite.delegate.best_isa()},
-            "threads": args.threads,
-            "command": "python -m benchmarks.kernel_bench " + " ".join(sys.argv[1:]),
-            "layers": rows,
-        }
-        stem.with_suffix(".json").write_text(json.dumps(payload, indent=1))
-        stem.with_suffix(".md").write_text(table + "\n")
-        print(f"wrote {stem}.json and .md")
+        save_layers("kernels", "benchmarks.kernel_bench", args.threads, rows, table)
     return 0
 
 

@@ -8,13 +8,15 @@ on the very same file.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from typing import Any
 
 import flatbuffers
 import numpy as np
 import numpy.typing as npt
 
-from patternlite._contract import METADATA_NAME, PATTERN_CANDIDATES
+from patternlite._contract import HEADER_OFFSETS, HEADER_SIZE, METADATA_NAME, PATTERN_CANDIDATES
 from patternlite.metadata import (
     PRUNED,
     LayerPatterns,
@@ -154,6 +156,13 @@ def pattern_pruned_filters(
 
 def metadata_for(library: list[int], ids: npt.NDArray[np.uint8], keep: float = 1.0) -> bytes:
     return encode(PatternMetadata(patterns=list(library), layers=[LayerPatterns(FILTER_NAME, ids, keep)]))
+
+
+def refresh_header(blob: bytearray) -> bytes:
+    """Fix a metadata blob's size and CRC fields, so a mutated body reaches the record parser."""
+    struct.pack_into("<I", blob, HEADER_OFFSETS["total_size"], len(blob))
+    struct.pack_into("<I", blob, HEADER_OFFSETS["crc32"], zlib.crc32(bytes(blob[HEADER_SIZE:])) & 0xFFFFFFFF)
+    return bytes(blob)
 
 
 def pattern_prune_keras(model: Any, conv_type: type, rng: np.random.Generator, masks: list[int]) -> None:

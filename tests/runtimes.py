@@ -103,3 +103,20 @@ def run_in_tflite_runtime(model_path: Path, x_path: Path, out_path: Path, option
         raise RuntimeError(f"tflite_runtime worker failed:\n{proc.stdout}\n{proc.stderr}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+def check_declined(model: bytes, x: npt.NDArray[np.float32], reason_part: str, **load: Any) -> dict[str, Any]:
+    """The delegate declines the model's one conv node, saying `reason_part`, and TFLite's answer is unchanged."""
+    import patternlite
+
+    ref, _ = run(model, x, reference=True)
+    delegate = patternlite.load_delegate(**load)
+    # Builtin resolver: no XNNPACK, so any DELEGATE node would be ours.
+    out, interp = run(model, x, delegate=delegate, reference=True)
+    stats: dict[str, Any] = delegate.stats()
+    assert delegated_op_count(interp) == 0
+    assert stats["claimed"] == []
+    assert len(stats["declined"]) == 1
+    assert reason_part in stats["declined"][0]["reason"], stats["declined"][0]["reason"]
+    assert max_scaled_error(out, ref) <= 1e-5
+    return stats

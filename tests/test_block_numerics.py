@@ -27,7 +27,7 @@ from patternlite.metadata import (
 )
 
 from conv_models import ALL_TAP_MASKS_WITH_CENTRE, FILTER_NAME, build_conv_model
-from runtimes import delegated_op_count, max_scaled_error, run
+from runtimes import check_declined, delegated_op_count, max_scaled_error, run
 
 TOLERANCE = 1e-4
 ISAS = [isa for isa in ("scalar", "avx2", "avx512", "neon") if isa_available(isa)]
@@ -191,35 +191,25 @@ def test_depthwise_network_layers(isa: str, shape: tuple[int, int, int, int], st
     assert max_scaled_error(out, ref) <= TOLERANCE
 
 
-def _declined(model: bytes, x: np.ndarray, reason: str, **load: object) -> None:
-    ref, _ = run(model, x, reference=True)
-    delegate = patternlite.load_delegate(log_level="silent", **load)
-    out, interp = run(model, x, delegate=delegate, reference=True)
-    stats = delegate.stats()
-    assert delegated_op_count(interp) == 0
-    assert reason in stats["declined"][0]["reason"], stats["declined"][0]["reason"]
-    assert max_scaled_error(out, ref) <= 1e-5
-
-
 def test_dense_and_unstructured_1x1_are_declined() -> None:
     rng = np.random.default_rng(1)
     x = rng.standard_normal((1, 8, 8, 32)).astype(np.float32)
     dense = rng.standard_normal((32, 1, 1, 32)).astype(np.float32)
-    _declined(build_conv_model(x.shape, dense), x, "min_sparsity")
+    check_declined(build_conv_model(x.shape, dense), x, "min_sparsity")
     # 60% zeros, but scattered: a block of 16 filters skips almost no input.
     w, _ = pointwise_filters(rng, 32, 32, 0.4, blocked=False)
-    _declined(build_conv_model(x.shape, w), x, "in whole blocks of 16 filters")
+    check_declined(build_conv_model(x.shape, w), x, "in whole blocks of 16 filters")
 
 
 def test_depthwise_the_kernels_cannot_run_exactly_is_declined() -> None:
     rng = np.random.default_rng(2)
     x = rng.standard_normal((1, 10, 10, 8)).astype(np.float32)
     w, _ = depthwise_filters(rng, 8, ALL_TAP_MASKS_WITH_CENTRE[:4], 1.0, blocked=True)
-    _declined(build_conv_model(x.shape, w, dilation=(2, 2), depthwise=True), x, "dilation")
+    check_declined(build_conv_model(x.shape, w, dilation=(2, 2), depthwise=True), x, "dilation")
     w2, _ = depthwise_filters(rng, 16, ALL_TAP_MASKS_WITH_CENTRE[:4], 1.0, blocked=True)
-    _declined(build_conv_model(x.shape, w2, depthwise=True), x, "depth multiplier")
+    check_declined(build_conv_model(x.shape, w2, depthwise=True), x, "depth multiplier")
     dense = rng.standard_normal((1, 3, 3, 8)).astype(np.float32)
-    _declined(build_conv_model(x.shape, dense, depthwise=True), x, "min_sparsity")
+    check_declined(build_conv_model(x.shape, dense, depthwise=True), x, "min_sparsity")
 
 
 def test_metadata_of_another_kind_is_declined() -> None:
@@ -230,12 +220,12 @@ def test_metadata_of_another_kind_is_declined() -> None:
     w, ids = depthwise_filters(rng, 16, library, 1.0, blocked=True)
     wrong = LayerPatterns(FILTER_NAME, np.zeros((16, 1), np.uint8), 1.0, KIND_POINTWISE)
     meta = encode(PatternMetadata(patterns=library, layers=[wrong]))
-    _declined(build_conv_model(x.shape, w, depthwise=True, metadata=meta), x, "another kind")
+    check_declined(build_conv_model(x.shape, w, depthwise=True, metadata=meta), x, "another kind")
     # And a depthwise record whose patterns disagree with the weights.
     bad_ids = (ids[:, None] + 1) % len(library)
     liar = LayerPatterns(FILTER_NAME, bad_ids.astype(np.uint8), 1.0, KIND_DEPTHWISE3X3)
     meta = encode(PatternMetadata(patterns=library, layers=[liar]))
-    _declined(build_conv_model(x.shape, w, depthwise=True, metadata=meta), x, "outside its metadata pattern")
+    check_declined(build_conv_model(x.shape, w, depthwise=True, metadata=meta), x, "outside its metadata pattern")
 
 
 @pytest.mark.parametrize("depthwise", [False, True])

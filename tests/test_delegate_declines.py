@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import Any
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ import patternlite
 from patternlite._contract import HEADER_OFFSETS, HEADER_SIZE
 from patternlite.metadata import PRUNED, MetadataError, decode
 
-from conv_models import FILTER_NAME, build_conv_model, metadata_for, pattern_pruned_filters
-from runtimes import delegated_op_count, make_interpreter, max_scaled_error, run
+from conv_models import FILTER_NAME, build_conv_model, metadata_for, pattern_pruned_filters, refresh_header
+from runtimes import check_declined, delegated_op_count, make_interpreter, max_scaled_error, run
 
 LIBRARY = [0b000111010, 0b010110010, 0b010011010, 0b010111000]  # centre + 3 neighbours each
 
@@ -25,39 +24,25 @@ def _pruned(seed: int = 0, out_c: int = 8, in_c: int = 8) -> tuple[np.ndarray, n
     return pattern_pruned_filters(np.random.default_rng(seed), out_c, in_c, LIBRARY, 0.5)
 
 
-def _check_declined(model: bytes, x: np.ndarray, reason_part: str, **load: Any) -> dict:
-    ref, _ = run(model, x, reference=True)
-    delegate = patternlite.load_delegate(**load)
-    # Builtin resolver: no XNNPACK, so any DELEGATE node would be ours.
-    out, interp = run(model, x, delegate=delegate, reference=True)
-    stats = delegate.stats()
-    assert delegated_op_count(interp) == 0
-    assert stats["claimed"] == []
-    assert len(stats["declined"]) == 1
-    assert reason_part in stats["declined"][0]["reason"], stats["declined"][0]["reason"]
-    assert max_scaled_error(out, ref) <= 1e-5
-    return stats
-
-
 def test_dense_conv_is_declined() -> None:
     rng = np.random.default_rng(1)
     w = rng.standard_normal((8, 3, 3, 8)).astype(np.float32)
     model = build_conv_model((1, 10, 10, 8), w)
-    _check_declined(model, rng.standard_normal((1, 10, 10, 8)).astype(np.float32), "not pattern-sparse")
+    check_declined(model, rng.standard_normal((1, 10, 10, 8)).astype(np.float32), "not pattern-sparse")
 
 
 def test_pattern_layer_below_min_sparsity_is_declined() -> None:
     w, _ = pattern_pruned_filters(np.random.default_rng(2), 8, 8, LIBRARY, 1.0)  # 4/9 kept: sparsity 0.56
     model = build_conv_model((1, 10, 10, 8), w)
     x = np.random.default_rng(3).standard_normal((1, 10, 10, 8)).astype(np.float32)
-    _check_declined(model, x, "min_sparsity", min_sparsity=0.9)
+    check_declined(model, x, "min_sparsity", min_sparsity=0.9)
 
 
 def test_dilated_conv_is_declined() -> None:
     w, _ = _pruned()
     model = build_conv_model((1, 12, 12, 8), w, dilation=(2, 2))
     x = np.random.default_rng(4).standard_normal((1, 12, 12, 8)).astype(np.float32)
-    _check_declined(model, x, "dilation")
+    check_declined(model, x, "dilation")
 
 
 def test_5x5_conv_is_declined() -> None:
@@ -65,7 +50,7 @@ def test_5x5_conv_is_declined() -> None:
     w = np.zeros((8, 5, 5, 8), np.float32)
     w[:, 2, 2, :] = rng.standard_normal((8, 8))  # very sparse, but not 3x3
     model = build_conv_model((1, 10, 10, 8), w)
-    _check_declined(model, rng.standard_normal((1, 10, 10, 8)).astype(np.float32), "only 3x3")
+    check_declined(model, rng.standard_normal((1, 10, 10, 8)).astype(np.float32), "only 3x3")
 
 
 def test_non_constant_weights_are_declined() -> None:
@@ -106,7 +91,7 @@ def test_corrupt_metadata_declines_and_runs(corrupt: str) -> None:
         blob = bytearray(np.random.default_rng(0).integers(0, 256, 64, dtype=np.uint8).tobytes())
     model = build_conv_model((1, 10, 10, 8), w, metadata=bytes(blob))
     x = np.random.default_rng(7).standard_normal((1, 10, 10, 8)).astype(np.float32)
-    stats = _check_declined(model, x, "metadata is corrupt")
+    stats = check_declined(model, x, "metadata is corrupt")
     assert stats["metadata"]["found"] and stats["metadata"]["error"]
     # metadata="ignore" trusts only the weights, which are fine.
     out, interp = run(model, x, delegate=patternlite.load_delegate(metadata="ignore"), reference=True)
@@ -146,12 +131,12 @@ def test_both_readers_refuse_the_same_fields(field: str, value: object, reason: 
         assert isinstance(value, float)
         keep_at = blob.index(struct.pack("<f", 0.5), name_at)
         struct.pack_into("<f", blob, keep_at, value)
-    bad = _refresh_header(blob)
+    bad = refresh_header(blob)
     with pytest.raises(MetadataError, match=re.escape(reason)):
         decode(bad)
     model = build_conv_model((1, 10, 10, 8), w, metadata=bad)
     x = np.random.default_rng(8).standard_normal((1, 10, 10, 8)).astype(np.float32)
-    stats = _check_declined(model, x, "metadata is corrupt")
+    stats = check_declined(model, x, "metadata is corrupt")
     assert reason in stats["metadata"]["error"], stats["metadata"]["error"]
     # The untouched blob is accepted by both.
     assert _python_reader_accepts(good)
@@ -164,7 +149,7 @@ def test_metadata_disagreeing_with_weights_is_declined() -> None:
     lying[o, i] = PRUNED  # claims a kernel with weights is pruned
     model = build_conv_model((1, 10, 10, 8), w, metadata=metadata_for(LIBRARY, lying, 0.5))
     x = np.random.default_rng(8).standard_normal((1, 10, 10, 8)).astype(np.float32)
-    _check_declined(model, x, "pruned but it holds non-zero weights")
+    check_declined(model, x, "pruned but it holds non-zero weights")
 
 
 def test_metadata_with_wrong_pattern_is_declined() -> None:
@@ -174,21 +159,21 @@ def test_metadata_with_wrong_pattern_is_declined() -> None:
     lying[o, i] = (ids[o, i] + 1) % len(LIBRARY)
     model = build_conv_model((1, 10, 10, 8), w, metadata=metadata_for(LIBRARY, lying, 0.5))
     x = np.random.default_rng(9).standard_normal((1, 10, 10, 8)).astype(np.float32)
-    _check_declined(model, x, "fall outside metadata pattern")
+    check_declined(model, x, "fall outside metadata pattern")
 
 
 def test_metadata_with_wrong_shape_is_declined() -> None:
     w, ids = _pruned()
     model = build_conv_model((1, 10, 10, 8), w, metadata=metadata_for(LIBRARY, ids[:, :4].copy(), 0.5))
     x = np.random.default_rng(10).standard_normal((1, 10, 10, 8)).astype(np.float32)
-    _check_declined(model, x, "disagrees with the filter")
+    check_declined(model, x, "disagrees with the filter")
 
 
 def test_require_mode_declines_layers_without_metadata() -> None:
     w, _ = _pruned()
     model = build_conv_model((1, 10, 10, 8), w)
     x = np.random.default_rng(11).standard_normal((1, 10, 10, 8)).astype(np.float32)
-    _check_declined(model, x, "metadata=require", metadata="require")
+    check_declined(model, x, "metadata=require", metadata="require")
 
 
 @pytest.mark.tensorflow
@@ -223,15 +208,6 @@ def test_int8_conv_is_declined() -> None:
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
-def _refresh_header(blob: bytearray) -> bytes:
-    """Fix the size and CRC fields so a mutated body reaches the record parser."""
-    import zlib
-
-    struct.pack_into("<I", blob, HEADER_OFFSETS["total_size"], len(blob))
-    struct.pack_into("<I", blob, HEADER_OFFSETS["crc32"], zlib.crc32(bytes(blob[HEADER_SIZE:])) & 0xFFFFFFFF)
-    return bytes(blob)
-
-
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(
     edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=8),
@@ -246,7 +222,7 @@ def test_mutated_metadata_never_crashes_or_misleads(edits: list[tuple[int, int]]
             blob[pos] = value
     if cut:
         blob = blob[: max(HEADER_SIZE, len(blob) - cut)]
-    model = build_conv_model((1, 9, 9, 8), w, metadata=_refresh_header(blob))
+    model = build_conv_model((1, 9, 9, 8), w, metadata=refresh_header(blob))
     x = np.random.default_rng(14).standard_normal((1, 9, 9, 8)).astype(np.float32)
     ref, _ = run(model, x, reference=True)
     delegate = patternlite.load_delegate(log_level="silent")
@@ -256,4 +232,4 @@ def test_mutated_metadata_never_crashes_or_misleads(edits: list[tuple[int, int]]
     assert max_scaled_error(out, ref) <= 1e-4
     assert len(stats["claimed"]) + len(stats["declined"]) == 1
     # Both readers take the same view of every blob: parsed by both or refused by both.
-    assert bool(stats["metadata"]["error"]) != _python_reader_accepts(_refresh_header(blob))
+    assert bool(stats["metadata"]["error"]) != _python_reader_accepts(refresh_header(blob))

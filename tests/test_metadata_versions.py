@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ from patternlite.metadata import (
 )
 from patternlite.tflite_file import TfliteModel
 
-from conv_models import FILTER_NAME, build_conv_model, pattern_pruned_filters
+from conv_models import FILTER_NAME, build_conv_model, pattern_pruned_filters, refresh_header
 from runtimes import delegated_op_count, max_scaled_error, run
 
 V1_0 = Path(__file__).parent / "data" / "metadata_v1_0.tflite"
@@ -81,18 +80,14 @@ def test_every_kind_round_trips() -> None:
 
 def _kind_offsets(blob: bytes) -> list[int]:
     """Where each record's kind field lies (the last 4 bytes of the record)."""
-    offsets, pos = [], HEADER_SIZE + ((2 * struct.unpack_from("<I", blob, 16)[0] + 3) & ~3)
-    for _ in range(struct.unpack_from("<I", blob, 20)[0]):
+    (patterns,) = struct.unpack_from("<I", blob, HEADER_OFFSETS["num_patterns"])
+    (layers,) = struct.unpack_from("<I", blob, HEADER_OFFSETS["num_layers"])
+    offsets, pos = [], HEADER_SIZE + ((2 * patterns + 3) & ~3)
+    for _ in range(layers):
         size = struct.unpack_from("<I", blob, pos)[0]
         offsets.append(pos + size - 4)
         pos += size
     return offsets
-
-
-def _refresh(blob: bytearray) -> bytes:
-    struct.pack_into("<I", blob, HEADER_OFFSETS["total_size"], len(blob))
-    struct.pack_into("<I", blob, HEADER_OFFSETS["crc32"], zlib.crc32(bytes(blob[HEADER_SIZE:])) & 0xFFFFFFFF)
-    return bytes(blob)
 
 
 def _model_with(blob: bytes) -> tuple[bytes, np.ndarray]:
@@ -107,7 +102,7 @@ def test_a_later_kind_is_skipped_by_both_readers() -> None:
     layers = [LayerPatterns(FILTER_NAME, ids, 0.5), LayerPatterns("future/op", np.zeros((4, 4), np.uint8), 0.5)]
     blob = bytearray(encode(PatternMetadata(patterns=LIBRARY, layers=layers)))
     struct.pack_into("<I", blob, _kind_offsets(bytes(blob))[1], len(KINDS))  # the first unknown kind
-    future = _refresh(blob)
+    future = refresh_header(blob)
     assert [lp.tensor_name for lp in decode(future).layers] == [FILTER_NAME]
     model = build_conv_model((1, 9, 9, 8), w, metadata=future)
     x = np.random.default_rng(4).standard_normal((1, 9, 9, 8)).astype(np.float32)
@@ -139,7 +134,7 @@ def test_both_readers_refuse_bad_kind_records(kind: int | str, table: np.ndarray
         struct.pack_into("<I", blob, rec, struct.unpack_from("<I", blob, rec)[0] - 4)
     else:
         struct.pack_into("<I", blob, at, int(kind))
-    bad = _refresh(blob)
+    bad = refresh_header(blob)
     with pytest.raises(MetadataError, match=re.escape(reason)):
         decode(bad)
     model, x = _model_with(bad)

@@ -216,11 +216,13 @@ PL_BLOCK_INLINE void DepthwiseQuad(const RowTaps<T>& taps, const float* in_n, in
   for (int j = 0; j < 4; ++j) StoreBlock<T>(acc[j], dst + j * dst_step, kBlock, lo, hi);
 }
 
-// One past the last output column whose three tap columns all lie inside the
-// image: ox*S - pad_left + 2 < in_w. Floor division: the bound may be negative.
-inline int InteriorEnd(const ConvGeometry& g) {
-  const int last = g.in_w - 3 + g.pad_left;  // largest ox*S allowed
-  return last < 0 ? 0 : last / g.stride_w + 1;
+// The output columns [*lo, *hi) whose three tap columns all lie inside the
+// image: 0 <= ox*S - pad_left and ox*S - pad_left + 2 < in_w. Floor division
+// for the upper bound, which may be negative.
+inline void InteriorColumns(const ConvGeometry& g, int* lo, int* hi) {
+  const int S = g.stride_w, last = g.in_w - 3 + g.pad_left;  // largest ox*S allowed
+  *lo = std::min(g.out_w, (g.pad_left + S - 1) / S);
+  *hi = std::max(*lo, std::min(g.out_w, last < 0 ? 0 : last / S + 1));
 }
 
 template <class T, bool Full>
@@ -228,8 +230,8 @@ void DepthwiseBlockRow(const ConvGeometry& g, const RowTaps<T>& taps, const floa
                        int b, int width, const float* bias, typename T::V lo, typename T::V hi) {
   const int C = g.in_c, S = g.stride_w;
   // Interior: every tap column inside the image, 0 <= ox*S - pad_left and ox*S - pad_left + 2 < in_w.
-  const int ox_lo = std::min(g.out_w, (g.pad_left + S - 1) / S);
-  const int ox_hi = std::max(ox_lo, std::min(g.out_w, InteriorEnd(g)));
+  int ox_lo, ox_hi;
+  InteriorColumns(g, &ox_lo, &ox_hi);
   const int iy0 = oy * g.stride_h - g.pad_top;
   auto base_of = [&](int ox) { return (int64_t(iy0) * g.in_w + (ox * S - g.pad_left)) * C + b * kBlock; };
   float* dst0 = out_row + b * kBlock;
@@ -275,8 +277,8 @@ void DepthwiseInteriorRow(const ConvGeometry& g, const PackedDepthwise& w, int b
   }
 #pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) bias[v] = T::Load(w.bias.data() + size_t(b) * kBlock + v * L);
-  const int ox_lo = std::min(g.out_w, (g.pad_left + S - 1) / S);
-  const int ox_hi = std::max(ox_lo, std::min(g.out_w, InteriorEnd(g)));
+  int ox_lo, ox_hi;
+  InteriorColumns(g, &ox_lo, &ox_hi);
   const int64_t row0 = int64_t(oy * g.stride_h - g.pad_top) * g.in_w * C + b * kBlock;
   float* dst0 = out_row + b * kBlock;
   // Border pixels: each tap's column checked.

@@ -54,50 +54,36 @@ Isa BestIsa() {
   return Isa::kScalar;
 }
 
-ConvRowsFn ConvKernelFor(Isa isa) {
+namespace {
+
+// Every kernel of one ISA: one switch decides them all.
+struct IsaKernels {
+  ConvRowsFn conv;
+  PointwiseFn pointwise;
+  DepthwiseFn depthwise;
+};
+
+IsaKernels KernelsFor(Isa isa) {
   if (isa == Isa::kAuto) isa = BestIsa();
-  if (!IsaAvailable(isa)) return ConvRowsScalar;
+  const IsaKernels scalar{ConvRowsScalar, PointwiseScalar, DepthwiseScalar};
+  if (!IsaAvailable(isa)) return scalar;
   switch (isa) {
 #if defined(PL_HAVE_X86)
-    case Isa::kAvx2: return ConvRowsAvx2;
-    case Isa::kAvx512: return ConvRowsAvx512;
+    case Isa::kAvx2: return {ConvRowsAvx2, PointwiseAvx2, DepthwiseAvx2};
+    case Isa::kAvx512: return {ConvRowsAvx512, PointwiseAvx512, DepthwiseAvx512};
 #endif
 #if defined(PL_HAVE_NEON)
-    case Isa::kNeon: return ConvRowsNeon;
+    case Isa::kNeon: return {ConvRowsNeon, PointwiseNeon, DepthwiseNeon};
 #endif
-    default: return ConvRowsScalar;
+    default: return scalar;
   }
 }
 
-PointwiseFn PointwiseKernelFor(Isa isa) {
-  if (isa == Isa::kAuto) isa = BestIsa();
-  if (!IsaAvailable(isa)) return PointwiseScalar;
-  switch (isa) {
-#if defined(PL_HAVE_X86)
-    case Isa::kAvx2: return PointwiseAvx2;
-    case Isa::kAvx512: return PointwiseAvx512;
-#endif
-#if defined(PL_HAVE_NEON)
-    case Isa::kNeon: return PointwiseNeon;
-#endif
-    default: return PointwiseScalar;
-  }
-}
+}  // namespace
 
-DepthwiseFn DepthwiseKernelFor(Isa isa) {
-  if (isa == Isa::kAuto) isa = BestIsa();
-  if (!IsaAvailable(isa)) return DepthwiseScalar;
-  switch (isa) {
-#if defined(PL_HAVE_X86)
-    case Isa::kAvx2: return DepthwiseAvx2;
-    case Isa::kAvx512: return DepthwiseAvx512;
-#endif
-#if defined(PL_HAVE_NEON)
-    case Isa::kNeon: return DepthwiseNeon;
-#endif
-    default: return DepthwiseScalar;
-  }
-}
+ConvRowsFn ConvKernelFor(Isa isa) { return KernelsFor(isa).conv; }
+PointwiseFn PointwiseKernelFor(Isa isa) { return KernelsFor(isa).pointwise; }
+DepthwiseFn DepthwiseKernelFor(Isa isa) { return KernelsFor(isa).depthwise; }
 
 int IsaLanes(Isa isa) {
   if (isa == Isa::kAuto) isa = BestIsa();

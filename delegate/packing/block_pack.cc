@@ -71,6 +71,20 @@ void PackPointwise(const float* filter, int out_channels, int in_channels, const
   *out = std::move(p);
 }
 
+size_t PackedPointwise::block_weights() const {
+  size_t n = 0;
+  for (int b = 0; b < blocks; ++b) {
+    n += size_t(block_begin[size_t(b) + 1] - block_begin[size_t(b)]) * size_t(std::min(kBlock, out_channels - b * kBlock));
+  }
+  return n;
+}
+
+size_t PackedDepthwise::block_weights() const {
+  size_t n = 0;
+  for (int b = 0; b < blocks; ++b) n += size_t(block_tap_count[size_t(b)]) * size_t(std::min(kBlock, channels - b * kBlock));
+  return n;
+}
+
 size_t PackedDepthwise::block_taps_total() const {
   size_t n = 0;
   for (uint8_t c : block_tap_count) n += c;

@@ -45,6 +45,9 @@ struct PackedPointwise {
   std::vector<float> filter_weight;
 
   size_t entries() const { return entry_channel.size(); }
+  // Weights inside the block structure (kept inputs x real filters per block):
+  // what is left once the zeros that whole blocks skip are gone.
+  size_t block_weights() const;
   // Multiply-accumulates per output pixel that the SIMD kernels run.
   size_t block_macs_per_pixel() const { return entries() * size_t(kBlock); }
 };
@@ -62,6 +65,8 @@ struct PackedDepthwise {
   std::vector<float> channel_weights;  // channels * 9, tap 3*ky+kx
 
   size_t block_taps_total() const;  // sum of block_tap_count
+  // Taps inside the block structure (taps x real channels per block).
+  size_t block_weights() const;
 };
 
 // Which weights of a [O,1,1,I] filter are kept (1) or pruned (0). With a

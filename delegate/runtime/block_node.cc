@@ -41,12 +41,7 @@ TfLiteStatus BlockNode::Eval(TfLiteContext* context) {
   TfLiteTensor& output = context->tensors[config_.output_tensor];
   const float* in = static_cast<const float*>(input.data);
   float* out = static_cast<float*>(output.data);
-  const ConvGeometry& g = geometry_;
-  const size_t in_bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * sizeof(float);
-  const size_t out_bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * sizeof(float);
-  if (in == nullptr || out == nullptr || input.dims == nullptr || input.dims->size != 4 ||
-      input.dims->data[0] != g.batch || input.dims->data[1] != g.in_h || input.dims->data[2] != g.in_w ||
-      input.bytes != in_bytes || output.bytes != out_bytes) {
+  if (in == nullptr || out == nullptr || !TensorsMatch(geometry_, input, output)) {
     context->ReportError(context, "patternlite: node tensors changed shape after Prepare");
     return kTfLiteError;
   }
@@ -86,26 +81,15 @@ void BlockNode::Run(int threads, int tasks, const float* in, float* out) {
   }
 }
 
+bool BlockNode::PlanGeometry(const TfLiteIntArray& dims, int out_c, int kernel, ConvGeometry* g) const {
+  const ConvNodeConfig& c = config_;
+  return MakeGeometry(dims.data[0], dims.data[1], dims.data[2], dims.data[3], out_c, c.padding, c.stride_h,
+                      c.stride_w, c.act_min, c.act_max, kernel, g);
+}
+
 bool PointwiseNode::Plan(const TfLiteIntArray& dims, ConvGeometry* g) const {
-  if (dims.data[3] != packed_.in_channels) return false;
-  ConvGeometry p;
-  p.batch = dims.data[0];
-  p.in_h = dims.data[1];
-  p.in_w = dims.data[2];
-  p.in_c = dims.data[3];
-  p.out_c = packed_.out_channels;
-  p.stride_h = config_.stride_h;
-  p.stride_w = config_.stride_w;
-  p.act_min = config_.act_min;
-  p.act_max = config_.act_max;
-  // A 1x1 filter never pads, whatever the padding mode says.
-  if (p.batch <= 0 || !ComputeOutputSize(config_.padding, p.in_h, p.stride_h, &p.out_h, &p.pad_top, 1) ||
-      !ComputeOutputSize(config_.padding, p.in_w, p.stride_w, &p.out_w, &p.pad_left, 1) || p.pad_top != 0 ||
-      p.pad_left != 0) {
-    return false;
-  }
-  *g = p;
-  return true;
+  // A 1x1 filter never pads, whatever the padding mode says (the kernels rely on it).
+  return dims.data[3] == packed_.in_channels && PlanGeometry(dims, packed_.out_channels, 1, g);
 }
 
 int PointwiseNode::Split(int threads) {
@@ -124,22 +108,7 @@ void PointwiseNode::RunTask(int task, const float* in, float* out) const {
 }
 
 bool DepthwiseNode::Plan(const TfLiteIntArray& dims, ConvGeometry* g) const {
-  if (dims.data[3] != packed_.channels) return false;
-  ConvGeometry p;
-  p.batch = dims.data[0];
-  p.in_h = dims.data[1];
-  p.in_w = dims.data[2];
-  p.in_c = p.out_c = dims.data[3];
-  p.stride_h = config_.stride_h;
-  p.stride_w = config_.stride_w;
-  p.act_min = config_.act_min;
-  p.act_max = config_.act_max;
-  if (p.batch <= 0 || !ComputeOutputSize(config_.padding, p.in_h, p.stride_h, &p.out_h, &p.pad_top) ||
-      !ComputeOutputSize(config_.padding, p.in_w, p.stride_w, &p.out_w, &p.pad_left)) {
-    return false;
-  }
-  *g = p;
-  return true;
+  return dims.data[3] == packed_.channels && PlanGeometry(dims, packed_.channels, 3, g);
 }
 
 int DepthwiseNode::Split(int threads) {

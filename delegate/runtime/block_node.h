@@ -34,6 +34,9 @@ class BlockNode {
  protected:
   // The kind's output geometry for the current input; false if it is too small.
   virtual bool Plan(const TfLiteIntArray& input_dims, ConvGeometry* g) const = 0;
+  // The geometry of this node's config on `dims` with `out_c` outputs and a
+  // `kernel` x `kernel` filter (what each kind's Plan builds on).
+  bool PlanGeometry(const TfLiteIntArray& dims, int out_c, int kernel, ConvGeometry* g) const;
   // Multiply-accumulates per output pixel, to decide whether threads pay.
   virtual size_t MacsPerPixel() const = 0;
   // Cuts the planned work into tasks for `threads` threads; returns their count.

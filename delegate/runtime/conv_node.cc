@@ -65,9 +65,8 @@ TfLiteStatus ResizeOutput(TfLiteContext* context, TfLiteTensor* output, const in
   return context->ResizeTensor(context, output, dims);
 }
 
-bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
-              int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, int lanes,
-              ConvPlan* plan, const PlanChoice* choice) {
+bool MakeGeometry(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
+                  int stride_w, float act_min, float act_max, int kernel, ConvGeometry* out) {
   ConvGeometry g;
   g.batch = batch;
   g.in_h = in_h;
@@ -78,8 +77,27 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   g.stride_w = stride_w;
   g.act_min = act_min;
   g.act_max = act_max;
-  if (batch <= 0 || !ComputeOutputSize(padding, in_h, stride_h, &g.out_h, &g.pad_top) ||
-      !ComputeOutputSize(padding, in_w, stride_w, &g.out_w, &g.pad_left)) {
+  if (batch <= 0 || !ComputeOutputSize(padding, in_h, stride_h, &g.out_h, &g.pad_top, kernel) ||
+      !ComputeOutputSize(padding, in_w, stride_w, &g.out_w, &g.pad_left, kernel)) {
+    return false;
+  }
+  *out = g;
+  return true;
+}
+
+bool TensorsMatch(const ConvGeometry& g, const TfLiteTensor& input, const TfLiteTensor& output) {
+  const size_t in_bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * sizeof(float);
+  const size_t out_bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * sizeof(float);
+  return input.dims != nullptr && input.dims->size == 4 && input.dims->data[0] == g.batch &&
+         input.dims->data[1] == g.in_h && input.dims->data[2] == g.in_w && input.bytes == in_bytes &&
+         output.bytes == out_bytes;
+}
+
+bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
+              int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, int lanes,
+              ConvPlan* plan, const PlanChoice* choice) {
+  ConvGeometry g;
+  if (!MakeGeometry(batch, in_h, in_w, in_c, out_c, padding, stride_h, stride_w, act_min, act_max, 3, &g)) {
     return false;
   }
   // Row blocks: as tall as the cache budget allows, then split further so
@@ -232,12 +250,7 @@ TfLiteStatus ConvNode::Eval(TfLiteContext* context) {
   }
   // The buffers must be exactly what Prepare planned for; anything else would
   // read or write out of bounds, so refuse instead.
-  const ConvGeometry& g = plan_.geometry;
-  const size_t in_bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * sizeof(float);
-  const size_t out_bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * sizeof(float);
-  if (input.dims == nullptr || input.dims->size != 4 || input.dims->data[0] != g.batch ||
-      input.dims->data[1] != g.in_h || input.dims->data[2] != g.in_w || input.bytes != in_bytes ||
-      output.bytes != out_bytes) {
+  if (!TensorsMatch(plan_.geometry, input, output)) {
     context->ReportError(context, "patternlite: conv tensors changed shape after Prepare");
     return kTfLiteError;
   }

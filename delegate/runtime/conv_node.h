@@ -111,6 +111,15 @@ bool ActivationRange(TfLiteFusedActivation act, float* lo, float* hi, const char
 // them for a filter of `kernel` taps (3 unless given).
 bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before, int kernel = 3);
 
+// The geometry of a conv with a `kernel` x `kernel` filter on an NHWC input,
+// as TFLite computes it. False when the input is too small or batch is empty.
+bool MakeGeometry(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
+                  int stride_w, float act_min, float act_max, int kernel, ConvGeometry* out);
+
+// Whether the tensors are exactly what `g` was planned for (Eval refuses
+// anything else: it would read or write out of bounds).
+bool TensorsMatch(const ConvGeometry& g, const TfLiteTensor& input, const TfLiteTensor& output);
+
 // Sets a node's NHWC output to `shape` unless it already has it.
 TfLiteStatus ResizeOutput(TfLiteContext* context, TfLiteTensor* output, const int shape[4]);
 

@@ -237,20 +237,31 @@ std::string PatternDelegate::FindRecord(const PatternMetadata* metadata, const s
   return "";
 }
 
-std::string PatternDelegate::CheckParams(int stride_h, int stride_w, int dilation_h, int dilation_w,
-                                         TfLitePadding padding, TfLiteFusedActivation activation, float* act_min,
-                                         float* act_max, const char** act_name) {
-  if (dilation_w != 1 || dilation_h != 1) {
-    return "dilation " + std::to_string(dilation_h) + "x" + std::to_string(dilation_w) + " is not supported";
+std::string PatternDelegate::CheckParams(NodeParams* p) {
+  if (p->dilation_w != 1 || p->dilation_h != 1) {
+    return "dilation " + std::to_string(p->dilation_h) + "x" + std::to_string(p->dilation_w) + " is not supported";
   }
-  if ((stride_h != 1 && stride_h != 2) || (stride_w != 1 && stride_w != 2)) {
-    return "stride " + std::to_string(stride_h) + "x" + std::to_string(stride_w) + " is not supported (1 or 2)";
+  if ((p->stride_h != 1 && p->stride_h != 2) || (p->stride_w != 1 && p->stride_w != 2)) {
+    return "stride " + std::to_string(p->stride_h) + "x" + std::to_string(p->stride_w) + " is not supported (1 or 2)";
   }
-  if (padding != kTfLitePaddingSame && padding != kTfLitePaddingValid) return "unknown padding";
-  if (!ActivationRange(activation, act_min, act_max, act_name)) {
-    return "fused activation " + std::to_string(activation) + " is not supported";
+  if (p->padding != kTfLitePaddingSame && p->padding != kTfLitePaddingValid) return "unknown padding";
+  if (!ActivationRange(p->activation, &p->act_min, &p->act_max, &p->act_name)) {
+    return "fused activation " + std::to_string(p->activation) + " is not supported";
   }
   return "";
+}
+
+void PatternDelegate::FillClaim(int node_index, const char* kind, const NodeParams& p, const LayerRecord* record,
+                                int threads, ClaimInfo* info) {
+  info->node = node_index;
+  info->kind = kind;
+  info->stride_h = p.stride_h;
+  info->stride_w = p.stride_w;
+  info->padding = PaddingName(p.padding);
+  info->activation = p.act_name;
+  info->source = record != nullptr ? "metadata" : "weights";
+  info->threads = threads;
+  info->counters = std::make_shared<NodeCounters>();
 }
 
 std::string PatternDelegate::CheckSparsity(double sparsity, const char* what) const {
@@ -267,16 +278,15 @@ int PatternDelegate::ThreadsFor(const TfLiteContext* context) const {
                                                 : 1;
 }
 
-ConvNodeConfig PatternDelegate::NodeConfig(const NodeTensors& t, TfLitePadding padding, int stride_h, int stride_w,
-                                           float act_min, float act_max) const {
+ConvNodeConfig PatternDelegate::NodeConfig(const NodeTensors& t, const NodeParams& p) const {
   ConvNodeConfig config;
   config.input_tensor = t.in_idx;
   config.output_tensor = t.out_idx;
-  config.padding = padding;
-  config.stride_h = stride_h;
-  config.stride_w = stride_w;
-  config.act_min = act_min;
-  config.act_max = act_max;
+  config.padding = p.padding;
+  config.stride_h = p.stride_h;
+  config.stride_w = p.stride_w;
+  config.act_min = p.act_min;
+  config.act_max = p.act_max;
   config.isa = options_.isa == Isa::kAuto ? BestIsa() : options_.isa;
   return config;
 }
@@ -287,11 +297,8 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
                                        std::unique_ptr<ClConvNode>* cl_out) {
   const auto* params = static_cast<const TfLiteConvParams*>(node->builtin_data);
   if (params == nullptr) return "missing conv parameters";
-  float act_min = 0, act_max = 0;
-  const char* act_name = nullptr;
-  std::string why = CheckParams(params->stride_height, params->stride_width, params->dilation_height_factor,
-                                params->dilation_width_factor, params->padding, params->activation, &act_min,
-                                &act_max, &act_name);
+  NodeParams p = ReadParams(*params);
+  std::string why = CheckParams(&p);
   if (!why.empty()) return why;
   NodeTensors t;
   why = ReadNode(context, node, 3, 3, /*depthwise=*/false, info, &t);
@@ -322,31 +329,21 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
   PackedConv packed;
   PackPatternConv(weights, O, I, masks.data(), bias, &packed);
   const int threads = ThreadsFor(context);
-  const ConvNodeConfig config =
-      NodeConfig(t, params->padding, params->stride_height, params->stride_width, act_min, act_max);
-
-  info->node = node_index;
+  FillClaim(node_index, "conv3x3", p, record, threads, info);
   info->out_channels = O;
   info->in_channels = I;
-  info->stride_h = params->stride_height;
-  info->stride_w = params->stride_width;
-  info->padding = PaddingName(params->padding);
-  info->activation = act_name;
-  info->source = record != nullptr ? "metadata" : "weights";
   info->kept_kernels = packed.kept_kernels();
   info->total_kernels = size_t(O) * I;
   info->distinct_patterns = packed.distinct_patterns;
-  info->threads = threads;
-  info->counters = std::make_shared<NodeCounters>();
   if (opencl_) {
     // The OpenCL backend: weights to the device now; any OpenCL failure
     // declines the node, with the call and error name as the reason.
     ClConvParams cl_params;
-    cl_params.padding = params->padding;
-    cl_params.stride_h = params->stride_height;
-    cl_params.stride_w = params->stride_width;
-    cl_params.act_min = act_min;
-    cl_params.act_max = act_max;
+    cl_params.padding = p.padding;
+    cl_params.stride_h = p.stride_h;
+    cl_params.stride_w = p.stride_w;
+    cl_params.act_min = p.act_min;
+    cl_params.act_max = p.act_max;
     std::string cl_reason;
     *cl_out = ClConvNode::Create(opencl_, t.in_idx, t.out_idx, packed, cl_params, input, info->counters, &cl_reason);
     if (!*cl_out) return cl_reason;
@@ -354,7 +351,7 @@ std::string PatternDelegate::CheckConv(TfLiteContext* context, int node_index, c
     info->threads = 0;  // the device schedules its own work
     return "";
   }
-  *out = std::make_unique<ConvNode>(config, std::move(packed), PoolFor(threads), info->counters,
+  *out = std::make_unique<ConvNode>(NodeConfig(t, p), std::move(packed), PoolFor(threads), info->counters,
                                     options_.autotune ? plan_cache_ : nullptr);
   return "";
 }
@@ -372,11 +369,9 @@ std::string PatternDelegate::CheckPointwise(TfLiteContext* context, int node_ind
                                             ClaimInfo* info, std::unique_ptr<BlockNode>* out) {
   const auto* params = static_cast<const TfLiteConvParams*>(node->builtin_data);
   if (params == nullptr) return "missing conv parameters";
-  float act_min = 0, act_max = 0;
-  const char* act_name = nullptr;
-  // Dilation does not change a 1x1 conv, so any is accepted (checked as 1).
-  std::string why = CheckParams(params->stride_height, params->stride_width, 1, 1, params->padding,
-                                params->activation, &act_min, &act_max, &act_name);
+  NodeParams p = ReadParams(*params);
+  p.dilation_h = p.dilation_w = 1;  // dilation does not change a 1x1 conv, so any is accepted
+  std::string why = CheckParams(&p);
   if (!why.empty()) return why;
   NodeTensors t;
   why = ReadNode(context, node, 1, 1, /*depthwise=*/false, info, &t);
@@ -390,30 +385,15 @@ std::string PatternDelegate::CheckPointwise(TfLiteContext* context, int node_ind
   PackedPointwise packed;
   PackPointwise(t.weights, t.O, t.I, kept, t.bias, &packed);
   // Only the zeros a whole block skips save time: count those.
-  size_t run = 0;
-  for (int b = 0; b < packed.blocks; ++b) {
-    run += size_t(packed.block_begin[size_t(b) + 1] - packed.block_begin[size_t(b)]) *
-           size_t(std::min(kBlock, t.O - b * kBlock));
-  }
-  why = CheckSparsity(1.0 - double(run) / (double(t.O) * t.I), " in whole blocks of 16 filters");
+  why = CheckSparsity(1.0 - double(packed.block_weights()) / (double(t.O) * t.I), " in whole blocks of 16 filters");
   if (!why.empty()) return why;
-  info->node = node_index;
-  info->kind = "pointwise";
+  FillClaim(node_index, "pointwise", p, record, ThreadsFor(context), info);
   info->out_channels = t.O;
   info->in_channels = t.I;
-  info->stride_h = params->stride_height;
-  info->stride_w = params->stride_width;
-  info->padding = PaddingName(params->padding);
-  info->activation = act_name;
-  info->source = record != nullptr ? "metadata" : "weights";
   info->kept_kernels = packed.filter_channel.size();
   info->total_kernels = size_t(t.O) * t.I;
-  info->threads = ThreadsFor(context);
-  info->counters = std::make_shared<NodeCounters>();
-  const ConvNodeConfig config =
-      NodeConfig(t, params->padding, params->stride_height, params->stride_width, act_min, act_max);
-  *out = std::make_unique<PointwiseNode>(config, std::move(packed), PoolFor(info->threads), info->counters,
-                                         options_.autotune);
+  *out = std::make_unique<PointwiseNode>(NodeConfig(t, p), std::move(packed), PoolFor(info->threads),
+                                         info->counters, options_.autotune);
   return "";
 }
 
@@ -422,11 +402,8 @@ std::string PatternDelegate::CheckDepthwise(TfLiteContext* context, int node_ind
                                             ClaimInfo* info, std::unique_ptr<BlockNode>* out) {
   const auto* params = static_cast<const TfLiteDepthwiseConvParams*>(node->builtin_data);
   if (params == nullptr) return "missing depthwise conv parameters";
-  float act_min = 0, act_max = 0;
-  const char* act_name = nullptr;
-  std::string why = CheckParams(params->stride_height, params->stride_width, params->dilation_height_factor,
-                                params->dilation_width_factor, params->padding, params->activation, &act_min,
-                                &act_max, &act_name);
+  NodeParams p = ReadParams(*params);
+  std::string why = CheckParams(&p);
   if (!why.empty()) return why;
   NodeTensors t;
   why = ReadNode(context, node, 3, 3, /*depthwise=*/true, info, &t);
@@ -442,35 +419,22 @@ std::string PatternDelegate::CheckDepthwise(TfLiteContext* context, int node_ind
   if (!AssignDepthwise(t.weights, C, record, record ? metadata->patterns : kNoLibrary, &masks, &why)) return why;
   PackedDepthwise packed;
   PackDepthwise(t.weights, C, masks, t.bias, &packed);
-  size_t run = 0;
-  for (int b = 0; b < packed.blocks; ++b) {
-    run += size_t(packed.block_tap_count[size_t(b)]) * size_t(std::min(kBlock, C - b * kBlock));
-  }
-  why = CheckSparsity(1.0 - double(run) / (double(C) * contract::kKernelTaps), " in whole blocks of 16 channels");
+  why = CheckSparsity(1.0 - double(packed.block_weights()) / (double(C) * contract::kKernelTaps),
+                      " in whole blocks of 16 channels");
   if (!why.empty()) return why;
   std::set<uint16_t> distinct;
   size_t kept = 0;
   for (uint16_t m : masks) {
     if (m != 0) distinct.insert(m), ++kept;
   }
-  info->node = node_index;
-  info->kind = "depthwise3x3";
+  FillClaim(node_index, "depthwise3x3", p, record, ThreadsFor(context), info);
   info->out_channels = C;
   info->in_channels = C;
-  info->stride_h = params->stride_height;
-  info->stride_w = params->stride_width;
-  info->padding = PaddingName(params->padding);
-  info->activation = act_name;
-  info->source = record != nullptr ? "metadata" : "weights";
   info->kept_kernels = kept;
   info->total_kernels = size_t(C);
   info->distinct_patterns = int(distinct.size());
-  info->threads = ThreadsFor(context);
-  info->counters = std::make_shared<NodeCounters>();
-  const ConvNodeConfig config =
-      NodeConfig(t, params->padding, params->stride_height, params->stride_width, act_min, act_max);
-  *out = std::make_unique<DepthwiseNode>(config, std::move(packed), PoolFor(info->threads), info->counters,
-                                         options_.autotune);
+  *out = std::make_unique<DepthwiseNode>(NodeConfig(t, p), std::move(packed), PoolFor(info->threads),
+                                         info->counters, options_.autotune);
   return "";
 }
 

@@ -93,14 +93,35 @@ class PatternDelegate {
   // The metadata record naming `filter` (null if none), or why the node is declined.
   std::string FindRecord(const PatternMetadata* metadata, const std::string& metadata_error,
                          const std::string& filter, const LayerRecord** record) const;
-  // Stride 1 or 2, dilation 1, SAME/VALID, an activation the kernels clamp to.
-  static std::string CheckParams(int stride_h, int stride_w, int dilation_h, int dilation_w, TfLitePadding padding,
-                                 TfLiteFusedActivation activation, float* act_min, float* act_max,
-                                 const char** act_name);
+  // The builtin parameters the three kinds share; CheckParams fills the clamp.
+  struct NodeParams {
+    int stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+    TfLitePadding padding = kTfLitePaddingUnknown;
+    TfLiteFusedActivation activation = kTfLiteActNone;
+    float act_min = 0, act_max = 0;
+    const char* act_name = nullptr;
+  };
+  // From TfLiteConvParams or TfLiteDepthwiseConvParams (the same field names).
+  template <class Params>
+  static NodeParams ReadParams(const Params& c) {
+    NodeParams p;
+    p.stride_h = c.stride_height;
+    p.stride_w = c.stride_width;
+    p.dilation_h = c.dilation_height_factor;
+    p.dilation_w = c.dilation_width_factor;
+    p.padding = c.padding;
+    p.activation = c.activation;
+    return p;
+  }
+  // Stride 1 or 2, dilation 1, SAME/VALID, an activation the kernels clamp to
+  // (its range and name are written to `p`).
+  static std::string CheckParams(NodeParams* p);
+  // The claim's fields every kind shares, and fresh counters.
+  static void FillClaim(int node_index, const char* kind, const NodeParams& p, const LayerRecord* record,
+                        int threads, ClaimInfo* info);
   std::string CheckSparsity(double sparsity, const char* what) const;
   int ThreadsFor(const TfLiteContext* context) const;
-  ConvNodeConfig NodeConfig(const NodeTensors& t, TfLitePadding padding, int stride_h, int stride_w, float act_min,
-                            float act_max) const;
+  ConvNodeConfig NodeConfig(const NodeTensors& t, const NodeParams& p) const;
   static bool IsPointwise(const TfLiteContext* context, const TfLiteNode* node);
   // Returns an empty string and fills `out` when the node can be claimed.
   std::string CheckConv(TfLiteContext* context, int node_index, const TfLiteNode* node,

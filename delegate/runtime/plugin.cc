@@ -40,6 +40,22 @@ thread_local std::string g_last_error;
 // ValueError for the first and OpenCLUnavailableError for the second).
 thread_local int g_last_error_kind = 0;
 
+// The benchmark entry points' timing: runs `once` `repeats` times (at least
+// once) and writes the median seconds of one run to `median` (if not null).
+// Stops with false as soon as a run returns false.
+template <class Fn>
+bool TimeRuns(int repeats, Fn once, double* median) {
+  std::vector<double> times;
+  for (int r = 0; r < std::max(1, repeats); ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!once()) return false;
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  if (median != nullptr) *median = times[times.size() / 2];
+  return true;
+}
+
 // The benchmark entry points' filters come without metadata: each kernel's
 // pattern is read off its non-zero taps, as for a model without metadata.
 // False with g_last_error set when the filter is not pattern-sparse.
@@ -157,14 +173,13 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
     if (threads > 1) pool = std::make_unique<patternlite::ThreadPool>(threads);
     std::vector<patternlite::Workspace> workspaces;
     const patternlite::ConvRowsFn kernel = patternlite::ConvKernelFor(isa);
-    std::vector<double> times;
-    for (int r = 0; r < std::max(1, repeats); ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      patternlite::RunConv(plan, packed, kernel, pool.get(), &workspaces, input, output);
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(times.begin(), times.end());
-    if (median_seconds != nullptr) *median_seconds = times[times.size() / 2];
+    TimeRuns(
+        repeats,
+        [&] {
+          patternlite::RunConv(plan, packed, kernel, pool.get(), &workspaces, input, output);
+          return true;
+        },
+        median_seconds);
     return 0;
   } catch (const std::exception& e) {
     g_last_error = e.what();
@@ -194,15 +209,13 @@ PL_EXPORT int patternlite_block_conv(int kind, const float* input, int batch, in
       return -1;
     }
     patternlite::ConvGeometry g;
-    g.batch = batch, g.in_h = in_h, g.in_w = in_w, g.in_c = in_c, g.out_c = out_c;
-    g.stride_h = stride_h, g.stride_w = stride_w;
+    float lo = 0, hi = 0;
     const char* act_name = nullptr;
-    const int k = kind == 1 ? 1 : 3;
     const TfLitePadding padding = padding_same ? kTfLitePaddingSame : kTfLitePaddingValid;
-    if (!patternlite::ActivationRange(TfLiteFusedActivation(activation), &g.act_min, &g.act_max, &act_name) ||
-        batch <= 0 || in_c <= 0 || out_c <= 0 || (kind == 2 && out_c != in_c) ||
-        !patternlite::ComputeOutputSize(padding, in_h, stride_h, &g.out_h, &g.pad_top, k) ||
-        !patternlite::ComputeOutputSize(padding, in_w, stride_w, &g.out_w, &g.pad_left, k)) {
+    if (!patternlite::ActivationRange(TfLiteFusedActivation(activation), &lo, &hi, &act_name) || in_c <= 0 ||
+        out_c <= 0 || (kind == 2 && out_c != in_c) ||
+        !patternlite::MakeGeometry(batch, in_h, in_w, in_c, out_c, padding, stride_h, stride_w, lo, hi,
+                                   kind == 1 ? 1 : 3, &g)) {
       g_last_error = "unsupported geometry or activation";
       return -1;
     }
@@ -220,18 +233,17 @@ PL_EXPORT int patternlite_block_conv(int kind, const float* input, int batch, in
     }
     const patternlite::PointwiseFn pointwise = patternlite::PointwiseKernelFor(isa);
     const patternlite::DepthwiseFn depthwise = patternlite::DepthwiseKernelFor(isa);
-    std::vector<double> times;
-    for (int r = 0; r < std::max(1, repeats); ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      if (kind == 1) {
-        pointwise(g, pw, input, output, 0, int64_t(batch) * g.out_h * g.out_w);
-      } else {
-        for (int n = 0; n < batch; ++n) depthwise(g, dw, input, output, n, 0, g.out_h);
-      }
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(times.begin(), times.end());
-    if (median_seconds != nullptr) *median_seconds = times[times.size() / 2];
+    TimeRuns(
+        repeats,
+        [&] {
+          if (kind == 1) {
+            pointwise(g, pw, input, output, 0, int64_t(batch) * g.out_h * g.out_w);
+          } else {
+            for (int n = 0; n < batch; ++n) depthwise(g, dw, input, output, n, 0, g.out_h);
+          }
+          return true;
+        },
+        median_seconds);
     return 0;
   } catch (const std::exception& e) {
     g_last_error = e.what();
@@ -326,17 +338,10 @@ PL_EXPORT int patternlite_opencl_conv2d(const float* input, int batch, int in_h,
       g_last_error = error;
       return -1;
     }
-    std::vector<double> times;
-    for (int r = 0; r < std::max(1, repeats); ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      if (!conv.Run(input, output, &error)) {
-        g_last_error = error;
-        return -1;
-      }
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (!TimeRuns(repeats, [&] { return conv.Run(input, output, &error); }, median_seconds)) {
+      g_last_error = error;
+      return -1;
     }
-    std::sort(times.begin(), times.end());
-    if (median_seconds != nullptr) *median_seconds = times[times.size() / 2];
     if (device_name != nullptr && device_name_size > 0) {
       std::snprintf(device_name, size_t(device_name_size), "%s", rt->device_name().c_str());
     }
