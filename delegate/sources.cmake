@@ -6,6 +6,7 @@
 # Every platform.
 set(PL_CORE_SOURCES
   delegate/metadata/metadata_reader.cc
+  delegate/node/conv_shape.cc
   delegate/packing/pattern_pack.cc
   delegate/packing/block_pack.cc
   delegate/kernels/conv_scalar.cc
@@ -14,6 +15,7 @@ set(PL_CORE_SOURCES
   delegate/runtime/thread_pool.cc
   delegate/runtime/options.cc
   delegate/runtime/autotune.cc
+  delegate/runtime/cpu_node.cc
   delegate/runtime/conv_node.cc
   delegate/runtime/block_node.cc
   delegate/runtime/delegate.cc

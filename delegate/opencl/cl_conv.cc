@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <type_traits>
+
+#include "delegate/node/conv_shape.h"
 
 namespace patternlite {
 
@@ -691,20 +691,11 @@ TfLiteStatus ClConvNode::Prepare(TfLiteContext* context) {
     return kTfLiteError;
   }
   const int shape[4] = {input.dims->data[0], conv_.out_h(), conv_.out_w(), conv_.out_c()};
-  if (output.dims != nullptr && output.dims->size == 4 && std::equal(shape, shape + 4, output.dims->data)) {
-    return kTfLiteOk;
-  }
-  if (context->ResizeTensorExplicit != nullptr) return context->ResizeTensorExplicit(context, &output, 4, shape);
-  // ResizeTensor takes ownership and frees with free(), as TfLiteIntArrayFree does.
-  auto* dims = static_cast<TfLiteIntArray*>(std::malloc(sizeof(TfLiteIntArray) + 4 * sizeof(int)));
-  if (dims == nullptr) return kTfLiteError;
-  dims->size = 4;
-  std::copy(shape, shape + 4, dims->data);
-  return context->ResizeTensor(context, &output, dims);
+  return ResizeOutput(context, &output, shape);
 }
 
 TfLiteStatus ClConvNode::Eval(TfLiteContext* context) {
-  const auto start = std::chrono::steady_clock::now();
+  const EvalTimer timer;
   const TfLiteTensor& input = context->tensors[input_];
   TfLiteTensor& output = context->tensors[output_];
   const float* in = static_cast<const float*>(input.data);
@@ -726,9 +717,7 @@ TfLiteStatus ClConvNode::Eval(TfLiteContext* context) {
     context->ReportError(context, "patternlite (OpenCL): %s", why.c_str());
     return kTfLiteError;
   }
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-  counters_->invocations.fetch_add(1, std::memory_order_relaxed);
-  counters_->nanoseconds.fetch_add(uint64_t(ns.count()), std::memory_order_relaxed);
+  timer.Record(counters_.get());
   return kTfLiteOk;
 }
 

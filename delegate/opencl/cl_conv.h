@@ -5,7 +5,7 @@
 //    compiled once (at the first claimed node) and cached.
 //  * ClConv: one 3x3 conv on the device: its packed weights uploaded once,
 //    its geometry, and a Run on host NHWC arrays through host-pointer buffers.
-//  * ClConvNode: a claimed CONV_2D node (TFLite Prepare/Eval) around a ClConv.
+//  * ClConvNode: a claimed 3x3 CONV_2D node (a NodeKernel) around a ClConv.
 //
 // Every OpenCL status is checked. Nothing here throws across the C ABI or
 // aborts: failures come back as a message naming the call and the error.
@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "delegate/abi/tflite_abi.h"
+#include "delegate/node/node_kernel.h"
 #include "delegate/opencl/cl_loader.h"
 #include "delegate/packing/pattern_pack.h"
-#include "delegate/runtime/conv_node.h"
 
 namespace patternlite {
 
@@ -165,8 +165,8 @@ class ClConv {
   size_t in_bytes_ = 0, out_bytes_ = 0;
 };
 
-// A claimed CONV_2D node on the OpenCL backend.
-class ClConvNode {
+// A claimed 3x3 CONV_2D node on the OpenCL backend.
+class ClConvNode : public NodeKernel {
  public:
   // Builds the program (once per runtime), the kernel and the weight buffers.
   // Returns null with a reason: the node is then declined.
@@ -174,8 +174,9 @@ class ClConvNode {
                                             int output_tensor, const PackedConv& packed,
                                             const ClConvParams& params, const TfLiteTensor& input,
                                             std::shared_ptr<NodeCounters> counters, std::string* reason);
-  TfLiteStatus Prepare(TfLiteContext* context);
-  TfLiteStatus Eval(TfLiteContext* context);
+  TfLiteStatus Prepare(TfLiteContext* context) override;
+  TfLiteStatus Eval(TfLiteContext* context) override;
+  const char* name() const override { return "PatternLiteConvOpenCL"; }
 
  private:
   ClConvNode(std::shared_ptr<ClRuntime> runtime, int input_tensor, int output_tensor,

@@ -1,14 +1,9 @@
 #include "delegate/runtime/block_node.h"
 
 #include <algorithm>
-#include <chrono>
 
 namespace patternlite {
 namespace {
-
-// Below this many multiply-accumulates a node runs on one thread: the same
-// threshold as the 3x3 convs (conv_node.cc), for the same reason.
-constexpr size_t kMinParallelMacs = size_t(1) << 19;
 
 // Tasks per thread: a little slack so that a late worker does not hold the
 // caller up (the pool lets the caller take what is left).
@@ -26,7 +21,7 @@ TfLiteStatus BlockNode::Prepare(TfLiteContext* context) {
   const ConvGeometry& g = geometry_;
   const size_t macs = size_t(g.batch) * g.out_h * g.out_w * MacsPerPixel();
   const int pool_threads = pool_ ? pool_->size() : 1;
-  threads_ = macs < kMinParallelMacs ? 1 : pool_threads;
+  threads_ = ParallelPays(macs) ? pool_threads : 1;
   tasks_ = Split(threads_);
   tuning_run_ = autotune_ && threads_ > 1 ? 0 : -1;
   counters_->plan_threads.store(threads_, std::memory_order_relaxed);
@@ -36,7 +31,7 @@ TfLiteStatus BlockNode::Prepare(TfLiteContext* context) {
 }
 
 TfLiteStatus BlockNode::Eval(TfLiteContext* context) {
-  const auto start = std::chrono::steady_clock::now();
+  const EvalTimer timer;
   const TfLiteTensor& input = context->tensors[config_.input_tensor];
   TfLiteTensor& output = context->tensors[config_.output_tensor];
   const float* in = static_cast<const float*>(input.data);
@@ -48,10 +43,9 @@ TfLiteStatus BlockNode::Eval(TfLiteContext* context) {
   if (tuning_run_ >= 0) {
     // Even runs on the pool, odd runs on one thread; then keep the faster.
     const int candidate = tuning_run_ % 2, threads = candidate == 0 ? threads_ : 1;
-    const auto t0 = std::chrono::steady_clock::now();
+    const EvalTimer run;
     Run(threads, Split(threads), in, out);
-    tuning_ns_[candidate][tuning_run_ / 2] = uint64_t(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    tuning_ns_[candidate][tuning_run_ / 2] = run.Nanoseconds();
     if (++tuning_run_ == 2 * kTuningRuns) {
       auto median = [](uint64_t* v) {
         std::sort(v, v + kTuningRuns);
@@ -67,9 +61,7 @@ TfLiteStatus BlockNode::Eval(TfLiteContext* context) {
   } else {
     Run(threads_, tasks_, in, out);
   }
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-  counters_->invocations.fetch_add(1, std::memory_order_relaxed);
-  counters_->nanoseconds.fetch_add(uint64_t(ns.count()), std::memory_order_relaxed);
+  timer.Record(counters_.get());
   return kTfLiteOk;
 }
 

@@ -1,8 +1,8 @@
 // Claimed nodes of the channel-block kinds: a sparse 1x1 CONV_2D
 // (PointwiseNode) and a pattern-pruned 3x3 DEPTHWISE_CONV_2D (DepthwiseNode).
-// Same shape as ConvNode: the delegate builds one in PrepareGraph, TFLite owns
-// it through the delegate kernel's user_data, Prepare shapes the output and
-// splits the work, Eval runs it over the pool.
+// NodeKernels like ConvNode: the delegate builds one in PrepareGraph, TFLite
+// owns it through the delegate kernel's user_data, Prepare shapes the output
+// and splits the work, Eval runs it over the pool.
 #ifndef PATTERNLITE_DELEGATE_RUNTIME_BLOCK_NODE_H_
 #define PATTERNLITE_DELEGATE_RUNTIME_BLOCK_NODE_H_
 
@@ -10,13 +10,14 @@
 
 #include "delegate/abi/tflite_abi.h"
 #include "delegate/kernels/dispatch.h"
+#include "delegate/node/node_kernel.h"
 #include "delegate/packing/block_pack.h"
-#include "delegate/runtime/conv_node.h"
+#include "delegate/runtime/cpu_node.h"
 #include "delegate/runtime/thread_pool.h"
 
 namespace patternlite {
 
-class BlockNode {
+class BlockNode : public NodeKernel {
  public:
   // `autotune`: the first runs time the node on one thread and on the whole
   // pool, alternating, and keep the faster (beside XNNPACK's pool, a second
@@ -24,12 +25,10 @@ class BlockNode {
   BlockNode(const ConvNodeConfig& config, std::shared_ptr<ThreadPool> pool, std::shared_ptr<NodeCounters> counters,
             bool autotune)
       : config_(config), pool_(std::move(pool)), counters_(std::move(counters)), autotune_(autotune) {}
-  virtual ~BlockNode() = default;
-  BlockNode(const BlockNode&) = delete;
-  BlockNode& operator=(const BlockNode&) = delete;
 
-  TfLiteStatus Prepare(TfLiteContext* context);
-  TfLiteStatus Eval(TfLiteContext* context);
+  TfLiteStatus Prepare(TfLiteContext* context) override;
+  TfLiteStatus Eval(TfLiteContext* context) override;
+  const char* name() const override { return "PatternLiteBlock"; }
 
  protected:
   // The kind's output geometry for the current input; false if it is too small.

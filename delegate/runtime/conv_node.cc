@@ -1,9 +1,6 @@
 #include "delegate/runtime/conv_node.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cstdlib>
-#include <limits>
 
 namespace patternlite {
 namespace {
@@ -16,82 +13,10 @@ constexpr size_t kBlockBudgetBytes = 384 * 1024;
 // gets at least two of them (or the whole image), whatever the budget says.
 constexpr int kMinNarrowPixels = 64;
 
-// Below this many multiply-accumulates (~25 us on one AVX-512 core) a conv
-// runs on one thread: waking another, beside XNNPACK's spinning pool on the
-// same cores, costs more than it saves (measured on ResNet-20 at 2 threads).
-constexpr size_t kMinParallelMacs = size_t(1) << 19;
-
 // Row blocks are cut at multiples of the SIMD kernels' register tile height.
 constexpr int kRowQuantum = 4;
 
 }  // namespace
-
-bool ActivationRange(TfLiteFusedActivation act, float* lo, float* hi, const char** name) {
-  const float inf = std::numeric_limits<float>::infinity();
-  switch (act) {
-    case kTfLiteActNone: *lo = -inf; *hi = inf; *name = "NONE"; return true;
-    case kTfLiteActRelu: *lo = 0; *hi = inf; *name = "RELU"; return true;
-    case kTfLiteActReluN1To1: *lo = -1; *hi = 1; *name = "RELU_N1_TO_1"; return true;
-    case kTfLiteActRelu6: *lo = 0; *hi = 6; *name = "RELU6"; return true;
-    default: return false;
-  }
-}
-
-bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before, int kernel) {
-  const int kFilter = kernel;
-  if (padding == kTfLitePaddingSame) {
-    *out = (in + stride - 1) / stride;
-    const int total = std::max((*out - 1) * stride + kFilter - in, 0);
-    *pad_before = total / 2;
-  } else {
-    *out = (in + stride - kFilter) / stride;
-    *pad_before = 0;
-  }
-  return *out > 0;
-}
-
-TfLiteStatus ResizeOutput(TfLiteContext* context, TfLiteTensor* output, const int shape[4]) {
-  const bool same_shape =
-      output->dims != nullptr && output->dims->size == 4 && std::equal(shape, shape + 4, output->dims->data);
-  if (same_shape) return kTfLiteOk;
-  if (context->ResizeTensorExplicit != nullptr) {
-    return context->ResizeTensorExplicit(context, output, 4, shape);
-  }
-  // ResizeTensor takes ownership and frees with free(), as TfLiteIntArrayFree does.
-  auto* dims = static_cast<TfLiteIntArray*>(std::malloc(sizeof(TfLiteIntArray) + 4 * sizeof(int)));
-  if (dims == nullptr) return kTfLiteError;
-  dims->size = 4;
-  std::copy(shape, shape + 4, dims->data);
-  return context->ResizeTensor(context, output, dims);
-}
-
-bool MakeGeometry(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
-                  int stride_w, float act_min, float act_max, int kernel, ConvGeometry* out) {
-  ConvGeometry g;
-  g.batch = batch;
-  g.in_h = in_h;
-  g.in_w = in_w;
-  g.in_c = in_c;
-  g.out_c = out_c;
-  g.stride_h = stride_h;
-  g.stride_w = stride_w;
-  g.act_min = act_min;
-  g.act_max = act_max;
-  if (batch <= 0 || !ComputeOutputSize(padding, in_h, stride_h, &g.out_h, &g.pad_top, kernel) ||
-      !ComputeOutputSize(padding, in_w, stride_w, &g.out_w, &g.pad_left, kernel)) {
-    return false;
-  }
-  *out = g;
-  return true;
-}
-
-bool TensorsMatch(const ConvGeometry& g, const TfLiteTensor& input, const TfLiteTensor& output) {
-  const size_t in_bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * sizeof(float);
-  const size_t out_bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * sizeof(float);
-  return input.dims != nullptr && input.dims->size == 4 && input.dims->data[0] == g.batch &&
-         input.dims->data[1] == g.in_h && input.dims->data[2] == g.in_w && input.bytes == in_bytes &&
-         output.bytes == out_bytes;
-}
 
 bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
               int stride_w, float act_min, float act_max, int threads, size_t macs_per_pixel, int lanes,
@@ -110,7 +35,7 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   const size_t macs = size_t(batch) * g.out_h * g.out_w * macs_per_pixel;
   if (choice != nullptr) {
     threads = std::max(1, std::min(threads, choice->threads));
-  } else if (macs < kMinParallelMacs) {
+  } else if (!ParallelPays(macs)) {
     threads = 1;
   }
   if (choice != nullptr && choice->row_blocks > 0) {
@@ -239,7 +164,7 @@ TfLiteStatus ConvNode::Prepare(TfLiteContext* context) {
 }
 
 TfLiteStatus ConvNode::Eval(TfLiteContext* context) {
-  const auto start = std::chrono::steady_clock::now();
+  const EvalTimer timer;
   const TfLiteTensor& input = context->tensors[config_.input_tensor];
   TfLiteTensor& output = context->tensors[config_.output_tensor];
   const float* in = static_cast<const float*>(input.data);
@@ -259,9 +184,7 @@ TfLiteStatus ConvNode::Eval(TfLiteContext* context) {
   } else {
     RunConv(plan_, packed_, kernel_, pool_.get(), &workspaces_, in, out);
   }
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-  counters_->invocations.fetch_add(1, std::memory_order_relaxed);
-  counters_->nanoseconds.fetch_add(uint64_t(ns.count()), std::memory_order_relaxed);
+  timer.Record(counters_.get());
   return kTfLiteOk;
 }
 
@@ -271,11 +194,11 @@ void ConvNode::RunTuningCandidate(const float* in, float* out) {
   // Lend the candidate's pack to packed_ for this run only.
   const auto pack = candidate_packs_.find(p.filter_block);
   if (pack != candidate_packs_.end()) std::swap(packed_.channel_major, pack->second);
-  const auto start = std::chrono::steady_clock::now();
+  const EvalTimer run;
   RunConv(p, packed_, kernel_, pool_.get(), &workspaces_, in, out);
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  const uint64_t ns = run.Nanoseconds();
   if (pack != candidate_packs_.end()) std::swap(packed_.channel_major, pack->second);
-  if (!tuner_.Record(uint64_t(ns.count()))) return;
+  if (!tuner_.Record(ns)) return;
   // Chosen: keep the winner's plan and pack, drop the others.
   plan_ = candidate_plans_[size_t(tuner_.winner_index())];
   const auto won = candidate_packs_.find(plan_.filter_block);

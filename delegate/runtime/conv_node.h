@@ -1,10 +1,8 @@
-// One claimed CONV_2D node: its packed weights, its geometry and its
-// Prepare/Eval steps. Owned by TFLite through TfLiteNode::user_data of the
-// delegate kernel node (created in Init, destroyed in Free).
+// One claimed 3x3 CONV_2D node on the CPU kernels: its packed weights, its
+// plan and its Prepare/Eval steps (a NodeKernel, owned by TFLite once built).
 #ifndef PATTERNLITE_DELEGATE_RUNTIME_CONV_NODE_H_
 #define PATTERNLITE_DELEGATE_RUNTIME_CONV_NODE_H_
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,34 +12,14 @@
 #include "delegate/abi/tflite_abi.h"
 #include "delegate/kernels/conv_kernel.h"
 #include "delegate/kernels/dispatch.h"
+#include "delegate/node/conv_shape.h"
+#include "delegate/node/node_kernel.h"
 #include "delegate/packing/pattern_pack.h"
 #include "delegate/runtime/autotune.h"
+#include "delegate/runtime/cpu_node.h"
 #include "delegate/runtime/thread_pool.h"
 
 namespace patternlite {
-
-// Counters a claimed node shares with the delegate's stats export.
-struct NodeCounters {
-  std::atomic<uint64_t> invocations{0};
-  std::atomic<uint64_t> nanoseconds{0};
-  // The plan in use: its threads, filter block and row blocks per image, and
-  // whether it was tuned.
-  std::atomic<int> plan_threads{0};
-  std::atomic<int> plan_filter_block{0};
-  std::atomic<int> plan_row_blocks{0};
-  std::atomic<bool> plan_tuned{false};
-};
-
-struct ConvNodeConfig {
-  int input_tensor = -1;
-  int output_tensor = -1;
-  TfLitePadding padding = kTfLitePaddingSame;
-  int stride_h = 1, stride_w = 1;
-  float act_min = 0, act_max = 0;
-  Isa isa = Isa::kAuto;
-  // No thread count: PatternDelegate decides it once, when it picks the node's
-  // pool, and the node plans for that pool's size.
-};
 
 // Geometry and work split of one conv on one input shape.
 struct ConvPlan {
@@ -71,7 +49,7 @@ void PackForPlan(const ConvPlan& plan, PackedConv* packed);
 void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
              std::vector<Workspace>* workspaces, const float* input, float* output);
 
-class ConvNode {
+class ConvNode : public NodeKernel {
  public:
   // `tuning` null: the fixed heuristics; else the first runs time the
   // candidate plans and keep the fastest (shared cache, runtime/autotune.h).
@@ -79,8 +57,9 @@ class ConvNode {
            std::shared_ptr<NodeCounters> counters, std::shared_ptr<PlanCache> tuning = nullptr);
 
   // Shapes the output from the current input; plans the row blocks.
-  TfLiteStatus Prepare(TfLiteContext* context);
-  TfLiteStatus Eval(TfLiteContext* context);
+  TfLiteStatus Prepare(TfLiteContext* context) override;
+  TfLiteStatus Eval(TfLiteContext* context) override;
+  const char* name() const override { return "PatternLiteConv"; }
 
  private:
   // One tuning run: the tuner's next candidate, timed; installs the winner
@@ -102,26 +81,6 @@ class ConvNode {
   std::vector<ConvPlan> candidate_plans_;           // one per tuner candidate
   std::map<int, ChannelMajorPack> candidate_packs_;  // by filter block, while tuning
 };
-
-// A fused activation as the clamp [lo, hi] the kernels apply, and its name.
-// Returns false for activations the kernels do not implement.
-bool ActivationRange(TfLiteFusedActivation act, float* lo, float* hi, const char** name);
-
-// Output size and leading padding of one spatial dimension, as TFLite computes
-// them for a filter of `kernel` taps (3 unless given).
-bool ComputeOutputSize(TfLitePadding padding, int in, int stride, int* out, int* pad_before, int kernel = 3);
-
-// The geometry of a conv with a `kernel` x `kernel` filter on an NHWC input,
-// as TFLite computes it. False when the input is too small or batch is empty.
-bool MakeGeometry(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding padding, int stride_h,
-                  int stride_w, float act_min, float act_max, int kernel, ConvGeometry* out);
-
-// Whether the tensors are exactly what `g` was planned for (Eval refuses
-// anything else: it would read or write out of bounds).
-bool TensorsMatch(const ConvGeometry& g, const TfLiteTensor& input, const TfLiteTensor& output);
-
-// Sets a node's NHWC output to `shape` unless it already has it.
-TfLiteStatus ResizeOutput(TfLiteContext* context, TfLiteTensor* output, const int shape[4]);
 
 }  // namespace patternlite
 
