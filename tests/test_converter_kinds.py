@@ -14,10 +14,9 @@ import keras  # noqa: E402
 
 from patternlite.cli import main as patternlite_main  # noqa: E402
 from patternlite.converter import ConverterError, PruneResult, export_tflite, inspect, masked_finetune, prune  # noqa: E402
-from patternlite.converter.admm import LayerProblem, solve_layer  # noqa: E402
 from patternlite.converter.cli import main as cli_main  # noqa: E402
-from patternlite.converter.depthwise_solver import DepthwiseProblem, solve_depthwise  # noqa: E402
 from patternlite.converter.errors import UnsupportedModelError  # noqa: E402
+from patternlite.converter.export.io import load_masks, save_masks  # noqa: E402
 from patternlite.converter.graph import (  # noqa: E402
     clone_with_weights,
     find_convs,
@@ -26,9 +25,10 @@ from patternlite.converter.graph import (  # noqa: E402
     layer_kind,
     resolve_kinds,
 )
-from patternlite.converter.io import load_masks, save_masks  # noqa: E402
-from patternlite.converter.patterns import all_candidates, masks_matrix  # noqa: E402
-from patternlite.converter.projection import kept_count, project_depthwise, project_pointwise  # noqa: E402
+from patternlite.converter.solvers.admm import LayerProblem, solve_layer  # noqa: E402
+from patternlite.converter.solvers.depthwise import DepthwiseProblem, solve_depthwise  # noqa: E402
+from patternlite.converter.solvers.patterns import all_candidates, masks_matrix  # noqa: E402
+from patternlite.converter.solvers.projection import kept_count, project_depthwise, project_pointwise  # noqa: E402
 from patternlite.metadata import CHANNEL_BLOCK, METADATA_NAME, PRUNED, PatternMetadata, decode  # noqa: E402
 from patternlite.tflite_file import TfliteModel  # noqa: E402
 

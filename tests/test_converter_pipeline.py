@@ -22,13 +22,13 @@ from patternlite.converter import (  # noqa: E402
     prune,
 )
 from patternlite.converter.cli import main as cli_main  # noqa: E402
-from patternlite.converter.distill import augment, distill  # noqa: E402
+from patternlite.converter.export.io import load_masks  # noqa: E402
 from patternlite.converter.graph import clone_with_weights, find_convs, with_logits  # noqa: E402
-from patternlite.converter.io import load_masks  # noqa: E402
 from patternlite.converter.models import accuracy, digits_data, train_digits_cnn  # noqa: E402
-from patternlite.converter.pool_growth import PoolGrower, PoolGrowth  # noqa: E402
 from patternlite.converter.runtime import interpreter, predict, try_delegate  # noqa: E402
-from patternlite.converter.synthetic import synthetic_inputs  # noqa: E402
+from patternlite.converter.synthesis.distill import augment, distill  # noqa: E402
+from patternlite.converter.synthesis.pool_growth import PoolGrower, PoolGrowth  # noqa: E402
+from patternlite.converter.synthesis.synthetic import synthetic_inputs  # noqa: E402
 from patternlite.metadata import METADATA_NAME, PRUNED, decode, kernel_patterns_from_weights  # noqa: E402
 
 

@@ -13,7 +13,7 @@ import keras  # noqa: E402
 
 from patternlite.converter import export_tflite, prune  # noqa: E402
 from patternlite.converter.runtime import interpreter, predict, try_delegate  # noqa: E402
-from patternlite.converter.synthetic import noise_inputs  # noqa: E402
+from patternlite.converter.synthesis.synthetic import noise_inputs  # noqa: E402
 from patternlite.metadata import PRUNED  # noqa: E402
 
 pytestmark = pytest.mark.shared

@@ -12,19 +12,19 @@ from hypothesis import strategies as st
 
 pytest.importorskip("tensorflow")
 
-from patternlite.converter.admm import LayerProblem, solve_layer  # noqa: E402
-from patternlite.converter.allocation import allocate  # noqa: E402
 from patternlite.converter.cli import keep_arg, masks_path_for, patterns_arg  # noqa: E402
 from patternlite.converter.errors import ConverterError, OutputPathError  # noqa: E402
-from patternlite.converter.io import atomic_path, check_output, load_masks, save_masks  # noqa: E402
-from patternlite.converter.patterns import (  # noqa: E402
+from patternlite.converter.export.io import atomic_path, check_output, load_masks, save_masks  # noqa: E402
+from patternlite.converter.solvers.admm import LayerProblem, solve_layer  # noqa: E402
+from patternlite.converter.solvers.allocation import allocate  # noqa: E402
+from patternlite.converter.solvers.patterns import (  # noqa: E402
     all_candidates,
     check_library,
     distill_library,
     kernels_as_rows,
     rows_to_kernel,
 )
-from patternlite.converter.projection import kept_count, project  # noqa: E402
+from patternlite.converter.solvers.projection import kept_count, project  # noqa: E402
 from patternlite.metadata import PRUNED, kernel_patterns_from_weights, validate_pattern  # noqa: E402
 
 

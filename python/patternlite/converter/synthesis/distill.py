@@ -29,9 +29,9 @@ import tensorflow as tf
 
 from patternlite.converter import defaults
 from patternlite.converter.graph import ConvInfo, find_layers, with_logits
-from patternlite.converter.pool_growth import PoolGrower, PoolGrowth
 from patternlite.converter.progress import progress_bar
 from patternlite.converter.schedule import BudgetedCosine
+from patternlite.converter.synthesis.pool_growth import PoolGrower, PoolGrowth
 
 
 @dataclass

@@ -36,11 +36,11 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
-from patternlite.converter.admm import PRIOR, input_energy, refit
 from patternlite.converter.graph import ConvInfo, find_convs, with_logits
-from patternlite.converter.layer_problem import apply_weights, build_problem, forward
 from patternlite.converter.progress import progress_bar
-from patternlite.converter.projection import kept_count, project
+from patternlite.converter.solvers.admm import PRIOR, input_energy, refit
+from patternlite.converter.solvers.layer_problem import apply_weights, build_problem, forward
+from patternlite.converter.solvers.projection import kept_count, project
 
 ALLOCATIONS = ("uniform", "sensitivity")
 # Fractions tried per layer (plus the requested keep itself, so uniform is always a candidate).

@@ -36,13 +36,13 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
-from patternlite.converter.distill import augment
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.finetune_policy import FinetunePolicy
 from patternlite.converter.graph import with_logits
 from patternlite.converter.progress import progress_bar
 from patternlite.converter.pruner import PruneResult
 from patternlite.converter.schedule import BudgetedCosine
+from patternlite.converter.synthesis.distill import augment
 
 
 @dataclass

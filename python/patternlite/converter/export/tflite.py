@@ -29,10 +29,10 @@ from tensorflow.lite.python import schema_py_generated as schema
 
 from patternlite._contract import KERNEL_TAPS, PATTERN_TAPS
 from patternlite.converter.errors import ConverterError
+from patternlite.converter.export.io import check_output, write_bytes_atomic
 from patternlite.converter.graph import CONV3X3, DEPTHWISE, POINTWISE, find_convs, kinds_of
-from patternlite.converter.io import check_output, write_bytes_atomic
-from patternlite.converter.patterns import all_candidates
 from patternlite.converter.pruner import PruneResult
+from patternlite.converter.solvers.patterns import all_candidates
 from patternlite.metadata import (
     CENTRE_BIT,
     KINDS,

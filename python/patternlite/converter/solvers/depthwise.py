@@ -22,10 +22,10 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
-from patternlite.converter.admm import PRIOR, LayerSolution
 from patternlite.converter.graph import ConvInfo
-from patternlite.converter.layer_problem import patches, write_bias
-from patternlite.converter.projection import Projection, project_depthwise
+from patternlite.converter.solvers.admm import PRIOR, LayerSolution
+from patternlite.converter.solvers.layer_problem import patches, write_bias
+from patternlite.converter.solvers.projection import Projection, project_depthwise
 
 F64 = npt.NDArray[np.float64]
 _TAPS = 9

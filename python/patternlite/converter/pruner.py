@@ -21,10 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 from patternlite.converter import defaults
-from patternlite.converter.admm import LayerSolution, solve_layer
-from patternlite.converter.allocation import ALLOCATIONS, Allocation, sensitivity_allocation
-from patternlite.converter.depthwise_solver import apply_depthwise_weights, build_depthwise_problem, solve_depthwise
-from patternlite.converter.distill import DistillReport, augment_pool, distill
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import (
     CONV3X3,
@@ -39,13 +35,17 @@ from patternlite.converter.graph import (
     heads,
     resolve_kinds,
 )
-from patternlite.converter.layer_problem import apply_weights, bn_scale, build_problem, forward, output_pixels
-from patternlite.converter.patterns import all_candidates, check_library, resolve_library
-from patternlite.converter.pool_growth import PoolGrowth
 from patternlite.converter.progress import progress_bar
-from patternlite.converter.projection import Projection, project_layer, project_pointwise
 from patternlite.converter.report import LayerReport, format_table
-from patternlite.converter.synthetic import SYNTHETIC_KINDS, batchnorms, synthetic_inputs
+from patternlite.converter.solvers.admm import LayerSolution, solve_layer
+from patternlite.converter.solvers.allocation import ALLOCATIONS, Allocation, sensitivity_allocation
+from patternlite.converter.solvers.depthwise import apply_depthwise_weights, build_depthwise_problem, solve_depthwise
+from patternlite.converter.solvers.layer_problem import apply_weights, bn_scale, build_problem, forward, output_pixels
+from patternlite.converter.solvers.patterns import all_candidates, check_library, resolve_library
+from patternlite.converter.solvers.projection import Projection, project_layer, project_pointwise
+from patternlite.converter.synthesis.distill import DistillReport, augment_pool, distill
+from patternlite.converter.synthesis.pool_growth import PoolGrowth
+from patternlite.converter.synthesis.synthetic import SYNTHETIC_KINDS, batchnorms, synthetic_inputs
 
 METHODS = ("admm", "magnitude")
 _MAX_POOL_VALUES = 32 * 1024 * 1024  # input values (augmented copies included) in the layer-wise pool
@@ -112,7 +112,7 @@ class PruneResult:
 
     def save_masks(self, path: str | Path) -> Path:
         """Masks, library and keep fractions as one .npz (what ``export``/``finetune`` read back)."""
-        from patternlite.converter.io import save_masks
+        from patternlite.converter.export.io import save_masks
 
         return save_masks(path, self.masks, self.library, self.keep)
 
@@ -300,7 +300,7 @@ def prune(
     ``inputs``); ``method="magnitude"`` is the fast data-free projection only.
     For a 1x1 conv ADMM is the 3x3 solver on pixel rows with the block projection as
     its Z-step; for a depthwise conv it is ``C`` batched 9-tap problems
-    (``depthwise_solver.py``); both end with the same masked least-squares refit.
+    (``solvers/depthwise.py``); both end with the same masked least-squares refit.
     The conv that sees the raw input (no conv before it) is left dense unless
     ``prune_first``; a 1x1 or depthwise classifier head (no conv or dense layer after
     it) unless ``prune_head``; frozen 1x1 and depthwise layers always. Each layer's

@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
-from patternlite.converter.admm import LayerProblem
 from patternlite.converter.graph import ConvInfo
+from patternlite.converter.solvers.admm import LayerProblem
 
 # Patch rows sampled per layer for the Gram matrices: plenty for (9I+1)-dimensional statistics.
 _MAX_ROWS = 200_000

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from patternlite.converter.errors import ConverterError, OutputPathError, UnsupportedModelError
-    from patternlite.converter.export import export_tflite
+    from patternlite.converter.export.tflite import export_tflite
     from patternlite.converter.finetune import MaskCallback, MaskConstraint, masked_finetune
     from patternlite.converter.inspect import inspect
     from patternlite.converter.pruner import PruneResult, prune
@@ -26,7 +26,7 @@ _EXPORTS = {
     "ConverterError": "errors",
     "OutputPathError": "errors",
     "UnsupportedModelError": "errors",
-    "export_tflite": "export",
+    "export_tflite": "export.tflite",
     "MaskCallback": "finetune",
     "MaskConstraint": "finetune",
     "masked_finetune": "finetune",

@@ -300,7 +300,7 @@ def _check_input(path: Path, suffixes: Sequence[str], what: str) -> None:
 
 
 def _check_out(path: Path, suffixes: Sequence[str], what: str, *inputs: Path | None) -> None:
-    from patternlite.converter.io import check_output, check_suffix
+    from patternlite.converter.export.io import check_output, check_suffix
 
     check_suffix(path, suffixes, what)
     check_output(path, *inputs)
@@ -319,7 +319,7 @@ def _load(path: Path) -> Any:
 
 
 def _save_model(model: Any, out: Path, source: Path) -> None:
-    from patternlite.converter.io import check_output, write_atomic
+    from patternlite.converter.export.io import check_output, write_atomic
 
     write_atomic(check_output(out, source), lambda tmp: model.save(tmp))
 
@@ -366,7 +366,7 @@ def _validate(args: argparse.Namespace) -> None:
     elif args.command == "demo" and args.out is not None:
         if args.out.exists() and not args.out.is_dir():
             raise ConverterError(f"--out {args.out} exists and is not a folder")
-        from patternlite.converter.io import check_output
+        from patternlite.converter.export.io import check_output
 
         target = args.out if args.out.is_dir() else args.out.parent
         check_output(target / "probe")
@@ -441,10 +441,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from patternlite.converter.export import export_tflite
-    from patternlite.converter.io import save_masks
-    from patternlite.converter.pool_growth import PoolGrowth
+    from patternlite.converter.export.io import save_masks
+    from patternlite.converter.export.tflite import export_tflite
     from patternlite.converter.pruner import prune
+    from patternlite.converter.synthesis.pool_growth import PoolGrowth
 
     model = _load(args.model)
     kind_keep = {}
@@ -487,8 +487,8 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from patternlite.converter.export import export_tflite
-    from patternlite.converter.io import load_masks
+    from patternlite.converter.export.io import load_masks
+    from patternlite.converter.export.tflite import export_tflite
 
     model = _load(args.model)
     mpath = args.masks or masks_path_for(args.model)
@@ -527,9 +527,9 @@ def _finetune_policy(args: argparse.Namespace) -> FinetunePolicy:
 
 def _finetune(args: argparse.Namespace) -> int:
     from patternlite.converter.client_data import load_client_data
-    from patternlite.converter.export import export_tflite
+    from patternlite.converter.export.io import load_masks, save_masks
+    from patternlite.converter.export.tflite import export_tflite
     from patternlite.converter.finetune import masked_finetune
-    from patternlite.converter.io import load_masks, save_masks
 
     policy = _finetune_policy(args)
     masks, library, keep = load_masks(args.masks or masks_path_for(args.model))

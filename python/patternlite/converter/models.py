@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
-from patternlite.converter.io import write_atomic
+from patternlite.converter.export.io import write_atomic
 
 DIGITS_SIZE = 16
 

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
-from patternlite.converter.synthetic import BnMatcher
+from patternlite.converter.synthesis.synthetic import BnMatcher
 
 
 @dataclass(frozen=True)

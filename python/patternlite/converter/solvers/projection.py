@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from patternlite.converter.patterns import kernels_as_rows, masks_matrix, rows_to_kernel
+from patternlite.converter.solvers.patterns import kernels_as_rows, masks_matrix, rows_to_kernel
 from patternlite.metadata import CHANNEL_BLOCK, KINDS, PRUNED
 
 CONV3X3, POINTWISE, DEPTHWISE = KINDS  # as graph.py names them; this module needs numpy only

@@ -19,7 +19,7 @@ The same solver serves 1x1 convs: their patch rows are the input pixels
 themselves (``I`` columns), and the Z-step is the block projection of
 ``projection.project_pointwise`` (pass it as ``projector``). Depthwise convs are
 ``C`` independent 10-variable problems and have their own batched solver
-(``depthwise_solver.py``).
+(``solvers/depthwise.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.linalg as sla
 
-from patternlite.converter.projection import Projection, project
+from patternlite.converter.solvers.projection import Projection, project
 
 F64 = npt.NDArray[np.float64]
 

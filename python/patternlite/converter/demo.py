@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from patternlite.converter.export import export_tflite
+from patternlite.converter.export.tflite import export_tflite
 from patternlite.converter.finetune import masked_finetune
 from patternlite.converter.models import accuracy, cached_digits_cnn, digits_data, vgg_blocks
 from patternlite.converter.pruner import prune

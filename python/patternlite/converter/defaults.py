@@ -33,7 +33,7 @@ DISTILL_ADVERSARIAL = 0.1
 
 # How distillation gets its images: "fixed" (the set synthesised up front) or
 # "growing" (that set plus adversarial rounds during distillation, CMI-style;
-# converter/pool_growth.py), compared at equal wall time by
+# synthesis/pool_growth.py), compared at equal wall time by
 # benchmarks/datafree_synthesis.py.
 SYNTHESIS = "fixed"
 SYNTHESIS_KINDS = ("fixed", "growing")
