@@ -19,6 +19,7 @@ inline constexpr uint16_t kLayerTailSinceMinor = 1;
 inline constexpr uint8_t kPrunedKernel = 0xFF;
 inline constexpr uint32_t kMaxPatterns = 254;
 inline constexpr size_t kAlignment = 4;
+inline constexpr size_t kPatternEntryBytes = 2;  // one pattern-library entry (u16)
 
 // Header: offsets from the blob's start.
 inline constexpr size_t kHeaderMagicOffset = 0;  // char[4]
@@ -50,6 +51,30 @@ inline constexpr uint32_t kKindConv3x3 = 0;
 inline constexpr uint32_t kKindPointwise = 1;
 inline constexpr uint32_t kKindDepthwise3x3 = 2;
 inline constexpr uint32_t kKindCount = 3;
+inline constexpr const char* kKindNames[kKindCount] = {"conv3x3", "pointwise", "depthwise3x3"};
+
+// TFLite builtin operators (BuiltinOperator) the kinds are made of.
+inline constexpr int kOpConv2d = 3;
+inline constexpr int kOpDepthwiseConv2d = 4;
+
+// Which TFLite op is of a kind: the op, the filter's height x width, strides
+// 1..max_stride on each axis, dilation 1 unless any_dilation, and the one depth
+// multiplier run (0: not a depthwise op). Indexed by the kind's value.
+struct KindRule {
+  uint32_t value;
+  const char* name;
+  int builtin_code;
+  int kernel_h;
+  int kernel_w;
+  int max_stride;
+  bool any_dilation;
+  int depth_multiplier;
+};
+inline constexpr KindRule kKindRules[kKindCount] = {
+    {kKindConv3x3, "conv3x3", kOpConv2d, 3, 3, 2, false, 0},
+    {kKindPointwise, "pointwise", kOpConv2d, 1, 1, 2, true, 0},
+    {kKindDepthwise3x3, "depthwise3x3", kOpDepthwiseConv2d, 3, 3, 2, false, 1},
+};
 
 // Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).
 inline constexpr int kChannelBlock = 16;
@@ -119,6 +144,14 @@ inline constexpr char kOptOpenclDeviceName[] = "opencl_device";
 inline constexpr char kOptOpenclDeviceDefault[] = "";
 inline constexpr int kOptionCount = 9;
 inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune, backend, opencl_platform, opencl_device";
+
+// patternlite_last_error_kind(): why the last tflite_plugin_create_delegate failed.
+inline constexpr int kErrorKindNone = 0;  // the last call succeeded
+inline constexpr int kErrorKindOption = 1;  // an option key or value was refused (or the delegate could not be built)
+inline constexpr int kErrorKindBackend = 2;  // the requested backend is unavailable
+
+// The package version (patternlite_version()).
+inline constexpr char kPackageVersion[] = "0.1.0";
 
 }  // namespace contract
 }  // namespace patternlite

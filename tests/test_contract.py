@@ -148,6 +148,53 @@ def test_python_constants_match_the_spec(spec: dict[str, Any]) -> None:
     for o, py in zip(spec["option"], c.OPTIONS, strict=True):
         want = (o["name"], o["type"], o["default"], tuple(o.get("choices", ())))
         assert want == (py.name, py.type, py.default, py.choices)
+    entry = md["pattern_entry"]
+    assert (_code(entry), _size(entry)) == (c.PATTERN_ENTRY_FORMAT, c.PATTERN_ENTRY_SIZE)
+    assert spec["package"]["version"] == c.PACKAGE_VERSION
+    assert len([n for n in dir(c) if n.startswith("ERROR_KIND_")]) == len(spec["error_kind"])
+    for e in spec["error_kind"]:
+        assert getattr(c, "ERROR_KIND_" + e["name"].upper()) == e["value"]
+
+
+def test_python_kind_rules_match_the_spec(spec: dict[str, Any]) -> None:
+    kinds = spec["metadata"]["kind"]
+    c = _contract
+    assert tuple(k["name"] for k in kinds) == c.KINDS
+    assert [r.value for r in c.KIND_RULES] == list(range(len(kinds)))
+    for k, rule in zip(kinds, c.KIND_RULES, strict=True):
+        assert getattr(c, "KIND_" + k["name"].upper()) == k["value"] == rule.value
+        want = (k["name"], k["op"], k["builtin_code"], tuple(k["kernel"]), tuple(k["strides"]))
+        assert want == (rule.name, rule.op, rule.builtin_code, rule.kernel, rule.strides)
+        assert (k["any_dilation"], k["depth_multiplier"]) == (rule.any_dilation, rule.depth_multiplier)
+        assert getattr(c, "BUILTIN_" + k["op"]) == k["builtin_code"]
+    # TFLite's BuiltinOperator values: they are fixed by the flatbuffer schema.
+    assert (c.BUILTIN_CONV_2D, c.BUILTIN_DEPTHWISE_CONV_2D) == (3, 4)
+
+
+def test_kind_rules_are_the_delegates_rules() -> None:
+    """What docs/delegate.md says the delegate claims, per kind (CheckParams and the per-kind checks)."""
+    rules = {r.name: r for r in _contract.KIND_RULES}
+    conv, pointwise, depthwise = rules["conv3x3"], rules["pointwise"], rules["depthwise3x3"]
+    assert (conv.op, conv.kernel, conv.strides, conv.any_dilation, conv.depth_multiplier) == (
+        "CONV_2D",
+        (3, 3),
+        (1, 2),
+        False,
+        0,
+    )
+    assert (pointwise.op, pointwise.kernel, pointwise.strides, pointwise.any_dilation) == (
+        "CONV_2D",
+        (1, 1),
+        (1, 2),
+        True,
+    )
+    assert (depthwise.op, depthwise.kernel, depthwise.strides, depthwise.any_dilation) == (
+        "DEPTHWISE_CONV_2D",
+        (3, 3),
+        (1, 2),
+        False,
+    )
+    assert depthwise.depth_multiplier == 1
 
 
 def test_encoded_header_sits_at_the_spec_offsets(spec: dict[str, Any]) -> None:
@@ -168,10 +215,14 @@ def test_encoded_header_sits_at_the_spec_offsets(spec: dict[str, Any]) -> None:
 
 
 def test_python_packages_use_the_contract() -> None:
+    import patternlite
     import patternlite.delegate as delegate
     import patternlite.metadata as metadata
+    import patternlite.tflite_file as tflite_file
 
     assert delegate.OPTION_NAMES is _contract.OPTION_NAMES
+    assert patternlite.__version__ == _contract.PACKAGE_VERSION
+    assert {r.builtin_code: r.op for r in _contract.KIND_RULES} == tflite_file.CONV_BUILTINS
     for name in ("METADATA_NAME", "MAGIC", "VERSION_MAJOR", "VERSION_MINOR", "PRUNED", "CENTRE_BIT", "MAX_PATTERNS"):
         assert getattr(metadata, name) is getattr(_contract, name), name
 
@@ -181,7 +232,7 @@ def test_python_packages_use_the_contract() -> None:
 
 def _cxx_constants() -> dict[str, str]:
     text = (REPO / "delegate" / "contract_generated.h").read_text(encoding="utf-8")
-    found = re.findall(r"inline constexpr [\w:* ]+? (k\w+)(?:\[\])? = (.+?);", text)
+    found = re.findall(r"inline constexpr [\w:* ]+? (k\w+)(?:\[\w*\])? = (.+?);", text)
     return dict(found)
 
 
@@ -210,6 +261,24 @@ def test_cxx_header_matches_the_spec(spec: dict[str, Any]) -> None:
     assert _cxx_int(c["kCentreMask"]) == 1 << pat["centre_bit"]
     assert _cxx_int(c["kTapMaskCount"]) == len(_tap_masks(pat["taps"]))
     assert c["kKnownOptionNames"] == '"' + ", ".join(o["name"] for o in spec["option"]) + '"'
+    assert _cxx_int(c["kPatternEntryBytes"]) == _size(md["pattern_entry"])
+    assert c["kPackageVersion"] == f'"{spec["package"]["version"]}"'
+    for e in spec["error_kind"]:
+        camel = "".join(p.capitalize() for p in e["name"].split("_"))
+        assert _cxx_int(c[f"kErrorKind{camel}"]) == e["value"]
+    kinds = md["kind"]
+    assert c["kKindNames"] == "{" + ", ".join(f'"{k["name"]}"' for k in kinds) + "}"
+    text = (REPO / "delegate" / "contract_generated.h").read_text(encoding="utf-8")
+    table = re.search(r"kKindRules\[kKindCount\] = \{\n(.*?)\n\};", text, re.S)
+    assert table is not None
+    rows = re.findall(r"\{(\w+), \"(\w+)\", (\w+), (\d+), (\d+), (\d+), (true|false), (\d+)\},", table.group(1))
+    assert len(rows) == len(kinds)
+    for k, (value, name, op, kh, kw, max_stride, any_dilation, multiplier) in zip(kinds, rows, strict=True):
+        assert _cxx_int(c[value]) == k["value"] and name == k["name"]
+        assert _cxx_int(c[op]) == k["builtin_code"]
+        assert [int(kh), int(kw)] == k["kernel"]
+        assert list(range(1, int(max_stride) + 1)) == k["strides"]
+        assert (any_dilation == "true", int(multiplier)) == (k["any_dilation"], k["depth_multiplier"])
     for o in spec["option"]:
         p = "kOpt" + "".join(part.capitalize() for part in o["name"].split("_"))
         assert c[f"{p}Name"] == f'"{o["name"]}"'

@@ -86,7 +86,27 @@ class Layout:
 
 @dataclass(frozen=True)
 class Kind:
-    """A layer record's kind: its name, its value in the record, what it describes."""
+    """A layer record's kind: its name, its value in the record, what it describes,
+    and the rule that decides which TFLite op is of this kind."""
+
+    name: str
+    value: int
+    doc: str
+    op: str  # TFLite builtin operator name
+    builtin_code: int  # its BuiltinOperator value
+    kernel: tuple[int, int]  # filter height, width
+    strides: tuple[int, ...]  # the strides run, on each axis
+    any_dilation: bool  # False: dilation must be 1
+    depth_multiplier: int  # the one depth multiplier run; 0: not a depthwise op
+
+    @property
+    def max_stride(self) -> int:
+        return self.strides[-1]
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    """A value of patternlite_last_error_kind()."""
 
     name: str
     value: int
@@ -120,6 +140,9 @@ class Contract:
     layer_shape: Layout
     layer_tail: Layout
     kinds: tuple[Kind, ...]
+    error_kinds: tuple[ErrorKind, ...]
+    version: str
+    pattern_entry: str  # type of a pattern-library entry
     channel_block: int
     kernel_size: int
     row_stride: int
@@ -130,6 +153,11 @@ class Contract:
     @property
     def kernel_taps(self) -> int:
         return self.kernel_size * self.kernel_size
+
+    @property
+    def builtin_ops(self) -> dict[str, int]:
+        """The TFLite builtin operators the kinds name, and their codes, in kind order."""
+        return {k.op: k.builtin_code for k in self.kinds}
 
     @property
     def centre_mask(self) -> int:
@@ -176,6 +204,37 @@ def _layout(key: str, rows: list[dict[str, Any]]) -> Layout:
     return Layout(key, tuple(fields))
 
 
+def _kind(k: dict[str, Any]) -> Kind:
+    kind = Kind(
+        name=str(k["name"]),
+        value=int(k["value"]),
+        doc=str(k["doc"]),
+        op=str(k["op"]),
+        builtin_code=int(k["builtin_code"]),
+        kernel=(int(k["kernel"][0]), int(k["kernel"][1])),
+        strides=tuple(int(s) for s in k["strides"]),
+        any_dilation=bool(k["any_dilation"]),
+        depth_multiplier=int(k["depth_multiplier"]),
+    )
+    if len(k["kernel"]) != 2 or min(kind.kernel) < 1:
+        raise SpecError(f"metadata.kind {kind.name}: kernel is [height, width], both >= 1")
+    # The C++ side carries the strides as a bound (1..max_stride): they must be that run.
+    if list(kind.strides) != list(range(1, len(kind.strides) + 1)):
+        raise SpecError(f"metadata.kind {kind.name}: strides must be 1, 2, ... up to the largest")
+    if kind.depth_multiplier < 0 or (kind.depth_multiplier > 0) != kind.op.startswith("DEPTHWISE"):
+        raise SpecError(f"metadata.kind {kind.name}: depth_multiplier is >= 1 for a depthwise op, else 0")
+    return kind
+
+
+def _error_kinds(rows: list[dict[str, Any]]) -> tuple[ErrorKind, ...]:
+    kinds = tuple(ErrorKind(str(r["name"]), int(r["value"]), str(r["doc"])) for r in rows)
+    if [k.value for k in kinds] != list(range(len(kinds))) or len({k.name for k in kinds}) != len(kinds):
+        raise SpecError("error_kind: values must be 0, 1, 2, ... in order, names distinct")
+    if kinds[0].name != "none":
+        raise SpecError("error_kind: kind 0 must be none (no error)")
+    return kinds
+
+
 def load(path: Path = ROOT / SPEC) -> Contract:
     """Read and check the spec."""
     with path.open("rb") as fh:
@@ -185,11 +244,25 @@ def load(path: Path = ROOT / SPEC) -> Contract:
     layer_head = _layout("layer_head", md.pop("layer_head"))
     layer_shape = _layout("layer_shape", md.pop("layer_shape"))
     layer_tail = _layout("layer_tail", md.pop("layer_tail"))
-    kinds = tuple(Kind(str(k["name"]), int(k["value"]), str(k["doc"])) for k in md.pop("kind"))
+    kinds = tuple(_kind(k) for k in md.pop("kind"))
     if [k.value for k in kinds] != list(range(len(kinds))) or len({k.name for k in kinds}) != len(kinds):
         raise SpecError("metadata.kind: values must be 0, 1, 2, ... in order, names distinct")
     if kinds[0].name != "conv3x3":
         raise SpecError("metadata.kind: kind 0 must be conv3x3, what a version 1.0 record describes")
+    codes: dict[str, int] = {}
+    for kind in kinds:
+        if codes.setdefault(kind.op, kind.builtin_code) != kind.builtin_code:
+            raise SpecError(f"metadata.kind {kind.name}: {kind.op} has builtin code {codes[kind.op]} in another kind")
+    rules = [(kind.op, kind.kernel, kind.depth_multiplier) for kind in kinds]
+    if len(set(rules)) != len(rules):
+        raise SpecError("metadata.kind: two kinds share an op and kernel: an op would have two kinds")
+    pattern_entry = str(md.pop("pattern_entry"))
+    if pattern_entry not in _SCALARS or pattern_entry == "f32":
+        raise SpecError(f"metadata.pattern_entry: {pattern_entry!r} is not an unsigned integer type")
+    version = str(raw["package"]["version"])
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise SpecError(f"package.version {version!r} is not MAJOR.MINOR.PATCH")
+    error_kinds = _error_kinds(raw["error_kind"])
     channel_block = int(raw["structure"]["channel_block"])
     if channel_block < 1 or channel_block & (channel_block - 1):
         raise SpecError("structure.channel_block must be a power of two")
@@ -204,6 +277,8 @@ def load(path: Path = ROOT / SPEC) -> Contract:
     k, stride = int(pat["kernel_size"]), int(pat["row_stride"])
     if stride != k or pat["centre_bit"] != stride * (k // 2) + k // 2:
         raise SpecError("pattern: bit index must be row_stride*ky + kx with the centre at (k//2, k//2)")
+    if (1 << (k * k)) - 1 >= 1 << (8 * _SCALARS[pattern_entry][1]):
+        raise SpecError(f"metadata.pattern_entry: a {pattern_entry} cannot hold a {k * k}-bit mask")
     options = []
     for o in raw["option"]:
         opt = Option(
@@ -237,6 +312,9 @@ def load(path: Path = ROOT / SPEC) -> Contract:
         layer_shape=layer_shape,
         layer_tail=layer_tail,
         kinds=kinds,
+        error_kinds=error_kinds,
+        version=version,
+        pattern_entry=pattern_entry,
         channel_block=channel_block,
         kernel_size=k,
         row_stride=stride,
@@ -282,6 +360,8 @@ def render_cxx(c: Contract) -> str:
         f"inline constexpr uint8_t kPrunedKernel = 0x{md['pruned']:02X};",
         f"inline constexpr uint32_t kMaxPatterns = {md['max_patterns']};",
         f"inline constexpr size_t kAlignment = {md['alignment']};",
+        f"inline constexpr size_t kPatternEntryBytes = {_SCALARS[c.pattern_entry][1]};  "
+        f"// one pattern-library entry ({c.pattern_entry})",
     ]
     where = {
         "header": "the blob's start",
@@ -300,6 +380,31 @@ def render_cxx(c: Contract) -> str:
         out.append(f"inline constexpr uint32_t kKind{_camel(kind.name)} = {kind.value};")
     out += [
         f"inline constexpr uint32_t kKindCount = {len(c.kinds)};",
+        "inline constexpr const char* kKindNames[kKindCount] = {" + ", ".join(_cxx_str(k.name) for k in c.kinds) + "};",
+        "",
+        "// TFLite builtin operators (BuiltinOperator) the kinds are made of.",
+        *(f"inline constexpr int kOp{_camel(op.lower())} = {code};" for op, code in c.builtin_ops.items()),
+        "",
+        "// Which TFLite op is of a kind: the op, the filter's height x width, strides",
+        "// 1..max_stride on each axis, dilation 1 unless any_dilation, and the one depth",
+        "// multiplier run (0: not a depthwise op). Indexed by the kind's value.",
+        "struct KindRule {",
+        "  uint32_t value;",
+        "  const char* name;",
+        "  int builtin_code;",
+        "  int kernel_h;",
+        "  int kernel_w;",
+        "  int max_stride;",
+        "  bool any_dilation;",
+        "  int depth_multiplier;",
+        "};",
+        "inline constexpr KindRule kKindRules[kKindCount] = {",
+        *(
+            f"    {{kKind{_camel(k.name)}, {_cxx_str(k.name)}, kOp{_camel(k.op.lower())}, {k.kernel[0]}, "
+            f"{k.kernel[1]}, {k.max_stride}, {str(k.any_dilation).lower()}, {k.depth_multiplier}}},"
+            for k in c.kinds
+        ),
+        "};",
         "",
         "// Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).",
         f"inline constexpr int kChannelBlock = {c.channel_block};",
@@ -364,6 +469,12 @@ def render_cxx(c: Contract) -> str:
         f"inline constexpr int kOptionCount = {len(c.options)};",
         f"inline constexpr char kKnownOptionNames[] = {_cxx_str(names)};",
         "",
+        "// patternlite_last_error_kind(): why the last tflite_plugin_create_delegate failed.",
+        *(f"inline constexpr int kErrorKind{_camel(e.name)} = {e.value};  // {e.doc}" for e in c.error_kinds),
+        "",
+        "// The package version (patternlite_version()).",
+        f"inline constexpr char kPackageVersion[] = {_cxx_str(c.version)};",
+        "",
         "}  // namespace contract",
         "}  // namespace patternlite",
         "",
@@ -422,7 +533,11 @@ def render_python(c: Contract) -> str:
         "",
         "from __future__ import annotations",
         "",
+        "from dataclasses import dataclass",
         "from typing import NamedTuple",
+        "",
+        "# The package version (pyproject.toml reads it from this line).",
+        f"PACKAGE_VERSION = {_py(c.version)}",
         "",
         "# The metadata blob (docs/metadata-format.md). Integers are little-endian.",
         f"METADATA_NAME = {_py(md['name'])}",
@@ -433,6 +548,9 @@ def render_python(c: Contract) -> str:
         f"PRUNED = 0x{md['pruned']:02X}",
         f"MAX_PATTERNS = {md['max_patterns']}",
         f"ALIGNMENT = {md['alignment']}",
+        f"PATTERN_ENTRY_FORMAT = {_py(_SCALARS[c.pattern_entry][0])}  # struct code of a pattern-library entry "
+        f"({c.pattern_entry})",
+        f"PATTERN_ENTRY_SIZE = {_SCALARS[c.pattern_entry][1]}",
     ]
     for layout in (c.header, c.layer_head, c.layer_shape, c.layer_tail):
         p = layout.key.upper()
@@ -450,6 +568,48 @@ def render_python(c: Contract) -> str:
     out += ["", "# Layer kinds, indexed by their value (LAYER_TAIL's kind; a version 1.0 record is kind 0)."]
     out += [f"KIND_{kind.name.upper()} = {kind.value}" for kind in c.kinds]
     out += [f"KINDS = {_py(tuple(kind.name for kind in c.kinds))}"]
+    out += [
+        "",
+        "# TFLite builtin operators (BuiltinOperator) the kinds are made of.",
+        *(f"BUILTIN_{op} = {code}" for op, code in c.builtin_ops.items()),
+        "",
+        "",
+        "@dataclass(frozen=True)",
+        "class KindRule:",
+        '    """Which TFLite op is of a kind (what the delegate claims, before weights and sparsity).',
+        "",
+        "    ``op``/``builtin_code`` name the TFLite operator, ``kernel`` the filter's (height, width),",
+        "    ``strides`` the strides run on each axis; dilation must be 1 unless ``any_dilation``;",
+        "    ``depth_multiplier`` is the one depth multiplier run (0: not a depthwise op).",
+        '    """',
+        "",
+        "    name: str",
+        "    value: int",
+        "    op: str",
+        "    builtin_code: int",
+        "    kernel: tuple[int, int]",
+        "    strides: tuple[int, ...]",
+        "    any_dilation: bool",
+        "    depth_multiplier: int",
+        "",
+        "",
+        "# Indexed by the kind's value.",
+        "KIND_RULES: tuple[KindRule, ...] = (",
+    ]
+    for k in c.kinds:
+        out += [
+            "    KindRule(",
+            f"        name={_py(k.name)},",
+            f"        value={k.value},",
+            f"        op={_py(k.op)},",
+            f"        builtin_code={k.builtin_code},",
+            f"        kernel={_py(k.kernel)},",
+            f"        strides={_py(k.strides)},",
+            f"        any_dilation={k.any_dilation},",
+            f"        depth_multiplier={k.depth_multiplier},",
+            "    ),",
+        ]
+    out += [")", ""]
     out += [
         "# Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).",
         f"CHANNEL_BLOCK = {c.channel_block}",
@@ -507,6 +667,9 @@ def render_python(c: Contract) -> str:
         ")",
         "OPTION_NAMES = tuple(o.name for o in OPTIONS)",
         "",
+        "# patternlite_last_error_kind(): why the last tflite_plugin_create_delegate failed.",
+        *(f"ERROR_KIND_{e.name.upper()} = {e.value}  # {e.doc}" for e in c.error_kinds),
+        "",
     ]
     return "\n".join(out)
 
@@ -555,7 +718,10 @@ def render_header_table(c: Contract) -> str:
     for f in c.header.fields:
         rows.append(f"| {f.offset} | `{f.type}` | {_expand(f.doc, c)} |")
     align = c.metadata["alignment"]
-    rows.append(f"| {c.header.size} | `u16[K]` | pattern masks, padded with zeros to a multiple of {align} bytes |")
+    rows.append(
+        f"| {c.header.size} | `{c.pattern_entry}[K]` | pattern masks, "
+        f"padded with zeros to a multiple of {align} bytes |"
+    )
     return "\n".join(rows)
 
 
@@ -577,8 +743,16 @@ def render_layer_table(c: Contract) -> str:
 
 
 def render_kind_table(c: Contract) -> str:
-    rows = ["| kind | name | record |", "|---|---|---|"]
-    rows += [f"| {k.value} | `{k.name}` | {_expand(k.doc, c)} |" for k in c.kinds]
+    rows = ["| kind | name | record | op (the delegate claims it when) |", "|---|---|---|---|"]
+    for k in c.kinds:
+        rule = [
+            f"`{k.op}` ({k.builtin_code}), filter {k.kernel[0]}x{k.kernel[1]}",
+            "stride " + " or ".join(str(s) for s in k.strides),
+            "any dilation" if k.any_dilation else "dilation 1",
+        ]
+        if k.depth_multiplier:
+            rule.append(f"depth multiplier {k.depth_multiplier}")
+        rows.append(f"| {k.value} | `{k.name}` | {_expand(k.doc, c)} | {', '.join(rule)} |")
     return "\n".join(rows)
 
 

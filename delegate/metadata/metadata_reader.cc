@@ -16,6 +16,7 @@ uint32_t LoadU32(const uint8_t* p) {
   return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
 uint16_t LoadU16(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
+static_assert(spec::kPatternEntryBytes == sizeof(uint16_t), "pattern-library entries are read with LoadU16");
 float LoadF32(const uint8_t* p) {
   uint32_t bits = LoadU32(p);
   float f;
@@ -102,10 +103,10 @@ bool ParsePatternMetadata(const uint8_t* data, size_t size, PatternMetadata* out
   if (k < 1 || k > spec::kMaxPatterns) return Fail(error, "pattern count out of range");
   const uint8_t* body = data + spec::kHeaderSize;
   const size_t body_size = size - spec::kHeaderSize;
-  size_t pos = Pad4(2 * size_t{k});
+  size_t pos = Pad4(spec::kPatternEntryBytes * size_t{k});
   if (pos > body_size) return Fail(error, "pattern table runs past the end");
   for (uint32_t i = 0; i < k; ++i) {
-    uint16_t m = LoadU16(body + 2 * i);
+    uint16_t m = LoadU16(body + spec::kPatternEntryBytes * i);
     if (!spec::IsLibraryPattern(m)) {
       return Fail(error, "pattern " + std::to_string(i) + " is not a " + std::to_string(spec::kPatternTaps) +
                              "-tap mask with the centre");

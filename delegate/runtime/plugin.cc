@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "delegate/abi/tflite_abi.h"
+#include "delegate/contract_generated.h"
 #include "delegate/kernels/dispatch.h"
 #include "delegate/opencl/cl_conv.h"
 #include "delegate/opencl/cl_loader.h"
@@ -33,12 +34,12 @@
 #define PL_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
-constexpr char kVersion[] = "0.1.0";
+namespace contract = patternlite::contract;
 thread_local std::string g_last_error;
-// What the last failed tflite_plugin_create_delegate on this thread was about:
-// 1 a bad option, 2 the requested backend is unavailable (Python raises
-// ValueError for the first and OpenCLUnavailableError for the second).
-thread_local int g_last_error_kind = 0;
+// What the last failed tflite_plugin_create_delegate on this thread was about
+// (contract::kErrorKind*): Python raises ValueError for a bad option and
+// OpenCLUnavailableError for an unavailable backend.
+thread_local int g_last_error_kind = contract::kErrorKindNone;
 
 // The benchmark entry points' timing: runs `once` `repeats` times (at least
 // once) and writes the median seconds of one run to `median` (if not null).
@@ -76,7 +77,7 @@ PL_EXPORT TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** valu
                                                        void (*report_error)(const char*)) {
   try {
     patternlite::DelegateOptions options;
-    g_last_error_kind = 1;
+    g_last_error_kind = contract::kErrorKindOption;
     for (size_t i = 0; i < num_options; ++i) {
       std::string error;
       if (keys[i] == nullptr || values[i] == nullptr ||
@@ -91,11 +92,11 @@ PL_EXPORT TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** valu
     std::string error;
     if (!delegate->InitBackend(&error)) {
       g_last_error = error;
-      g_last_error_kind = 2;
+      g_last_error_kind = contract::kErrorKindBackend;
       if (report_error != nullptr) report_error(error.c_str());
       return nullptr;
     }
-    g_last_error_kind = 0;
+    g_last_error_kind = contract::kErrorKindNone;
     return delegate.release()->tflite_delegate();
   } catch (const std::exception& e) {
     g_last_error = e.what();
@@ -113,10 +114,10 @@ PL_EXPORT void tflite_plugin_destroy_delegate(TfLiteDelegate* delegate) {
 // The last error of tflite_plugin_create_delegate on this thread.
 PL_EXPORT const char* patternlite_last_error() { return g_last_error.c_str(); }
 
-// 1: the last error was a bad option; 2: the requested backend is unavailable.
+// contract::kErrorKind*: none, a bad option, or the requested backend is unavailable.
 PL_EXPORT int patternlite_last_error_kind() { return g_last_error_kind; }
 
-PL_EXPORT const char* patternlite_version() { return kVersion; }
+PL_EXPORT const char* patternlite_version() { return contract::kPackageVersion; }
 
 PL_EXPORT const char* patternlite_best_isa() { return patternlite::IsaName(patternlite::BestIsa()); }
 

@@ -8,6 +8,7 @@ extra.
 
 from __future__ import annotations
 
+from patternlite._contract import PACKAGE_VERSION
 from patternlite.delegate import Delegate, DelegateError, OpenCLUnavailableError, library_path, load_delegate
 from patternlite.metadata import METADATA_NAME, LayerPatterns, MetadataError, PatternMetadata
 
@@ -22,4 +23,4 @@ __all__ = [
     "library_path",
     "load_delegate",
 ]
-__version__ = "0.1.0"
+__version__ = PACKAGE_VERSION  # spec/contract.toml

@@ -6,7 +6,11 @@ Import the public names from :mod:`patternlite.metadata` and :mod:`patternlite.d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
+
+# The package version (pyproject.toml reads it from this line).
+PACKAGE_VERSION = "0.1.0"
 
 # The metadata blob (docs/metadata-format.md). Integers are little-endian.
 METADATA_NAME = "patternlite"
@@ -17,6 +21,8 @@ LAYER_TAIL_SINCE_MINOR = 1
 PRUNED = 0xFF
 MAX_PATTERNS = 254
 ALIGNMENT = 4
+PATTERN_ENTRY_FORMAT = "H"  # struct code of a pattern-library entry (u16)
+PATTERN_ENTRY_SIZE = 2
 
 HEADER_FORMAT = "<4sHHIIII"  # struct format, fields in HEADER_FIELDS order
 HEADER_FIELDS = (
@@ -77,6 +83,65 @@ KIND_CONV3X3 = 0
 KIND_POINTWISE = 1
 KIND_DEPTHWISE3X3 = 2
 KINDS = ("conv3x3", "pointwise", "depthwise3x3")
+
+# TFLite builtin operators (BuiltinOperator) the kinds are made of.
+BUILTIN_CONV_2D = 3
+BUILTIN_DEPTHWISE_CONV_2D = 4
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """Which TFLite op is of a kind (what the delegate claims, before weights and sparsity).
+
+    ``op``/``builtin_code`` name the TFLite operator, ``kernel`` the filter's (height, width),
+    ``strides`` the strides run on each axis; dilation must be 1 unless ``any_dilation``;
+    ``depth_multiplier`` is the one depth multiplier run (0: not a depthwise op).
+    """
+
+    name: str
+    value: int
+    op: str
+    builtin_code: int
+    kernel: tuple[int, int]
+    strides: tuple[int, ...]
+    any_dilation: bool
+    depth_multiplier: int
+
+
+# Indexed by the kind's value.
+KIND_RULES: tuple[KindRule, ...] = (
+    KindRule(
+        name="conv3x3",
+        value=0,
+        op="CONV_2D",
+        builtin_code=3,
+        kernel=(3, 3),
+        strides=(1, 2),
+        any_dilation=False,
+        depth_multiplier=0,
+    ),
+    KindRule(
+        name="pointwise",
+        value=1,
+        op="CONV_2D",
+        builtin_code=3,
+        kernel=(1, 1),
+        strides=(1, 2),
+        any_dilation=True,
+        depth_multiplier=0,
+    ),
+    KindRule(
+        name="depthwise3x3",
+        value=2,
+        op="DEPTHWISE_CONV_2D",
+        builtin_code=4,
+        kernel=(3, 3),
+        strides=(1, 2),
+        any_dilation=False,
+        depth_multiplier=1,
+    ),
+)
+
 # Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).
 CHANNEL_BLOCK = 16
 
@@ -141,7 +206,10 @@ OPTIONS = (
         minimum=0.0,
         maximum=1.0,
         choices=(),
-        help="claim a layer only if at least this fraction of its weights is zero. Patterns alone zero 5/9 = 56%.",
+        help=(
+            "claim a layer only if at least this fraction of its weights is zero (every kind; 1x1 and depthwise count "
+            "only the zeros of whole channel blocks). Patterns alone zero 5/9 = 56%."
+        ),
     ),
     OptionSpec(
         name="metadata",
@@ -223,3 +291,8 @@ OPTIONS = (
     ),
 )
 OPTION_NAMES = tuple(o.name for o in OPTIONS)
+
+# patternlite_last_error_kind(): why the last tflite_plugin_create_delegate failed.
+ERROR_KIND_NONE = 0  # the last call succeeded
+ERROR_KIND_OPTION = 1  # an option key or value was refused (or the delegate could not be built)
+ERROR_KIND_BACKEND = 2  # the requested backend is unavailable

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from patternlite._contract import ERROR_KIND_BACKEND
 from patternlite._contract import OPTION_NAMES as OPTION_NAMES  # spec/contract.toml
 
 LIBRARY_NAME = "libpatternlite_delegate.so"
@@ -34,10 +35,6 @@ class OpenCLUnavailableError(DelegateError):
     how to install an OpenCL driver; ``backend="auto"`` falls back to the CPU
     kernels instead of raising.
     """
-
-
-# patternlite_last_error_kind(): why tflite_plugin_create_delegate failed.
-_ERROR_KIND_BACKEND = 2
 
 
 def _candidates() -> list[Path]:
@@ -142,7 +139,7 @@ class Delegate:
         pointer = lib.tflite_plugin_create_delegate(key_array, value_array, len(keys), report)
         if not pointer:
             message = errors[0] if errors else lib.patternlite_last_error().decode()
-            if lib.patternlite_last_error_kind() == _ERROR_KIND_BACKEND:
+            if lib.patternlite_last_error_kind() == ERROR_KIND_BACKEND:
                 raise OpenCLUnavailableError(message)
             raise ValueError(message)
         self._pointer = int(pointer)
@@ -154,7 +151,7 @@ class Delegate:
         return self._pointer
 
     def stats(self) -> dict[str, Any]:
-        """Which CONV_2D nodes were claimed or declined (with reasons), and the ABI probe."""
+        """Which CONV_2D and DEPTHWISE_CONV_2D nodes were claimed or declined (with reasons), and the ABI probe."""
         if self._pointer is None:
             raise DelegateError("the delegate has been closed")
         raw = self._lib.patternlite_stats_json(ctypes.c_void_p(self._pointer))

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from patternlite._contract import PATTERN_TAPS
+from patternlite._contract import KERNEL_TAPS, KIND_RULES, PATTERN_TAPS
 from patternlite.metadata import (
     KIND_CONV3X3,
     KIND_DEPTHWISE3X3,
@@ -49,13 +49,14 @@ def op_kind(conv: ConvOp, ft: TensorInfo, out_shape: tuple[int, ...]) -> int | N
     shape = ft.shape
     if len(shape) != 4:
         return None
-    if conv.builtin == "CONV_2D" and shape[1:3] == (3, 3):
-        return KIND_CONV3X3
-    if conv.builtin == "CONV_2D" and shape[1:3] == (1, 1):
-        return KIND_POINTWISE
-    depth_one = len(out_shape) == 4 and out_shape[3] == shape[3]
-    if conv.builtin == "DEPTHWISE_CONV_2D" and shape[:3] == (1, 3, 3) and depth_one:
-        return KIND_DEPTHWISE3X3
+    for rule in KIND_RULES:  # the op and filter shape of each kind (spec/contract.toml)
+        if conv.builtin != rule.op or shape[1:3] != rule.kernel:
+            continue
+        if not rule.depth_multiplier:
+            return rule.value
+        # A depthwise filter is [1, KH, KW, C * multiplier]: multiplier 1 keeps the output's channels.
+        if shape[0] == 1 and len(out_shape) == 4 and out_shape[3] == shape[3]:
+            return rule.value
     return None
 
 
@@ -201,7 +202,10 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{row['kept_macs'] / 1e6:>11.2f} {row['reduction']:>6.2f}"
         )
     out.append("-" * len(head))
-    out.append("kept: 3x3 kernels (4 taps each), 1x1 weights, depthwise channels (4 taps each, 9 dense)")
+    out.append(
+        f"kept: 3x3 kernels ({PATTERN_TAPS} taps each), 1x1 weights, "
+        f"depthwise channels ({PATTERN_TAPS} taps each, {KERNEL_TAPS} dense)"
+    )
     if any(row.get("pattern_source") == "weights" for row in summary["convs"]):
         out.append("* no metadata for this layer; its weights fit 4-tap patterns, so the delegate can still claim it")
     for row in summary["convs"]:

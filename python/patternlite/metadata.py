@@ -27,6 +27,8 @@ from patternlite._contract import (
     LAYER_TAIL_FORMAT,
     LAYER_TAIL_SINCE_MINOR,
     MASK_LIMIT,
+    PATTERN_ENTRY_FORMAT,
+    PATTERN_ENTRY_SIZE,
     PATTERN_TAPS,
 )
 from patternlite._contract import CENTRE_BIT as CENTRE_BIT  # bit index 3*ky + kx, centre is (1, 1)
@@ -155,7 +157,7 @@ def encode(meta: PatternMetadata) -> bytes:
     meta.validate()
     body = bytearray()
     k = len(meta.patterns)
-    body += struct.pack(f"<{k}H", *meta.patterns)
+    body += struct.pack(f"<{k}{PATTERN_ENTRY_FORMAT}", *meta.patterns)
     body += b"\0" * (_pad4(len(body)) - len(body))
     for layer in meta.layers:
         name = layer.tensor_name.encode("utf-8")
@@ -192,10 +194,10 @@ def decode(blob: bytes) -> PatternMetadata:
     if zlib.crc32(body) & 0xFFFFFFFF != crc:
         raise MetadataError("metadata CRC mismatch: the blob is corrupt")
     pos = 0
-    need = _pad4(2 * k)
+    need = _pad4(PATTERN_ENTRY_SIZE * k)
     if not 1 <= k <= MAX_PATTERNS or need > len(body):
         raise MetadataError(f"bad pattern count {k}")
-    patterns = list(struct.unpack_from(f"<{k}H", body, 0))
+    patterns = list(struct.unpack_from(f"<{k}{PATTERN_ENTRY_FORMAT}", body, 0))
     pos = need
     layers: list[LayerPatterns] = []
     for _ in range(n_layers):

@@ -24,9 +24,12 @@ import numpy.typing as npt
 from flatbuffers import encode, number_types, packer
 from flatbuffers.table import Table
 
-BUILTIN_CONV_2D = 3
-BUILTIN_DEPTHWISE_CONV_2D = 4
-CONV_BUILTINS = {BUILTIN_CONV_2D: "CONV_2D", BUILTIN_DEPTHWISE_CONV_2D: "DEPTHWISE_CONV_2D"}
+from patternlite._contract import BUILTIN_CONV_2D as BUILTIN_CONV_2D
+from patternlite._contract import BUILTIN_DEPTHWISE_CONV_2D as BUILTIN_DEPTHWISE_CONV_2D
+from patternlite._contract import KIND_RULES
+
+# The builtin operators of the kinds (spec/contract.toml): the ops the reader lists.
+CONV_BUILTINS = {rule.builtin_code: rule.op for rule in KIND_RULES}
 TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 10: "float64"}
 PADDING = {0: "SAME", 1: "VALID"}
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
