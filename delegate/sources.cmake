@@ -20,6 +20,7 @@ set(PL_CORE_SOURCES
   delegate/runtime/block_node.cc
   delegate/runtime/delegate.cc
   delegate/runtime/plugin.cc
+  delegate/runtime/weight_checks.cc
   # The OpenCL backend: OpenCL is loaded at run time (dlopen), so it adds no
   # link-time dependency and runs on whatever device the machine has.
   delegate/opencl/cl_loader.cc

@@ -8,33 +8,6 @@ namespace {
 constexpr int kTaps = contract::kKernelTaps;
 }  // namespace
 
-bool AssignPointwise(const float* filter, int out_channels, int in_channels, const LayerRecord* record,
-                     std::vector<uint8_t>* kept, std::string* reason) {
-  const size_t n = size_t(out_channels) * in_channels;
-  kept->assign(n, 0);
-  if (record != nullptr) {
-    if (record->kind != contract::kKindPointwise) {
-      *reason = "pattern metadata describes this filter as another kind of layer";
-      return false;
-    }
-    if (record->out_channels != uint32_t(out_channels) || record->in_channels != uint32_t(in_channels)) {
-      *reason = "pattern metadata shape " + std::to_string(record->out_channels) + "x" +
-                std::to_string(record->in_channels) + " disagrees with the filter";
-      return false;
-    }
-  }
-  for (size_t k = 0; k < n; ++k) {
-    const bool on = record != nullptr ? record->kernel_pattern[k] != kPrunedKernel : filter[k] != 0.0f;
-    if (!on && filter[k] != 0.0f) {
-      *reason = "pattern metadata marks weight (o=" + std::to_string(k / in_channels) +
-                ", i=" + std::to_string(k % in_channels) + ") pruned but it is non-zero";
-      return false;
-    }
-    (*kept)[k] = on;
-  }
-  return true;
-}
-
 void PackPointwise(const float* filter, int out_channels, int in_channels, const std::vector<uint8_t>& kept,
                    const float* bias, PackedPointwise* out) {
   PackedPointwise p;
@@ -71,17 +44,29 @@ void PackPointwise(const float* filter, int out_channels, int in_channels, const
   *out = std::move(p);
 }
 
-size_t PackedPointwise::block_weights() const {
+size_t PointwiseBlockWeights(int out_channels, int in_channels, const std::vector<uint8_t>& kept) {
   size_t n = 0;
-  for (int b = 0; b < blocks; ++b) {
-    n += size_t(block_begin[size_t(b) + 1] - block_begin[size_t(b)]) * size_t(std::min(kBlock, out_channels - b * kBlock));
+  for (int o0 = 0; o0 < out_channels; o0 += kBlock) {
+    const int o1 = std::min(out_channels, o0 + kBlock);
+    size_t inputs = 0;  // inputs any filter of the block keeps: the block's entries
+    for (int i = 0; i < in_channels; ++i) {
+      bool any = false;
+      for (int o = o0; o < o1 && !any; ++o) any = kept[size_t(o) * in_channels + i] != 0;
+      inputs += any;
+    }
+    n += inputs * size_t(o1 - o0);
   }
   return n;
 }
 
-size_t PackedDepthwise::block_weights() const {
+size_t DepthwiseBlockWeights(int channels, const std::vector<uint16_t>& masks) {
   size_t n = 0;
-  for (int b = 0; b < blocks; ++b) n += size_t(block_tap_count[size_t(b)]) * size_t(std::min(kBlock, channels - b * kBlock));
+  for (int c0 = 0; c0 < channels; c0 += kBlock) {
+    const int c1 = std::min(channels, c0 + kBlock);
+    uint16_t any = 0;  // taps any channel of the block keeps: the block's taps
+    for (int c = c0; c < c1; ++c) any |= masks[size_t(c)];
+    n += size_t(contract::TapCount(any)) * size_t(c1 - c0);
+  }
   return n;
 }
 
@@ -89,39 +74,6 @@ size_t PackedDepthwise::block_taps_total() const {
   size_t n = 0;
   for (uint8_t c : block_tap_count) n += c;
   return n;
-}
-
-bool AssignDepthwise(const float* filter, int channels, const LayerRecord* record,
-                     const std::vector<uint16_t>& library, std::vector<uint16_t>* masks, std::string* reason) {
-  masks->assign(size_t(channels), 0);
-  if (record != nullptr) {
-    if (record->kind != contract::kKindDepthwise3x3) {
-      *reason = "pattern metadata describes this filter as another kind of layer";
-      return false;
-    }
-    if (record->out_channels != uint32_t(channels) || record->in_channels != 1) {
-      *reason = "pattern metadata shape " + std::to_string(record->out_channels) + "x" +
-                std::to_string(record->in_channels) + " disagrees with the depthwise filter";
-      return false;
-    }
-  }
-  for (int c = 0; c < channels; ++c) {
-    uint16_t support = 0;
-    for (int t = 0; t < kTaps; ++t) {
-      if (filter[size_t(t) * channels + c] != 0.0f) support |= uint16_t(1u << t);
-    }
-    uint16_t mask = support;
-    if (record != nullptr) {
-      const uint8_t id = record->kernel_pattern[size_t(c)];
-      mask = id == kPrunedKernel ? 0 : library[id];
-      if ((support & ~mask) != 0) {
-        *reason = "channel " + std::to_string(c) + " has weights outside its metadata pattern";
-        return false;
-      }
-    }
-    (*masks)[size_t(c)] = mask;
-  }
-  return true;
 }
 
 void PackDepthwise(const float* filter, int channels, const std::vector<uint16_t>& masks, const float* bias,

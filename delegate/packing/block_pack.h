@@ -19,11 +19,9 @@
 #define PATTERNLITE_DELEGATE_PACKING_BLOCK_PACK_H_
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "delegate/contract_generated.h"
-#include "delegate/metadata/metadata_reader.h"
 
 namespace patternlite {
 
@@ -45,9 +43,6 @@ struct PackedPointwise {
   std::vector<float> filter_weight;
 
   size_t entries() const { return entry_channel.size(); }
-  // Weights inside the block structure (kept inputs x real filters per block):
-  // what is left once the zeros that whole blocks skip are gone.
-  size_t block_weights() const;
   // Multiply-accumulates per output pixel that the SIMD kernels run.
   size_t block_macs_per_pixel() const { return entries() * size_t(kBlock); }
 };
@@ -65,27 +60,22 @@ struct PackedDepthwise {
   std::vector<float> channel_weights;  // channels * 9, tap 3*ky+kx
 
   size_t block_taps_total() const;  // sum of block_tap_count
-  // Taps inside the block structure (taps x real channels per block).
-  size_t block_weights() const;
 };
 
-// Which weights of a [O,1,1,I] filter are kept (1) or pruned (0). With a
-// pointwise `record`, its table decides and the weights must be zero where it
-// says pruned; without one, the non-zero weights are kept. False with a reason
-// on disagreement.
-bool AssignPointwise(const float* filter, int out_channels, int in_channels, const LayerRecord* record,
-                     std::vector<uint8_t>* kept, std::string* reason);
+// Weights the packed block structure will hold (read off the kept table or
+// the masks, before anything is packed: the delegate judges a node by it).
+// Pointwise: kept inputs x real filters per block; depthwise: taps x real
+// channels per block. What is left once the zeros whole blocks skip are gone.
+size_t PointwiseBlockWeights(int out_channels, int in_channels, const std::vector<uint8_t>& kept);
+size_t DepthwiseBlockWeights(int channels, const std::vector<uint16_t>& masks);
 
+// Packs the weights `kept` (from AssignPointwise, runtime/weight_checks.h)
+// marks; `bias` may be null.
 void PackPointwise(const float* filter, int out_channels, int in_channels, const std::vector<uint8_t>& kept,
                    const float* bias, PackedPointwise* out);
 
-// The tap mask of each channel of a [1,3,3,C] filter (0: pruned). With a
-// depthwise `record`, each channel's pattern comes from the library and the
-// weights must lie inside it; without one, a channel's mask is its non-zero
-// support (any number of taps: the kernels run every mask).
-bool AssignDepthwise(const float* filter, int channels, const LayerRecord* record,
-                     const std::vector<uint16_t>& library, std::vector<uint16_t>* masks, std::string* reason);
-
+// Packs each channel's taps inside its mask (from AssignDepthwise,
+// runtime/weight_checks.h); `bias` may be null.
 void PackDepthwise(const float* filter, int channels, const std::vector<uint16_t>& masks, const float* bias,
                    PackedDepthwise* out);
 

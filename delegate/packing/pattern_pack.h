@@ -14,11 +14,9 @@
 #define PATTERNLITE_DELEGATE_PACKING_PATTERN_PACK_H_
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "delegate/contract_generated.h"
-#include "delegate/metadata/metadata_reader.h"
 
 namespace patternlite {
 
@@ -60,19 +58,8 @@ struct PackedConv {
   size_t kept_kernels() const { return kernel_channel.size(); }
 };
 
-// Decides the 4-tap mask of every kernel (0 = pruned) of an OHWI 3x3 filter.
-//
-// With `record` (metadata), the record's pattern ids are checked against the
-// weights: a pruned kernel must be all zero, a kept kernel's non-zeros must lie
-// inside its pattern. Without it, each kernel's support must have at most 4
-// taps; it is completed to 4 taps (centre first). Returns false with a reason
-// on any disagreement.
-bool AssignKernelMasks(const float* ohwi, int out_channels, int in_channels, const LayerRecord* record,
-                       const std::vector<uint16_t>& library, std::vector<uint16_t>* masks,
-                       std::string* reason);
-
-// Packs the kept weights in the filter-major form. `masks` comes from
-// AssignKernelMasks; `bias` may be null.
+// Packs the kept weights in the filter-major form. `masks` (0: pruned) comes
+// from AssignKernelMasks (runtime/weight_checks.h); `bias` may be null.
 void PackPatternConv(const float* ohwi, int out_channels, int in_channels, const uint16_t* masks,
                      const float* bias, PackedConv* out);
 

@@ -8,6 +8,7 @@
 
 #include "delegate/kernels/dispatch.h"
 #include "delegate/packing/pattern_pack.h"
+#include "delegate/runtime/weight_checks.h"
 
 namespace patternlite {
 namespace {
@@ -385,7 +386,7 @@ std::string PatternDelegate::CheckPointwise(TfLiteContext* context, int node_ind
   PackedPointwise packed;
   PackPointwise(t.weights, t.O, t.I, kept, t.bias, &packed);
   // Only the zeros a whole block skips save time: count those.
-  why = CheckSparsity(1.0 - double(packed.block_weights()) / (double(t.O) * t.I), " in whole blocks of 16 filters");
+  why = CheckSparsity(1.0 - double(PointwiseBlockWeights(t.O, t.I, kept)) / (double(t.O) * t.I), " in whole blocks of 16 filters");
   if (!why.empty()) return why;
   FillClaim(node_index, "pointwise", p, record, ThreadsFor(context), info);
   info->out_channels = t.O;
@@ -419,7 +420,7 @@ std::string PatternDelegate::CheckDepthwise(TfLiteContext* context, int node_ind
   if (!AssignDepthwise(t.weights, C, record, record ? metadata->patterns : kNoLibrary, &masks, &why)) return why;
   PackedDepthwise packed;
   PackDepthwise(t.weights, C, masks, t.bias, &packed);
-  why = CheckSparsity(1.0 - double(packed.block_weights()) / (double(C) * contract::kKernelTaps),
+  why = CheckSparsity(1.0 - double(DepthwiseBlockWeights(C, masks)) / (double(C) * contract::kKernelTaps),
                       " in whole blocks of 16 channels");
   if (!why.empty()) return why;
   std::set<uint16_t> distinct;

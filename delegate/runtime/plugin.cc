@@ -30,6 +30,7 @@
 #include "delegate/runtime/delegate.h"
 #include "delegate/runtime/options.h"
 #include "delegate/runtime/thread_pool.h"
+#include "delegate/runtime/weight_checks.h"
 
 #define PL_EXPORT extern "C" __attribute__((visibility("default")))
 

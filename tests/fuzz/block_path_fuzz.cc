@@ -30,6 +30,7 @@
 #include "delegate/metadata/metadata_reader.h"
 #include "delegate/packing/block_pack.h"
 #include "delegate/runtime/conv_node.h"
+#include "delegate/runtime/weight_checks.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

@@ -49,6 +49,7 @@
 #include "delegate/metadata/metadata_reader.h"
 #include "delegate/packing/pattern_pack.h"
 #include "delegate/runtime/conv_node.h"
+#include "delegate/runtime/weight_checks.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

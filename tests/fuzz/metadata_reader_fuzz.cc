@@ -28,6 +28,7 @@
 #include "delegate/contract_generated.h"
 #include "delegate/metadata/metadata_reader.h"
 #include "delegate/packing/pattern_pack.h"
+#include "delegate/runtime/weight_checks.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

@@ -46,6 +46,7 @@
 #include "delegate/packing/pattern_pack.h"
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/thread_pool.h"
+#include "delegate/runtime/weight_checks.h"
 
 extern "C" {
 TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** values, size_t num_options,
