@@ -154,6 +154,9 @@ def test_layer_kinds_follow_what_the_delegate_runs() -> None:
     assert kind(keras.layers.Conv2D(8, 1, strides=2)) == "pointwise"
     assert kind(keras.layers.DepthwiseConv2D(3, strides=2)) == "depthwise3x3"
     assert kind(keras.layers.Conv2D(8, 1, strides=3)) is None
+    assert kind(keras.layers.Conv2D(8, 3, strides=2)) == "conv3x3"
+    assert kind(keras.layers.Conv2D(8, 3, strides=3)) is None  # the delegate runs strides 1 and 2 only
+    assert kind(keras.layers.Conv2D(8, 3, strides=(1, 3))) is None
     assert kind(keras.layers.Conv2D(8, 1, groups=2)) is None
     assert kind(keras.layers.Conv2D(8, 1, dilation_rate=2)) is None
     assert kind(keras.layers.DepthwiseConv2D(3, depth_multiplier=2)) is None
@@ -167,6 +170,22 @@ def test_layer_kinds_follow_what_the_delegate_runs() -> None:
         resolve_kinds("3x3,conv5x5")
     with pytest.raises(ConverterError, match="no layer kind selected"):
         resolve_kinds([])
+
+
+def test_a_stride_3_conv_is_left_dense_as_the_delegate_declines_it() -> None:
+    """The converter and the delegate share one op-kind rule: a 3x3 conv of stride 3 is no conv3x3."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="stem")(inp)
+    x = keras.layers.Conv2D(16, 3, strides=3, padding="same", name="stride3")(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", name="stride1")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(CLASSES)(x))
+    assert [c.name for c in find_layers(model, "3x3")] == ["stem", "stride1"]
+    result = prune(model, keep=0.5, method="magnitude", progress=False)
+    assert set(result.masks) == {"stride1"}
+    kernel = keras.ops.convert_to_numpy(result.model.get_layer("stride3").kernel)
+    np.testing.assert_array_equal(kernel, keras.ops.convert_to_numpy(model.get_layer("stride3").kernel))
 
 
 def test_pointwise_projection_keeps_each_blocks_strongest_inputs() -> None:

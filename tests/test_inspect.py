@@ -52,6 +52,15 @@ def test_summary_infers_patterns_without_metadata(tmp_path: Path) -> None:
     assert s["total_reduction"] > 4.0
 
 
+def test_a_conv_the_delegate_declines_by_shape_is_no_kind(tmp_path: Path) -> None:
+    """The op-kind rule the delegate applies: a 3x3 conv of stride 3 is not a conv3x3, whatever its weights."""
+    w, _ = pattern_pruned_filters(np.random.default_rng(1), 8, 8, LIBRARY, 0.5)
+    s = inspect_model(_write(tmp_path, "m.tflite", build_conv_model((1, 12, 12, 8), w, stride=(3, 3))))
+    (conv,) = s["convs"]
+    assert conv["kind"] == "other" and conv["stride"] == [3, 3]
+    assert "pattern_source" not in conv and conv["kept_macs"] == conv["dense_macs"]
+
+
 def test_corrupt_metadata_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     w, ids = pattern_pruned_filters(np.random.default_rng(2), 8, 8, LIBRARY, 0.5)
     blob = bytearray(metadata_for(LIBRARY, ids))

@@ -2,15 +2,15 @@
 
 Three kinds of layer are prunable (the metadata kinds of ``docs/metadata-format.md``):
 
-* ``conv3x3``: a plain ``Conv2D`` with a 3x3 kernel, ``groups == 1``, dilation 1, any stride;
+* ``conv3x3``: a plain ``Conv2D`` with a 3x3 kernel, ``groups == 1``, dilation 1, strides 1 or 2;
 * ``pointwise``: a plain ``Conv2D`` with a 1x1 kernel, ``groups == 1``, dilation 1, strides 1 or 2;
 * ``depthwise3x3``: a ``DepthwiseConv2D`` with a 3x3 kernel, depth multiplier 1, dilation 1,
   strides 1 or 2.
 
-All channels-last. Those are the ops the delegate runs; separable, grouped, dilated and
-other convs are left untouched. This module only says what a layer *is*; which of
-them a prune run actually touches (the stem, a classifier head, frozen layers) is
-the pruner's policy.
+All channels-last. Those are the ops the delegate runs, by the one rule of
+``patternlite.op_kinds``; separable, grouped, dilated and other convs are left
+untouched. This module only says what a layer *is*; which of them a prune run
+actually touches (the stem, a classifier head, frozen layers) is the pruner's policy.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import keras
 
 from patternlite.converter.errors import ConverterError, UnsupportedModelError
 from patternlite.metadata import KINDS
+from patternlite.op_kinds import kind_of
 
 CONV3X3, POINTWISE, DEPTHWISE = KINDS  # "conv3x3", "pointwise", "depthwise3x3"
 ALL_KINDS: tuple[str, ...] = tuple(KINDS)
@@ -85,39 +86,31 @@ def resolve_kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(k for k in ALL_KINDS if k in chosen)
 
 
-def _stride_1_or_2(cfg: dict) -> bool:  # type: ignore[type-arg]
-    return all(int(s) in (1, 2) for s in cfg.get("strides", (1, 1)))
-
-
 def layer_kind(layer: keras.layers.Layer) -> str | None:
-    """The prunable kind of ``layer`` (:data:`ALL_KINDS`), or None when the delegate cannot run it."""
+    """The prunable kind of ``layer`` (:data:`ALL_KINDS`), or None when the delegate cannot run it.
+
+    The shape rule is the delegate's own (``patternlite.op_kinds``, from the contract):
+    a Keras ``Conv2D`` becomes a TFLite CONV_2D, a ``DepthwiseConv2D`` a
+    DEPTHWISE_CONV_2D, with the same kernel size, strides, dilation and depth
+    multiplier. Grouped and channels-first layers are refused here, as the
+    delegate refuses the ops they convert to.
+    """
     if type(layer) is keras.layers.Conv2D:  # excludes Depthwise/Separable/Conv2DTranspose
-        cfg = layer.get_config()
-        if int(cfg.get("groups", 1)) != 1 or cfg.get("data_format", "channels_last") != "channels_last":
-            return None
-        if tuple(cfg.get("dilation_rate", (1, 1))) != (1, 1):
-            return None
-        size = tuple(cfg.get("kernel_size", ()))
-        if size == (3, 3):
-            return CONV3X3
-        if size == (1, 1) and _stride_1_or_2(cfg):
-            return POINTWISE
+        op, multiplier = "CONV_2D", 1
+    elif type(layer) is keras.layers.DepthwiseConv2D:
+        op, multiplier = "DEPTHWISE_CONV_2D", int(layer.get_config().get("depth_multiplier", 1))
+    else:
         return None
-    if type(layer) is keras.layers.DepthwiseConv2D:
-        cfg = layer.get_config()
-        if tuple(cfg.get("kernel_size", ())) != (3, 3) or int(cfg.get("depth_multiplier", 1)) != 1:
-            return None
-        if cfg.get("data_format", "channels_last") != "channels_last":
-            return None
-        if tuple(cfg.get("dilation_rate", (1, 1))) != (1, 1) or not _stride_1_or_2(cfg):
-            return None
-        return DEPTHWISE
-    return None
-
-
-def is_prunable_conv(layer: keras.layers.Layer) -> bool:
-    """True for the 3x3 dense (ungrouped, undilated) convolutions the delegate can run."""
-    return layer_kind(layer) == CONV3X3
+    cfg = layer.get_config()
+    if int(cfg.get("groups", 1)) != 1 or cfg.get("data_format", "channels_last") != "channels_last":
+        return None
+    size = tuple(int(k) for k in cfg.get("kernel_size", ()))
+    dilation = tuple(int(d) for d in cfg.get("dilation_rate", (1, 1)))
+    # Stricter than the delegate for a 1x1 conv (which it runs at any dilation): the
+    # converter has always left dilated layers dense, and a dilated 1x1 conv is rare.
+    if len(size) != 2 or dilation != (1, 1):
+        return None
+    return kind_of(op, (size[0], size[1]), strides=tuple(cfg.get("strides", (1, 1))), depth_multiplier=multiplier)
 
 
 def _consumers(model: keras.Model, layer: keras.layers.Layer) -> list[keras.layers.Layer]:
