@@ -25,7 +25,7 @@ from patternlite.converter.graph import (  # noqa: E402
     layer_kind,
     resolve_kinds,
 )
-from patternlite.converter.solvers.admm import LayerProblem, solve_layer  # noqa: E402
+from patternlite.converter.solvers.conv import LayerProblem, solve_layer  # noqa: E402
 from patternlite.converter.solvers.depthwise import DepthwiseProblem, solve_depthwise  # noqa: E402
 from patternlite.converter.solvers.patterns import all_candidates, masks_matrix  # noqa: E402
 from patternlite.converter.solvers.projection import kept_count, project_depthwise, project_pointwise  # noqa: E402

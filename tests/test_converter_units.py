@@ -15,8 +15,8 @@ pytest.importorskip("tensorflow")
 from patternlite.converter.cli import keep_arg, masks_path_for, patterns_arg  # noqa: E402
 from patternlite.converter.errors import ConverterError, OutputPathError  # noqa: E402
 from patternlite.converter.export.io import atomic_path, check_output, load_masks, save_masks  # noqa: E402
-from patternlite.converter.solvers.admm import LayerProblem, solve_layer  # noqa: E402
 from patternlite.converter.solvers.allocation import allocate  # noqa: E402
+from patternlite.converter.solvers.conv import LayerProblem, solve_layer  # noqa: E402
 from patternlite.converter.solvers.patterns import (  # noqa: E402
     all_candidates,
     check_library,

@@ -37,8 +37,9 @@ from patternlite.converter.graph import (
 )
 from patternlite.converter.progress import progress_bar
 from patternlite.converter.report import LayerReport, format_table
-from patternlite.converter.solvers.admm import LayerSolution, solve_layer
+from patternlite.converter.solvers.admm import LayerSolution
 from patternlite.converter.solvers.allocation import ALLOCATIONS, Allocation, sensitivity_allocation
+from patternlite.converter.solvers.conv import solve_layer
 from patternlite.converter.solvers.depthwise import apply_depthwise_weights, build_depthwise_problem, solve_depthwise
 from patternlite.converter.solvers.layer_problem import apply_weights, bn_scale, build_problem, forward, output_pixels
 from patternlite.converter.solvers.patterns import all_candidates, check_library, resolve_library

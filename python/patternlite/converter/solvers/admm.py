@@ -1,181 +1,116 @@
-"""The layer solver: ADMM on a least-squares reconstruction objective, then a masked refit.
+"""The ADMM core shared by every kind's layer solver: the rho schedule, the Z/U updates,
+the stopping test and the choice of support, around a kind's own W-step and projection.
 
-For one conv, unfold its inputs into patch rows ``P`` (pruned network's inputs)
-and ``Q`` (original network's inputs), append a ones column for the bias, and
-minimise ``|| P W - Q W0 ||^2`` over ``W`` whose kernel part lies in the
-pattern + connectivity set ``S``. Everything only needs the Gram matrices
-``P'P``, ``P'Q`` and ``Q'Q``, which are small ((9I+1)^2), so each ADMM step
-costs one Cholesky solve:
+Each layer minimises a least-squares reconstruction error ``f(W)`` over weights
+whose kernel part lies in the kind's structured set ``S`` (a library pattern per
+kernel, a block of shared inputs, a pattern per block of channels):
 
-    W  <- argmin  f(W) + rho/2 ||W - Z + U||^2     (linear solve)
-    Z  <- proj_S(W + U)                            (see projection.py)
-    U  <- U + W - Z
+    W  <- argmin  f(W) + rho/2 ||W - Z + U||^2     (the kind's linear solve)
+    Z  <- proj_S(W + U)                            (the kind's projection, projection.py)
+    U  <- U + W - Z                                (the bias is unconstrained: no U there)
 
-``rho`` grows geometrically so the iterate is pulled into ``S`` gradually.
-The final support is then fixed and the kept weights (and the bias) refitted
-exactly, which is where most of the accuracy is recovered.
+``rho`` grows geometrically, relative to the typical input energy behind one
+weight, so the iterate is pulled into ``S`` gradually. The loop stops once the
+primal residual ||W - Z|| / ||Z|| of the kernel part falls below the tolerance:
+W then already satisfies the constraints, and more iterations cannot move the
+support. The final support is then fixed and the kept weights (and the bias)
+refitted exactly, which is where most of the accuracy is recovered; ADMM being a
+heuristic on a non-convex set, the plain projection's support is kept instead
+when it refits better.
 
-The same solver serves 1x1 convs: their patch rows are the input pixels
-themselves (``I`` columns), and the Z-step is the block projection of
-``projection.project_pointwise`` (pass it as ``projector``). Depthwise convs are
-``C`` independent 10-variable problems and have their own batched solver
-(``solvers/depthwise.py``).
+The kinds differ only in the layout of ``W`` and how the W-step solves: one
+``(n+1)``-variable system per output channel for 3x3 and 1x1 convs (``conv.py``),
+``C`` batched 10-variable systems for a depthwise conv (``depthwise.py``). They
+hand the core an :class:`AdmmSteps`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.linalg as sla
 
-from patternlite.converter.solvers.projection import Projection, project
+from patternlite.converter.solvers.projection import Projection
 
 F64 = npt.NDArray[np.float64]
 
-
-@dataclass
-class LayerProblem:
-    """Gram statistics of one conv's reconstruction problem (bias row last)."""
-
-    gpp: F64  # P'P, (n+1, n+1)
-    gpq: F64  # P'Q
-    gqq: F64  # Q'Q
-    w0: F64  # original weights incl. bias row, (n+1, O), already scaled per output channel
-    kernel_shape: tuple[int, int, int, int]  # (3, 3, I, O), or (1, 1, I, O) for a 1x1 conv
-
-    def error(self, w: F64) -> float:
-        """Relative squared reconstruction error of weights ``w`` (same layout as ``w0``)."""
-        c = self.gpq @ self.w0
-        target = float(np.sum(self.w0 * (self.gqq @ self.w0)))
-        err = float(np.sum(w * (self.gpp @ w)) - 2 * np.sum(w * c)) + target
-        return max(err, 0.0) / max(target, 1e-30)
+# Ridge towards the pretrained weights, in units of the input energy (see ``conv.refit``).
+PRIOR = 1e-2
 
 
 @dataclass
 class LayerSolution:
-    weights: F64  # (n+1, O) incl. bias row
+    weights: F64  # the solved weights, bias included, in the kind's layout
     projection: Projection
     error_projection: float  # relative error of plain projection of the original weights
     error: float  # relative error of the solution
 
 
-def _kernel(w: F64, shape: tuple[int, int, int, int]) -> npt.NDArray[np.float32]:
-    return w[:-1].reshape(shape).astype(np.float32)
+@dataclass(frozen=True)
+class AdmmSettings:
+    """The schedule of one solve: ``iterations`` at most, rho from ``rho_start`` to ``rho_end``
+    (in units of the input energy), stopping at a relative primal residual of ``tolerance``."""
+
+    iterations: int = 30
+    rho_start: float = 1e-3
+    rho_end: float = 1.0
+    tolerance: float = 1e-5
 
 
-def _solve_spd(a: F64, b: F64) -> F64:
-    try:
-        return np.asarray(sla.cho_solve(sla.cho_factor(a, lower=True, check_finite=False), b))
-    except np.linalg.LinAlgError:
-        return np.asarray(np.linalg.lstsq(a, b, rcond=None)[0])
+@dataclass(frozen=True)
+class AdmmSteps:
+    """What one kind gives the core, all in its own layout of ``W`` (kernel and bias).
 
-
-def refit(problem: LayerProblem, mask: npt.NDArray[np.bool_], ridge: float) -> F64:
-    """Least-squares refit of the kept weights and the bias, support fixed by ``mask`` (the kernel's shape).
-
-    The ridge pulls towards the original weights, not towards zero: an input
-    channel that synthetic inputs never excite (dead after a ReLU) carries no
-    information in the Grams, and must keep its pretrained weights rather than
-    be silently zeroed. Output channels with the same support (a 1x1 conv's
-    block) share one factorisation.
+    ``w_step(rho, z_minus_u)`` solves the W-step; ``project(v)`` projects the kernel part
+    of ``v`` onto the kind's set; ``with_bias(p, v)`` is the projection's kernel with
+    ``v``'s bias (the Z iterate); ``kernel(x)`` the kernel part of ``x`` (for the
+    residual); ``constrained`` is 1 where ``W`` is constrained and 0 at the bias, broadcast
+    against ``W`` in the U update; ``refit(mask)`` refits the weights on a fixed support;
+    ``error(w)`` is the relative reconstruction error; ``finish(p, w)`` is the final
+    weights and projection of the chosen support.
     """
-    a = problem.gpp
-    c = problem.gpq @ problem.w0 + ridge * problem.w0
-    n1, o_ch = c.shape
-    keep_rows = np.concatenate([mask.reshape(n1 - 1, o_ch), np.ones((1, o_ch), bool)])
-    w = np.zeros_like(c)
-    supports, group = np.unique(keep_rows.T, axis=0, return_inverse=True)
-    for g, support in enumerate(supports):
-        idx = np.flatnonzero(support)
-        cols = np.flatnonzero(group.reshape(-1) == g)
-        sub = a[np.ix_(idx, idx)] + ridge * np.eye(len(idx))
-        w[np.ix_(idx, cols)] = _solve_spd(sub, c[np.ix_(idx, cols)])
-    return w
+
+    w0: F64
+    scale: float
+    w_step: Callable[[float, F64], F64]
+    project: Callable[[F64], Projection]
+    with_bias: Callable[[Projection, F64], F64]
+    kernel: Callable[[F64], F64]
+    constrained: npt.NDArray[Any]
+    refit: Callable[[npt.NDArray[np.bool_]], F64]
+    error: Callable[[F64], float]
+    finish: Callable[[Projection, F64], tuple[F64, Projection]]
 
 
-# Ridge towards the pretrained weights, in units of the input energy (see ``refit``).
-PRIOR = 1e-2
+def solve(steps: AdmmSteps, settings: AdmmSettings) -> LayerSolution:
+    """ADMM from the original weights ``steps.w0``, then the refit of the better support."""
+    plain = steps.project(steps.w0)
+    w_plain = steps.with_bias(plain, steps.w0)
+    error_projection = steps.error(w_plain)
 
-
-def input_energy(problem: LayerProblem) -> float:
-    """The typical input energy behind one weight (mean Gram diagonal): the unit of rho and the ridge."""
-    return float(np.mean(np.diag(problem.gpp))) or 1.0
-
-
-def solve_layer(
-    problem: LayerProblem,
-    library: Sequence[int],
-    keep: float,
-    *,
-    iterations: int = 30,
-    rho_start: float = 1e-3,
-    rho_end: float = 1.0,
-    prior: float = PRIOR,
-    metric: bool = False,
-    tolerance: float = 1e-5,
-    projector: Callable[[npt.NDArray[np.float32]], Projection] | None = None,
-) -> LayerSolution:
-    """ADMM + refit for one layer; returns weights whose kernel part follows ``library``.
-
-    Stops early once the primal residual ||W - Z|| / ||Z|| falls below ``tolerance``:
-    W already satisfies the constraints, so more iterations cannot move the support.
-    ``projector`` (optional) replaces the 3x3 pattern projection as the Z-step, e.g.
-    the block projection of a 1x1 conv; ``metric`` applies to the 3x3 projection only.
-    """
-    shape = problem.kernel_shape
-    a = problem.gpp
-    scale = input_energy(problem)  # rho is relative to the typical input energy
-    n1 = a.shape[0]
-    # The bias row is unconstrained, so it carries no penalty term.
-    pen = np.ones(n1)
-    if metric:
-        pen[:-1] = np.maximum(np.diag(a)[:-1] / scale, 1e-6)
-    pen[-1] = 0.0
-    ridge = prior * scale
-    c = problem.gpq @ problem.w0 + ridge * problem.w0
-
-    # ``metric``: ADMM in the Gram-diagonal metric (input energy behind each weight). Off by
-    # default: on ResNet-20 at keep 0.5 it scored 74.6% against 76.6% for the plain metric,
-    # since synthetic inputs make a poor judge of which input channels are loud.
-    diag = np.diag(a)[:-1]
-    taps = (diag / (float(diag.mean()) or 1.0)).reshape(shape[:3]) if metric and projector is None else None
-
-    def project_z(kernel: npt.NDArray[np.float32]) -> Projection:
-        if projector is not None:
-            return projector(kernel)
-        return project(kernel, library, keep, tap_weights=taps)
-
-    plain = project_z(_kernel(problem.w0, shape))
-    w_plain = np.concatenate([plain.kernel.reshape(n1 - 1, -1), problem.w0[-1:]]).astype(np.float64)
-    error_projection = problem.error(w_plain)
-
-    w = problem.w0.copy()
-    z_proj = plain
-    z = w_plain.copy()
+    w = steps.w0.copy()
+    z_proj, z = plain, w_plain.copy()
     u = np.zeros_like(w)
-    for k in range(iterations):
-        t = k / max(iterations - 1, 1)
-        rho = scale * rho_start * (rho_end / rho_start) ** t
-        lhs = a + np.diag(rho * pen + ridge)
-        w = _solve_spd(lhs, c + rho * pen[:, None] * (z - u))
-        z_proj = project_z(_kernel(w + u, shape))
-        z = np.concatenate([z_proj.kernel.reshape(n1 - 1, -1), (w + u)[-1:]]).astype(np.float64)
-        u = u + (w - z) * (pen > 0)[:, None]
-        if np.linalg.norm((w - z)[:-1]) <= tolerance * max(float(np.linalg.norm(z[:-1])), 1e-12):
+    n = settings.iterations
+    for k in range(n):
+        t = k / max(n - 1, 1)
+        rho = steps.scale * settings.rho_start * (settings.rho_end / settings.rho_start) ** t
+        w = steps.w_step(rho, z - u)
+        v = w + u
+        z_proj = steps.project(v)
+        z = steps.with_bias(z_proj, v)
+        u = u + (w - z) * steps.constrained
+        residual = float(np.linalg.norm(steps.kernel(w - z)))
+        if residual <= settings.tolerance * max(float(np.linalg.norm(steps.kernel(z))), 1e-12):
             break
 
-    candidates = [(z_proj, refit(problem, z_proj.mask, ridge))]
-    # ADMM is a heuristic on a non-convex set: keep the plain projection's support if it refits better.
-    candidates.append((plain, refit(problem, plain.mask, ridge)))
-    errors = [problem.error(wc) for _, wc in candidates]
-    best = int(np.argmin(errors))
-    proj, w_best = candidates[best]
-    kernel = (w_best[:-1].reshape(shape) * proj.mask).astype(np.float64)
-    w_best = np.concatenate([kernel.reshape(n1 - 1, -1), w_best[-1:]])
-    final = Projection(kernel=kernel.astype(np.float32), mask=proj.mask, assignment=proj.assignment)
+    candidates = [(p, steps.refit(p.mask)) for p in (z_proj, plain)]
+    errors = [steps.error(wc) for _, wc in candidates]
+    chosen, w_best = candidates[int(np.argmin(errors))]
+    weights, final = steps.finish(chosen, w_best)
     return LayerSolution(
-        weights=w_best, projection=final, error_projection=error_projection, error=problem.error(w_best)
+        weights=weights, projection=final, error_projection=error_projection, error=steps.error(weights)
     )

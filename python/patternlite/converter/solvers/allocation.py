@@ -38,7 +38,8 @@ import tensorflow as tf
 
 from patternlite.converter.graph import ConvInfo, find_convs, with_logits
 from patternlite.converter.progress import progress_bar
-from patternlite.converter.solvers.admm import PRIOR, input_energy, refit
+from patternlite.converter.solvers.admm import PRIOR
+from patternlite.converter.solvers.conv import input_energy, refit
 from patternlite.converter.solvers.layer_problem import apply_weights, build_problem, forward
 from patternlite.converter.solvers.projection import kept_count, project
 

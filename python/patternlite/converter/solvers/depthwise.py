@@ -1,12 +1,12 @@
 """The layer solver for a 3x3 depthwise conv: ``C`` independent 9-tap least-squares problems, one ADMM.
 
 Output channel ``c`` of a depthwise conv (depth multiplier 1) reads input channel
-``c`` only, so the reconstruction objective ``||P W - Q W0||^2`` of ``admm.py``
+``c`` only, so the reconstruction objective ``||P W - Q W0||^2`` of ``conv.py``
 splits into ``C`` problems of 9 taps plus a bias, 10 variables each. They are
 coupled only through the constraint: a block of ``CHANNEL_BLOCK`` channels
 shares one library pattern (the delegate runs a block's channels in the lanes of
 one vector), and with ``keep`` < 1 whole channels are pruned. ADMM handles that
-as it does for a full conv: the W-step is ``C`` batched 10x10 solves, the Z-step
+as it does for a full conv (the core of ``admm.py``): the W-step is ``C`` batched 10x10 solves, the Z-step
 is :func:`projection.project_depthwise`; then the support is fixed and each
 channel's kept taps and bias are refitted, with the same ridge towards the
 pretrained weights. Keeping ``C`` small Grams instead of one ``(9C+1)^2`` matrix
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from patternlite.converter.graph import ConvInfo
-from patternlite.converter.solvers.admm import PRIOR, LayerSolution
+from patternlite.converter.solvers.admm import PRIOR, AdmmSettings, AdmmSteps, LayerSolution, solve
 from patternlite.converter.solvers.layer_problem import patches, write_bias
 from patternlite.converter.solvers.projection import Projection, project_depthwise
 
@@ -111,7 +111,7 @@ def _solve_batched(a: F64, b: F64) -> F64:
 def refit_depthwise(problem: DepthwiseProblem, mask: npt.NDArray[np.bool_], ridge: float) -> F64:
     """Least-squares refit of each channel's kept taps and its bias, support fixed by ``mask`` (3, 3, C, 1).
 
-    As ``admm.refit``: the ridge pulls towards the pretrained weights. A pruned
+    As ``conv.refit``: the ridge pulls towards the pretrained weights. A pruned
     channel keeps only its bias, which still absorbs its mean output.
     """
     a = problem.gpp
@@ -138,7 +138,7 @@ def solve_depthwise(
     prior: float = PRIOR,
     tolerance: float = 1e-5,
 ) -> LayerSolution:
-    """ADMM + refit for one depthwise layer (the schedule and the choice of support as ``admm.solve_layer``).
+    """ADMM + refit for one depthwise layer (the core of ``admm.py``, as for ``conv.solve_layer``).
 
     Returns weights (C, 10) in scaled units whose taps follow one library pattern
     per block of channels, with ``keep`` of the channels kept.
@@ -151,35 +151,26 @@ def solve_depthwise(
     pen[-1] = 0.0  # the bias is unconstrained
     c = np.einsum("ckl,cl->ck", problem.gpq, problem.w0) + ridge * problem.w0
 
-    def proj(w: F64) -> Projection:
-        return project_depthwise(_kernel(w, shape), library, keep)
+    def w_step(rho: float, z_minus_u: F64) -> F64:
+        return _solve_batched(a + np.diag(rho * pen + ridge), c + rho * pen * z_minus_u)
 
-    plain = proj(problem.w0)
-    w_plain = _with_bias(plain.kernel, problem.w0[:, -1])
-    error_projection = problem.error(w_plain)
+    def finish(chosen: Projection, w_best: F64) -> tuple[F64, Projection]:
+        w_out = np.concatenate([w_best[:, :_TAPS] * (_rows(chosen.mask) > 0), w_best[:, -1:]], axis=1)
+        return w_out, Projection(kernel=_kernel(w_out, shape), mask=chosen.mask, assignment=chosen.assignment)
 
-    w = problem.w0.copy()
-    z_proj, z = plain, w_plain.copy()
-    u = np.zeros_like(w)
-    for k in range(iterations):
-        t = k / max(iterations - 1, 1)
-        rho = scale * rho_start * (rho_end / rho_start) ** t
-        w = _solve_batched(a + np.diag(rho * pen + ridge), c + rho * pen * (z - u))
-        z_proj = proj(w + u)
-        z = _with_bias(z_proj.kernel, (w + u)[:, -1])
-        u = u + (w - z) * pen
-        if np.linalg.norm((w - z)[:, :_TAPS]) <= tolerance * max(float(np.linalg.norm(z[:, :_TAPS])), 1e-12):
-            break
-
-    # ADMM is a heuristic on a non-convex set: keep the plain projection's support if it refits better.
-    candidates = [(p, refit_depthwise(problem, p.mask, ridge)) for p in (z_proj, plain)]
-    errors = [problem.error(wc) for _, wc in candidates]
-    chosen, w_best = candidates[int(np.argmin(errors))]
-    w_best = np.concatenate([w_best[:, :_TAPS] * (_rows(chosen.mask) > 0), w_best[:, -1:]], axis=1)
-    final = Projection(kernel=_kernel(w_best, shape), mask=chosen.mask, assignment=chosen.assignment)
-    return LayerSolution(
-        weights=w_best, projection=final, error_projection=error_projection, error=problem.error(w_best)
+    steps = AdmmSteps(
+        w0=problem.w0,
+        scale=scale,
+        w_step=w_step,
+        project=lambda v: project_depthwise(_kernel(v, shape), library, keep),
+        with_bias=lambda p, v: _with_bias(p.kernel, v[:, -1]),
+        kernel=lambda x: x[:, :_TAPS],
+        constrained=pen,
+        refit=lambda mask: refit_depthwise(problem, mask, ridge),
+        error=problem.error,
+        finish=finish,
     )
+    return solve(steps, AdmmSettings(iterations, rho_start, rho_end, tolerance))
 
 
 def apply_depthwise_weights(conv: ConvInfo, weights: F64, scale: F64, mask: npt.NDArray[np.bool_]) -> None:

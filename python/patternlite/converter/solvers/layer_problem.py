@@ -1,7 +1,7 @@
 """One conv's least-squares reconstruction problem: building it from activations, and writing
 solved weights back into the Keras layers.
 
-The solver (``admm.py``) works in BN-folded units: each output channel is scaled
+The solvers (``conv.py``, ``depthwise.py``) work in BN-folded units: each output channel is scaled
 by the following BatchNorm's ``|gamma| / sqrt(var + eps)``, so an error counts as
 much as it will after the fold the TFLite converter does. ``apply_weights`` undoes
 the scaling and puts the bias change where the layer can hold it.
@@ -15,7 +15,7 @@ import numpy.typing as npt
 import tensorflow as tf
 
 from patternlite.converter.graph import ConvInfo
-from patternlite.converter.solvers.admm import LayerProblem
+from patternlite.converter.solvers.conv import LayerProblem
 
 # Patch rows sampled per layer for the Gram matrices: plenty for (9I+1)-dimensional statistics.
 _MAX_ROWS = 200_000
