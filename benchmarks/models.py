@@ -160,8 +160,3 @@ def conv3x3_layers(model: Any) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def conv_flops(ho: int, wo: int, nonzero_weights: int) -> int:
-    """FLOPs of a conv as 2 x MACs; dense = ho*wo*cout*cin*9 weights, pruned = the non-zeros."""
-    return 2 * ho * wo * nonzero_weights

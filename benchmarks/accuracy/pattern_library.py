@@ -5,7 +5,7 @@ P, no data) and scores top-1 on the 500 lossless dev images. The delegate runs a
 mask at the same speed, so a larger library costs nothing at run time; it only changes
 how closely each kernel can keep its largest weights.
 
-    python -m benchmarks.pattern_library --model resnet8 --patterns 8,16,56 --keeps 1.0
+    python -m benchmarks.accuracy.pattern_library --model resnet8 --patterns 8,16,56 --keeps 1.0
 
 writes benchmarks/results/patterns-<date>-<host>-<model>.json and .md. Exits 2 with one
 line when ``../shared`` (or $PATTERNLITE_SHARED) is missing.
@@ -13,7 +13,7 @@ line when ``../shared`` (or $PATTERNLITE_SHARED) is missing.
 The other side of the trade, speed: each extra pattern is another group of kernels per
 input channel for the kernel to switch to, so a larger library is slower.
 
-    python -m benchmarks.pattern_library --speed resnet20 --patterns 8,16,56 --keeps 1.0,0.5
+    python -m benchmarks.accuracy.pattern_library --speed resnet20 --patterns 8,16,56 --keeps 1.0,0.5
 
 times a benchmark model (random weights, `magnitude` pruning at each size) under the
 delegate at 1 thread, the sizes' invocations alternating, and writes
@@ -36,9 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from benchmarks.accuracy import MODELS, shared_dir, top1
-
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks.accuracy.common import MODELS, REPO, shared_dir, top1
 
 
 def render(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -47,7 +45,8 @@ def render(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         "",
         f"Data-free `prune(keep=K, patterns=P, preset={meta['preset']!r})`, no data; top-1 on the 500 lossless "
         "CIFAR-10 dev images (95% margin about +-2.5 points, so read differences under ~3 points as even). "
-        f"Dense model: {meta['dense']:.1%}. Command: `python -m benchmarks.pattern_library {meta['command']}`.",
+        f"Dense model: {meta['dense']:.1%}. "
+        f"Command: `python -m benchmarks.accuracy.pattern_library {meta['command']}`.",
         "",
         "| keep | patterns | top-1 | lost (points) | layer-wise stage: mean relative output error | prune time (s) |",
         "|---|---|---|---|---|---|",
@@ -89,7 +88,7 @@ def speed(model: str, sizes: list[int], keeps: list[float], reps: int, out: Path
         f"# Pattern library size and delegate speed, {model}, {stamp}, {host}",
         "",
         f"Random weights, `magnitude` pruning at each library size, 1 thread, median of {reps} alternating "
-        f"invocations. Command: `python -m benchmarks.pattern_library --speed {model} "
+        f"invocations. Command: `python -m benchmarks.accuracy.pattern_library --speed {model} "
         f"--patterns {','.join(map(str, sizes))} --keeps {','.join(f'{k:g}' for k in keeps)}`.",
         "",
         "| keep | patterns | ms | vs the smallest library |",

@@ -14,7 +14,7 @@ Scored on the 500 lossless dev images (absolute top-1, +-2.5 points) and the
 4,500 JPEG dev images (comparisons only). The data-free models are cached in
 benchmarks/.cache/accuracy/ so an interrupted run resumes.
 
-    PATTERNLITE_SHARED=../shared python benchmarks/accuracy.py
+    PATTERNLITE_SHARED=../shared python -m benchmarks.accuracy.run
 
 writes benchmarks/results/accuracy-<date>-<host>[-tag].json and .md. Exits 2
 (with one line) when the shared material is absent.
@@ -23,11 +23,9 @@ writes benchmarks/results/accuracy-<date>-<host>[-tag].json and .md. Exits 2
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
-import socket
 import sys
 import time
 from pathlib import Path
@@ -37,31 +35,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run as a script: `benchmarks.*` must import (mobilenet_cifar)
-# Shared pretrained models; "mobilenet" is trained here (benchmarks/mobilenet_cifar.py).
-MODELS = {"resnet20": "resnet20_cifar10.keras", "resnet8": "mlperf_tiny_resnet8.h5", "mobilenet": None}
+from benchmarks.accuracy.common import MODELS, REPO, dev_sets, results_base, shared_dir, top1
+
 # The client-stage targets (points below the dense model on the lossless images, at the longest budget).
 TARGETS = {0.5: 0.5, 0.28: 1.5}
-
-
-def shared_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("PATTERNLITE_SHARED", REPO.parent / "shared")).resolve()
-
-
-def dev_sets(shared: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The 500 lossless dev images and the 4,500 JPEG ones (float32), each with its labels."""
-    lossless = np.load(shared / "data" / "cifar10_dev_lossless.npz")
-    jpeg = np.load(shared / "data" / "cifar10_dev_jpeg_q75.npz")
-    return lossless["images"].astype(np.float32), lossless["labels"], jpeg["images"].astype(np.float32), jpeg["labels"]
-
-
-def results_base(out: Path, prefix: str, tag: str) -> tuple[Path, str, str]:
-    """``out/<prefix>-<date>-<host>[-<tag>]`` (the .json and .md share it), the date and the host."""
-    host = socket.gethostname()
-    stamp = dt.date.today().isoformat()
-    out.mkdir(parents=True, exist_ok=True)
-    return out / f"{prefix}-{stamp}-{host}{('-' + tag) if tag else ''}", stamp, host
 
 
 def load_dense(name: str, shared: Path, cache: Path, train_minutes: float) -> Any:
@@ -69,14 +46,10 @@ def load_dense(name: str, shared: Path, cache: Path, train_minutes: float) -> An
     import keras
 
     if MODELS[name] is None:
-        from benchmarks.mobilenet_cifar import trained
+        from benchmarks.accuracy.mobilenet_cifar import trained
 
         return trained(shared, cache, train_minutes)
     return keras.models.load_model(shared / "models" / str(MODELS[name]), compile=False)
-
-
-def top1(model: Any, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(model.predict(x, batch_size=250, verbose=0), axis=1) == y))
 
 
 def _pct(v: float | None) -> str:
@@ -114,7 +87,7 @@ def render(meta: dict[str, Any], rows: list[dict[str, Any]], command: str) -> st
         "`met` compares the longest client budget with the dense model on the lossless images "
         "(points lost in brackets; the 500-image margin is about +-2.5 points).",
         "",
-        f"Reproduce: `PATTERNLITE_SHARED=../shared python benchmarks/accuracy.py {command}`",
+        f"Reproduce: `PATTERNLITE_SHARED=../shared python -m benchmarks.accuracy.run {command}`",
     ]
     return "\n".join(lines) + "\n"
 
@@ -174,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             "with the fine-tuned dense column only). Fine-tuned dense: the dense model, same recipe, same "
             f"data, {max(minutes):g} min."
             + (
-                f" mobilenet: MobileNetV2-style (benchmarks/mobilenet_cifar.py), trained {args.train_minutes:g} min "
+                " mobilenet: MobileNetV2-style (benchmarks/accuracy/mobilenet_cifar.py), "
+                f"trained {args.train_minutes:g} min "
                 "on the same 10,000 client images (no pretrained MobileNet is shared); keep K applies to its 1x1 "
                 "convs, its depthwise convs get patterns only (keep 1.0: patterns only, 1x1 convs untouched)."
                 if "mobilenet" in args.models.split(",")

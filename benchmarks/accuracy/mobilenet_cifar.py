@@ -9,7 +9,7 @@ are) for a few minutes on the CPU. Its dense accuracy is therefore far below
 a MobileNet trained on all of CIFAR-10; what the benchmark measures is how
 much of it each stage keeps.
 
-    PATTERNLITE_SHARED=../shared python -m benchmarks.mobilenet_cifar --minutes 8
+    PATTERNLITE_SHARED=../shared python -m benchmarks.accuracy.mobilenet_cifar --minutes 8
 
 caches the model in benchmarks/.cache/accuracy/mobilenet_cifar-<minutes>min.keras.
 """
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks.accuracy.common import REPO, dev_sets, shared_dir, top1
+
 # (expansion, output channels, blocks, first stride): MobileNetV2's stages, narrowed for 32x32.
 STAGES = [(1, 16, 1, 1), (4, 24, 2, 2), (4, 32, 3, 2), (4, 64, 3, 2), (4, 96, 2, 1)]
 SEED = 0
@@ -125,8 +126,6 @@ def trained(shared: Path, cache: Path, minutes: float) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.accuracy import dev_sets, shared_dir, top1
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shared", help="the shared material folder (default $PATTERNLITE_SHARED or ../shared)")
     p.add_argument("--minutes", type=float, default=8.0)

@@ -6,13 +6,13 @@ same seed, preset and budget:
 * ``fixed``: today's default, one set of BatchNorm-matched images made up
   front, then layer-wise ADMM and distillation on that set;
 * ``growing``: the same, but distillation spends ``--share`` of its time adding
-  adversarial images to the pool (CMI-style, ``converter/pool_growth.py``).
+  adversarial images to the pool (CMI-style, ``patternlite.converter.synthesis.pool_growth``).
 
 Both obey the same ``--budget``, so the comparison is at equal wall time.
 Scored on the 500 lossless dev images (absolute, +-2.5 points) and the 4,500
 JPEG dev images (lower noise, for comparing the two variants).
 
-    PATTERNLITE_SHARED=../shared python benchmarks/datafree_synthesis.py --budget 5
+    PATTERNLITE_SHARED=../shared python -m benchmarks.accuracy.datafree_synthesis --budget 5
 
 writes benchmarks/results/datafree-synthesis-<date>-<host>[-tag].json and .md.
 Exits 2 (with one line) when the shared material is absent.
@@ -30,9 +30,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.accuracy import MODELS, REPO, dev_sets, results_base, shared_dir, top1  # noqa: E402
+from benchmarks.accuracy.common import MODELS, REPO, dev_sets, results_base, shared_dir, top1  # noqa: E402
 
 
 def render(meta: dict[str, Any], rows: list[dict[str, Any]], command: str) -> str:
@@ -51,7 +49,8 @@ def render(meta: dict[str, Any], rows: list[dict[str, Any]], command: str) -> st
             f"{r['lossless']:.1%} | {r['jpeg']:.1%} | {r['seconds']:.0f} | {r['distill_steps']} | "
             f"{r['pool_images']} ({r['grown_images']}) | {r['synthesis_seconds']:.0f} |"
         )
-    lines += ["", f"Reproduce: `PATTERNLITE_SHARED=../shared python benchmarks/datafree_synthesis.py {command}`"]
+    command = f"python -m benchmarks.accuracy.datafree_synthesis {command}"
+    lines += ["", f"Reproduce: `PATTERNLITE_SHARED=../shared {command}`"]
     return "\n".join(lines) + "\n"
 
 
