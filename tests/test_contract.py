@@ -7,6 +7,7 @@ from the spec with tomllib, independently of the generator.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import itertools
 import re
@@ -315,6 +316,87 @@ def test_no_hand_written_copies_left() -> None:
     py = (REPO / "python" / "patternlite" / "metadata.py").read_text(encoding="utf-8")
     for literal in ['b"PLTN"', '"<4sHH', '"<II"', "= 254"]:
         assert literal not in py, f"metadata.py spells out {literal}; use patternlite._contract"
+
+
+def _code_constants(tree: ast.AST) -> list[ast.Constant]:
+    """The constants of ``tree`` that are code: docstrings and other bare strings left out."""
+    bare = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and id(n) not in bare]
+
+
+def _python_offenders(spec: dict[str, Any]) -> list[str]:
+    kinds = {k["name"] for k in spec["metadata"]["kind"]}
+    pruned, magic = spec["metadata"]["pruned"], spec["metadata"]["magic"]
+    taps = spec["pattern"]["kernel_size"] ** 2
+    found = []
+    package = REPO / "python" / "patternlite"
+    converter = package / "converter"
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "_contract.py":
+            continue
+        in_converter = converter in path.parents
+        rel = path.relative_to(REPO)
+        for c in _code_constants(ast.parse(path.read_text(encoding="utf-8"))):
+            v = c.value
+            if isinstance(v, str) and v in kinds:
+                found.append(f"{rel}:{c.lineno}: kind name {v!r} (KINDS / KIND_* in patternlite._contract)")
+            elif isinstance(v, (str, bytes)) and v in (magic, magic.encode()):
+                found.append(f"{rel}:{c.lineno}: the magic {v!r} (MAGIC)")
+            elif type(v) is int and v == pruned:
+                found.append(f"{rel}:{c.lineno}: {v} (PRUNED)")
+            elif in_converter and type(v) is int and v == taps:
+                found.append(f"{rel}:{c.lineno}: {v} taps (KERNEL_TAPS)")
+    return found
+
+
+_CXX_COMMENT = re.compile(r'//[^\n]*|/\*.*?\*/|("(?:\\.|[^"\\\n])*")', re.S)
+
+
+def _strip_cxx_comments(text: str) -> str:
+    """``text`` with its comments blanked (string literals kept, line numbers kept)."""
+    return _CXX_COMMENT.sub(lambda m: m.group(1) or re.sub(r"[^\n]", " ", m.group(0)), text)
+
+
+def _cxx_offenders(spec: dict[str, Any]) -> list[str]:
+    names = [k["name"] for k in spec["metadata"]["kind"]] + [spec["metadata"]["magic"], spec["metadata"]["name"]]
+    block = spec["structure"]["channel_block"]
+    taps = spec["pattern"]["kernel_size"] ** 2
+    banned = [
+        (
+            re.compile("|".join(re.escape(f'"{n}"') for n in names)),
+            "a name the contract owns (kKindNames, kMagic, ...)",
+        ),
+        (re.compile(r"(?:[=!]=|=)\s*(?:0xFF|0xff|255)\b"), "the pruned marker (kPrunedKernel)"),
+        (re.compile(rf"\*\s*{taps}\b|\b{taps}\s*\*"), f"{taps} taps (kKernelTaps)"),
+        (re.compile(rf'"[^"\n]*\bof {block}\b[^"\n]*"'), f"the channel block {block} (kChannelBlock)"),
+    ]
+    skip = {"contract_generated.h", "pattern_masks.inc"}
+    found = []
+    for path in sorted((REPO / "delegate").rglob("*")):
+        if path.suffix not in {".h", ".cc", ".inc"} or path.name in skip:
+            continue
+        lines = _strip_cxx_comments(path.read_text(encoding="utf-8")).splitlines()
+        for number, line in enumerate(lines, 1):
+            for pattern, what in banned:
+                if pattern.search(line):
+                    found.append(f"{path.relative_to(REPO)}:{number}: {what}: {line.strip()[:80]}")
+    return found
+
+
+def test_no_contract_literals_in_the_converter_and_the_delegate(spec: dict[str, Any]) -> None:
+    """The kind names, the magic, PRUNED, the 9 taps and the channel block come from the contract."""
+    found = _python_offenders(spec) + _cxx_offenders(spec)
+    assert not found, "spell these through the generated contract:\n" + "\n".join(found)
+
+
+def test_the_literal_guard_finds_what_it_bans(spec: dict[str, Any]) -> None:
+    """The guard's own patterns fire on the forms they ban, and not inside comments or docstrings."""
+    tree = ast.parse('"""conv3x3"""\nKIND = "pointwise"\nX = 255\n# "depthwise3x3"\n')
+    assert [c.value for c in _code_constants(tree)] == ["pointwise", 255]
+    text = 'int a = 0xFF;  // "conv3x3"\n/* 9 * 2 */ auto s = "blocks of 16 filters";\nint t = o * 9 + 1;\n'
+    stripped = _strip_cxx_comments(text).splitlines()
+    assert '"conv3x3"' not in stripped[0] and "9 * 2" not in stripped[1]
+    assert '"blocks of 16 filters"' in stripped[1] and "o * 9" in stripped[2]
 
 
 # ---------------------------------------------------------------- the built library agrees
