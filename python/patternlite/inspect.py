@@ -30,8 +30,8 @@ from patternlite.metadata import (
     decode,
     mask_to_grid,
 )
-from patternlite.op_kinds import kind_value_of
-from patternlite.tflite_file import ConvOp, TensorInfo, TfliteFileError, TfliteModel
+from patternlite.op_kinds import tflite_kind_value
+from patternlite.tflite_file import TfliteFileError, TfliteModel
 
 # Multiply-accumulates per kept entry of a record, per output pixel: a kept 3x3 or
 # depthwise kernel runs its pattern's taps, a kept 1x1 weight one.
@@ -43,24 +43,6 @@ def _macs_per_output_pixel(shape: tuple[int, ...]) -> int:
     """Dense MACs per output pixel: O*KH*KW*I for a conv, KH*KW*C for a depthwise [1, KH, KW, C] filter."""
     o, kh, kw, i = shape
     return int(o * kh * kw * i)
-
-
-def op_kind(conv: ConvOp, ft: TensorInfo, in_shape: tuple[int, ...]) -> int | None:
-    """The metadata kind an op can carry, or None: the delegate's op-kind rule (``patternlite.op_kinds``).
-
-    A depthwise filter is [1, KH, KW, C * multiplier]: its multiplier is read off the
-    input's channels, as the delegate does, rather than trusted from the options.
-    """
-    shape = ft.shape
-    if len(shape) != 4:
-        return None
-    multiplier = 1
-    if conv.builtin == "DEPTHWISE_CONV_2D":
-        if shape[0] != 1:
-            return None
-        channels = in_shape[3] if len(in_shape) == 4 else 0
-        multiplier = shape[3] // channels if channels > 0 and shape[3] % channels == 0 else 0
-    return kind_value_of(conv.builtin, (shape[1], shape[2]), conv.stride, conv.dilation, multiplier)
 
 
 def _record_fits(record: LayerPatterns, kind: int | None, shape: tuple[int, ...]) -> str:
@@ -91,7 +73,7 @@ def inspect_model(path: str) -> dict[str, Any]:
         out_shape = model.tensors[conv.output].shape
         pixels = int(np.prod(out_shape[1:3])) if len(out_shape) == 4 else 0
         dense = pixels * _macs_per_output_pixel(ft.shape) if len(ft.shape) == 4 else 0
-        kind = op_kind(conv, ft, model.tensors[conv.input].shape)
+        kind = tflite_kind_value(model, conv)
         record = meta.layer(ft.name) if meta else None
         row: dict[str, Any] = {
             "op": conv.index,

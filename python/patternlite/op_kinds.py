@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from patternlite._contract import KIND_RULES, KindRule
+from patternlite.tflite_file import ConvOp, TfliteModel
 
-__all__ = ["KIND_RULES", "KindRule", "kind_of", "kind_value_of"]
+__all__ = ["KIND_RULES", "KindRule", "kind_of", "kind_value_of", "tflite_kind_value"]
 
 
 def _matches(
@@ -64,3 +65,22 @@ def kind_value_of(
         if _matches(rule, op, kernel, strides, dilation, depth_multiplier):
             return rule.value
     return None
+
+
+def tflite_kind_value(model: TfliteModel, conv: ConvOp) -> int | None:
+    """The kind value of a conv of a read ``.tflite`` (:func:`kind_value_of` on its filter and options), or None.
+
+    A depthwise filter is [1, KH, KW, C * multiplier]: its multiplier is read off the
+    input's channels, as the delegate does, rather than trusted from the options.
+    """
+    shape = model.tensors[conv.filter].shape
+    if len(shape) != 4:
+        return None
+    multiplier = 1
+    if conv.builtin == "DEPTHWISE_CONV_2D":
+        if shape[0] != 1:
+            return None
+        in_shape = model.tensors[conv.input].shape
+        channels = in_shape[3] if len(in_shape) == 4 else 0
+        multiplier = shape[3] // channels if channels > 0 and shape[3] % channels == 0 else 0
+    return kind_value_of(conv.builtin, (shape[1], shape[2]), conv.stride, conv.dilation, multiplier)

@@ -111,18 +111,21 @@ class TfliteModel:
     """The parts of a TFLite model patternlite reads."""
 
     data: bytes
-    tensors: list[TensorInfo] = field(default_factory=list)
+    tensors: list[TensorInfo] = field(default_factory=list)  # of the subgraph read
     convs: list[ConvOp] = field(default_factory=list)  # CONV_2D and DEPTHWISE_CONV_2D, in operator order
     operator_count: int = 0
+    subgraph: int = 0  # the subgraph read: 0, the primary one, unless asked
+    subgraph_count: int = 1
     _buffers: list[Table] = field(default_factory=list, repr=False)
     _metadata: dict[str, int] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> TfliteModel:
+    def from_bytes(cls, data: bytes, subgraph: int = 0) -> TfliteModel:
+        """The model's tables, the tensors and convs of subgraph ``subgraph`` (the primary one by default)."""
         if len(data) < 8 or data[4:8] != b"TFL3":
             raise TfliteFileError("not a TFLite flatbuffer (file identifier TFL3 missing)")
         try:
-            return cls._parse(bytes(data))
+            return cls._parse(bytes(data), subgraph)
         except _DAMAGE as exc:  # damaged offsets
             raise TfliteFileError(f"malformed TFLite flatbuffer: {exc}") from exc
 
@@ -132,9 +135,9 @@ class TfliteModel:
             return cls.from_bytes(f.read())
 
     @classmethod
-    def _parse(cls, data: bytes) -> TfliteModel:
+    def _parse(cls, data: bytes, subgraph: int) -> TfliteModel:
         root = Table(bytearray(data), encode.Get(packer.uoffset, data, 0))
-        model = cls(data=data)
+        model = cls(data=data, subgraph=subgraph)
         model._buffers = _tables(root, 4)
         for md in _tables(root, 6):
             model._metadata[_string(md, 0)] = _scalar(md, 1, number_types.Uint32Flags, 0)
@@ -146,7 +149,10 @@ class TfliteModel:
         subgraphs = _tables(root, 2)
         if not subgraphs:
             raise TfliteFileError("model has no subgraph")
-        sg = subgraphs[0]
+        if not 0 <= subgraph < len(subgraphs):
+            raise TfliteFileError(f"subgraph {subgraph} out of range ({len(subgraphs)} subgraphs)")
+        model.subgraph_count = len(subgraphs)
+        sg = subgraphs[subgraph]
         for i, t in enumerate(_tables(sg, 0)):
             model.tensors.append(
                 TensorInfo(

@@ -25,7 +25,6 @@ import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
-from tensorflow.lite.python import schema_py_generated as schema
 
 from patternlite._contract import KERNEL_TAPS, PATTERN_TAPS
 from patternlite.converter.errors import ConverterError
@@ -45,11 +44,8 @@ from patternlite.metadata import (
     encode,
     kernel_patterns_from_weights,
 )
-from patternlite.tflite_file import with_metadata
-
-CONV_2D = 3
-DEPTHWISE_CONV_2D = 4
-_TFLITE_FLOAT32 = 0
+from patternlite.op_kinds import tflite_kind_value
+from patternlite.tflite_file import TfliteFileError, TfliteModel, with_metadata
 
 
 @dataclass
@@ -69,47 +65,24 @@ def keras_to_tflite(model: keras.Model) -> bytes:
         return bytes(converter.convert())
 
 
-def _opcode(code: schema.OperatorCodeT) -> int:
-    # Codes above 127 live only in builtinCode; older files only fill the deprecated field.
-    return max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
-
-
-def _name(t: schema.TensorT) -> str:
-    n = t.name
-    return n.decode("utf-8") if isinstance(n, bytes) else str(n)
-
-
-def _op_kind(code: int, shape: tuple[int, ...]) -> str | None:
-    """The layer kind of an op with this builtin code and filter shape, or None when it is none of ours."""
-    if len(shape) != 4:
-        return None
-    if code == CONV_2D and shape[1:3] == (3, 3):
-        return CONV3X3
-    if code == CONV_2D and shape[1:3] == (1, 1):
-        return POINTWISE
-    if code == DEPTHWISE_CONV_2D and shape[:3] == (1, 3, 3):
-        return DEPTHWISE
-    return None
-
-
-def conv_ops(model_t: schema.ModelT) -> list[ConvOp]:
-    """Every CONV_2D (3x3 or 1x1) and DEPTHWISE_CONV_2D (3x3) with a constant float32 filter, in every subgraph."""
+def conv_ops(model_bytes: bytes) -> list[ConvOp]:
+    """Every op of one of the kinds (``patternlite.op_kinds``) with a constant float32 filter, in every subgraph."""
+    first = TfliteModel.from_bytes(model_bytes)
+    graphs = [first, *(TfliteModel.from_bytes(model_bytes, g) for g in range(1, first.subgraph_count))]
     out = []
-    for sg in model_t.subgraphs or []:
-        for op in sg.operators or []:
-            code = _opcode(model_t.operatorCodes[op.opcodeIndex])
-            if code not in (CONV_2D, DEPTHWISE_CONV_2D) or len(op.inputs) < 2:
+    for graph in graphs:
+        for conv in graph.convs:
+            ft = graph.tensors[conv.filter]
+            kind = tflite_kind_value(graph, conv)
+            if ft.dtype != "float32" or kind is None:
                 continue
-            ft = sg.tensors[op.inputs[1]]
-            shape = tuple(int(d) for d in (ft.shape if ft.shape is not None else []))
-            kind = _op_kind(code, shape)
-            if ft.type != _TFLITE_FLOAT32 or kind is None:
+            try:
+                w = graph.tensor_array(conv.filter)
+            except TfliteFileError:
+                continue  # data that does not fill the shape: not a constant stored in the file
+            if w is None:
                 continue
-            buf = model_t.buffers[ft.buffer]
-            if buf.data is None or len(buf.data) != 4 * int(np.prod(shape)):
-                continue  # not a constant stored in the file
-            w = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), dtype="<f4").reshape(shape)
-            out.append(ConvOp(_name(ft), _name(sg.tensors[op.outputs[0]]), w, kind))
+            out.append(ConvOp(ft.name, graph.tensors[conv.output].name, np.asarray(w, np.float32), KINDS[kind]))
     return out
 
 
@@ -239,8 +212,7 @@ def build_metadata(
     ``kinds`` (layer name -> kind) says what each mask is; without it a (1, 1, ...)
     mask is a 1x1 conv and any other a 3x3 conv.
     """
-    model_t = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
-    matched = match_layers(conv_ops(model_t), masks, kinds)
+    matched = match_layers(conv_ops(model_bytes), masks, kinds)
     layers = []
     for name, op in matched.items():
         try:
