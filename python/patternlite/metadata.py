@@ -63,12 +63,6 @@ def mask_to_grid(mask: int) -> npt.NDArray[np.bool_]:
     return np.array([(mask >> b) & 1 for b in range(KERNEL_TAPS)], dtype=bool).reshape(KERNEL_SIZE, KERNEL_SIZE)
 
 
-def grid_to_mask(grid: npt.ArrayLike) -> int:
-    """A 3x3 boolean grid as a 9-bit pattern mask."""
-    flat = np.asarray(grid, dtype=bool).reshape(KERNEL_TAPS)
-    return int(sum(1 << b for b in range(KERNEL_TAPS) if flat[b]))
-
-
 def validate_pattern(mask: int) -> None:
     """Raise MetadataError unless ``mask`` keeps exactly 4 of 9 taps, centre included."""
     if not 0 <= mask < MASK_LIMIT:
