@@ -18,7 +18,14 @@ set(PL_CORE_SOURCES
   delegate/runtime/cpu_node.cc
   delegate/runtime/conv_node.cc
   delegate/runtime/block_node.cc
+  delegate/runtime/build.cc
   delegate/runtime/delegate.cc
+  delegate/runtime/judge.cc
+  delegate/runtime/judge_conv3x3.cc
+  delegate/runtime/judge_depthwise3x3.cc
+  delegate/runtime/judge_pointwise.cc
+  delegate/runtime/judge_steps.cc
+  delegate/runtime/stats_json.cc
   delegate/runtime/plugin.cc
   delegate/runtime/weight_checks.cc
   # The OpenCL backend: OpenCL is loaded at run time (dlopen), so it adds no

@@ -1,0 +1,80 @@
+#include "delegate/runtime/build.h"
+
+#include <utility>
+
+#include "delegate/packing/block_pack.h"
+#include "delegate/packing/pattern_pack.h"
+#include "delegate/runtime/block_node.h"
+#include "delegate/runtime/conv_node.h"
+
+namespace patternlite {
+namespace {
+
+ConvNodeConfig NodeConfig(const Claim& claim, Isa isa) {
+  ConvNodeConfig config;
+  config.input_tensor = claim.tensors.in_idx;
+  config.output_tensor = claim.tensors.out_idx;
+  config.padding = claim.params.padding;
+  config.stride_h = claim.params.stride_h;
+  config.stride_w = claim.params.stride_w;
+  config.act_min = claim.params.act_min;
+  config.act_max = claim.params.act_max;
+  config.isa = isa;
+  return config;
+}
+
+std::unique_ptr<NodeKernel> BuildConv3x3(Claim* claim, const BuildEnv& env, std::string* decline) {
+  const NodeTensors& t = claim->tensors;
+  ClaimInfo& info = claim->info;
+  PackedConv packed;
+  PackPatternConv(t.weights, t.O, t.I, claim->masks.data(), t.bias, &packed);
+  if (env.opencl) {
+    // The OpenCL backend: weights to the device now; any OpenCL failure
+    // declines the node, with the call and error name as the reason.
+    ClConvParams cl_params;
+    cl_params.padding = claim->params.padding;
+    cl_params.stride_h = claim->params.stride_h;
+    cl_params.stride_w = claim->params.stride_w;
+    cl_params.act_min = claim->params.act_min;
+    cl_params.act_max = claim->params.act_max;
+    std::unique_ptr<ClConvNode> node =
+        ClConvNode::Create(env.opencl, t.in_idx, t.out_idx, packed, cl_params, *t.input, info.counters, decline);
+    if (!node) return nullptr;
+    info.backend = "opencl";
+    info.threads = 0;  // the device schedules its own work
+    return node;
+  }
+  return std::make_unique<ConvNode>(NodeConfig(*claim, env.isa), std::move(packed), env.pool(info.threads),
+                                    info.counters, env.autotune ? env.plan_cache : nullptr);
+}
+
+// The channel-block kinds run on the CPU kernels whatever the backend.
+std::unique_ptr<NodeKernel> BuildPointwise(Claim* claim, const BuildEnv& env) {
+  const NodeTensors& t = claim->tensors;
+  PackedPointwise packed;
+  PackPointwise(t.weights, t.O, t.I, claim->kept, t.bias, &packed);
+  return std::make_unique<PointwiseNode>(NodeConfig(*claim, env.isa), std::move(packed),
+                                         env.pool(claim->info.threads), claim->info.counters, env.autotune);
+}
+
+std::unique_ptr<NodeKernel> BuildDepthwise3x3(Claim* claim, const BuildEnv& env) {
+  const NodeTensors& t = claim->tensors;
+  PackedDepthwise packed;
+  PackDepthwise(t.weights, t.I, claim->masks, t.bias, &packed);
+  return std::make_unique<DepthwiseNode>(NodeConfig(*claim, env.isa), std::move(packed),
+                                         env.pool(claim->info.threads), claim->info.counters, env.autotune);
+}
+
+}  // namespace
+
+std::unique_ptr<NodeKernel> Build(Claim* claim, const BuildEnv& env, std::string* decline) {
+  claim->info.counters = std::make_shared<NodeCounters>();
+  switch (claim->kind) {
+    case contract::kKindConv3x3: return BuildConv3x3(claim, env, decline);
+    case contract::kKindPointwise: return BuildPointwise(claim, env);
+    case contract::kKindDepthwise3x3: return BuildDepthwise3x3(claim, env);
+    default: *decline = "no kernel for kind " + std::to_string(claim->kind); return nullptr;
+  }
+}
+
+}  // namespace patternlite

@@ -1,0 +1,53 @@
+// The steps the kinds' judges share (judge_*.cc), in the order they run:
+// builtin parameters, tensors, metadata record, sparsity, and the claim's
+// common fields. Each returns an empty string on success, else the reason
+// the node is declined.
+#ifndef PATTERNLITE_DELEGATE_RUNTIME_JUDGE_STEPS_H_
+#define PATTERNLITE_DELEGATE_RUNTIME_JUDGE_STEPS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "delegate/runtime/judge.h"
+
+namespace patternlite {
+
+// The kinds' judges, one per contract kind (Judge dispatches by kind).
+std::string JudgeConv3x3(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
+                         const contract::KindRule& rule, Claim* claim);
+std::string JudgePointwise(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
+                           const contract::KindRule& rule, Claim* claim);
+std::string JudgeDepthwise3x3(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
+                              const contract::KindRule& rule, Claim* claim);
+
+// Reads the op's builtin parameters (TfLiteConvParams or
+// TfLiteDepthwiseConvParams) and checks them against the rule: strides 1 to
+// rule.max_stride, dilation 1 (any, with rule.any_dilation), SAME/VALID, an
+// activation the kernels clamp to (its range and name are written to `p`).
+std::string ReadNodeParams(const TfLiteNode* node, const contract::KindRule& rule, NodeParams* p);
+
+// Reads and checks the node's tensors for the rule's filter shape: float32,
+// constant weights and bias, static NHWC shapes. Names the filter in `info`
+// as soon as it is read, for a decline too.
+std::string ReadNodeTensors(TfLiteContext* context, const TfLiteNode* node, const contract::KindRule& rule,
+                            ClaimInfo* info, NodeTensors* t);
+
+// The metadata record naming `filter` (null if none; with it, the pattern
+// library its ids index), or why the node is declined (corrupt metadata, or
+// none for this filter under metadata=require).
+std::string FindRecord(const JudgeEnv& env, const std::string& filter, const LayerRecord** record);
+const std::vector<uint16_t>& PatternLibrary(const JudgeEnv& env, const LayerRecord* record);
+
+// Declines a node whose zero fraction `sparsity` is below min_sparsity;
+// `what` qualifies which zeros were counted.
+std::string CheckSparsity(const JudgeEnv& env, double sparsity, const std::string& what);
+
+// The claim's fields every kind shares: kind name, parameters, the source of
+// the patterns and the thread count.
+void FillClaim(const JudgeEnv& env, const TfLiteContext* context, const contract::KindRule& rule,
+               const NodeParams& p, const LayerRecord* record, ClaimInfo* info);
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_RUNTIME_JUDGE_STEPS_H_
