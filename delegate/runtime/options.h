@@ -21,9 +21,11 @@ enum class Backend { kCpu, kOpenCl, kAuto };
 struct DelegateOptions {
   // <= 0: use the interpreter's num_threads (TfLiteContext::recommended_num_threads).
   int num_threads = contract::kOptNumThreadsDefault;
-  // Claim a layer only when at least this fraction of its 3x3 weights is zero.
-  // 0.5 admits every pattern-pruned layer (patterns alone zero 5/9 = 0.56) and
-  // rejects near-dense layers, where the dense XNNPACK kernel is faster.
+  // Claim a layer (of any kind) only when at least this fraction of its
+  // weights is zero; 1x1 and depthwise layers count only the zeros whole
+  // channel blocks skip. 0.5 admits every pattern-pruned 3x3 layer (patterns
+  // alone zero 5/9 = 0.56) and rejects near-dense layers, where the dense
+  // XNNPACK kernel is faster.
   float min_sparsity = contract::kOptMinSparsityDefault;
   MetadataMode metadata = MetadataMode(contract::kOptMetadataDefault);
   LogLevel log_level = LogLevel(contract::kOptLogLevelDefault);
@@ -31,7 +33,8 @@ struct DelegateOptions {
   // Time each claimed layer's candidate plans on its first run and keep the
   // fastest (conv_node.cc); off gives the fixed, reproducible heuristics.
   bool autotune = contract::kOptAutotuneDefault != 0;
-  // Where claimed convs run (delegate/opencl/cl_conv.h for OpenCL), and
+  // Where claimed 3x3 convs run (delegate/opencl/cl_conv.h for OpenCL; the
+  // channel-block kinds always run on the CPU), and
   // which OpenCL platform and device: "" any, an index, or a name substring.
   Backend backend = Backend(contract::kOptBackendDefault);
   std::string opencl_platform = contract::kOptOpenclPlatformDefault;
