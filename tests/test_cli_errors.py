@@ -18,6 +18,7 @@ import keras  # noqa: E402
 from patternlite.cli import main as patternlite_main  # noqa: E402
 from patternlite.converter import prune  # noqa: E402
 from patternlite.converter.models import digits_cnn, digits_data  # noqa: E402
+from patternlite.converter.policy import PrunePolicy  # noqa: E402
 
 REFUSED, USAGE = 1, 2
 
@@ -28,7 +29,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("cli")
     model = digits_cnn(width=8)
     model.save(d / "model.keras")
-    result = prune(model, keep=0.5, patterns=4, method="magnitude", progress=False)
+    result = prune(model, keep=0.5, policy=PrunePolicy.from_options(patterns=4, method="magnitude"), progress=False)
     result.model.save(d / "pruned.keras")
     result.save_masks(d / "pruned.masks.npz")
     x, y, _, _ = digits_data()

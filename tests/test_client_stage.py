@@ -17,6 +17,7 @@ from patternlite.converter.client_data import load_client_data  # noqa: E402
 from patternlite.converter.finetune_policy import FinetunePolicy  # noqa: E402
 from patternlite.converter.graph import clone_with_weights  # noqa: E402
 from patternlite.converter.models import accuracy, digits_data, train_digits_cnn  # noqa: E402
+from patternlite.converter.policy import PrunePolicy  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def dense(tmp_path_factory: pytest.TempPathFactory) -> tuple[keras.Model, Path]:
 @pytest.fixture(scope="module")
 def pruned(dense: tuple[keras.Model, Path]) -> PruneResult:
     # Magnitude pruning at keep 0.3 loses accuracy, so there is something to give back.
-    return prune(dense[0], keep=0.3, patterns=6, method="magnitude", progress=False)
+    return prune(dense[0], keep=0.3, policy=PrunePolicy.from_options(patterns=6, method="magnitude"), progress=False)
 
 
 def _copy(result: PruneResult) -> keras.Model:

@@ -25,6 +25,7 @@ from patternlite.converter.graph import (  # noqa: E402
     layer_kind,
     resolve_kinds,
 )
+from patternlite.converter.policy import PrunePolicy  # noqa: E402
 from patternlite.converter.solvers.conv import LayerProblem, solve_layer  # noqa: E402
 from patternlite.converter.solvers.depthwise import DepthwiseProblem, solve_depthwise  # noqa: E402
 from patternlite.converter.solvers.patterns import all_candidates, masks_matrix  # noqa: E402
@@ -81,14 +82,22 @@ def model() -> keras.Model:
 
 @pytest.fixture(scope="module")
 def magnitude(model: keras.Model) -> PruneResult:
-    return prune(model, keep=0.5, kind_keep={"depthwise": 0.75}, method="magnitude", progress=False)
+    return prune(
+        model,
+        keep=0.5,
+        policy=PrunePolicy.from_options(kind_keep={"depthwise": 0.75}, method="magnitude"),
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
 def admm(model: keras.Model) -> PruneResult:
     # A few synthetic samples and short stages: seconds, not minutes.
     return prune(
-        model, keep=0.5, samples=16, synthetic_steps=5, iterations=8, augment=1, distill_steps=10, progress=False
+        model,
+        keep=0.5,
+        policy=PrunePolicy.from_options(samples=16, synthetic_steps=5, iterations=8, augment=1, distill_steps=10),
+        progress=False,
     )
 
 
@@ -182,7 +191,7 @@ def test_a_stride_3_conv_is_left_dense_as_the_delegate_declines_it() -> None:
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inp, keras.layers.Dense(CLASSES)(x))
     assert [c.name for c in find_layers(model, "3x3")] == ["stem", "stride1"]
-    result = prune(model, keep=0.5, method="magnitude", progress=False)
+    result = prune(model, keep=0.5, policy=PrunePolicy.from_options(method="magnitude"), progress=False)
     assert set(result.masks) == {"stride1"}
     kernel = keras.ops.convert_to_numpy(result.model.get_layer("stride3").kernel)
     np.testing.assert_array_equal(kernel, keras.ops.convert_to_numpy(model.get_layer("stride3").kernel))
@@ -266,7 +275,7 @@ def test_magnitude_prunes_1x1_and_depthwise_in_blocks(model: keras.Model, magnit
 
 
 def test_depthwise_keeps_every_channel_unless_asked(model: keras.Model) -> None:
-    r = prune(model, keep=0.3, method="magnitude", progress=False)
+    r = prune(model, keep=0.3, policy=PrunePolicy.from_options(method="magnitude"), progress=False)
     assert all(r.keep[n] == 1.0 for n in DEPTHWISE) and all(r.keep[n] == 0.3 for n in POINTWISE)
     assert all(np.all(r.assignments[n] != PRUNED) for n in DEPTHWISE)
     assert_block_structure(r)
@@ -274,8 +283,7 @@ def test_depthwise_keeps_every_channel_unless_asked(model: keras.Model) -> None:
     r = prune(
         model,
         keep={"b0_expand": 0.25},
-        kind_keep={"pointwise": 0.5, "depthwise3x3": 0.5},
-        method="magnitude",
+        policy=PrunePolicy.from_options(kind_keep={"pointwise": 0.5, "depthwise3x3": 0.5}, method="magnitude"),
         progress=False,
     )
     assert r.keep["b0_expand"] == 0.25 and r.keep["b1_project"] == 0.5 and r.keep["b2_dw"] == 0.5
@@ -292,27 +300,29 @@ def test_admm_prunes_every_kind_and_distillation_holds_the_blocks(admm: PruneRes
 
 
 def test_layers_selects_the_kinds(model: keras.Model) -> None:
-    only_1x1 = prune(model, keep=0.5, layers="1x1", method="magnitude", progress=False)
+    only_1x1 = prune(model, keep=0.5, policy=PrunePolicy.from_options(layers="1x1", method="magnitude"), progress=False)
     assert set(only_1x1.masks) == POINTWISE
     for name in DEPTHWISE | {"stem"}:
         np.testing.assert_array_equal(
             keras.ops.convert_to_numpy(only_1x1.model.get_layer(name).kernel),
             keras.ops.convert_to_numpy(model.get_layer(name).kernel),
         )
-    only_dw = prune(model, keep=0.5, layers=["depthwise"], method="magnitude", progress=False)
+    only_dw = prune(
+        model, keep=0.5, policy=PrunePolicy.from_options(layers=["depthwise"], method="magnitude"), progress=False
+    )
     assert set(only_dw.masks) == DEPTHWISE and all(only_dw.keep[n] == 1.0 for n in DEPTHWISE)
     # A 1x1 conv at keep 1.0 has nothing to prune: it stays a plain conv.
-    assert set(prune(model, method="magnitude", progress=False).masks) == DEPTHWISE
+    assert set(prune(model, policy=PrunePolicy.from_options(method="magnitude"), progress=False).masks) == DEPTHWISE
     with pytest.raises(ConverterError, match="unknown layer kind"):
-        prune(model, layers="5x5", method="magnitude", progress=False)
+        prune(model, policy=PrunePolicy.from_options(layers="5x5", method="magnitude"), progress=False)
     with pytest.raises(ConverterError, match="no layer to prune.*--prune-first"):
-        prune(model, layers="3x3", method="magnitude", progress=False)
+        prune(model, policy=PrunePolicy.from_options(layers="3x3", method="magnitude"), progress=False)
     with pytest.raises(ConverterError, match="1x1 at keep 1.0"):
-        prune(model, layers="1x1", method="magnitude", progress=False)
+        prune(model, policy=PrunePolicy.from_options(layers="1x1", method="magnitude"), progress=False)
     with pytest.raises(ConverterError, match="not a layer kind"):
-        prune(model, kind_keep={"5x5": 0.5}, method="magnitude", progress=False)
+        prune(model, policy=PrunePolicy.from_options(kind_keep={"5x5": 0.5}, method="magnitude"), progress=False)
     with pytest.raises(ConverterError, match="must be in"):
-        prune(model, kind_keep={"depthwise": 0.0}, method="magnitude", progress=False)
+        prune(model, policy=PrunePolicy.from_options(kind_keep={"depthwise": 0.0}, method="magnitude"), progress=False)
 
 
 def test_heads_and_frozen_layers_stay_dense() -> None:
@@ -323,12 +333,17 @@ def test_heads_and_frozen_layers_stay_dense() -> None:
     h = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(h)
     h = keras.layers.Conv2D(10, 1, name="classifier")(h)  # no conv or dense after it: a head
     net = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(h))
-    r = prune(net, keep=0.5, method="magnitude", progress=False)
+    r = prune(net, keep=0.5, policy=PrunePolicy.from_options(method="magnitude"), progress=False)
     assert set(r.masks) == {"dw"}
-    r = prune(net, keep=0.5, method="magnitude", prune_head=True, prune_first=True, progress=False)
+    r = prune(
+        net,
+        keep=0.5,
+        policy=PrunePolicy.from_options(method="magnitude", prune_head=True, prune_first=True),
+        progress=False,
+    )
     assert set(r.masks) == {"stem", "dw", "classifier"}
     with pytest.raises(ConverterError, match="classifier head"):
-        prune(net, keep=0.5, layers="1x1", method="magnitude", progress=False)
+        prune(net, keep=0.5, policy=PrunePolicy.from_options(layers="1x1", method="magnitude"), progress=False)
 
 
 # --- export, inspect, finetune, CLI --------------------------------------------------------------

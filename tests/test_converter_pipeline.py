@@ -25,6 +25,7 @@ from patternlite.converter.cli import main as cli_main  # noqa: E402
 from patternlite.converter.export.io import load_masks  # noqa: E402
 from patternlite.converter.graph import clone_with_weights, find_convs, with_logits  # noqa: E402
 from patternlite.converter.models import accuracy, digits_data, train_digits_cnn  # noqa: E402
+from patternlite.converter.policy import PrunePolicy  # noqa: E402
 from patternlite.converter.runtime import interpreter, predict, try_delegate  # noqa: E402
 from patternlite.converter.synthesis.distill import augment, distill  # noqa: E402
 from patternlite.converter.synthesis.pool_growth import PoolGrower, PoolGrowth  # noqa: E402
@@ -48,7 +49,12 @@ def cnn(tmp_path_factory: pytest.TempPathFactory) -> tuple[keras.Model, Path]:
 @pytest.fixture(scope="module")
 def pruned(cnn: tuple[keras.Model, Path]) -> PruneResult:
     # A short distillation, so every test below also checks what distillation leaves behind.
-    return prune(cnn[0], keep=0.5, patterns=6, samples=128, iterations=15, distill_steps=300, progress=False)
+    return prune(
+        cnn[0],
+        keep=0.5,
+        policy=PrunePolicy.from_options(patterns=6, samples=128, iterations=15, distill_steps=300),
+        progress=False,
+    )
 
 
 def _metadata(path: Path):  # type: ignore[no-untyped-def]
@@ -86,7 +92,9 @@ def test_prune_respects_masks_keep_and_library(cnn: tuple[keras.Model, Path], pr
 
 def test_admm_beats_magnitude(cnn: tuple[keras.Model, Path], pruned: PruneResult, digits: tuple) -> None:
     x, y = digits[2], digits[3]
-    mag = prune(cnn[0], keep=0.5, patterns=pruned.library, method="magnitude", progress=False)
+    mag = prune(
+        cnn[0], keep=0.5, policy=PrunePolicy.from_options(patterns=pruned.library, method="magnitude"), progress=False
+    )
     acc_admm, acc_mag = accuracy(pruned.model, x, y), accuracy(mag.model, x, y)
     # Patterns + half the kernels removed from a 16-wide net is brutal: magnitude pruning
     # collapses to chance, the data-free ADMM keeps most of the accuracy.
@@ -98,7 +106,12 @@ def test_admm_beats_magnitude(cnn: tuple[keras.Model, Path], pruned: PruneResult
 
 
 def test_distillation_lowers_its_loss_and_keeps_the_masks(cnn: tuple[keras.Model, Path], digits: tuple) -> None:
-    base = prune(cnn[0], keep=0.5, patterns=6, samples=128, iterations=15, distill_steps=0, progress=False)
+    base = prune(
+        cnn[0],
+        keep=0.5,
+        policy=PrunePolicy.from_options(patterns=6, samples=128, iterations=15, distill_steps=0),
+        progress=False,
+    )
     assert base.distilled is None
     student = clone_with_weights(base.model)
     x = synthetic_inputs(cnn[0], "bn", 128, progress=False)
@@ -115,7 +128,12 @@ def test_distillation_lowers_its_loss_and_keeps_the_masks(cnn: tuple[keras.Model
 
 
 def test_distillation_only_pruned_leaves_every_other_layer_bit_exact(cnn: tuple[keras.Model, Path]) -> None:
-    base = prune(cnn[0], keep=0.5, patterns=6, samples=32, iterations=3, distill_steps=0, progress=False)
+    base = prune(
+        cnn[0],
+        keep=0.5,
+        policy=PrunePolicy.from_options(patterns=6, samples=32, iterations=3, distill_steps=0),
+        progress=False,
+    )
     student = clone_with_weights(base.model)
     before = {layer.name: [np.array(w) for w in layer.get_weights()] for layer in student.layers}
     x = synthetic_inputs(cnn[0], "noise", 32)
@@ -130,7 +148,12 @@ def test_distillation_only_pruned_leaves_every_other_layer_bit_exact(cnn: tuple[
 def test_demo_model_loses_at_most_two_points_with_patterns_only(digits: tuple) -> None:
     model = train_digits_cnn()  # the demo's model (width 32), trained here rather than read from the cache
     dense = accuracy(model, digits[2], digits[3])
-    result = prune(model, keep=1.0, samples=128, synthetic_steps=100, distill_steps=0, progress=False)
+    result = prune(
+        model,
+        keep=1.0,
+        policy=PrunePolicy.from_options(samples=128, synthetic_steps=100, distill_steps=0),
+        progress=False,
+    )
     assert dense - accuracy(result.model, digits[2], digits[3]) <= 0.02
 
 
@@ -138,11 +161,9 @@ def test_sensitivity_allocation_keeps_the_budget_and_varies_per_layer(cnn: tuple
     r = prune(
         cnn[0],
         keep=0.5,
-        patterns=6,
-        samples=64,
-        iterations=5,
-        distill_steps=0,
-        allocation="sensitivity",
+        policy=PrunePolicy.from_options(
+            patterns=6, samples=64, iterations=5, distill_steps=0, allocation="sensitivity"
+        ),
         progress=False,
     )
     assert r.allocation is not None
@@ -161,27 +182,35 @@ def test_sensitivity_allocation_keeps_the_budget_and_varies_per_layer(cnn: tuple
     assert 0.0 < r.macs_kept() < 1.0
     assert "sensitivity" in r.summary()
     with pytest.raises(ConverterError):
-        prune(cnn[0], keep=0.5, method="magnitude", allocation="sensitivity", progress=False)
+        prune(
+            cnn[0],
+            keep=0.5,
+            policy=PrunePolicy.from_options(method="magnitude", allocation="sensitivity"),
+            progress=False,
+        )
     with pytest.raises(ConverterError):
-        prune(cnn[0], keep=0.5, allocation="greedy", progress=False)
+        prune(cnn[0], keep=0.5, policy=PrunePolicy.from_options(allocation="greedy"), progress=False)
 
 
 def test_noise_synthetic_and_prune_first(cnn: tuple[keras.Model, Path]) -> None:
     r = prune(
-        cnn[0], keep=0.8, synthetic="noise", samples=32, iterations=5, prune_first=True, distill_steps=0, progress=False
+        cnn[0],
+        keep=0.8,
+        policy=PrunePolicy.from_options(synthetic="noise", samples=32, iterations=5, prune_first=True, distill_steps=0),
+        progress=False,
     )
     assert "conv0" in r.masks and r.synthetic == "noise"
 
 
 def test_bad_arguments_are_refused(cnn: tuple[keras.Model, Path], tmp_path: Path) -> None:
     with pytest.raises(ConverterError):
-        prune(cnn[0], keep=0.0, method="magnitude", progress=False)
+        prune(cnn[0], keep=0.0, policy=PrunePolicy.from_options(method="magnitude"), progress=False)
     with pytest.raises(ConverterError):
-        prune(cnn[0], keep={"nope": 0.5}, method="magnitude", progress=False)
+        prune(cnn[0], keep={"nope": 0.5}, policy=PrunePolicy.from_options(method="magnitude"), progress=False)
     with pytest.raises(ConverterError):
-        prune(cnn[0], method="fancy", progress=False)
+        prune(cnn[0], policy=PrunePolicy.from_options(method="fancy"), progress=False)
     with pytest.raises(ConverterError):
-        prune(cnn[0], distill_adversarial=-0.1, progress=False)
+        prune(cnn[0], policy=PrunePolicy.from_options(distill_adversarial=-0.1), progress=False)
     # The CLI refuses the value as a usage error (exit 2) before anything loads, and writes nothing.
     args = ["-o", str(tmp_path / "out.tflite"), "--distill-adversarial", "-1", "--no-progress"]
     with pytest.raises(SystemExit) as exc:
@@ -192,20 +221,30 @@ def test_bad_arguments_are_refused(cnn: tuple[keras.Model, Path], tmp_path: Path
 
 def test_prune_budget_is_honoured_by_synthesis_and_distillation(cnn: tuple[keras.Model, Path]) -> None:
     budget = 0.25  # minutes
-    result = prune(cnn[0], keep=0.5, patterns=6, samples=4096, iterations=5, budget=budget, progress=False)
+    result = prune(
+        cnn[0],
+        keep=0.5,
+        policy=PrunePolicy.from_options(patterns=6, samples=4096, iterations=5, budget=budget),
+        progress=False,
+    )
     # Synthesis stopped early (4096 images do not fit in its share), distillation filled the rest.
     assert 64 <= result.synthetic_images < 4096
     assert result.distilled is not None and 0 < result.distilled.steps < 2000
     assert result.seconds <= 60 * budget + 3.0, result.seconds
     assert result.seconds >= 0.7 * 60 * budget, result.seconds
     with pytest.raises(ConverterError, match="preset"):
-        prune(cnn[0], preset="slow", progress=False)
+        prune(cnn[0], policy=PrunePolicy.from_options(preset="slow"), progress=False)
     with pytest.raises(ConverterError, match="budget"):
-        prune(cnn[0], budget=-1, progress=False)
+        prune(cnn[0], policy=PrunePolicy.from_options(budget=-1), progress=False)
 
 
 def test_distillation_without_the_adversarial_nudge(cnn: tuple[keras.Model, Path]) -> None:
-    r = prune(cnn[0], keep=0.5, samples=32, iterations=3, distill_steps=20, distill_adversarial=0.0, progress=False)
+    r = prune(
+        cnn[0],
+        keep=0.5,
+        policy=PrunePolicy.from_options(samples=32, iterations=3, distill_steps=20, distill_adversarial=0.0),
+        progress=False,
+    )
     assert r.distilled is not None and r.distilled.steps == 20
     for name, mask in r.masks.items():
         assert np.all(np.asarray(r.model.get_layer(name).kernel)[~mask] == 0)
@@ -309,7 +348,7 @@ def test_stem_rule_and_sequential_models(tmp_path: Path) -> None:
     x = keras.layers.Conv2D(8, 3, padding="same", name="a")(x)
     x = keras.layers.Conv2D(8, 3, strides=2, padding="valid", name="b")(x)
     functional = keras.Model(inp, x)
-    r = prune(functional, keep=0.5, method="magnitude", progress=False)
+    r = prune(functional, keep=0.5, policy=PrunePolicy.from_options(method="magnitude"), progress=False)
     assert set(r.masks) == {"a", "b"}
 
     seq = keras.Sequential(
@@ -325,7 +364,12 @@ def test_stem_rule_and_sequential_models(tmp_path: Path) -> None:
             keras.layers.Dense(3),
         ]
     )
-    r = prune(seq, keep=0.75, synthetic="noise", samples=16, iterations=5, patterns=4, distill_steps=0, progress=False)
+    r = prune(
+        seq,
+        keep=0.75,
+        policy=PrunePolicy.from_options(synthetic="noise", samples=16, iterations=5, patterns=4, distill_steps=0),
+        progress=False,
+    )
     assert set(r.masks) == {"c1"}
     path = export_tflite(r, tmp_path / "seq.tflite")
     meta = _metadata(path)
@@ -350,7 +394,12 @@ def test_augment_is_seeded_and_stays_within_the_images() -> None:
 def test_growing_pool_adds_adversarial_images_within_the_budget(cnn: tuple[keras.Model, Path]) -> None:
     budget = 0.25  # minutes
     growth = PoolGrowth(share=0.3, batch=16, steps=5)
-    r = prune(cnn[0], keep=0.5, patterns=6, samples=64, iterations=3, budget=budget, growth=growth, progress=False)
+    r = prune(
+        cnn[0],
+        keep=0.5,
+        policy=PrunePolicy.from_options(patterns=6, samples=64, iterations=3, budget=budget, growth=growth),
+        progress=False,
+    )
     d = r.distilled
     assert d is not None and d.grown_images > 0 and d.grown_images % growth.batch == 0
     assert d.pool_images == r.synthetic_images + d.grown_images
@@ -367,7 +416,7 @@ def test_adversarial_round_raises_disagreement_and_keeps_batchnorm_statistics(cn
     import tensorflow as tf
 
     teacher = cnn[0]
-    student = prune(teacher, keep=0.5, method="magnitude", progress=False).model
+    student = prune(teacher, keep=0.5, policy=PrunePolicy.from_options(method="magnitude"), progress=False).model
     t_logits, s_logits = with_logits(teacher), with_logits(student)
     start = synthetic_inputs(teacher, "bn", 32, steps=60, progress=False)
     grower = PoolGrower(teacher, t_logits, s_logits, PoolGrowth(batch=32, steps=10))

@@ -12,6 +12,7 @@ pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
 from patternlite.converter import export_tflite, prune  # noqa: E402
+from patternlite.converter.policy import PrunePolicy  # noqa: E402
 from patternlite.converter.runtime import interpreter, predict, try_delegate  # noqa: E402
 from patternlite.converter.synthesis.synthetic import noise_inputs  # noqa: E402
 from patternlite.metadata import PRUNED  # noqa: E402
@@ -33,7 +34,7 @@ def test_resnet20_magnitude_export_and_delegate(shared: Path, cifar: tuple, tmp_
     from patternlite.converter import inspect
 
     model = keras.models.load_model(shared / "models" / "resnet20_cifar10.keras", compile=False)
-    result = prune(model, keep=0.5, patterns=8, method="magnitude", progress=False)
+    result = prune(model, keep=0.5, policy=PrunePolicy.from_options(patterns=8, method="magnitude"), progress=False)
     # 19 3x3 convs, the first stays dense; the 1x1 option-A shortcuts are never touched.
     assert len(result.masks) == 18 and "conv1" not in result.masks
     assert not any("shortcut" in name for name in result.masks)
@@ -69,8 +70,10 @@ def test_resnet20_magnitude_export_and_delegate(shared: Path, cifar: tuple, tmp_
 def test_resnet8_admm_beats_magnitude(shared: Path, cifar: tuple) -> None:
     model = keras.models.load_model(shared / "models" / "mlperf_tiny_resnet8.h5", compile=False)
     x, y = cifar
-    mag = prune(model, keep=1.0, method="magnitude", progress=False)
-    admm = prune(model, keep=1.0, inputs=noise_inputs(model, 64), iterations=10, progress=False)
+    mag = prune(model, keep=1.0, policy=PrunePolicy.from_options(method="magnitude"), progress=False)
+    admm = prune(
+        model, keep=1.0, policy=PrunePolicy.from_options(iterations=10), inputs=noise_inputs(model, 64), progress=False
+    )
     assert set(admm.masks) == set(mag.masks) and len(admm.masks) == 6
     for name, a in admm.assignments.items():
         assert np.all(a != PRUNED)  # keep 1.0: patterns only, no kernel removed

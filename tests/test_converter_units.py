@@ -223,3 +223,39 @@ def test_allocation_is_the_best_fit_under_the_budget(sizes: list[int], keep: flo
     best = min(sum(damage[f"l{i}"][g] for i, g in enumerate(pick)) for pick in fits)
     assert sum(kept_count(got[n], kernels[n]) for n in kernels) <= budget
     assert sum(damage[n][grid.index(got[n])] for n in kernels) == pytest.approx(best)
+
+
+def test_prune_policy_holds_every_old_option() -> None:
+    import inspect as pyinspect
+
+    from patternlite.converter import prune
+    from patternlite.converter.policy import (
+        OPTIONS,
+        BudgetPolicy,
+        DistillationPolicy,
+        PrunePolicy,
+        SolverPolicy,
+        SynthesisPolicy,
+    )
+
+    assert len(pyinspect.signature(prune).parameters) <= 8
+    flat = PrunePolicy.from_options(method="magnitude", samples=16, distill_steps=0, budget=0.0)
+    nested = PrunePolicy(
+        solver=SolverPolicy(method="magnitude"),
+        synthesis=SynthesisPolicy(samples=16),
+        distillation=DistillationPolicy(steps=0),
+        budget=BudgetPolicy(minutes=0.0),
+    )
+    assert flat == nested
+    assert flat.options()["method"] == "magnitude" and flat.options()["synthetic_steps"] is None
+    assert PrunePolicy().options() == PrunePolicy.from_options(**PrunePolicy().options()).options()
+    # Every former keyword of prune is a policy option, or one of prune's own parameters.
+    former = {
+        "layers", "kind_keep", "patterns", "method", "synthetic", "samples", "iterations", "prune_first",
+        "prune_head", "synthetic_steps", "augment", "distill_steps", "distill_adversarial",
+        "distill_only_pruned", "allocation", "preset", "budget", "growth",
+    }  # fmt: skip
+    assert former == set(OPTIONS)
+    assert set(pyinspect.signature(prune).parameters) == {"model", "keep", "policy", "inputs", "seed", "progress"}
+    with pytest.raises(ConverterError, match="unknown prune option"):
+        PrunePolicy.from_options(sample=3)

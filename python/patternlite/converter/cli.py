@@ -185,48 +185,56 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--patterns", type=patterns_arg, default=8, help="library size, or explicit masks 0x1b0,...")
     pr.add_argument("--method", choices=("admm", "magnitude"), default="admm", help="magnitude: instant, no data")
-    pr.add_argument("--synthetic", choices=("bn", "noise"), default="bn", help="how the synthetic inputs are made")
+    # The research knobs: measured defaults (docs/converter.md); shown after the options above.
+    adv = pr.add_argument_group(
+        "advanced options", "synthesis, solver, distillation and budget settings; the defaults are measured choices"
+    )
+    adv.add_argument("--synthetic", choices=("bn", "noise"), default="bn", help="how the synthetic inputs are made")
     pr.add_argument(
         "--preset",
         choices=tuple(defaults.PRESETS),
         default=defaults.PRESET,
         help="fast (ResNet-20: about 5 min on a 2-core machine) or standard: a time budget and synthesis sizes",
     )
-    pr.add_argument(
+    adv.add_argument(
         "--budget",
         type=nonnegative,
         help="minutes for synthesis + distillation, overriding the preset's (0: unbounded)",
     )
-    pr.add_argument(
+    adv.add_argument(
         "--synthesis",
         choices=defaults.SYNTHESIS_KINDS,
         default=defaults.SYNTHESIS,
         help="fixed: distil on the images made up front; growing: also add adversarial images while distilling",
     )
-    pr.add_argument("--samples", type=count, help="synthetic images to generate (default: the preset's)")
-    pr.add_argument("--iterations", type=nonnegative_int, default=defaults.ITERATIONS, help="ADMM iterations per layer")
-    pr.add_argument("--synthetic-steps", type=nonnegative_int, help="steps per synthetic batch (default: the preset's)")
-    pr.add_argument(
+    adv.add_argument("--samples", type=count, help="synthetic images to generate (default: the preset's)")
+    adv.add_argument(
+        "--iterations", type=nonnegative_int, default=defaults.ITERATIONS, help="ADMM iterations per layer"
+    )
+    adv.add_argument(
+        "--synthetic-steps", type=nonnegative_int, help="steps per synthetic batch (default: the preset's)"
+    )
+    adv.add_argument(
         "--augment", type=nonnegative_int, default=defaults.AUGMENT_COPIES, help="augmented copies per synthetic image"
     )
-    pr.add_argument(
+    adv.add_argument(
         "--distill-steps",
         type=nonnegative_int,
         default=defaults.DISTILL_STEPS,
         help="most end-to-end distillation steps (0: skip); the budget may allow fewer",
     )
-    pr.add_argument(
+    adv.add_argument(
         "--distill-adversarial",
         type=nonnegative,
         default=defaults.DISTILL_ADVERSARIAL,
         help="size of distillation's adversarial nudge, in pool standard deviations (0: off, faster)",
     )
-    pr.add_argument(
+    adv.add_argument(
         "--distill-only-pruned",
         action="store_true",
         help="distillation trains only the pruned convs; every other layer keeps its weights bit-exact",
     )
-    pr.add_argument(
+    adv.add_argument(
         "--allocation",
         choices=("uniform", "sensitivity"),
         default="uniform",
@@ -443,6 +451,7 @@ def _run(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     from patternlite.converter.export.io import save_masks
     from patternlite.converter.export.tflite import export_tflite
+    from patternlite.converter.policy import PrunePolicy
     from patternlite.converter.pruner import prune
     from patternlite.converter.synthesis.pool_growth import PoolGrowth
 
@@ -452,9 +461,7 @@ def _prune(args: argparse.Namespace) -> int:
         kind_keep["pointwise"] = args.keep_1x1
     if args.keep_depthwise is not None:
         kind_keep["depthwise3x3"] = args.keep_depthwise
-    result = prune(
-        model,
-        keep=args.keep,
+    policy = PrunePolicy.from_options(
         layers=args.layers,
         kind_keep=kind_keep,
         patterns=args.patterns,
@@ -471,11 +478,10 @@ def _prune(args: argparse.Namespace) -> int:
         preset=args.preset,
         budget=args.budget,
         growth=PoolGrowth() if args.synthesis == "growing" else None,
-        seed=args.seed,
         prune_first=args.prune_first,
         prune_head=args.prune_head,
-        progress=not args.no_progress,
     )
+    result = prune(model, keep=args.keep, policy=policy, seed=args.seed, progress=not args.no_progress)
     print(result.summary())
     print("pattern library:", " ".join(f"{p:#05x}" for p in result.library))
     _save_model(result.model, args.output, args.model)

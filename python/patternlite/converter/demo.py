@@ -18,6 +18,7 @@ import numpy as np
 from patternlite.converter.export.tflite import export_tflite
 from patternlite.converter.finetune import masked_finetune
 from patternlite.converter.models import accuracy, cached_digits_cnn, digits_data, vgg_blocks
+from patternlite.converter.policy import PrunePolicy
 from patternlite.converter.pruner import prune
 from patternlite.converter.runtime import interpreter, latency_ms, predict, try_delegate
 
@@ -48,7 +49,13 @@ def run_demo(
     x_train, y_train, x_test, y_test = digits_data()
     numbers["keras_dense_acc"] = accuracy(model, x_test, y_test)
     print(f"Keras dense accuracy on the held-out digits: {numbers['keras_dense_acc']:.1%}")
-    result = prune(model, keep=keep, patterns=patterns, method="admm", synthetic="bn", samples=128, synthetic_steps=100)
+    result = prune(
+        model,
+        keep=keep,
+        policy=PrunePolicy.from_options(
+            patterns=patterns, method="admm", synthetic="bn", samples=128, synthetic_steps=100
+        ),
+    )
     print(result.summary())
     print(f"pattern library ({len(result.library)}):", " ".join(f"{p:#05x}" for p in result.library))
     numbers["keras_pruned_acc"] = accuracy(result.model, x_test, y_test)
@@ -91,7 +98,9 @@ def run_demo(
     if vgg > 0:
         print(f"\n== 2. speed: first {vgg} VGG-16 block(s) at 224x224, keep {keep}, magnitude pruning ==")
         big = vgg_blocks(vgg)
-        big_result = prune(big, keep=keep, patterns=patterns, method="magnitude", prune_first=False)
+        big_result = prune(
+            big, keep=keep, policy=PrunePolicy.from_options(patterns=patterns, method="magnitude", prune_first=False)
+        )
         big_path = export_tflite(big_result, work / f"vgg16_blocks{vgg}_pruned.tflite")
         big_dense = export_tflite(big, work / f"vgg16_blocks{vgg}_dense.tflite", metadata=False)
         shape = (224, 224, 3)

@@ -35,6 +35,7 @@ from patternlite.converter.graph import (
     heads,
     resolve_kinds,
 )
+from patternlite.converter.policy import PrunePolicy
 from patternlite.converter.progress import progress_bar
 from patternlite.converter.report import LayerReport, format_table
 from patternlite.converter.solvers.admm import LayerSolution
@@ -45,7 +46,6 @@ from patternlite.converter.solvers.layer_problem import apply_weights, bn_scale,
 from patternlite.converter.solvers.patterns import all_candidates, check_library, resolve_library
 from patternlite.converter.solvers.projection import Projection, project_layer, project_pointwise
 from patternlite.converter.synthesis.distill import DistillReport, augment_pool, distill
-from patternlite.converter.synthesis.pool_growth import PoolGrowth
 from patternlite.converter.synthesis.synthetic import SYNTHETIC_KINDS, batchnorms, synthetic_inputs
 
 METHODS = ("admm", "magnitude")
@@ -260,69 +260,50 @@ def prune(
     model: keras.Model,
     *,
     keep: float | dict[str, float] = 1.0,
-    layers: str | Sequence[str] | None = None,
-    kind_keep: Mapping[str, float] | None = None,
-    patterns: int | list[int] = 8,
-    method: str = "admm",
-    synthetic: str = "bn",
-    samples: int | None = None,
-    iterations: int = defaults.ITERATIONS,
-    seed: int = 0,
-    prune_first: bool = False,
-    prune_head: bool = False,
-    progress: bool = True,
-    synthetic_steps: int | None = None,
+    policy: PrunePolicy | None = None,
     inputs: npt.NDArray[np.float32] | None = None,
-    augment: int = defaults.AUGMENT_COPIES,
-    distill_steps: int = defaults.DISTILL_STEPS,
-    distill_adversarial: float = defaults.DISTILL_ADVERSARIAL,
-    distill_only_pruned: bool = False,
-    allocation: str = "uniform",
-    preset: str = defaults.PRESET,
-    budget: float | None = None,
-    growth: PoolGrowth | None = None,
+    seed: int = 0,
+    progress: bool = True,
 ) -> PruneResult:
     """Pattern-prune the 3x3, 1x1 and 3x3 depthwise convs of ``model`` (a copy; the input model is not modified).
 
-    ``layers`` selects the kinds: "conv3x3"/"3x3", "pointwise"/"1x1",
-    "depthwise3x3"/"depthwise" (a list or a comma-separated string; default all
-    three). ``keep`` is the fraction kept per layer: of the kernels of a 3x3 conv,
-    of the weights of a 1x1 conv (the same input channels kept by every block of
+    ``keep`` is the fraction kept per layer: of the kernels of a 3x3 conv, of the
+    weights of a 1x1 conv (the same input channels kept by every block of
     ``CHANNEL_BLOCK`` output channels), of the channels of a depthwise conv (one
-    float, or a dict layer name -> fraction). ``kind_keep`` (kind -> fraction)
-    sets a kind's fraction; without it a float ``keep`` applies to 3x3 and 1x1
-    convs (1.0 with a dict ``keep``), and depthwise convs keep every channel
+    float, or a dict layer name -> fraction). A float ``keep`` applies to 3x3 and
+    1x1 convs (1.0 with a dict ``keep``); depthwise convs keep every channel
     (``defaults.DEPTHWISE_KEEP``: patterns only; pruning whole depthwise channels
-    costs much accuracy for little time). A 1x1 conv at keep 1.0 is left alone:
-    there is nothing to prune. ``patterns`` is the library size to distil (from
-    the BN-folded 3x3 and depthwise kernels) or an explicit list of 9-bit masks.
-    ``method="admm"`` reconstructs each layer's output on synthetic
-    inputs (``synthetic`` = "bn" or "noise", ``samples`` of them, or your own
-    ``inputs``); ``method="magnitude"`` is the fast data-free projection only.
-    For a 1x1 conv ADMM is the 3x3 solver on pixel rows with the block projection as
-    its Z-step; for a depthwise conv it is ``C`` batched 9-tap problems
-    (``solvers/depthwise.py``); both end with the same masked least-squares refit.
-    The conv that sees the raw input (no conv before it) is left dense unless
-    ``prune_first``; a 1x1 or depthwise classifier head (no conv or dense layer after
-    it) unless ``prune_head``; frozen 1x1 and depthwise layers always. Each layer's
-    least-squares problem sees the inputs plus ``augment`` freshly augmented
-    copies of them (shifts, flips, mixing; see ``distill.augment``). ``distill_steps``
-    > 0 (ADMM only) then trains the pruned model end to end to match the
+    costs much accuracy for little time) unless the policy's ``kind_keep`` says
+    otherwise. A 1x1 conv at keep 1.0 is left alone: there is nothing to prune.
+
+    ``policy`` (:class:`~patternlite.converter.policy.PrunePolicy`, its defaults when
+    None) holds every other setting, by stage. With the ADMM solver each layer's
+    output is reconstructed on synthetic inputs, or on your own ``inputs``; for a 1x1
+    conv ADMM is the 3x3 solver on pixel rows with the block projection as its
+    Z-step; for a depthwise conv it is ``C`` batched 9-tap problems
+    (``solvers/depthwise.py``); all share one ADMM core (``solvers/admm.py``) and
+    end with the same masked least-squares refit. The conv that sees the raw input
+    (no conv before it) is left dense unless ``prune_first``; a 1x1 or depthwise
+    classifier head (no conv or dense layer after it) unless ``prune_head``; frozen
+    1x1 and depthwise layers always. Each layer's least-squares problem sees the
+    inputs plus ``augment`` freshly augmented copies of them (``synthesis.distill.augment``).
+    Distillation (ADMM only) then trains the pruned model end to end to match the
     original on augmented synthetic inputs, masks and BN statistics held fixed
-    (see ``distill.py``); ``distill_adversarial`` is the size of its adversarial
-    nudge (0 turns it off: faster, slightly less accurate). Distillation also
-    adapts the unpruned layers' weights (never their structure) unless
-    ``distill_only_pruned``. ``allocation="sensitivity"`` (one float ``keep`` < 1,
-    ADMM only) keeps the same total number of kernels but shares them out
-    across layers by each layer's measured damage on the synthetic inputs
-    (see ``allocation.py``); the default ``"uniform"`` keeps ``keep`` of every layer.
-    ``preset`` ("fast" or "standard", see ``defaults.PRESETS``) supplies the
-    time ``budget`` in minutes and the ``samples``/``synthetic_steps`` left as
-    None. The budget bounds synthesis and distillation (``budget=0``: no bound,
-    every stage runs its full sizes). ``growth`` (a :class:`PoolGrowth`, ADMM with
-    BatchNorm synthesis only) makes distillation grow its synthetic pool with
-    adversarial images (CMI-style, ``pool_growth.py``) for that share of its time.
+    (``synthesis/distill.py``). The budget bounds synthesis and distillation
+    (0 minutes: no bound, every stage runs its full sizes). ``seed`` seeds every
+    random choice.
     """
+    policy = PrunePolicy() if policy is None else policy
+    sparsity, synthesis, solver = policy.sparsity, policy.synthesis, policy.solver
+    layers, kind_keep, patterns = sparsity.layers, sparsity.kind_keep, sparsity.patterns
+    allocation, prune_first, prune_head = sparsity.allocation, sparsity.prune_first, sparsity.prune_head
+    synthetic, samples, synthetic_steps = synthesis.kind, synthesis.samples, synthesis.steps
+    augment, growth = synthesis.augment, synthesis.growth
+    method, iterations = solver.method, solver.iterations
+    distill_steps = policy.distillation.steps
+    distill_adversarial = policy.distillation.adversarial
+    distill_only_pruned = policy.distillation.only_pruned
+    preset, budget = policy.budget.preset, policy.budget.minutes
     t_start = time.perf_counter()
     if preset not in defaults.PRESETS:
         raise ConverterError(f"preset must be one of {tuple(defaults.PRESETS)}, got {preset!r}")
