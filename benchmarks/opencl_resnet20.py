@@ -34,9 +34,10 @@ def pruned_resnet20(shared: Path, keep: float, out: Path) -> Path:
     import keras
 
     from patternlite.converter import export_tflite, prune
+    from patternlite.converter.policy import PrunePolicy
 
     model = keras.models.load_model(shared / "models" / "resnet20_cifar10.keras", compile=False)
-    result = prune(model, keep=keep, patterns=8, method="magnitude", progress=False)
+    result = prune(model, keep=keep, policy=PrunePolicy.from_options(patterns=8, method="magnitude"), progress=False)
     return Path(export_tflite(result, out))
 
 

@@ -45,11 +45,17 @@ def release_keras() -> None:
 def pruned_tflite(build: Any, keep: float, path: Path, patterns: int = 8, prune_first: bool = False) -> str:
     """Write a pattern-pruned .tflite of a freshly built model; return which pruner ran."""
     from patternlite.converter import export_tflite, prune
+    from patternlite.converter.policy import PrunePolicy
 
     model = build()
     # prune_first: a single-op layer model's only conv is its first (the converter keeps
     # a network's first 3x3 conv dense by default).
-    res = prune(model, keep=keep, patterns=patterns, method="magnitude", progress=False, prune_first=prune_first)
+    res = prune(
+        model,
+        keep=keep,
+        policy=PrunePolicy.from_options(patterns=patterns, method="magnitude", prune_first=prune_first),
+        progress=False,
+    )
     export_tflite(res, str(path))
     release_keras()
     return PRUNER

@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from patternlite.converter import prune
-    from patternlite.converter.pool_growth import PoolGrowth
+    from patternlite.converter.policy import PrunePolicy
+    from patternlite.converter.synthesis.pool_growth import PoolGrowth
 
     x_eval, y_eval, x_jpeg, y_jpeg = dev_sets(shared)
     base, stamp, host = results_base(args.out, "datafree-synthesis", args.tag)
@@ -104,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                 growth = PoolGrowth(share=args.share) if variant == "growing" else None
                 t = time.perf_counter()
                 result = prune(
-                    dense_model, keep=keep, preset=args.preset, budget=args.budget, growth=growth, progress=False
+                    dense_model,
+                    keep=keep,
+                    policy=PrunePolicy.from_options(preset=args.preset, budget=args.budget, growth=growth),
+                    progress=False,
                 )
                 seconds = time.perf_counter() - t
                 d = result.distilled

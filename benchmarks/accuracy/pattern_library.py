@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from patternlite.converter import prune
+    from patternlite.converter.policy import PrunePolicy
 
     data = np.load(shared / "data" / "cifar10_dev_lossless.npz")
     x, y = data["images"].astype(np.float32), data["labels"]
@@ -156,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     for keep in keeps:
         for size in sizes:
             t = time.perf_counter()
-            result = prune(dense_model, keep=keep, patterns=size, preset=args.preset, progress=False)
+            result = prune(
+                dense_model,
+                keep=keep,
+                policy=PrunePolicy.from_options(patterns=size, preset=args.preset),
+                progress=False,
+            )
             errors = [r.error for r in result.report if r.error is not None]
             rows.append(
                 {

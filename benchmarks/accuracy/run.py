@@ -122,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from patternlite.converter import masked_finetune, prune
+    from patternlite.converter.export.io import load_masks, save_masks, write_atomic
     from patternlite.converter.graph import clone_with_weights
-    from patternlite.converter.io import load_masks, save_masks, write_atomic
+    from patternlite.converter.policy import PrunePolicy
 
     x_eval, y_eval, x_jpeg, y_jpeg = dev_sets(shared)
     client = np.load(shared / "data" / "cifar10_client_train_jpeg_q75.npz")
@@ -188,11 +189,11 @@ def main(argv: list[str] | None = None) -> int:
                 masks = load_masks(cached_masks)[0]
                 prune_seconds = json.loads(info_file.read_text())["seconds"]
             else:
-                kw: dict[str, Any] = {"keep": keep, "patterns": args.patterns, "preset": args.preset}
+                options: dict[str, Any] = {"patterns": args.patterns, "preset": args.preset}
                 if args.budget:
-                    kw["budget"] = args.budget
+                    options["budget"] = args.budget
                 t = time.perf_counter()
-                result = prune(dense_model, progress=False, **kw)
+                result = prune(dense_model, keep=keep, policy=PrunePolicy.from_options(**options), progress=False)
                 prune_seconds = round(time.perf_counter() - t, 1)
                 pruned, masks = result.model, result.masks
                 write_atomic(cached, lambda tmp, m=pruned: m.save(tmp))
