@@ -168,6 +168,7 @@ def test_metadata_reader_harness_replays_corpus(tmp_path: Path) -> None:
         "tests/fuzz/replay_main.cc",
         "delegate/metadata/metadata_reader.cc",
         "delegate/packing/pattern_pack.cc",
+        "delegate/runtime/weight_checks.cc",
     ]
     build = subprocess.run(
         [cxx, "-std=c++17", "-O1", "-g", f"-I{REPO}", *[str(REPO / s) for s in sources], "-o", str(program)],

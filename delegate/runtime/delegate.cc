@@ -56,6 +56,23 @@ TfLiteStatus DelegatePrepare(TfLiteContext* context, TfLiteDelegate* delegate) {
   return PatternDelegate::From(delegate)->PrepareGraph(context);
 }
 
+// One delegate kernel per claimed node: adjacent nodes must not fuse into one
+// partition, whose inner tensors TFLite would then not allocate.
+TfLiteStatus ReplaceEachNode(TfLiteContext* context, TfLiteDelegate* delegate,
+                             const std::vector<std::pair<int, const char*>>& claimed) {
+  std::vector<int> one(2);
+  for (const auto& [node_index, name] : claimed) {
+    auto* subset = reinterpret_cast<TfLiteIntArray*>(one.data());
+    subset->size = 1;
+    subset->data[0] = node_index;
+    const TfLiteRegistration registration = KernelRegistration(name);
+    if (context->ReplaceNodeSubsetsWithDelegateKernels(context, registration, subset, delegate) != kTfLiteOk) {
+      return kTfLiteDelegateError;
+    }
+  }
+  return kTfLiteOk;
+}
+
 const char* OpName(int builtin_code) {
   return builtin_code == kTfLiteBuiltinDepthwiseConv2d ? "DEPTHWISE_CONV_2D" : "CONV_2D";
 }
@@ -136,6 +153,37 @@ bool PatternDelegate::ReadMetadata(TfLiteContext* context, PatternMetadata* meta
   return found;
 }
 
+BuildEnv PatternDelegate::MakeBuildEnv() {
+  BuildEnv env;
+  env.isa = options_.isa == Isa::kAuto ? BestIsa() : options_.isa;
+  env.opencl = opencl_;
+  env.autotune = options_.autotune;
+  env.plan_cache = plan_cache_;
+  env.pool = [this](int threads) { return PoolFor(threads); };
+  return env;
+}
+
+const char* PatternDelegate::Keep(const TfLiteContext* context, int node_index, int builtin_code,
+                                  const Verdict& verdict, std::unique_ptr<NodeKernel> kernel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const NodeKey key{context, node_index};
+  if (kernel) {
+    const char* name = kernel->name();
+    pending_[key] = std::move(kernel);
+    claims_[key] = std::get<Claim>(verdict).info;
+    declines_.erase(key);
+    return name;
+  }
+  const Decline& d = std::get<Decline>(verdict);
+  declines_[key] = DeclineInfo{node_index, d.filter, d.reason};
+  claims_.erase(key);
+  // Metadata disagreements mean a damaged or mismatched model: say so loudly.
+  const bool loud = d.reason.find("metadata") != std::string::npos;
+  Log(loud ? LogLevel::kWarning : LogLevel::kInfo, std::string("declined ") + OpName(builtin_code) + " node " +
+                                                       std::to_string(node_index) + " (" + d.filter + "): " + d.reason);
+  return nullptr;
+}
+
 TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
   ProbeAbi(context);
   // Metadata: read once per subgraph; a damaged blob is remembered as an error.
@@ -143,19 +191,14 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
   JudgeEnv judge_env;
   judge_env.options = &options_;
   judge_env.metadata = ReadMetadata(context, &metadata, &judge_env.metadata_error) ? &metadata : nullptr;
-  BuildEnv build_env;
-  build_env.isa = options_.isa == Isa::kAuto ? BestIsa() : options_.isa;
-  build_env.opencl = opencl_;
-  build_env.autotune = options_.autotune;
-  build_env.plan_cache = plan_cache_;
-  build_env.pool = [this](int threads) { return PoolFor(threads); };
+  const BuildEnv build_env = MakeBuildEnv();
 
   TfLiteIntArray* plan = nullptr;
   if (context->GetExecutionPlan(context, &plan) != kTfLiteOk || plan == nullptr) return kTfLiteError;
   std::vector<int> nodes(plan->data, plan->data + plan->size);  // the plan is invalidated by replacement
 
-  // Judge every node of a kind; Build the claimed ones; keep them pending
-  // until TFLite's Init takes them.
+  // Judge every node of a kind and Build the claimed ones; they wait in
+  // pending_ until TFLite's Init takes them.
   std::vector<std::pair<int, const char*>> claimed;  // node, its kernel's custom_name
   int convs = 0;
   for (int node_index : nodes) {
@@ -175,39 +218,12 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
       kernel = Build(claim, build_env, &why);
       if (!kernel) verdict = Decline{claim->info.filter, why};
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    const NodeKey key{context, node_index};
-    if (kernel) {
-      claimed.emplace_back(node_index, kernel->name());
-      pending_[key] = std::move(kernel);
-      claims_[key] = std::get<Claim>(verdict).info;
-      declines_.erase(key);
-    } else {
-      const Decline& d = std::get<Decline>(verdict);
-      declines_[key] = DeclineInfo{node_index, d.filter, d.reason};
-      claims_.erase(key);
-      // Metadata disagreements mean a damaged or mismatched model: say so loudly.
-      const bool loud = d.reason.find("metadata") != std::string::npos;
-      Log(loud ? LogLevel::kWarning : LogLevel::kInfo, std::string("declined ") + OpName(reg->builtin_code) +
-                                                           " node " + std::to_string(node_index) + " (" + d.filter +
-                                                           "): " + d.reason);
+    if (const char* name = Keep(context, node_index, reg->builtin_code, verdict, std::move(kernel))) {
+      claimed.emplace_back(node_index, name);
     }
   }
 
-  // One delegate kernel per node: adjacent nodes must not fuse into one
-  // partition, whose inner tensors TFLite would then not allocate.
-  std::vector<int> one(2);
-  TfLiteStatus status = kTfLiteOk;
-  for (const auto& [node_index, name] : claimed) {
-    auto* subset = reinterpret_cast<TfLiteIntArray*>(one.data());
-    subset->size = 1;
-    subset->data[0] = node_index;
-    const TfLiteRegistration registration = KernelRegistration(name);
-    if (context->ReplaceNodeSubsetsWithDelegateKernels(context, registration, subset, &delegate_) != kTfLiteOk) {
-      status = kTfLiteDelegateError;
-      break;
-    }
-  }
+  const TfLiteStatus status = ReplaceEachNode(context, &delegate_, claimed);
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.clear();  // anything TFLite did not take

@@ -19,6 +19,7 @@
 #include "delegate/node/node_kernel.h"
 #include "delegate/opencl/cl_conv.h"
 #include "delegate/runtime/autotune.h"
+#include "delegate/runtime/build.h"
 #include "delegate/runtime/claim.h"
 #include "delegate/runtime/options.h"
 #include "delegate/runtime/thread_pool.h"
@@ -64,6 +65,12 @@ class PatternDelegate {
   // Reads the model's pattern metadata into `metadata`; false without it
   // (none, ignored, or unreadable: then `error` says why).
   bool ReadMetadata(TfLiteContext* context, PatternMetadata* metadata, std::string* error);
+  // Where and how the claimed nodes' kernels are built.
+  BuildEnv MakeBuildEnv();
+  // Keeps a node's verdict for the stats and its kernel (when claimed) in
+  // pending_; logs a decline. Returns the kernel's custom_name (null: declined).
+  const char* Keep(const TfLiteContext* context, int node_index, int builtin_code, const Verdict& verdict,
+                   std::unique_ptr<NodeKernel> kernel);
   std::shared_ptr<ThreadPool> PoolFor(int threads);
   void Log(LogLevel level, const std::string& message) const;
 

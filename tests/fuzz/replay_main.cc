@@ -4,7 +4,8 @@
 // LLVMFuzzerTestOneInput once. A harness check that fails aborts the program.
 //
 //   c++ -std=c++17 -I. -o replay tests/fuzz/metadata_reader_fuzz.cc tests/fuzz/replay_main.cc
-//       delegate/metadata/metadata_reader.cc delegate/packing/pattern_pack.cc   (one line)
+//       delegate/metadata/metadata_reader.cc delegate/packing/pattern_pack.cc
+//       delegate/runtime/weight_checks.cc   (one line)
 //   ./replay tests/fuzz/corpus/metadata_reader
 //
 // tests/test_fuzz_corpus.py builds and runs it over the committed corpus.
