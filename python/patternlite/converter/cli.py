@@ -451,6 +451,7 @@ def _run(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     from patternlite.converter.export.io import save_masks
     from patternlite.converter.export.tflite import export_tflite
+    from patternlite.converter.graph import DEPTHWISE, POINTWISE
     from patternlite.converter.policy import PrunePolicy
     from patternlite.converter.pruner import prune
     from patternlite.converter.synthesis.pool_growth import PoolGrowth
@@ -458,9 +459,9 @@ def _prune(args: argparse.Namespace) -> int:
     model = _load(args.model)
     kind_keep = {}
     if args.keep_1x1 is not None:
-        kind_keep["pointwise"] = args.keep_1x1
+        kind_keep[POINTWISE] = args.keep_1x1
     if args.keep_depthwise is not None:
-        kind_keep["depthwise3x3"] = args.keep_depthwise
+        kind_keep[DEPTHWISE] = args.keep_depthwise
     policy = PrunePolicy.from_options(
         layers=args.layers,
         kind_keep=kind_keep,

@@ -6,8 +6,10 @@ numbers quoted in docs/converter.md.
 
 from __future__ import annotations
 
+from patternlite._contract import KINDS
+
 # Layer kinds ``prune`` touches unless told otherwise: all three (graph.ALL_KINDS).
-LAYERS = ("conv3x3", "pointwise", "depthwise3x3")
+LAYERS: tuple[str, ...] = tuple(KINDS)
 # Keep of depthwise layers unless asked (``kind_keep``, CLI ``--keep-depthwise``):
 # patterns only. A depthwise channel is a whole feature map with a single filter,
 # so pruning one removes that map from everything downstream, and there is little

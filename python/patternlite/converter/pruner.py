@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
+from patternlite._contract import PRUNED
 from patternlite.converter import defaults
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import (
@@ -353,7 +354,7 @@ def prune(
     allocated: Allocation | None = None
     convs3 = [c for c in targets if c.kind == CONV3X3]
     if allocation == "sensitivity" and x is not None and not isinstance(keep, Mapping) and convs3:
-        k3 = float((kind_keep or {}).get("conv3x3", (kind_keep or {}).get("3x3", keep)))
+        k3 = float((kind_keep or {}).get(CONV3X3, (kind_keep or {}).get("3x3", keep)))
         if k3 < 1.0:
             # The 3x3 convs share their kernels out by sensitivity; the other kinds keep their kind's keep.
             allocated = sensitivity_allocation(model, convs3, x, library, scales, k3, seed=seed, progress=progress)
@@ -392,7 +393,7 @@ def prune(
                 layer=conv.name,
                 shape=tuple(kernel.shape),  # type: ignore[arg-type]
                 keep=keeps[conv.name],
-                kept_kernels=int(np.count_nonzero(proj.assignment != 255)),
+                kept_kernels=int(np.count_nonzero(proj.assignment != PRUNED)),
                 total_kernels=int(proj.assignment.size),
                 weights_before=nz_before,
                 weights_after=int(np.count_nonzero(keras.ops.convert_to_numpy(conv.layer.kernel))),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from patternlite._contract import KIND_CONV3X3
 from patternlite.metadata import CHANNEL_BLOCK, KINDS
 
 _SHORT = dict(zip(KINDS, ("3x3", "1x1", "depthwise"), strict=True))
@@ -28,7 +29,7 @@ class LayerReport:
     error_projection: float | None  # relative output error of plain projection (synthetic inputs)
     error: float | None  # relative output error of the chosen weights (None for magnitude)
     seconds: float
-    kind: str = "conv3x3"  # graph.ALL_KINDS
+    kind: str = KINDS[KIND_CONV3X3]  # graph.ALL_KINDS
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -141,7 +141,7 @@ def _pointwise_table(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
 def _depthwise_table(mask: npt.NDArray[np.bool_], library: Sequence[int]) -> npt.NDArray[np.uint8]:
     """The C x 1 record of a (3, 3, C, 1) mask: each channel's library index, or PRUNED."""
     m = np.asarray(mask)
-    bits = (m.reshape(9, m.shape[2]).T * (1 << np.arange(9))).sum(axis=1)
+    bits = (m.reshape(KERNEL_TAPS, m.shape[2]).T * (1 << np.arange(KERNEL_TAPS))).sum(axis=1)
     index = {int(p): i for i, p in enumerate(library)}
     out = np.full((m.shape[2], 1), PRUNED, dtype=np.uint8)
     for c, b in enumerate(bits):
@@ -171,7 +171,7 @@ def infer_patterns(
     convs = find_convs(model) if CONV3X3 in kinds_of(model).values() else []
     for conv in convs:
         k = keras.ops.convert_to_numpy(conv.layer.kernel)
-        bits = ((k != 0).reshape(9, -1).T * (1 << np.arange(9))).sum(axis=1)
+        bits = ((k != 0).reshape(KERNEL_TAPS, -1).T * (1 << np.arange(KERNEL_TAPS))).sum(axis=1)
         nz = bits[bits != 0]
         pop = np.array([bin(int(b)).count("1") for b in nz])
         if nz.size == 0 or np.any(pop > PATTERN_TAPS) or np.any((nz & CENTRE_BIT) == 0) or np.all(pop == KERNEL_TAPS):
@@ -190,11 +190,11 @@ def infer_patterns(
     for name, bits in bits_by_layer.items():
         conv_k = next(c for c in convs if c.name == name).layer.kernel
         shape = tuple(conv_k.shape)
-        support = np.zeros((len(bits), 9), bool)
+        support = np.zeros((len(bits), KERNEL_TAPS), bool)
         for row, b in enumerate(bits):
             if b:
                 p = next(p for p in library if (int(b) & ~p) == 0)
-                support[row] = [(p >> t) & 1 for t in range(9)]
+                support[row] = [(p >> t) & 1 for t in range(KERNEL_TAPS)]
         masks[name] = support.T.reshape(shape)
         keep[name] = max(float(np.count_nonzero(bits)) / len(bits), 1e-6)
     return masks, library, keep

@@ -22,13 +22,14 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
+from patternlite._contract import KERNEL_TAPS
 from patternlite.converter.graph import ConvInfo
 from patternlite.converter.solvers.admm import PRIOR, AdmmSettings, AdmmSteps, LayerSolution, solve
 from patternlite.converter.solvers.layer_problem import patches, write_bias
 from patternlite.converter.solvers.projection import Projection, project_depthwise
 
 F64 = npt.NDArray[np.float64]
-_TAPS = 9
+_TAPS = KERNEL_TAPS
 # Patch rows per layer: each Gram is 10x10, so far fewer rows than a full conv's suffice.
 _MAX_ROWS = 65_536
 _CHUNK_VALUES = 8_000_000  # patch values extracted at once (32 MB of float32)

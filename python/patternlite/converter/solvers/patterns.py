@@ -35,7 +35,7 @@ def masks_matrix(patterns: Sequence[int]) -> npt.NDArray[np.float32]:
 def kernels_as_rows(kernel_hwio: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
     """A Keras (3, 3, I, O) kernel as (I*O, 9) rows, column ``3*ky + kx``; row ``i*O + o``."""
     k = np.asarray(kernel_hwio, dtype=np.float32)
-    return k.reshape(9, -1).T
+    return k.reshape(KERNEL_TAPS, -1).T
 
 
 def rows_to_kernel(rows: npt.NDArray[np.floating], shape: tuple[int, ...]) -> npt.NDArray[np.float32]:

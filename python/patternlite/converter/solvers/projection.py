@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from patternlite._contract import KERNEL_TAPS
 from patternlite.converter.solvers.patterns import kernels_as_rows, masks_matrix, rows_to_kernel
 from patternlite.metadata import CHANNEL_BLOCK, KINDS, PRUNED
 
@@ -73,7 +74,7 @@ def project(
     mm = masks_matrix(library)  # (9, K)
     sq = rows**2
     if tap_weights is not None:
-        d = np.asarray(tap_weights, dtype=np.float32).reshape(9, i_ch)
+        d = np.asarray(tap_weights, dtype=np.float32).reshape(KERNEL_TAPS, i_ch)
         sq = sq * np.repeat(d.T, o_ch, axis=0)  # row i*O + o gets channel i's tap weights
     energy = sq @ mm  # (I*O, K)
     best = np.argmax(energy, axis=1)
