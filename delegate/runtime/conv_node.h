@@ -14,6 +14,7 @@
 #include "delegate/abi/tflite_abi.h"
 #include "delegate/kernels/conv_kernel.h"
 #include "delegate/kernels/dispatch.h"
+#include "delegate/kernels/workspace.h"
 #include "delegate/packing/pattern_pack.h"
 #include "delegate/runtime/autotune.h"
 #include "delegate/runtime/thread_pool.h"
@@ -66,9 +67,9 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
 // missing or blocked differently.
 void PackForPlan(const ConvPlan& plan, PackedConv* packed);
 
-// Runs a planned conv over the pool (inline when `pool` is null or the plan
-// wants one thread).
-void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
+// Runs a planned conv with `kernels`' 3x3 kernel over the pool (inline when
+// `pool` is null or the plan wants one thread); workspaces[i] is worker i's scratch.
+void RunConv(const ConvPlan& plan, const PackedConv& packed, const KernelTable& kernels, ThreadPool* pool,
              std::vector<Workspace>* workspaces, const float* input, float* output);
 
 class ConvNode {
@@ -93,7 +94,7 @@ class ConvNode {
   PackedConv packed_;
   std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<NodeCounters> counters_;
-  ConvRowsFn kernel_ = nullptr;
+  const KernelTable* kernels_ = nullptr;
   ConvPlan plan_;
   std::vector<Workspace> workspaces_;
   std::shared_ptr<PlanCache> tuning_;
