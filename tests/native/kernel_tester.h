@@ -31,6 +31,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include "delegate/contract_generated.h"
 #include "delegate/kernels/dispatch.h"
 #include "delegate/packing/block_pack.h"
@@ -78,11 +82,22 @@ class ExactScratch {
  public:
   explicit ExactScratch(size_t bytes) : bytes_(bytes) {
     if (bytes == 0) return;
-    const size_t rounded = (bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
+    const size_t rounded = rounded_ = (bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
     data_.reset(static_cast<float*>(std::aligned_alloc(kScratchAlign, rounded)));
     if (!data_) std::abort();
     std::fill(data_.get(), data_.get() + rounded / sizeof(float), std::numeric_limits<float>::quiet_NaN());
+#if defined(__SANITIZE_ADDRESS__)
+    // The rounding's slack is out of bounds too.
+    ASAN_POISON_MEMORY_REGION(reinterpret_cast<char*>(data_.get()) + bytes, rounded - bytes);
+#endif
   }
+  ~ExactScratch() {
+#if defined(__SANITIZE_ADDRESS__)
+    if (data_) ASAN_UNPOISON_MEMORY_REGION(data_.get(), rounded_);
+#endif
+  }
+  ExactScratch(const ExactScratch&) = delete;
+  ExactScratch& operator=(const ExactScratch&) = delete;
   void* data() const { return data_.get(); }
   size_t bytes() const { return bytes_; }
 
@@ -91,7 +106,7 @@ class ExactScratch {
     void operator()(float* p) const { std::free(p); }
   };
   std::unique_ptr<float, Free> data_;
-  size_t bytes_;
+  size_t bytes_, rounded_ = 0;
 };
 
 // The setters every kind shares; Derived is the tester (CRTP), so that each
