@@ -93,9 +93,9 @@ PL_BLOCK_INLINE void PointwiseTile(const float* const* px, float* const* dst, co
 
 // One block on pixels [c0, c1): register tiles of R pixels, then single pixels.
 template <class T>
-PL_BLOCK_INLINE void PointwiseBlockPixels(const ConvGeometry& g, const PackedPointwiseView& w, int b, const float* input,
-                                          float* output, int64_t c0, int64_t c1, typename T::V lo,
-                                          typename T::V hi) {
+PL_BLOCK_INLINE void PointwiseBlockPixels(const ConvGeometry& g, const PackedPointwiseView& w, int b,
+                                          const float* input, float* output, int64_t c0, int64_t c1,
+                                          typename T::V lo, typename T::V hi) {
   constexpr int R = T::kPointwisePixels;
   const int e0 = w.block_begin[size_t(b)], entries = w.block_begin[size_t(b) + 1] - e0;
   const int32_t* channel = w.entry_channel + e0;

@@ -51,7 +51,8 @@ void SweepConv(Isa isa, Counts* c) {
     for (int s : {1, 2}) {
       for (Padding p : kPaddings) {
         if (!Fits(4, w, p)) continue;
-        c->Add(PatternConvTester().height(4).width(w).channels(5).filters(21).stride(s).padding(p).seed(++seed).Test(isa));
+        c->Add(PatternConvTester().height(4).width(w).channels(5).filters(21).stride(s).padding(p).seed(++seed)
+                   .Test(isa));
       }
     }
   }
@@ -92,10 +93,13 @@ void SweepConv(Isa isa, Counts* c) {
     }
   }
   // Unequal strides (the narrow layout), batches, and two larger layers.
-  c->Add(PatternConvTester().height(11).width(10).channels(9).filters(13).stride_h(1).stride_w(2).seed(++seed).Test(isa));
-  c->Add(PatternConvTester().height(10).width(11).channels(9).filters(13).stride_h(2).stride_w(1).seed(++seed).Test(isa));
+  c->Add(PatternConvTester().height(11).width(10).channels(9).filters(13).stride_h(1).stride_w(2).seed(++seed)
+             .Test(isa));
+  c->Add(PatternConvTester().height(10).width(11).channels(9).filters(13).stride_h(2).stride_w(1).seed(++seed)
+             .Test(isa));
   for (int b = 1; b <= 3; ++b) {
-    c->Add(PatternConvTester().batch(b).height(7).width(8).channels(5).filters(9).rows_per_call(3).seed(++seed).Test(isa));
+    c->Add(PatternConvTester().batch(b).height(7).width(8).channels(5).filters(9).rows_per_call(3).seed(++seed)
+               .Test(isa));
   }
   c->Add(PatternConvTester().height(28).width(28).channels(32).filters(48).rows_per_call(8).seed(++seed).Test(isa));
   c->Add(PatternConvTester().height(14).width(14).channels(64).filters(40).stride(2).seed(++seed).Test(isa));
@@ -172,8 +176,8 @@ void SweepDepthwise(Isa isa, Counts* c) {
       for (Zeros z : kZeros) {
         for (int s : {1, 2}) {
           for (Padding p : kPaddings) {
-            c->Add(DepthwiseTester().height(9).width(10).channels(37).stride(s).padding(p).activation(a).keep(k).zeros(z)
-                       .seed(++seed).Test(isa));
+            c->Add(DepthwiseTester().height(9).width(10).channels(37).stride(s).padding(p).activation(a).keep(k)
+                       .zeros(z).seed(++seed).Test(isa));
           }
         }
       }
