@@ -5,14 +5,12 @@
 
 namespace patternlite {
 
-void PointwiseAvx2(const ConvGeometry& g, const PackedPointwise& w, const float* input, float* output, int64_t p0,
-                  int64_t p1) {
-  block_impl::PointwiseRange<vec::Avx2>(g, w, input, output, p0, p1);
+void PointwiseAvx2(const PointwiseKernelParams& p, const float* input, float* output, int64_t p0, int64_t p1) {
+  block_impl::PointwiseRange<vec::Avx2>(p.geometry, p.weights, input, output, p0, p1);
 }
 
-void DepthwiseAvx2(const ConvGeometry& g, const PackedDepthwise& w, const float* input, float* output, int n, int oy0,
-                  int oy1) {
-  block_impl::DepthwiseRows<vec::Avx2>(g, w, input, output, n, oy0, oy1);
+void DepthwiseAvx2(const DepthwiseKernelParams& p, const float* input, float* output, int n, int oy0, int oy1) {
+  block_impl::DepthwiseRows<vec::Avx2>(p.geometry, p.weights, input, output, n, oy0, oy1);
 }
 
 }  // namespace patternlite

@@ -5,14 +5,12 @@
 
 namespace patternlite {
 
-void PointwiseAvx512(const ConvGeometry& g, const PackedPointwise& w, const float* input, float* output, int64_t p0,
-                  int64_t p1) {
-  block_impl::PointwiseRange<vec::Avx512>(g, w, input, output, p0, p1);
+void PointwiseAvx512(const PointwiseKernelParams& p, const float* input, float* output, int64_t p0, int64_t p1) {
+  block_impl::PointwiseRange<vec::Avx512>(p.geometry, p.weights, input, output, p0, p1);
 }
 
-void DepthwiseAvx512(const ConvGeometry& g, const PackedDepthwise& w, const float* input, float* output, int n, int oy0,
-                  int oy1) {
-  block_impl::DepthwiseRows<vec::Avx512>(g, w, input, output, n, oy0, oy1);
+void DepthwiseAvx512(const DepthwiseKernelParams& p, const float* input, float* output, int n, int oy0, int oy1) {
+  block_impl::DepthwiseRows<vec::Avx512>(p.geometry, p.weights, input, output, n, oy0, oy1);
 }
 
 }  // namespace patternlite

@@ -5,14 +5,12 @@
 
 namespace patternlite {
 
-void PointwiseNeon(const ConvGeometry& g, const PackedPointwise& w, const float* input, float* output, int64_t p0,
-                  int64_t p1) {
-  block_impl::PointwiseRange<vec::Neon>(g, w, input, output, p0, p1);
+void PointwiseNeon(const PointwiseKernelParams& p, const float* input, float* output, int64_t p0, int64_t p1) {
+  block_impl::PointwiseRange<vec::Neon>(p.geometry, p.weights, input, output, p0, p1);
 }
 
-void DepthwiseNeon(const ConvGeometry& g, const PackedDepthwise& w, const float* input, float* output, int n, int oy0,
-                  int oy1) {
-  block_impl::DepthwiseRows<vec::Neon>(g, w, input, output, n, oy0, oy1);
+void DepthwiseNeon(const DepthwiseKernelParams& p, const float* input, float* output, int n, int oy0, int oy1) {
+  block_impl::DepthwiseRows<vec::Neon>(p.geometry, p.weights, input, output, n, oy0, oy1);
 }
 
 }  // namespace patternlite

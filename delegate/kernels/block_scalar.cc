@@ -7,8 +7,10 @@
 
 namespace patternlite {
 
-void PointwiseScalar(const ConvGeometry& g, const PackedPointwise& w, const float* input, float* output,
-                     int64_t p0, int64_t p1) {
+void PointwiseScalar(const PointwiseKernelParams& params, const float* input, float* output, int64_t p0,
+                     int64_t p1) {
+  const ConvGeometry& g = params.geometry;
+  const PackedPointwiseView& w = params.weights;
   const int64_t per_image = int64_t(g.out_h) * g.out_w;
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t n = p / per_image, oy = p % per_image / g.out_w, ox = p % g.out_w;
@@ -24,8 +26,10 @@ void PointwiseScalar(const ConvGeometry& g, const PackedPointwise& w, const floa
   }
 }
 
-void DepthwiseScalar(const ConvGeometry& g, const PackedDepthwise& w, const float* input, float* output, int n,
-                     int oy0, int oy1) {
+void DepthwiseScalar(const DepthwiseKernelParams& params, const float* input, float* output, int n, int oy0,
+                     int oy1) {
+  const ConvGeometry& g = params.geometry;
+  const PackedDepthwiseView& w = params.weights;
   const int C = g.in_c;
   const float* in_n = input + size_t(n) * g.in_h * g.in_w * C;
   float* out_n = output + size_t(n) * g.out_h * g.out_w * C;

@@ -93,14 +93,14 @@ PL_BLOCK_INLINE void PointwiseTile(const float* const* px, float* const* dst, co
 
 // One block on pixels [c0, c1): register tiles of R pixels, then single pixels.
 template <class T>
-PL_BLOCK_INLINE void PointwiseBlockPixels(const ConvGeometry& g, const PackedPointwise& w, int b, const float* input,
-                                          float* output, int64_t c0, int64_t c1, typename T::V lo,
-                                          typename T::V hi) {
+PL_BLOCK_INLINE void PointwiseBlockPixels(const ConvGeometry& g, const PackedPointwiseView& w, int b,
+                                          const float* input, float* output, int64_t c0, int64_t c1,
+                                          typename T::V lo, typename T::V hi) {
   constexpr int R = T::kPointwisePixels;
   const int e0 = w.block_begin[size_t(b)], entries = w.block_begin[size_t(b) + 1] - e0;
-  const int32_t* channel = w.entry_channel.data() + e0;
-  const float* weights = w.entry_weights.data() + size_t(e0) * kBlock;
-  const float* bias = w.bias.data() + size_t(b) * kBlock;
+  const int32_t* channel = w.entry_channel + e0;
+  const float* weights = w.entry_weights + size_t(e0) * kBlock;
+  const float* bias = w.bias + size_t(b) * kBlock;
   const int width = std::min(kBlock, w.out_channels - b * kBlock);
   const float* px[R];
   float* dst[R];
@@ -120,7 +120,7 @@ PL_BLOCK_INLINE void PointwiseBlockPixels(const ConvGeometry& g, const PackedPoi
 }
 
 template <class T>
-void PointwiseRange(const ConvGeometry& g, const PackedPointwise& w, const float* input, float* output, int64_t p0,
+void PointwiseRange(const ConvGeometry& g, const PackedPointwiseView& w, const float* input, float* output, int64_t p0,
                     int64_t p1) {
   constexpr int R = T::kPointwisePixels;
   const typename T::V lo = T::Broadcast(g.act_min), hi = T::Broadcast(g.act_max);
@@ -259,12 +259,12 @@ void DepthwiseBlockRow(const ConvGeometry& g, const RowTaps<T>& taps, const floa
 // the compiler keeps in registers, so each output vector costs N loads and N
 // FMAs, and nothing is set up beyond reading the block's N taps.
 template <class T, int N>
-void DepthwiseInteriorRow(const ConvGeometry& g, const PackedDepthwise& w, int b, const float* in_n, int oy,
+void DepthwiseInteriorRow(const ConvGeometry& g, const PackedDepthwiseView& w, int b, const float* in_n, int oy,
                           float* out_row, typename T::V lo, typename T::V hi) {
   constexpr int NV = kBlock / T::kLanes, L = T::kLanes;
   const int C = g.in_c, S = g.stride_w;
-  const uint8_t* tap = w.block_taps.data() + size_t(b) * 9;
-  const float* wt = w.weights.data() + size_t(b) * 9 * kBlock;
+  const uint8_t* tap = w.block_taps + size_t(b) * 9;
+  const float* wt = w.weights + size_t(b) * 9 * kBlock;
   typename T::V wv[N][NV], bias[NV];
   int64_t off[N];
   int kx[N];
@@ -276,7 +276,7 @@ void DepthwiseInteriorRow(const ConvGeometry& g, const PackedDepthwise& w, int b
     for (int v = 0; v < NV; ++v) wv[t][v] = T::Load(wt + t * kBlock + v * L);
   }
 #pragma GCC unroll 4
-  for (int v = 0; v < NV; ++v) bias[v] = T::Load(w.bias.data() + size_t(b) * kBlock + v * L);
+  for (int v = 0; v < NV; ++v) bias[v] = T::Load(w.bias + size_t(b) * kBlock + v * L);
   int ox_lo, ox_hi;
   InteriorColumns(g, &ox_lo, &ox_hi);
   const int64_t row0 = int64_t(oy * g.stride_h - g.pad_top) * g.in_w * C + b * kBlock;
@@ -331,7 +331,7 @@ void DepthwiseInteriorRow(const ConvGeometry& g, const PackedDepthwise& w, int b
 }
 
 template <class T>
-void DepthwiseRows(const ConvGeometry& g, const PackedDepthwise& w, const float* input, float* output, int n,
+void DepthwiseRows(const ConvGeometry& g, const PackedDepthwiseView& w, const float* input, float* output, int n,
                    int oy0, int oy1) {
   constexpr int NV = kBlock / T::kLanes, L = T::kLanes;
   const int C = g.in_c;
@@ -365,11 +365,11 @@ void DepthwiseRows(const ConvGeometry& g, const PackedDepthwise& w, const float*
         const int i = taps.count++;
         taps.kx[i] = kx;
         taps.offset[i] = (int64_t(ky) * g.in_w + kx) * C;
-        const float* wt = w.weights.data() + (size_t(b) * 9 + t) * kBlock;
+        const float* wt = w.weights + (size_t(b) * 9 + t) * kBlock;
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) taps.w[i][v] = T::Load(wt + v * L);
       }
-      const float* bias = w.bias.data() + size_t(b) * kBlock;
+      const float* bias = w.bias + size_t(b) * kBlock;
       // Border rows, partial blocks and other tap counts.
       if (width == kBlock) {
         DepthwiseBlockRow<T, true>(g, taps, in_n, oy, out_row, b, width, bias, lo, hi);

@@ -5,9 +5,11 @@
 
 namespace patternlite {
 
-void ConvRowsAvx512(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
-                    int oy0, int oy1, Workspace* ws) {
-  simd_impl::ConvRows<vec::Avx512>(g, w, input, output, n, oy0, oy1, ws);
+void ConvRowsAvx512(const ConvKernelParams& p, const float* input, float* output, int n, int oy0, int oy1,
+                    void* scratch, size_t scratch_bytes) {
+  simd_impl::ConvRows<vec::Avx512>(p, input, output, n, oy0, oy1, scratch, scratch_bytes);
 }
+
+size_t ConvScratchAvx512(const ConvKernelParams& p, int rows) { return simd_impl::ScratchBytes<vec::Avx512>(p, rows); }
 
 }  // namespace patternlite

@@ -1,17 +1,18 @@
 // The pattern-conv microkernel interface, shared by every ISA.
 //
-// Like XNNPACK, operator setup (runtime/conv_node.cc) decides the geometry and
-// the work split once; the per-ISA kernels only compute a block of output rows
-// of one image from the packed weights (packing/pattern_pack.h).
+// Like XNNPACK's, a microkernel takes raw pointers and one params struct:
+// operator setup (runtime/conv_node.cc) decides the geometry and the work
+// split once, packing (packing/pattern_pack.h) owns the weight arrays and
+// hands out a view of them, and the per-ISA kernels only compute a block of
+// output rows of one image. Scratch memory is the caller's: the kernel table
+// (dispatch.h) says how many bytes a call needs.
 #ifndef PATTERNLITE_DELEGATE_KERNELS_CONV_KERNEL_H_
 #define PATTERNLITE_DELEGATE_KERNELS_CONV_KERNEL_H_
 
 #include <cstddef>
-#include <cstdlib>
-#include <new>
-#include <vector>
+#include <cstdint>
 
-#include "delegate/packing/pattern_pack.h"
+#include "delegate/contract_generated.h"
 
 namespace patternlite {
 
@@ -47,54 +48,75 @@ inline size_t InputBytesPerOutputRow(const ConvGeometry& g, int lanes) {
   return size_t(g.in_c) * 9 * g.out_w * sizeof(float);
 }
 
-// Cache-line-aligned allocation, so that plane rows whose pitch is a multiple
-// of the vector width give aligned (single-line) vector loads.
-template <class T, size_t kAlign = 64>
-struct AlignedAllocator {
-  using value_type = T;
-  AlignedAllocator() = default;
-  template <class U>
-  AlignedAllocator(const AlignedAllocator<U, kAlign>&) {}  // NOLINT: allocator rebinding
-  template <class U>
-  struct rebind {
-    using other = AlignedAllocator<U, kAlign>;
-  };
-  T* allocate(size_t n) {
-    const size_t bytes = (n * sizeof(T) + kAlign - 1) / kAlign * kAlign;
-    void* p = std::aligned_alloc(kAlign, bytes);
-    if (p == nullptr) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t) { std::free(p); }
-  bool operator==(const AlignedAllocator&) const { return true; }
-  bool operator!=(const AlignedAllocator&) const { return false; }
+// One run of kept kernels sharing a pattern (docs/packed-layout.md).
+struct PackedGroup {
+  uint16_t mask = 0;   // 9-bit pattern, bit 3*ky+kx
+  uint8_t taps[contract::kPatternTaps] = {};  // tap indices 3*ky+kx, ascending
+  int32_t begin = 0;   // first kernel (index into kernel_channel)
+  int32_t end = 0;     // one past the last kernel
 };
 
-using AlignedFloats = std::vector<float, AlignedAllocator<float>>;
+// Read-only views of the packed arrays (packing/pattern_pack.h has their
+// meaning and owns them); the fields are named as the arrays they view.
 
-// Per-thread scratch memory, grown on demand and reused across invocations.
-struct Workspace {
-  AlignedFloats input_planes;   // the block's input in the kernel's tap layout
-  AlignedFloats accumulators;   // one output tile of one filter block
+// The channel-major form the SIMD kernels read.
+struct ChannelMajorView {
+  int filter_block = 0;  // 0: not built (the scalar kernel does not need it)
+  int blocks = 0;
+  const int32_t* group_index = nullptr;   // blocks * in_channels + 1
+  const PackedGroup* groups = nullptr;
+  const int32_t* kernel_filter = nullptr;  // per kernel
+  const float* kernel_weights = nullptr;   // per kernel: kPatternTaps weights
+};
+
+// The filter-major form the scalar kernel reads, the bias, and the channel-major form.
+struct PackedConvView {
+  int out_channels = 0;
+  int in_channels = 0;
+  size_t kept_kernels = 0;
+  const int32_t* filter_order = nullptr;   // out_channels
+  const int32_t* filter_groups = nullptr;  // out_channels + 1
+  const PackedGroup* groups = nullptr;
+  const int32_t* kernel_channel = nullptr;  // kept_kernels
+  const float* kernel_weights = nullptr;    // kept_kernels * kPatternTaps
+  const float* bias = nullptr;              // out_channels, by original output channel
+  ChannelMajorView channel_major;
+};
+
+struct ConvKernelParams {
+  ConvGeometry geometry;
+  PackedConvView weights;
 };
 
 // Computes output rows [oy0, oy1) of image n. `input` and `output` are whole
-// NHWC tensors.
-using ConvRowsFn = void (*)(const ConvGeometry& g, const PackedConv& w, const float* input, float* output,
-                            int n, int oy0, int oy1, Workspace* ws);
+// NHWC tensors. `scratch` is 64-byte aligned and holds at least the bytes the
+// ISA's ConvScratchFn asks for rows [oy0, oy1); a kernel that needs none
+// accepts null.
+using ConvRowsFn = void (*)(const ConvKernelParams& p, const float* input, float* output, int n, int oy0, int oy1,
+                            void* scratch, size_t scratch_bytes);
+// Bytes of scratch a call of the matching ConvRowsFn needs for `rows` output
+// rows (at most; fewer rows never need more).
+using ConvScratchFn = size_t (*)(const ConvKernelParams& p, int rows);
 
-void ConvRowsScalar(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
-                    int oy0, int oy1, Workspace* ws);
+// The alignment a kernel's scratch must have: whole cache lines, so that
+// plane rows whose pitch is a multiple of the vector width give aligned
+// (single-line) vector loads.
+constexpr size_t kScratchAlign = 64;
+
+#define PL_DECLARE_CONV_KERNELS(SUFFIX)                                                                           \
+  void ConvRows##SUFFIX(const ConvKernelParams& p, const float* input, float* output, int n, int oy0, int oy1, \
+                        void* scratch, size_t scratch_bytes);                                                   \
+  size_t ConvScratch##SUFFIX(const ConvKernelParams& p, int rows);
+
+PL_DECLARE_CONV_KERNELS(Scalar)
 #if defined(PL_HAVE_X86)
-void ConvRowsAvx2(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
-                  int oy0, int oy1, Workspace* ws);
-void ConvRowsAvx512(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
-                    int oy0, int oy1, Workspace* ws);
+PL_DECLARE_CONV_KERNELS(Avx2)
+PL_DECLARE_CONV_KERNELS(Avx512)
 #endif
 #if defined(PL_HAVE_NEON)
-void ConvRowsNeon(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
-                  int oy0, int oy1, Workspace* ws);
+PL_DECLARE_CONV_KERNELS(Neon)
 #endif
+#undef PL_DECLARE_CONV_KERNELS
 
 }  // namespace patternlite
 

@@ -6,9 +6,11 @@
 
 namespace patternlite {
 
-void ConvRowsNeon(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
-                  int oy0, int oy1, Workspace* ws) {
-  simd_impl::ConvRows<vec::Neon>(g, w, input, output, n, oy0, oy1, ws);
+void ConvRowsNeon(const ConvKernelParams& p, const float* input, float* output, int n, int oy0, int oy1,
+                  void* scratch, size_t scratch_bytes) {
+  simd_impl::ConvRows<vec::Neon>(p, input, output, n, oy0, oy1, scratch, scratch_bytes);
 }
+
+size_t ConvScratchNeon(const ConvKernelParams& p, int rows) { return simd_impl::ScratchBytes<vec::Neon>(p, rows); }
 
 }  // namespace patternlite

@@ -1,14 +1,19 @@
 // Scalar reference kernel: the oracle of the tests, and the fallback on CPUs
 // without a SIMD kernel. It reads NHWC directly and bounds-checks every tap,
-// so it shares no indexing tricks with the SIMD kernels it checks.
+// so it shares no indexing tricks with the SIMD kernels it checks. It needs
+// no scratch.
 #include <algorithm>
 
 #include "delegate/kernels/conv_kernel.h"
 
 namespace patternlite {
 
-void ConvRowsScalar(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n,
-                    int oy0, int oy1, Workspace* /*ws*/) {
+size_t ConvScratchScalar(const ConvKernelParams& /*p*/, int /*rows*/) { return 0; }
+
+void ConvRowsScalar(const ConvKernelParams& p, const float* input, float* output, int n, int oy0, int oy1,
+                    void* /*scratch*/, size_t /*scratch_bytes*/) {
+  const ConvGeometry& g = p.geometry;
+  const PackedConvView& w = p.weights;
   const float* in_n = input + size_t(n) * g.in_h * g.in_w * g.in_c;
   float* out_n = output + size_t(n) * g.out_h * g.out_w * g.out_c;
   for (int oy = oy0; oy < oy1; ++oy) {

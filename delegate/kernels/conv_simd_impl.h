@@ -26,6 +26,7 @@
 #define PATTERNLITE_DELEGATE_KERNELS_CONV_SIMD_IMPL_H_
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "delegate/contract_generated.h"
@@ -95,15 +96,15 @@ struct NarrowOffsets {  // im2col of the 9 taps: [ky][kx][W]
 // One tile and one filter block over every input channel: acc[f][R][W].
 // `src_tile` is the tile's data in channel 0; channel c is c * cs further.
 template <class T, int S, int R, int NV, class Off>
-inline void StationaryTile(const ChannelMajorPack& cm, int block, int in_c, const float* src_tile, size_t cs,
+inline void StationaryTile(const ChannelMajorView& cm, int block, int in_c, const float* src_tile, size_t cs,
                            const Off& off, float* acc, int filters) {
   constexpr int W = NV * T::kLanes;
   constexpr int kRows = InputTile<T, S, R, NV>::kRows;
   std::memset(acc, 0, sizeof(float) * size_t(filters) * R * W);
-  const int32_t* gidx = cm.group_index.data() + size_t(block) * in_c;
-  const PackedGroup* groups = cm.groups.data();
-  const int32_t* kf = cm.kernel_filter.data();
-  const float* kw = cm.kernel_weights.data();
+  const int32_t* gidx = cm.group_index + size_t(block) * in_c;
+  const PackedGroup* groups = cm.groups;
+  const int32_t* kf = cm.kernel_filter;
+  const float* kw = cm.kernel_weights;
   for (int c = 0; c < in_c; ++c) {
     const int g_begin = gidx[c], g_end = gidx[c + 1];
     if (g_begin == g_end) continue;
@@ -247,26 +248,72 @@ inline void FillNarrow(const ConvGeometry& g, int width, int pixels, int pixels_
   }
 }
 
+// ---- The scratch: the input planes, then the accumulator tile buffer.
+
+// The wide layout's extent for `out_rows` output rows at stride S.
+template <class T, int S>
+struct WideShape {
+  static constexpr int L = T::kLanes;
+  static constexpr int R = S == 1 ? T::kStationaryRows : T::kStationaryRows2;
+  int pitch, pp, rows, in_rows;
+  size_t cs;  // floats per channel
+  WideShape(const ConvGeometry& g, int out_rows)
+      : pitch((g.out_w + L - 1) / L * L),
+        pp((pitch + 1 + L + T::kTile - 1) / T::kTile * T::kTile),  // + the tap columns' reach
+        rows((out_rows + R - 1) / R * R),
+        in_rows((rows - 1) * S + 3),
+        cs(size_t(in_rows) * S * pp) {}
+  size_t accumulator_floats(int filter_block) const { return size_t(filter_block) * R * L; }
+};
+
+// The narrow layout's extent for `out_rows` output rows.
+template <class T>
+struct NarrowShape {
+  static constexpr int NV = T::kNarrowVectors, W = NV * T::kLanes;
+  int pixels, pixels_padded;
+  size_t cs;  // floats per channel
+  NarrowShape(const ConvGeometry& g, int out_rows)
+      : pixels(out_rows * g.out_w), pixels_padded((pixels + W - 1) / W * W), cs(size_t(9) * pixels_padded) {}
+  size_t accumulator_floats(int filter_block) const { return size_t(filter_block) * W; }
+};
+
+// Where the accumulators start: the planes rounded up to whole cache lines.
+inline size_t AccumulatorOffset(size_t plane_floats) {
+  constexpr size_t kLine = kScratchAlign / sizeof(float);
+  return (plane_floats + kLine - 1) / kLine * kLine;
+}
+
+template <class Shape>
+inline size_t ShapeScratchBytes(const Shape& shape, const ConvGeometry& g, int filter_block) {
+  return (AccumulatorOffset(shape.cs * g.in_c) + shape.accumulator_floats(filter_block)) * sizeof(float);
+}
+
+template <class T>
+size_t ScratchBytes(const ConvKernelParams& p, int out_rows) {
+  const ConvGeometry& g = p.geometry;
+  const int fb = p.weights.channel_major.filter_block;
+  if (!UseWideLayout(g, T::kLanes)) return ShapeScratchBytes(NarrowShape<T>(g, out_rows), g, fb);
+  if (g.stride_h == 1) return ShapeScratchBytes(WideShape<T, 1>(g, out_rows), g, fb);
+  return ShapeScratchBytes(WideShape<T, 2>(g, out_rows), g, fb);
+}
+
 // ---- The two paths.
 
 template <class T, int S>
-inline void WideRows(const ConvGeometry& g, const PackedConv& w, const float* in_n, int oy0, int oy1, float* out_n,
-                     Workspace* ws) {
+inline void WideRows(const ConvGeometry& g, const PackedConvView& w, const float* in_n, int oy0, int oy1,
+                     float* out_n, float* scratch) {
   constexpr int L = T::kLanes;
-  constexpr int R = S == 1 ? T::kStationaryRows : T::kStationaryRows2;
-  const int pitch = (g.out_w + L - 1) / L * L;
-  const int pp = (pitch + 1 + L + T::kTile - 1) / T::kTile * T::kTile;  // + the tap columns' reach
-  const int rows = (oy1 - oy0 + R - 1) / R * R;
-  const int in_rows = (rows - 1) * S + 3;
+  constexpr int R = WideShape<T, S>::R;
+  const WideShape<T, S> shape(g, oy1 - oy0);
+  const int pitch = shape.pitch, pp = shape.pp, in_rows = shape.in_rows;
   const WideOffsets off{S * pp, pp, S};
-  const size_t cs = size_t(in_rows) * S * pp;
-  ws->input_planes.resize(cs * g.in_c);
-  FillPlanar<T>(g, pp, in_rows, cs, in_n, oy0, ws->input_planes.data());
+  const size_t cs = shape.cs;
+  float* const planes_w = scratch;
+  FillPlanar<T>(g, pp, in_rows, cs, in_n, oy0, planes_w);
 
-  const ChannelMajorPack& cm = w.channel_major;
-  ws->accumulators.resize(size_t(cm.filter_block) * R * L);
-  float* acc = ws->accumulators.data();
-  const float* planes = ws->input_planes.data();
+  const ChannelMajorView& cm = w.channel_major;
+  float* acc = scratch + AccumulatorOffset(cs * g.in_c);
+  const float* planes = planes_w;
   for (int r = 0; r < oy1 - oy0; r += R) {
     const int tile_rows = std::min(R, oy1 - oy0 - r);
     for (int x = 0; x < pitch; x += L) {
@@ -274,7 +321,7 @@ inline void WideRows(const ConvGeometry& g, const PackedConv& w, const float* in
       for (int blk = 0; blk < cm.blocks; ++blk) {
         const int f0 = blk * cm.filter_block, nf = std::min(w.out_channels - f0, cm.filter_block);
         StationaryTile<T, S, R, 1>(cm, blk, w.in_channels, src, cs, off, acc, nf);
-        WriteTile<T, R, L>(g, w.bias.data(), acc, f0, nf, size_t(oy0 + r) * g.out_w + x, tile_rows,
+        WriteTile<T, R, L>(g, w.bias, acc, f0, nf, size_t(oy0 + r) * g.out_w + x, tile_rows,
                            std::min(L, g.out_w - x), out_n);
       }
     }
@@ -282,19 +329,18 @@ inline void WideRows(const ConvGeometry& g, const PackedConv& w, const float* in
 }
 
 template <class T>
-inline void NarrowRows(const ConvGeometry& g, const PackedConv& w, const float* in_n, int oy0, int oy1,
-                       float* out_n, Workspace* ws) {
-  constexpr int NV = T::kNarrowVectors, W = NV * T::kLanes;
-  const int pixels = (oy1 - oy0) * g.out_w;
-  const int pixels_padded = (pixels + W - 1) / W * W;
-  const size_t cs = size_t(9) * pixels_padded;
-  ws->input_planes.resize(cs * g.in_c);
-  FillNarrow<T>(g, W, pixels, pixels_padded, cs, in_n, oy0, ws->input_planes.data());
+inline void NarrowRows(const ConvGeometry& g, const PackedConvView& w, const float* in_n, int oy0, int oy1,
+                       float* out_n, float* scratch) {
+  constexpr int NV = NarrowShape<T>::NV, W = NarrowShape<T>::W;
+  const NarrowShape<T> shape(g, oy1 - oy0);
+  const int pixels = shape.pixels, pixels_padded = shape.pixels_padded;
+  const size_t cs = shape.cs;
+  float* const planes_w = scratch;
+  FillNarrow<T>(g, W, pixels, pixels_padded, cs, in_n, oy0, planes_w);
 
-  const ChannelMajorPack& cm = w.channel_major;
-  ws->accumulators.resize(size_t(cm.filter_block) * W);
-  float* acc = ws->accumulators.data();
-  const float* planes = ws->input_planes.data();
+  const ChannelMajorView& cm = w.channel_major;
+  float* acc = scratch + AccumulatorOffset(cs * g.in_c);
+  const float* planes = planes_w;
   // Filter blocks outermost: a block's weights are then read once per row
   // block and re-read from cache for its further pixel tiles (3% on the
   // 7x7x512 layer, which has two tiles and two blocks by default).
@@ -303,15 +349,21 @@ inline void NarrowRows(const ConvGeometry& g, const PackedConv& w, const float* 
     for (int p = 0; p < pixels; p += W) {
       const float* src = planes + size_t(p / W) * 9 * W;
       StationaryTile<T, 1, 1, NV>(cm, blk, w.in_channels, src, cs, NarrowOffsets<W>(), acc, nf);
-      WriteTile<T, 1, W>(g, w.bias.data(), acc, f0, nf, size_t(oy0) * g.out_w + p, 1, std::min(W, pixels - p),
+      WriteTile<T, 1, W>(g, w.bias, acc, f0, nf, size_t(oy0) * g.out_w + p, 1, std::min(W, pixels - p),
                          out_n);
     }
   }
 }
 
+// The kernel: `scratch` holds ScratchBytes<T>(p, oy1 - oy0) bytes, 64-byte aligned.
 template <class T>
-void ConvRows(const ConvGeometry& g, const PackedConv& w, const float* input, float* output, int n, int oy0,
-              int oy1, Workspace* ws) {
+void ConvRows(const ConvKernelParams& p, const float* input, float* output, int n, int oy0, int oy1, void* scratch,
+              size_t scratch_bytes) {
+  const ConvGeometry& g = p.geometry;
+  const PackedConvView& w = p.weights;
+  assert(scratch_bytes >= ScratchBytes<T>(p, oy1 - oy0) && size_t(scratch) % kScratchAlign == 0);
+  (void)scratch_bytes;
+  float* ws = static_cast<float*>(scratch);
   const float* in_n = input + size_t(n) * g.in_h * g.in_w * g.in_c;
   float* out_n = output + size_t(n) * g.out_h * g.out_w * g.out_c;
   if (!UseWideLayout(g, T::kLanes)) {

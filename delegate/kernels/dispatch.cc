@@ -54,44 +54,28 @@ Isa BestIsa() {
   return Isa::kScalar;
 }
 
-namespace {
-
-// Every kernel of one ISA: one switch decides them all.
-struct IsaKernels {
-  ConvRowsFn conv;
-  PointwiseFn pointwise;
-  DepthwiseFn depthwise;
-};
-
-IsaKernels KernelsFor(Isa isa) {
-  if (isa == Isa::kAuto) isa = BestIsa();
-  const IsaKernels scalar{ConvRowsScalar, PointwiseScalar, DepthwiseScalar};
-  if (!IsaAvailable(isa)) return scalar;
-  switch (isa) {
+const KernelTable& KernelsFor(Isa isa) {
+  static const KernelTable kScalar{Isa::kScalar, 1, ConvRowsScalar, ConvScratchScalar, PointwiseScalar,
+                                   DepthwiseScalar};
 #if defined(PL_HAVE_X86)
-    case Isa::kAvx2: return {ConvRowsAvx2, PointwiseAvx2, DepthwiseAvx2};
-    case Isa::kAvx512: return {ConvRowsAvx512, PointwiseAvx512, DepthwiseAvx512};
+  static const KernelTable kAvx2{Isa::kAvx2, 8, ConvRowsAvx2, ConvScratchAvx2, PointwiseAvx2, DepthwiseAvx2};
+  static const KernelTable kAvx512{Isa::kAvx512, 16, ConvRowsAvx512, ConvScratchAvx512, PointwiseAvx512,
+                                   DepthwiseAvx512};
 #endif
 #if defined(PL_HAVE_NEON)
-    case Isa::kNeon: return {ConvRowsNeon, PointwiseNeon, DepthwiseNeon};
+  static const KernelTable kNeon{Isa::kNeon, 4, ConvRowsNeon, ConvScratchNeon, PointwiseNeon, DepthwiseNeon};
 #endif
-    default: return scalar;
-  }
-}
-
-}  // namespace
-
-ConvRowsFn ConvKernelFor(Isa isa) { return KernelsFor(isa).conv; }
-PointwiseFn PointwiseKernelFor(Isa isa) { return KernelsFor(isa).pointwise; }
-DepthwiseFn DepthwiseKernelFor(Isa isa) { return KernelsFor(isa).depthwise; }
-
-int IsaLanes(Isa isa) {
   if (isa == Isa::kAuto) isa = BestIsa();
+  if (!IsaAvailable(isa)) return kScalar;
   switch (isa) {
-    case Isa::kAvx512: return 16;
-    case Isa::kAvx2: return 8;
-    case Isa::kNeon: return 4;
-    default: return 1;
+#if defined(PL_HAVE_X86)
+    case Isa::kAvx2: return kAvx2;
+    case Isa::kAvx512: return kAvx512;
+#endif
+#if defined(PL_HAVE_NEON)
+    case Isa::kNeon: return kNeon;
+#endif
+    default: return kScalar;
   }
 }
 

@@ -18,13 +18,23 @@ bool ParseIsa(const std::string& name, Isa* out);
 bool IsaAvailable(Isa isa);
 // The fastest available ISA.
 Isa BestIsa();
-// The kernel for `isa` (kAuto resolves to BestIsa()); scalar when unavailable.
-ConvRowsFn ConvKernelFor(Isa isa);
-// The channel-block kernels for `isa`, resolved the same way.
-PointwiseFn PointwiseKernelFor(Isa isa);
-DepthwiseFn DepthwiseKernelFor(Isa isa);
-// Vector width in floats, used to size row blocks.
-int IsaLanes(Isa isa);
+
+// Every kernel of one ISA. Adding a kind means adding its entry here and to
+// each ISA's row in dispatch.cc.
+struct KernelTable {
+  Isa isa;    // the ISA the kernels are for (never kAuto)
+  int lanes;  // vector width in floats, which decides the 3x3 kernel's input layout
+  ConvRowsFn conv3x3;
+  ConvScratchFn conv3x3_scratch_bytes;
+  PointwiseFn pointwise;
+  DepthwiseFn depthwise;
+};
+
+// The kernels for `isa` (kAuto resolves to BestIsa()); the scalar ones when
+// `isa` is unavailable.
+const KernelTable& KernelsFor(Isa isa);
+// Vector width in floats of KernelsFor(isa), used to size row blocks.
+inline int IsaLanes(Isa isa) { return KernelsFor(isa).lanes; }
 
 }  // namespace patternlite
 

@@ -22,10 +22,12 @@
 #include <vector>
 
 #include "delegate/contract_generated.h"
+#include "delegate/kernels/block_kernels.h"
 
 namespace patternlite {
 
-constexpr int kBlock = contract::kChannelBlock;
+// kBlock, the views and the kernels' params are the microkernel interface's
+// (kernels/block_kernels.h); the packs below own the arrays.
 
 struct PackedPointwise {
   int out_channels = 0;
@@ -45,6 +47,12 @@ struct PackedPointwise {
   size_t entries() const { return entry_channel.size(); }
   // Multiply-accumulates per output pixel that the SIMD kernels run.
   size_t block_macs_per_pixel() const { return entries() * size_t(kBlock); }
+  // What the kernels read; valid while this pack lives unchanged.
+  PackedPointwiseView View() const {
+    return {out_channels,       in_channels,          blocks,       block_begin.data(),
+            entry_channel.data(), entry_weights.data(), bias.data(), filter_begin.data(),
+            filter_channel.data(), filter_weight.data()};
+  }
 };
 
 struct PackedDepthwise {
@@ -60,7 +68,20 @@ struct PackedDepthwise {
   std::vector<float> channel_weights;  // channels * 9, tap 3*ky+kx
 
   size_t block_taps_total() const;  // sum of block_tap_count
+  // What the kernels read; valid while this pack lives unchanged.
+  PackedDepthwiseView View() const {
+    return {channels,    blocks,      block_taps.data(),   block_tap_count.data(), weights.data(),
+            bias.data(), channel_mask.data(), channel_weights.data()};
+  }
 };
+
+// The params of one kernel call: `g` with a view of the pack.
+inline PointwiseKernelParams MakeParams(const ConvGeometry& g, const PackedPointwise& packed) {
+  return {g, packed.View()};
+}
+inline DepthwiseKernelParams MakeParams(const ConvGeometry& g, const PackedDepthwise& packed) {
+  return {g, packed.View()};
+}
 
 // Weights the packed block structure will hold (read off the kept table or
 // the masks, before anything is packed: the delegate judges a node by it).

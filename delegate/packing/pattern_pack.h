@@ -17,15 +17,12 @@
 #include <vector>
 
 #include "delegate/contract_generated.h"
+#include "delegate/kernels/conv_kernel.h"
 
 namespace patternlite {
 
-struct PackedGroup {
-  uint16_t mask = 0;   // 9-bit pattern, bit 3*ky+kx
-  uint8_t taps[contract::kPatternTaps] = {};  // tap indices 3*ky+kx, ascending
-  int32_t begin = 0;   // first kernel (index into kernel_channel)
-  int32_t end = 0;     // one past the last kernel
-};
+// PackedGroup, the views and the kernels' params are the microkernel
+// interface's (kernels/conv_kernel.h); the packs below own the arrays.
 
 // The same kept kernels in channel-major order, for the input-stationary
 // kernel (docs/packed-layout.md): filters in blocks of `filter_block`; within
@@ -40,6 +37,10 @@ struct ChannelMajorPack {
   std::vector<PackedGroup> groups;
   std::vector<int32_t> kernel_filter;  // per kernel: filter position within its block
   std::vector<float> kernel_weights;   // per kernel: kPatternTaps (4) weights in tap order
+
+  ChannelMajorView View() const {
+    return {filter_block, blocks, group_index.data(), groups.data(), kernel_filter.data(), kernel_weights.data()};
+  }
 };
 
 struct PackedConv {
@@ -56,7 +57,16 @@ struct PackedConv {
   ChannelMajorPack channel_major;      // built for the SIMD kernels by PackChannelMajor
 
   size_t kept_kernels() const { return kernel_channel.size(); }
+  // What the kernels read; valid while this pack lives unchanged.
+  PackedConvView View() const {
+    return {out_channels,         in_channels,        kept_kernels(),         filter_order.data(),
+            filter_groups.data(), groups.data(),      kernel_channel.data(),  kernel_weights.data(),
+            bias.data(),          channel_major.View()};
+  }
 };
+
+// The params of one 3x3 conv kernel call: `g` with a view of `packed`.
+inline ConvKernelParams MakeParams(const ConvGeometry& g, const PackedConv& packed) { return {g, packed.View()}; }
 
 // Packs the kept weights in the filter-major form. `masks` (0: pruned) comes
 // from AssignKernelMasks (runtime/weight_checks.h); `bias` may be null.

@@ -96,7 +96,7 @@ void PointwiseNode::RunTask(int task, const float* in, float* out) const {
   const ConvGeometry& g = geometry_;
   const int64_t pixels = int64_t(g.batch) * g.out_h * g.out_w;
   const int64_t p0 = int64_t(task) * pixels_per_task_;
-  kernel_(g, packed_, in, out, p0, std::min(pixels, p0 + pixels_per_task_));
+  kernel_(MakeParams(g, packed_), in, out, p0, std::min(pixels, p0 + pixels_per_task_));
 }
 
 bool DepthwiseNode::Plan(const TfLiteIntArray& dims, ConvGeometry* g) const {
@@ -114,7 +114,7 @@ void DepthwiseNode::RunTask(int task, const float* in, float* out) const {
   const ConvGeometry& g = geometry_;
   const int blocks = (g.out_h + rows_per_task_ - 1) / rows_per_task_;
   const int n = task / blocks, oy0 = (task % blocks) * rows_per_task_;
-  kernel_(g, packed_, in, out, n, oy0, std::min(g.out_h, oy0 + rows_per_task_));
+  kernel_(MakeParams(g, packed_), in, out, n, oy0, std::min(g.out_h, oy0 + rows_per_task_));
 }
 
 }  // namespace patternlite

@@ -64,7 +64,7 @@ class PointwiseNode : public BlockNode {
                 std::shared_ptr<NodeCounters> counters, bool autotune)
       : BlockNode(config, std::move(pool), std::move(counters), autotune),
         packed_(std::move(packed)),
-        kernel_(PointwiseKernelFor(config.isa)) {}
+        kernel_(KernelsFor(config.isa).pointwise) {}
 
  protected:
   bool Plan(const TfLiteIntArray& input_dims, ConvGeometry* g) const override;
@@ -84,7 +84,7 @@ class DepthwiseNode : public BlockNode {
                 std::shared_ptr<NodeCounters> counters, bool autotune)
       : BlockNode(config, std::move(pool), std::move(counters), autotune),
         packed_(std::move(packed)),
-        kernel_(DepthwiseKernelFor(config.isa)) {}
+        kernel_(KernelsFor(config.isa).depthwise) {}
 
  protected:
   bool Plan(const TfLiteIntArray& input_dims, ConvGeometry* g) const override;

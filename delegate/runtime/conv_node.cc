@@ -61,18 +61,22 @@ void PackForPlan(const ConvPlan& plan, PackedConv* packed) {
   }
 }
 
-void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
+void RunConv(const ConvPlan& plan, const PackedConv& packed, const KernelTable& kernels, ThreadPool* pool,
              std::vector<Workspace>* workspaces, const float* input, float* output) {
   const ConvGeometry& g = plan.geometry;
   const int tasks = g.batch * plan.blocks_per_image;
   if (plan.threads <= 1) pool = nullptr;
   const int threads = pool != nullptr ? pool->size() : 1;
   if (int(workspaces->size()) < threads) workspaces->resize(threads);
+  const ConvKernelParams params = MakeParams(g, packed);
+  // Every task has at most block_rows rows: that much scratch serves them all.
+  const size_t scratch_bytes = kernels.conv3x3_scratch_bytes(params, std::min(plan.block_rows, g.out_h));
+  for (int i = 0; i < threads; ++i) (*workspaces)[i].Reserve(scratch_bytes);
   auto run = [&](int task, int worker) {
     const int n = task / plan.blocks_per_image;
     const int oy0 = (task % plan.blocks_per_image) * plan.block_rows;
     const int oy1 = std::min(g.out_h, oy0 + plan.block_rows);
-    kernel(g, packed, input, output, n, oy0, oy1, &(*workspaces)[worker]);
+    kernels.conv3x3(params, input, output, n, oy0, oy1, (*workspaces)[worker].data(), scratch_bytes);
   };
   if (pool != nullptr && threads > 1) {
     pool->ParallelFor(tasks, run);
@@ -87,7 +91,7 @@ ConvNode::ConvNode(const ConvNodeConfig& config, PackedConv packed, std::shared_
       packed_(std::move(packed)),
       pool_(std::move(pool)),
       counters_(std::move(counters)),
-      kernel_(ConvKernelFor(config.isa)),
+      kernels_(&KernelsFor(config.isa)),
       tuning_(std::move(tuning)) {}
 
 void ConvNode::Publish(bool tuned) {
@@ -182,7 +186,7 @@ TfLiteStatus ConvNode::Eval(TfLiteContext* context) {
   if (tuner_.active()) {
     RunTuningCandidate(in, out);
   } else {
-    RunConv(plan_, packed_, kernel_, pool_.get(), &workspaces_, in, out);
+    RunConv(plan_, packed_, *kernels_, pool_.get(), &workspaces_, in, out);
   }
   timer.Record(counters_.get());
   return kTfLiteOk;
@@ -195,7 +199,7 @@ void ConvNode::RunTuningCandidate(const float* in, float* out) {
   const auto pack = candidate_packs_.find(p.filter_block);
   if (pack != candidate_packs_.end()) std::swap(packed_.channel_major, pack->second);
   const EvalTimer run;
-  RunConv(p, packed_, kernel_, pool_.get(), &workspaces_, in, out);
+  RunConv(p, packed_, *kernels_, pool_.get(), &workspaces_, in, out);
   const uint64_t ns = run.Nanoseconds();
   if (pack != candidate_packs_.end()) std::swap(packed_.channel_major, pack->second);
   if (!tuner_.Record(ns)) return;

@@ -12,6 +12,7 @@
 #include "delegate/abi/tflite_abi.h"
 #include "delegate/kernels/conv_kernel.h"
 #include "delegate/kernels/dispatch.h"
+#include "delegate/kernels/workspace.h"
 #include "delegate/node/conv_shape.h"
 #include "delegate/node/node_kernel.h"
 #include "delegate/packing/pattern_pack.h"
@@ -44,9 +45,9 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
 // missing or blocked differently.
 void PackForPlan(const ConvPlan& plan, PackedConv* packed);
 
-// Runs a planned conv over the pool (inline when `pool` is null or the plan
-// wants one thread).
-void RunConv(const ConvPlan& plan, const PackedConv& packed, ConvRowsFn kernel, ThreadPool* pool,
+// Runs a planned conv with `kernels`' 3x3 kernel over the pool (inline when
+// `pool` is null or the plan wants one thread); workspaces[i] is worker i's scratch.
+void RunConv(const ConvPlan& plan, const PackedConv& packed, const KernelTable& kernels, ThreadPool* pool,
              std::vector<Workspace>* workspaces, const float* input, float* output);
 
 class ConvNode : public NodeKernel {
@@ -72,7 +73,7 @@ class ConvNode : public NodeKernel {
   PackedConv packed_;
   std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<NodeCounters> counters_;
-  ConvRowsFn kernel_ = nullptr;
+  const KernelTable* kernels_ = nullptr;
   ConvPlan plan_;
   std::vector<Workspace> workspaces_;
   std::shared_ptr<PlanCache> tuning_;

@@ -174,11 +174,11 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
     std::unique_ptr<patternlite::ThreadPool> pool;
     if (threads > 1) pool = std::make_unique<patternlite::ThreadPool>(threads);
     std::vector<patternlite::Workspace> workspaces;
-    const patternlite::ConvRowsFn kernel = patternlite::ConvKernelFor(isa);
+    const patternlite::KernelTable& kernels = patternlite::KernelsFor(isa);
     TimeRuns(
         repeats,
         [&] {
-          patternlite::RunConv(plan, packed, kernel, pool.get(), &workspaces, input, output);
+          patternlite::RunConv(plan, packed, kernels, pool.get(), &workspaces, input, output);
           return true;
         },
         median_seconds);
@@ -192,8 +192,9 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
 }
 
 // Runs one channel-block conv on raw NHWC float arrays with a chosen kernel,
-// `repeats` times, reporting the median seconds of one run: kind 1 is a 1x1
-// conv (filter [O,1,1,I]), kind 2 a 3x3 depthwise conv (filter [1,3,3,C],
+// `repeats` times, reporting the median seconds of one run. `kind` is the
+// layer kind of spec/contract.toml: kKindPointwise (1) is a 1x1 conv (filter
+// [O,1,1,I]), kKindDepthwise3x3 (2) a 3x3 depthwise conv (filter [1,3,3,C],
 // out_c == in_c). Any zeros are allowed (the packs follow the weights). One
 // thread. Returns 0 on success, or -1 with patternlite_last_error() set.
 PL_EXPORT int patternlite_block_conv(int kind, const float* input, int batch, int in_h, int in_w, int in_c,
@@ -206,7 +207,9 @@ PL_EXPORT int patternlite_block_conv(int kind, const float* input, int batch, in
       g_last_error = "isa not available";
       return -1;
     }
-    if (kind != 1 && kind != 2) {
+    namespace contract = patternlite::contract;
+    const bool pointwise_kind = kind == int(contract::kKindPointwise);
+    if (!pointwise_kind && kind != int(contract::kKindDepthwise3x3)) {
       g_last_error = "kind must be 1 (pointwise) or 2 (depthwise)";
       return -1;
     }
@@ -215,16 +218,16 @@ PL_EXPORT int patternlite_block_conv(int kind, const float* input, int batch, in
     const char* act_name = nullptr;
     const TfLitePadding padding = padding_same ? kTfLitePaddingSame : kTfLitePaddingValid;
     if (!patternlite::ActivationRange(TfLiteFusedActivation(activation), &lo, &hi, &act_name) || in_c <= 0 ||
-        out_c <= 0 || (kind == 2 && out_c != in_c) ||
+        out_c <= 0 || (!pointwise_kind && out_c != in_c) ||
         !patternlite::MakeGeometry(batch, in_h, in_w, in_c, out_c, padding, stride_h, stride_w, lo, hi,
-                                   kind == 1 ? 1 : 3, &g)) {
+                                   pointwise_kind ? 1 : contract::kKernelSize, &g)) {
       g_last_error = "unsupported geometry or activation";
       return -1;
     }
     std::string why;
     patternlite::PackedPointwise pw;
     patternlite::PackedDepthwise dw;
-    if (kind == 1) {
+    if (pointwise_kind) {
       std::vector<uint8_t> kept;
       patternlite::AssignPointwise(filter, out_c, in_c, nullptr, &kept, &why);
       patternlite::PackPointwise(filter, out_c, in_c, kept, bias, &pw);
@@ -233,15 +236,16 @@ PL_EXPORT int patternlite_block_conv(int kind, const float* input, int batch, in
       patternlite::AssignDepthwise(filter, in_c, nullptr, {}, &masks, &why);
       patternlite::PackDepthwise(filter, in_c, masks, bias, &dw);
     }
-    const patternlite::PointwiseFn pointwise = patternlite::PointwiseKernelFor(isa);
-    const patternlite::DepthwiseFn depthwise = patternlite::DepthwiseKernelFor(isa);
+    const patternlite::KernelTable& kernels = patternlite::KernelsFor(isa);
+    const patternlite::PointwiseKernelParams pw_params = patternlite::MakeParams(g, pw);
+    const patternlite::DepthwiseKernelParams dw_params = patternlite::MakeParams(g, dw);
     TimeRuns(
         repeats,
         [&] {
-          if (kind == 1) {
-            pointwise(g, pw, input, output, 0, int64_t(batch) * g.out_h * g.out_w);
+          if (pointwise_kind) {
+            kernels.pointwise(pw_params, input, output, 0, int64_t(batch) * g.out_h * g.out_w);
           } else {
-            for (int n = 0; n < batch; ++n) depthwise(g, dw, input, output, n, 0, g.out_h);
+            for (int n = 0; n < batch; ++n) kernels.depthwise(dw_params, input, output, n, 0, g.out_h);
           }
           return true;
         },

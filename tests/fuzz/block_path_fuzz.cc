@@ -172,13 +172,13 @@ void Run(pl::fuzz::ByteReader& r) {
       for (int n = 0; n < batch; ++n) {
         // Two row ranges, as the thread split cuts them.
         const int cut = oh / 2;
-        pl::DepthwiseKernelFor(isa)(g, dw, input.data(), out.data(), n, 0, cut);
-        pl::DepthwiseKernelFor(isa)(g, dw, input.data(), out.data(), n, cut, oh);
+        pl::KernelsFor(isa).depthwise(pl::MakeParams(g, dw), input.data(), out.data(), n, 0, cut);
+        pl::KernelsFor(isa).depthwise(pl::MakeParams(g, dw), input.data(), out.data(), n, cut, oh);
       }
     } else {
       const int64_t pixels = int64_t(batch) * oh * ow, cut = pixels / 3;
-      pl::PointwiseKernelFor(isa)(g, pw, input.data(), out.data(), 0, cut);
-      pl::PointwiseKernelFor(isa)(g, pw, input.data(), out.data(), cut, pixels);
+      pl::KernelsFor(isa).pointwise(pl::MakeParams(g, pw), input.data(), out.data(), 0, cut);
+      pl::KernelsFor(isa).pointwise(pl::MakeParams(g, pw), input.data(), out.data(), cut, pixels);
     }
     for (size_t i = 0; i < out.size(); ++i) {
       if (!(out[i] == ref[i])) {

@@ -408,7 +408,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pl::PackForPlan(plan, &p);
     std::vector<pl::Workspace> workspaces;
     std::vector<float> out(want.size(), NAN);
-    pl::RunConv(plan, p, pl::ConvKernelFor(isa), nullptr, &workspaces, k.input.data(), out.data());
+    pl::RunConv(plan, p, pl::KernelsFor(isa), nullptr, &workspaces, k.input.data(), out.data());
     const std::string name = pl::IsaName(isa);
     Compare(k, (name + " vs reference").c_str(), want, out, scale);
     if (isa == pl::Isa::kScalar) {

@@ -652,7 +652,7 @@ void CheckConcurrentConvs(int iterations) {
       std::vector<float> out(k.out_size());
       for (int i = 0; i < iterations; ++i) {
         std::fill(out.begin(), out.end(), NAN);
-        patternlite::RunConv(plan, packed, patternlite::ConvKernelFor(isa), &shared_pool, &workspaces,
+        patternlite::RunConv(plan, packed, patternlite::KernelsFor(isa), &shared_pool, &workspaces,
                              k.input.data(), out.data());
         const double err = ScaledError(shared_ref, out);
         if (!(err <= kTolerance)) return Fail("concurrent: shared pool, thread %d: scaled error %.3g", t, err);
