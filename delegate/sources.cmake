@@ -32,14 +32,24 @@ set(PL_CORE_SOURCES
   # link-time dependency and runs on whatever device the machine has.
   delegate/opencl/cl_loader.cc
   delegate/opencl/cl_conv.cc
+  # int8 3x3 pattern convs (docs/int8.md).
+  delegate/packing/pattern_pack_int8.cc
+  delegate/kernels/conv_int8_scalar.cc
+  delegate/kernels/conv_int8_dispatch.cc
 )
 
 # x86-64 only, each compiled for its own ISA (PL_AVX2_FLAGS, PL_AVX512_FLAGS)
 # and called only after a run-time CPU check (delegate/kernels/dispatch.cc).
-set(PL_AVX2_SOURCES delegate/kernels/block_avx2.cc delegate/kernels/conv_avx2.cc)
+# The int8 kernels add their extra features (VNNI, BW, AVX-VNNI) with target
+# pragmas in the files themselves.
+set(PL_AVX2_SOURCES delegate/kernels/block_avx2.cc delegate/kernels/conv_avx2.cc
+  delegate/kernels/conv_int8_avx2.cc delegate/kernels/conv_int8_avxvnni.cc)
 set(PL_AVX2_FLAGS -mavx2 -mfma)
-set(PL_AVX512_SOURCES delegate/kernels/block_avx512.cc delegate/kernels/conv_avx512.cc)
+set(PL_AVX512_SOURCES delegate/kernels/block_avx512.cc delegate/kernels/conv_avx512.cc
+  delegate/kernels/conv_int8_avx512.cc)
 set(PL_AVX512_FLAGS -mavx512f -mavx512vl -mavx2 -mfma)
 
 # arm64 only (NEON is part of the base ISA there: no flags).
-set(PL_NEON_SOURCES delegate/kernels/block_neon.cc delegate/kernels/conv_neon.cc)
+# (conv_int8_neon.cc enables dotprod for itself with a target pragma.)
+set(PL_NEON_SOURCES delegate/kernels/block_neon.cc delegate/kernels/conv_neon.cc
+  delegate/kernels/conv_int8_neon.cc)

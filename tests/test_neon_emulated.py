@@ -43,3 +43,22 @@ def test_neon_kernel_matches_scalar_under_emulation(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "max scaled error" in run.stdout
     assert "1x1 and depthwise" in run.stdout, run.stdout
+
+
+def test_int8_sdot_kernel_is_bit_exact_under_emulation(tmp_path: Path) -> None:
+    """The int8 sweep (tests/native/int8_kernel_tests.cc) on arm64: NEON sdot against both oracles, bit-exact.
+
+    qemu's "max" CPU model has dotprod (HWCAP_ASIMDDP), so the sdot variant runs.
+    """
+    cxx, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
+    if cxx is None or qemu is None:
+        pytest.skip("needs aarch64-linux-gnu-g++ and qemu-aarch64 (setup.sh installs them with apt)")
+    exe = tmp_path / "int8_kernel_tests"
+    sources = ["tests/native/int8_kernel_tests.cc", *SOURCES[1:]]
+    build = [cxx, "-std=c++17", "-O2", "-static", "-DPL_HAVE_NEON=1", "-I", str(REPO), *sources, "-lpthread"]
+    subprocess.run([*build, "-o", str(exe)], cwd=REPO, check=True, capture_output=True, timeout=600)
+    run = subprocess.run(
+        [qemu, "-cpu", "max", str(exe), "scalar", "neondot"], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "neondot    conv3x3" in run.stdout and "all passed (bit-exact)" in run.stdout, run.stdout

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "delegate/contract_generated.h"
 #include "delegate/kernels/block_kernels.h"
 
 namespace patternlite {
@@ -263,8 +264,8 @@ void DepthwiseInteriorRow(const ConvGeometry& g, const PackedDepthwiseView& w, i
                           float* out_row, typename T::V lo, typename T::V hi) {
   constexpr int NV = kBlock / T::kLanes, L = T::kLanes;
   const int C = g.in_c, S = g.stride_w;
-  const uint8_t* tap = w.block_taps + size_t(b) * 9;
-  const float* wt = w.weights + size_t(b) * 9 * kBlock;
+  const uint8_t* tap = w.block_taps + size_t(b) * contract::kKernelTaps;
+  const float* wt = w.weights + size_t(b) * contract::kKernelTaps * kBlock;
   typename T::V wv[N][NV], bias[NV];
   int64_t off[N];
   int kx[N];
@@ -359,13 +360,13 @@ void DepthwiseRows(const ConvGeometry& g, const PackedDepthwiseView& w, const fl
       }
       taps.count = 0;
       for (int t = 0; t < w.block_tap_count[size_t(b)]; ++t) {
-        const int tap = w.block_taps[size_t(b) * 9 + t];
+        const int tap = w.block_taps[size_t(b) * contract::kKernelTaps + t];
         const int ky = tap / 3, kx = tap % 3;
         if (iy0 + ky < 0 || iy0 + ky >= g.in_h) continue;
         const int i = taps.count++;
         taps.kx[i] = kx;
         taps.offset[i] = (int64_t(ky) * g.in_w + kx) * C;
-        const float* wt = w.weights + (size_t(b) * 9 + t) * kBlock;
+        const float* wt = w.weights + (size_t(b) * contract::kKernelTaps + t) * kBlock;
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) taps.w[i][v] = T::Load(wt + v * L);
       }

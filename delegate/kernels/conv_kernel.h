@@ -45,7 +45,7 @@ inline size_t InputBytesPerOutputRow(const ConvGeometry& g, int lanes) {
     const size_t pp = size_t(g.out_w) + 2 * size_t(lanes);
     return size_t(g.in_c) * g.stride_h * g.stride_w * pp * sizeof(float);
   }
-  return size_t(g.in_c) * 9 * g.out_w * sizeof(float);
+  return size_t(g.in_c) * contract::kKernelTaps * g.out_w * sizeof(float);
 }
 
 // One run of kept kernels sharing a pattern (docs/packed-layout.md).

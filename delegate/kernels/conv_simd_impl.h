@@ -347,7 +347,7 @@ inline void NarrowRows(const ConvGeometry& g, const PackedConvView& w, const flo
   for (int blk = 0; blk < cm.blocks; ++blk) {
     const int f0 = blk * cm.filter_block, nf = std::min(w.out_channels - f0, cm.filter_block);
     for (int p = 0; p < pixels; p += W) {
-      const float* src = planes + size_t(p / W) * 9 * W;
+      const float* src = planes + size_t(p / W) * contract::kKernelTaps * W;
       StationaryTile<T, 1, 1, NV>(cm, blk, w.in_channels, src, cs, NarrowOffsets<W>(), acc, nf);
       WriteTile<T, 1, W>(g, w.bias, acc, f0, nf, size_t(oy0) * g.out_w + p, 1, std::min(W, pixels - p),
                          out_n);

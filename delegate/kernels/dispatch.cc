@@ -56,14 +56,16 @@ Isa BestIsa() {
 
 const KernelTable& KernelsFor(Isa isa) {
   static const KernelTable kScalar{Isa::kScalar, 1, ConvRowsScalar, ConvScratchScalar, PointwiseScalar,
-                                   DepthwiseScalar};
+                                   DepthwiseScalar, &Int8KernelFor(Int8Variant::kScalar)};
 #if defined(PL_HAVE_X86)
-  static const KernelTable kAvx2{Isa::kAvx2, 8, ConvRowsAvx2, ConvScratchAvx2, PointwiseAvx2, DepthwiseAvx2};
+  static const KernelTable kAvx2{Isa::kAvx2, 8, ConvRowsAvx2, ConvScratchAvx2, PointwiseAvx2, DepthwiseAvx2,
+                                 &Int8KernelFor(Int8VariantForIsa(Isa::kAvx2))};
   static const KernelTable kAvx512{Isa::kAvx512, 16, ConvRowsAvx512, ConvScratchAvx512, PointwiseAvx512,
-                                   DepthwiseAvx512};
+                                   DepthwiseAvx512, &Int8KernelFor(Int8VariantForIsa(Isa::kAvx512))};
 #endif
 #if defined(PL_HAVE_NEON)
-  static const KernelTable kNeon{Isa::kNeon, 4, ConvRowsNeon, ConvScratchNeon, PointwiseNeon, DepthwiseNeon};
+  static const KernelTable kNeon{Isa::kNeon, 4, ConvRowsNeon, ConvScratchNeon, PointwiseNeon, DepthwiseNeon,
+                                 &Int8KernelFor(Int8VariantForIsa(Isa::kNeon))};
 #endif
   if (isa == Isa::kAuto) isa = BestIsa();
   if (!IsaAvailable(isa)) return kScalar;

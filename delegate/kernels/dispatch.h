@@ -6,6 +6,7 @@
 #include <string>
 
 #include "delegate/kernels/block_kernels.h"
+#include "delegate/kernels/conv_int8_kernel.h"
 #include "delegate/kernels/conv_kernel.h"
 
 namespace patternlite {
@@ -28,6 +29,8 @@ struct KernelTable {
   ConvScratchFn conv3x3_scratch_bytes;
   PointwiseFn pointwise;
   DepthwiseFn depthwise;
+  // The int8 3x3 kernel this ISA choice maps to (Int8VariantForIsa).
+  const Int8ConvKernel* conv3x3_int8;
 };
 
 // The kernels for `isa` (kAuto resolves to BestIsa()); the scalar ones when

@@ -1,3 +1,4 @@
+#include "delegate/contract_generated.h"
 #include "delegate/opencl/cl_conv.h"
 
 #include <algorithm>
@@ -136,9 +137,9 @@ PL_PATTERN_KERNEL(pattern_conv3x3_s2, PL_LOAD_S2)
     __global const float* window =                                                                                 \
         planar + pl_window(q, out_h, quads_w, hp, wp, stride_h, stride_w, &n_oy, &ox0);                            \
     float4 acc = (float4)(0.0f);                                                                                   \
-    for (int t = 0; t < 9; ++t) {                                                                                  \
+    for (int t = 0; t < PL_KERNEL_TAPS; ++t) {                                                                     \
       __global const float* x = window + (t / 3) * wp + t % 3;                                                     \
-      __global const float* w = weights + (o * 9 + t) * in_c;                                                      \
+      __global const float* w = weights + (o * PL_KERNEL_TAPS + t) * in_c;                                         \
       for (int c = 0; c < in_c; ++c) acc += w[c] * LOAD(x + c * plane);                                            \
     }                                                                                                              \
     pl_store(acc, bias[o], act_min, act_max, output + (n_oy * out_w + ox0) * out_c + o, ox0, out_w, out_c);       \
@@ -369,8 +370,10 @@ bool ClRuntime::EnsureProgram(std::string* error) {
     *error = Fail("clCreateProgramWithSource", status);
     return false;
   }
-  // No fast-math options: the kernels must match TFLite's float results.
-  status = api_.BuildProgram(program.get(), device_, "");
+  // No fast-math options: the kernels must match TFLite's float results. The
+  // tap count comes from the contract, as in the host code.
+  const std::string options = "-DPL_KERNEL_TAPS=" + std::to_string(contract::kKernelTaps);
+  status = api_.BuildProgram(program.get(), device_, options.c_str());
   if (status != CL_SUCCESS) {
     *error = Fail("clBuildProgram", status);
     std::string log;
@@ -478,7 +481,7 @@ bool ClConv::InitDense(const float* ohwi, const float* bias, int out_c, int in_c
   if (bias != nullptr) std::copy(bias, bias + out_c, b.begin());
   weights_.clear();
   weights_.resize(2);
-  return Upload(ohwi, size_t(out_c) * 9 * in_c * sizeof(float), &weights_[0], error) &&
+  return Upload(ohwi, size_t(out_c) * contract::kKernelTaps * in_c * sizeof(float), &weights_[0], error) &&
          Upload(b.data(), b.size() * sizeof(float), &weights_[1], error);
 }
 

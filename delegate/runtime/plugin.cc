@@ -12,6 +12,7 @@
 #include <chrono>
 #include <limits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -26,6 +27,7 @@
 #include "delegate/opencl/cl_loader.h"
 #include "delegate/packing/block_pack.h"
 #include "delegate/packing/pattern_pack.h"
+#include "delegate/packing/pattern_pack_int8.h"
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/delegate.h"
 #include "delegate/runtime/options.h"
@@ -351,6 +353,125 @@ PL_EXPORT int patternlite_opencl_conv2d(const float* input, int batch, int in_h,
     if (device_name != nullptr && device_name_size > 0) {
       std::snprintf(device_name, size_t(device_name_size), "%s", rt->device_name().c_str());
     }
+    return 0;
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+  } catch (...) {
+    g_last_error = "unknown error";
+  }
+  return -1;
+}
+
+// Runs one int8 3x3 pattern conv on raw NHWC int8 arrays (TFLite's int8
+// CONV_2D: OHWI int8 filter with per-output-channel scales and zero point 0,
+// int32 bias or null, input/output scale and zero point, the fused activation
+// given as its int8 range [act_min, act_max]) with a chosen kernel, on
+// `num_threads` threads splitting output rows, `repeats` times; reports the
+// median seconds of one run. `kernel` is an isa option value (auto, scalar,
+// avx2, avx512, neon: mapped as docs/int8.md says) or an int8 variant name
+// (avx2, avxvnni, avx512vnni, neondot: that kernel exactly). The filter must
+// be pattern-sparse (<= 4 non-zero taps per kernel). Returns 0 on success, or
+// -1 with patternlite_last_error() set.
+PL_EXPORT int patternlite_int8_conv3x3(const int8_t* input, int batch, int in_h, int in_w, int in_c,
+                                       float input_scale, int input_zero_point, const int8_t* filter, int out_c,
+                                       const float* filter_scales, const int32_t* bias, float output_scale,
+                                       int output_zero_point, int stride_h, int stride_w, int padding_same,
+                                       int act_min, int act_max, const char* kernel, int num_threads, int repeats,
+                                       int8_t* output, double* median_seconds) {
+  try {
+    using patternlite::Int8Variant;
+    const std::string name = kernel != nullptr ? kernel : "";
+    Int8Variant variant = Int8Variant::kScalar;
+    patternlite::Isa isa;
+    if (name == "avxvnni") {
+      variant = Int8Variant::kAvxVnni;
+    } else if (name == "avx512vnni") {
+      variant = Int8Variant::kAvx512Vnni;
+    } else if (name == "neondot") {
+      variant = Int8Variant::kNeonDot;
+    } else if (patternlite::ParseIsa(name, &isa) && patternlite::IsaAvailable(isa)) {
+      variant = patternlite::Int8VariantForIsa(isa);
+    } else {
+      g_last_error = "isa not available";
+      return -1;
+    }
+    if (!patternlite::Int8VariantAvailable(variant)) {
+      g_last_error = "int8 kernel not available";
+      return -1;
+    }
+    if (batch <= 0 || in_h <= 0 || in_w <= 0 || in_c <= 0 || out_c <= 0 || stride_h <= 0 || stride_w <= 0 ||
+        input_zero_point < -128 || input_zero_point > 127 || output_zero_point < -128 || output_zero_point > 127 ||
+        act_min < -128 || act_max > 127 || act_min > act_max) {
+      g_last_error = "bad int8 conv arguments";
+      return -1;
+    }
+    patternlite::ConvGeometry g;
+    g.batch = batch;
+    g.in_h = in_h;
+    g.in_w = in_w;
+    g.in_c = in_c;
+    g.out_c = out_c;
+    g.stride_h = stride_h;
+    g.stride_w = stride_w;
+    const auto out_size = [&](int in, int stride, int* out, int* pad) {
+      *out = padding_same ? (in + stride - 1) / stride : (in - 3) / stride + 1;
+      *pad = padding_same ? std::max((*out - 1) * stride + 3 - in, 0) / 2 : 0;
+      return in >= (padding_same ? 1 : 3);
+    };
+    if (!out_size(in_h, stride_h, &g.out_h, &g.pad_top) || !out_size(in_w, stride_w, &g.out_w, &g.pad_left)) {
+      g_last_error = "input too small for the conv";
+      return -1;
+    }
+    std::vector<uint16_t> masks;
+    std::string reason;
+    static const std::vector<uint16_t> kNoLibrary;
+    patternlite::PackedConvInt8 packed;
+    const patternlite::Int8ConvQuantization q{input_scale, input_zero_point, filter_scales, output_scale};
+    if (!patternlite::AssignKernelMasksInt8(filter, out_c, in_c, nullptr, kNoLibrary, &masks, &reason) ||
+        !patternlite::PackPatternConvInt8(filter, out_c, in_c, masks.data(), bias, q,
+                                          patternlite::kInt8DefaultChunkSlots, &packed, &reason)) {
+      g_last_error = reason;
+      return -1;
+    }
+    const patternlite::Int8Quant quant{input_zero_point, output_zero_point, act_min, act_max};
+    const patternlite::Int8ConvKernelParams params = patternlite::MakeParams(g, quant, packed);
+    const patternlite::Int8ConvKernel& k = patternlite::Int8KernelFor(variant);
+    // Row blocks whose input planes stay around 64 KiB (L2-resident), a
+    // multiple of the 4-row tile.
+    const size_t plane_row = size_t(in_c) * stride_h * stride_w * (size_t(g.out_w) + 34);
+    int rows = int(std::min<size_t>(size_t(g.out_h), std::max<size_t>(4, (65536 / std::max<size_t>(plane_row, 1)) / 4 * 4)));
+    const int threads = std::max(1, num_threads);
+    const int blocks = (g.out_h + rows - 1) / rows;
+    const size_t scratch_bytes = k.scratch_bytes(params, rows);
+    struct Free {
+      void operator()(void* v) const { std::free(v); }
+    };
+    std::vector<std::unique_ptr<void, Free>> scratch(threads);
+    for (auto& sp : scratch) {
+      const size_t rounded = (scratch_bytes + patternlite::kScratchAlign - 1) / patternlite::kScratchAlign *
+                             patternlite::kScratchAlign;
+      if (rounded > 0) {
+        sp.reset(std::aligned_alloc(patternlite::kScratchAlign, rounded));
+        if (!sp) throw std::bad_alloc();
+      }
+    }
+    std::unique_ptr<patternlite::ThreadPool> pool;
+    if (threads > 1) pool = std::make_unique<patternlite::ThreadPool>(threads);
+    const auto task = [&](int t, int worker) {
+      const int n = t / blocks, oy0 = t % blocks * rows, oy1 = std::min(g.out_h, oy0 + rows);
+      k.rows(params, input, output, n, oy0, oy1, scratch[size_t(worker)].get(), scratch_bytes);
+    };
+    TimeRuns(
+        repeats,
+        [&] {
+          if (pool) {
+            pool->ParallelFor(batch * blocks, task);
+          } else {
+            for (int t = 0; t < batch * blocks; ++t) task(t, 0);
+          }
+          return true;
+        },
+        median_seconds);
     return 0;
   } catch (const std::exception& e) {
     g_last_error = e.what();

@@ -134,4 +134,10 @@ bool AssignDepthwise(const float* filter, int channels, const LayerRecord* recor
   return true;
 }
 
+bool AssignKernelMasksInt8(const int8_t* ohwi, int out_channels, int in_channels, const LayerRecord* record,
+                           const std::vector<uint16_t>& library, std::vector<uint16_t>* masks, std::string* reason) {
+  const std::vector<float> f(ohwi, ohwi + size_t(out_channels) * contract::kKernelTaps * in_channels);
+  return AssignKernelMasks(f.data(), out_channels, in_channels, record, library, masks, reason);
+}
+
 }  // namespace patternlite

@@ -38,6 +38,11 @@ bool AssignPointwise(const float* filter, int out_channels, int in_channels, con
 bool AssignDepthwise(const float* filter, int channels, const LayerRecord* record,
                      const std::vector<uint16_t>& library, std::vector<uint16_t>* masks, std::string* reason);
 
+// The 4-tap masks of an OHWI int8 filter, as AssignKernelMasks decides them
+// for fp32 (the same rules: an int8 weight is zero exactly when its float is).
+bool AssignKernelMasksInt8(const int8_t* ohwi, int out_channels, int in_channels, const LayerRecord* record,
+                           const std::vector<uint16_t>& library, std::vector<uint16_t>* masks, std::string* reason);
+
 }  // namespace patternlite
 
 #endif  // PATTERNLITE_DELEGATE_RUNTIME_WEIGHT_CHECKS_H_

@@ -1,0 +1,120 @@
+// The int8 pattern-conv microkernel interface (docs/int8.md), the int8
+// counterpart of conv_kernel.h: raw pointers, one params struct, a block of
+// output rows of one image per call, caller-owned scratch.
+#ifndef PATTERNLITE_DELEGATE_KERNELS_CONV_INT8_KERNEL_H_
+#define PATTERNLITE_DELEGATE_KERNELS_CONV_INT8_KERNEL_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "delegate/kernels/conv_kernel.h"
+
+namespace patternlite {
+
+enum class Isa;  // dispatch.h
+
+// The layer's quantisation as the kernels apply it: input zero point, output
+// zero point and the fused activation folded into the int8 range (TFLite's
+// CalculateActivationRangeQuantized).
+struct Int8Quant {
+  int32_t zp_in = 0, zp_out = 0;
+  int32_t act_min = -128, act_max = 127;
+};
+
+// One (input channel, pattern) of a channel chunk: the SIMD kernels build one
+// tile of "tap dwords" per slot (for each output pixel, the 4 input bytes
+// under the pattern's taps) and every kept kernel reading it is one 4-byte
+// dot product per pixel.
+struct Int8Slot {
+  int32_t channel = 0;
+  uint8_t taps[4] = {};  // 3*ky+kx, ascending
+};
+
+// A kept kernel in the chunked form: its slot (index within the chunk) and its
+// 4 weights packed little-endian into one dword, in tap order.
+struct Int8Kernel {
+  int32_t slot = 0;
+  int32_t weights = 0;
+};
+
+// Read-only view of PackedConvInt8 (packing/pattern_pack_int8.h has the
+// meaning of each array).
+struct PackedConvInt8View {
+  int out_channels = 0;
+  int in_channels = 0;
+  // Filter-major form (scalar oracle), in the fp32 pack's layout.
+  const int32_t* filter_order = nullptr;
+  const int32_t* filter_groups = nullptr;
+  const PackedGroup* groups = nullptr;
+  const int32_t* kernel_channel = nullptr;
+  const int8_t* kernel_weights = nullptr;  // kept_kernels * 4
+  // Per original output channel.
+  const int32_t* bias = nullptr;        // TFLite's int32 bias (zeros without one)
+  const int32_t* bias_u8 = nullptr;     // bias - (zp_in + 128) * sum(kept weights): u8 x s8 kernels
+  const int32_t* bias_s8 = nullptr;     // bias - zp_in * sum(kept weights): s8 x s8 kernels
+  const int32_t* multiplier = nullptr;  // Q31, TFLite's QuantizeMultiplier
+  const int32_t* shift = nullptr;
+  // Chunked form (SIMD kernels): chunk k covers slots [chunk_slots[k],
+  // chunk_slots[k+1]); its kernels of output channel o are
+  // [chunk_kernels[k*O+o], chunk_kernels[k*O+o+1]).
+  int chunks = 0;
+  int max_chunk_slots = 0;
+  const int32_t* chunk_slots = nullptr;    // chunks + 1
+  const Int8Slot* slots = nullptr;
+  const int32_t* chunk_kernels = nullptr;  // chunks * O + 1
+  const Int8Kernel* kernels = nullptr;
+};
+
+struct Int8ConvKernelParams {
+  ConvGeometry geometry;  // act_min/act_max unused: quant has the int8 range
+  Int8Quant quant;
+  PackedConvInt8View weights;
+};
+
+// Output rows [oy0, oy1) of image n; input and output are whole NHWC int8
+// tensors; scratch is kScratchAlign-aligned with at least the bytes the
+// matching Int8ConvScratchFn asks for (null when it asks for none).
+using Int8ConvRowsFn = void (*)(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0,
+                                int oy1, void* scratch, size_t scratch_bytes);
+using Int8ConvScratchFn = size_t (*)(const Int8ConvKernelParams& p, int rows);
+
+// The int8 kernels of one instruction set. A variant is finer than Isa: the
+// x86 int8 kernels differ in the dot-product instruction they use.
+enum class Int8Variant { kScalar, kAvx2, kAvxVnni, kAvx512Vnni, kNeonDot };
+
+struct Int8ConvKernel {
+  Int8Variant variant;
+  int lanes;  // int32 lanes per vector
+  Int8ConvRowsFn rows;
+  Int8ConvScratchFn scratch_bytes;
+};
+
+#define PL_DECLARE_INT8_CONV_KERNELS(SUFFIX)                                                                     \
+  void Int8ConvRows##SUFFIX(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0, \
+                            int oy1, void* scratch, size_t scratch_bytes);                                      \
+  size_t Int8ConvScratch##SUFFIX(const Int8ConvKernelParams& p, int rows);
+
+PL_DECLARE_INT8_CONV_KERNELS(Scalar)
+#if defined(PL_HAVE_X86)
+PL_DECLARE_INT8_CONV_KERNELS(Avx2)
+PL_DECLARE_INT8_CONV_KERNELS(AvxVnni)
+PL_DECLARE_INT8_CONV_KERNELS(Avx512Vnni)
+#endif
+#if defined(PL_HAVE_NEON)
+PL_DECLARE_INT8_CONV_KERNELS(NeonDot)
+#endif
+#undef PL_DECLARE_INT8_CONV_KERNELS
+
+const char* Int8VariantName(Int8Variant v);
+// Whether this build has the variant and this CPU runs it (cpuid / getauxval).
+bool Int8VariantAvailable(Int8Variant v);
+// The kernel of a variant; the scalar one when it is unavailable.
+const Int8ConvKernel& Int8KernelFor(Int8Variant v);
+// The int8 kernel behind an isa option (docs/int8.md): avx512 -> AVX-512 VNNI
+// when the CPU has it, else AVX2; avx2 -> AVX-VNNI when available, else AVX2;
+// neon -> sdot when the CPU has dotprod, else scalar; auto -> the best.
+Int8Variant Int8VariantForIsa(Isa isa);
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_KERNELS_CONV_INT8_KERNEL_H_

@@ -1,0 +1,142 @@
+#include "delegate/packing/pattern_pack_int8.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "delegate/packing/pattern_pack.h"
+
+namespace patternlite {
+
+void QuantizeMultiplier(double real_multiplier, int32_t* quantized_multiplier, int* shift) {
+  if (real_multiplier == 0.0) {
+    *quantized_multiplier = 0;
+    *shift = 0;
+    return;
+  }
+  const double q = std::frexp(real_multiplier, shift);
+  int64_t q_fixed = int64_t(std::round(q * double(int64_t(1) << 31)));  // TfLiteRound: half away from zero
+  if (q_fixed == (int64_t(1) << 31)) {
+    q_fixed /= 2;
+    ++*shift;
+  }
+  if (*shift < -31) {
+    *shift = 0;
+    q_fixed = 0;
+  }
+  *quantized_multiplier = int32_t(q_fixed);
+}
+
+bool PackPatternConvInt8(const int8_t* ohwi, int out_channels, int in_channels, const uint16_t* masks,
+                         const int32_t* bias, const Int8ConvQuantization& q, int max_chunk_slots, PackedConvInt8* out,
+                         std::string* reason) {
+  const auto bad_scale = [](double s) { return !(s > 0) || !std::isfinite(s); };
+  if (bad_scale(q.input_scale) || bad_scale(q.output_scale) || q.filter_scales == nullptr) {
+    *reason = "int8 conv: input, output and filter scales must be finite and positive";
+    return false;
+  }
+  for (int o = 0; o < out_channels; ++o) {
+    if (bad_scale(q.filter_scales[o])) {
+      *reason = "int8 conv: filter scale of output channel " + std::to_string(o) + " is not finite and positive";
+      return false;
+    }
+  }
+  // The filter-major form: the fp32 packing on the exact float copy of the
+  // weights, converted back (every int8 value is exact in float).
+  const size_t n_weights = size_t(out_channels) * contract::kKernelTaps * in_channels;
+  const std::vector<float> f(ohwi, ohwi + n_weights);
+  PackedConv fp;
+  PackPatternConv(f.data(), out_channels, in_channels, masks, nullptr, &fp);
+
+  PackedConvInt8 p;
+  p.out_channels = out_channels;
+  p.in_channels = in_channels;
+  p.filter_order = std::move(fp.filter_order);
+  p.filter_groups = std::move(fp.filter_groups);
+  p.groups = std::move(fp.groups);
+  p.kernel_channel = std::move(fp.kernel_channel);
+  p.kernel_weights.reserve(fp.kernel_weights.size());
+  for (const float w : fp.kernel_weights) p.kernel_weights.push_back(int8_t(w));
+
+  // Bias, its two corrections for the offset input, and the multipliers.
+  std::vector<int64_t> wsum(out_channels, 0);
+  for (int fi = 0; fi < out_channels; ++fi) {
+    const int o = p.filter_order[fi];
+    for (int gi = p.filter_groups[fi]; gi < p.filter_groups[fi + 1]; ++gi) {
+      for (int k = p.groups[gi].begin; k < p.groups[gi].end; ++k) {
+        for (int t = 0; t < 4; ++t) wsum[o] += p.kernel_weights[size_t(k) * 4 + t];
+      }
+    }
+  }
+  p.bias.assign(out_channels, 0);
+  if (bias != nullptr) std::copy(bias, bias + out_channels, p.bias.begin());
+  p.bias_u8.resize(out_channels);
+  p.bias_s8.resize(out_channels);
+  p.multiplier.resize(out_channels);
+  p.shift.resize(out_channels);
+  for (int o = 0; o < out_channels; ++o) {
+    // Wrapping int32 arithmetic: TFLite's accumulator is int32 too, and the
+    // correction cancels exactly in the kernel's (wrapping) sum.
+    p.bias_u8[o] = int32_t(uint32_t(p.bias[o]) - uint32_t(int64_t(q.input_zero_point + 128) * wsum[o]));
+    p.bias_s8[o] = int32_t(uint32_t(p.bias[o]) - uint32_t(int64_t(q.input_zero_point) * wsum[o]));
+    // As TFLite's PopulateConvolutionQuantizationParams computes it.
+    const double m = double(q.input_scale) * double(q.filter_scales[o]) / double(q.output_scale);
+    QuantizeMultiplier(m, &p.multiplier[o], &p.shift[o]);
+  }
+
+  // The chunked form. Slots of a channel: the distinct patterns of its kept
+  // kernels over all output channels.
+  std::vector<std::map<uint16_t, const PackedGroup*>> channel_patterns(in_channels);
+  for (const PackedGroup& g : p.groups) {
+    for (int k = g.begin; k < g.end; ++k) channel_patterns[p.kernel_channel[k]].emplace(g.mask, &g);
+  }
+  p.max_chunk_slots = 0;
+  p.chunk_slots.push_back(0);
+  std::vector<int> chunk_of_channel(in_channels);
+  std::vector<std::map<uint16_t, int>> slot_of(in_channels);  // slot index within its chunk
+  int in_chunk = 0;
+  for (int c = 0; c < in_channels; ++c) {
+    const int n = int(channel_patterns[c].size());
+    if (in_chunk > 0 && in_chunk + n > max_chunk_slots) {  // a channel is never split
+      p.chunk_slots.push_back(int32_t(p.slots.size()));
+      in_chunk = 0;
+    }
+    chunk_of_channel[c] = int(p.chunk_slots.size()) - 1;
+    for (const auto& [mask, g] : channel_patterns[c]) {
+      Int8Slot s;
+      s.channel = c;
+      for (int t = 0; t < 4; ++t) s.taps[t] = g->taps[t];
+      slot_of[c][mask] = in_chunk++;
+      p.slots.push_back(s);
+    }
+    p.max_chunk_slots = std::max(p.max_chunk_slots, in_chunk);
+  }
+  p.chunk_slots.push_back(int32_t(p.slots.size()));
+  const int chunks = p.chunks();
+  // Kernels bucketed by (chunk, output channel), slots ascending within.
+  std::vector<std::vector<Int8Kernel>> bucket(size_t(chunks) * out_channels);
+  for (int fi = 0; fi < out_channels; ++fi) {
+    const int o = p.filter_order[fi];
+    for (int gi = p.filter_groups[fi]; gi < p.filter_groups[fi + 1]; ++gi) {
+      const PackedGroup& g = p.groups[gi];
+      for (int k = g.begin; k < g.end; ++k) {
+        const int c = p.kernel_channel[k];
+        uint32_t w = 0;
+        for (int t = 0; t < 4; ++t) w |= uint32_t(uint8_t(p.kernel_weights[size_t(k) * 4 + t])) << (8 * t);
+        bucket[size_t(chunk_of_channel[c]) * out_channels + o].push_back({slot_of[c][g.mask], int32_t(w)});
+      }
+    }
+  }
+  p.chunk_kernels.reserve(bucket.size() + 1);
+  p.kernels.reserve(p.kept_kernels());
+  for (auto& b : bucket) {
+    std::sort(b.begin(), b.end(), [](const Int8Kernel& x, const Int8Kernel& y) { return x.slot < y.slot; });
+    p.chunk_kernels.push_back(int32_t(p.kernels.size()));
+    p.kernels.insert(p.kernels.end(), b.begin(), b.end());
+  }
+  p.chunk_kernels.push_back(int32_t(p.kernels.size()));
+  *out = std::move(p);
+  return true;
+}
+
+}  // namespace patternlite
