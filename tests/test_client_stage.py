@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 import keras  # noqa: E402
+from fake_clock import TickingClock  # noqa: E402
 
 from patternlite.converter import ConverterError, PruneResult, masked_finetune, prune  # noqa: E402
 from patternlite.converter.cli import main as cli_main  # noqa: E402
@@ -100,14 +101,27 @@ def test_labels_alone_and_frozen_batchnorm(pruned: PruneResult, digits: tuple) -
 
 def test_the_time_budget_is_honoured(dense: tuple[keras.Model, Path], pruned: PruneResult, digits: tuple) -> None:
     budget = 6.0
+    # The budget is measured on a fake clock (each reading costs 0.02 s; a step reads it three times),
+    # so the stop does not depend on how loaded the machine is.
+    clock = TickingClock(0.02)
     report = masked_finetune(
-        _copy(pruned), digits[0], digits[1], masks=pruned.masks, teacher=dense[0], minutes=budget / 60, progress=False
+        _copy(pruned),
+        digits[0],
+        digits[1],
+        masks=pruned.masks,
+        teacher=dense[0],
+        policy=FinetunePolicy(clock=clock),
+        minutes=budget / 60,
+        progress=False,
     )
     assert report.budget_seconds == pytest.approx(budget)
-    # A hard stop at the budget (plus at most a step or two), and the schedule is sized to use it.
-    assert report.seconds <= budget + 2.0, report.seconds
+    # A hard stop at the budget (plus at most one step: three readings, and the closing one), and the
+    # schedule is sized to use it.
+    assert report.seconds <= budget + 4 * clock.tick, report.seconds
     assert report.seconds >= 0.9 * budget, report.seconds  # the clock-driven schedule never ends early
     assert report.steps > 10
+    # The steps are what the budget allows on this clock: the run is decided by the budget, not by machine speed.
+    assert report.steps == pytest.approx(budget / (3 * clock.tick), abs=2)
 
 
 def test_bad_client_data_is_refused(pruned: PruneResult, digits: tuple) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +11,14 @@ import pytest
 pytest.importorskip("tensorflow")
 
 import keras  # noqa: E402
+from fake_clock import TickingClock  # noqa: E402
 from tensorflow.lite.python import schema_py_generated as schema  # noqa: E402
 
 from patternlite.converter import (  # noqa: E402
     ConverterError,
     OutputPathError,
     PruneResult,
+    defaults,
     export_tflite,
     inspect,
     masked_finetune,
@@ -219,19 +222,34 @@ def test_bad_arguments_are_refused(cnn: tuple[keras.Model, Path], tmp_path: Path
     assert not list(tmp_path.iterdir())
 
 
+def _budgeted(clock: TickingClock, minutes: float, **options: object) -> PrunePolicy:
+    """A policy whose budget is measured on ``clock`` (so the decisions do not depend on machine load)."""
+    policy = PrunePolicy.from_options(budget=minutes, **options)
+    return dataclasses.replace(policy, budget=dataclasses.replace(policy.budget, clock=clock))
+
+
 def test_prune_budget_is_honoured_by_synthesis_and_distillation(cnn: tuple[keras.Model, Path]) -> None:
     budget = 0.25  # minutes
+    # Each clock reading costs 0.25 s: a synthesis batch, a layer, a distillation step all take time.
+    clock = TickingClock(0.25)
     result = prune(
         cnn[0],
         keep=0.5,
-        policy=PrunePolicy.from_options(patterns=6, samples=4096, iterations=5, budget=budget),
+        policy=_budgeted(clock, budget, patterns=6, samples=4096, synthetic_steps=20, iterations=5),
         progress=False,
     )
     # Synthesis stopped early (4096 images do not fit in its share), distillation filled the rest.
     assert 64 <= result.synthetic_images < 4096
+    assert result.synthetic_images % 64 == 0  # whole batches
     assert result.distilled is not None and 0 < result.distilled.steps < 2000
-    assert result.seconds <= 60 * budget + 3.0, result.seconds
+    # Synthesis kept to its share: it starts no batch it expects to overrun, so it ends within one batch of it.
+    share = defaults.SYNTHESIS_SHARE * 60 * budget
+    batches = result.synthetic_images // 64
+    assert (batches - 1) * clock.tick <= share
+    # Distillation ran to the deadline and stopped at it: within one step (two readings) and the closing readings.
+    assert result.seconds <= 60 * budget + 4 * clock.tick, result.seconds
     assert result.seconds >= 0.7 * 60 * budget, result.seconds
+    assert result.distilled.seconds >= 0.5 * 60 * budget, result.distilled.seconds
     with pytest.raises(ConverterError, match="preset"):
         prune(cnn[0], policy=PrunePolicy.from_options(preset="slow"), progress=False)
     with pytest.raises(ConverterError, match="budget"):
@@ -391,13 +409,25 @@ def test_augment_is_seeded_and_stays_within_the_images() -> None:
     assert augment(small, np.random.default_rng(0)).shape == small.shape
 
 
-def test_growing_pool_adds_adversarial_images_within_the_budget(cnn: tuple[keras.Model, Path]) -> None:
+def test_growing_pool_adds_adversarial_images_within_the_budget(
+    cnn: tuple[keras.Model, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     budget = 0.25  # minutes
     growth = PoolGrowth(share=0.3, batch=16, steps=5)
+    # Each clock reading costs 0.05 s (a distillation step reads it three times) and a round of growth 1 s.
+    clock = TickingClock(0.05)
+    round_seconds = 1.0
+    grow = PoolGrower.grow
+
+    def timed_grow(self: PoolGrower, start: np.ndarray) -> np.ndarray:
+        clock.advance(round_seconds)
+        return grow(self, start)
+
+    monkeypatch.setattr(PoolGrower, "grow", timed_grow)
     r = prune(
         cnn[0],
         keep=0.5,
-        policy=PrunePolicy.from_options(patterns=6, samples=64, iterations=3, budget=budget, growth=growth),
+        policy=_budgeted(clock, budget, patterns=6, samples=64, synthetic_steps=50, iterations=3, growth=growth),
         progress=False,
     )
     d = r.distilled
@@ -405,8 +435,10 @@ def test_growing_pool_adds_adversarial_images_within_the_budget(cnn: tuple[keras
     assert d.pool_images == r.synthetic_images + d.grown_images
     rounds = d.grown_images // growth.batch
     # A round starts only while synthesis is below its share, so it overshoots by at most one round.
-    assert d.synthesis_seconds <= growth.share * d.seconds + d.synthesis_seconds / rounds + 0.5
-    assert r.seconds <= 60 * budget + 3.0, r.seconds
+    assert d.synthesis_seconds <= growth.share * d.seconds + d.synthesis_seconds / rounds
+    # And it keeps starting rounds: synthesis is not far below its share either.
+    assert d.synthesis_seconds >= growth.share * d.seconds - d.synthesis_seconds / rounds - 3 * clock.tick
+    assert r.seconds <= 60 * budget + round_seconds + 5 * clock.tick, r.seconds
     for name, mask in r.masks.items():
         assert np.all(np.asarray(r.model.get_layer(name).kernel)[~mask] == 0)
     assert "adversarial images added" in r.summary()

@@ -283,7 +283,7 @@ class _Trainer:
         budget = 60.0 * p.minutes
         per_epoch = max(1, len(train) // batch)
         cap = None if p.epochs is None else max(1, int(p.epochs * per_epoch))
-        schedule = BudgetedCosine(p.lr, seconds=budget, max_steps=cap, warmup=p.warmup)
+        schedule = BudgetedCosine(p.lr, seconds=budget, max_steps=cap, warmup=p.warmup, clock=p.clock)
         losses: list[float] = []
         order = rng.permutation(train)
         pos = 0

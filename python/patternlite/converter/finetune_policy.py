@@ -8,8 +8,9 @@ answers at once. Each default is a measured choice (docs/converter.md,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from patternlite.converter.clock import MONOTONIC, Clock
 from patternlite.converter.errors import ConverterError
 
 BATCHNORM_POLICIES = ("train", "frozen")
@@ -42,6 +43,7 @@ class FinetunePolicy:
     batchnorm: str = "train"
     holdout: float = 0.1
     seed: int = 0
+    clock: Clock = field(default=MONOTONIC, repr=False, compare=False)  # what ``minutes`` is measured on
 
     def check(self) -> FinetunePolicy:
         if self.batchnorm not in BATCHNORM_POLICIES:

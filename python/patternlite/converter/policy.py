@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from patternlite.converter import defaults
+from patternlite.converter.clock import MONOTONIC, Clock
 from patternlite.converter.errors import ConverterError
 
 if TYPE_CHECKING:
@@ -92,10 +93,12 @@ class DistillationPolicy:
 @dataclass(frozen=True)
 class BudgetPolicy:
     """The time budget: a ``preset`` ("fast" or "standard", ``defaults.PRESETS``) supplies
-    ``minutes`` and the synthesis sizes left as None; ``minutes`` = 0 means no bound."""
+    ``minutes`` and the synthesis sizes left as None; ``minutes`` = 0 means no bound.
+    ``clock`` is what the budget is measured on (seconds; tests pass a fake one)."""
 
     preset: str = defaults.PRESET
     minutes: float | None = None
+    clock: Clock = field(default=MONOTONIC, repr=False, compare=False)
 
 
 # The flat option names (``prune``'s keyword arguments before the policy, the CLI's

@@ -11,7 +11,6 @@ runs any zeros exactly, but only these block structures give it speed
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,8 +303,8 @@ def prune(
     distill_steps = policy.distillation.steps
     distill_adversarial = policy.distillation.adversarial
     distill_only_pruned = policy.distillation.only_pruned
-    preset, budget = policy.budget.preset, policy.budget.minutes
-    t_start = time.perf_counter()
+    preset, budget, clock = policy.budget.preset, policy.budget.minutes, policy.budget.clock
+    t_start = clock()
     if preset not in defaults.PRESETS:
         raise ConverterError(f"preset must be one of {tuple(defaults.PRESETS)}, got {preset!r}")
     chosen = defaults.PRESETS[preset]
@@ -349,7 +348,14 @@ def prune(
         else:
             share = None if deadline is None else defaults.SYNTHESIS_SHARE * 60.0 * budget
             x = synthetic_inputs(
-                model, synthetic, samples, steps=synthetic_steps, seed=seed, progress=progress, seconds=share
+                model,
+                synthetic,
+                samples,
+                steps=synthetic_steps,
+                seed=seed,
+                progress=progress,
+                seconds=share,
+                clock=clock,
             )
     allocated: Allocation | None = None
     convs3 = [c for c in targets if c.kind == CONV3X3]
@@ -370,7 +376,7 @@ def prune(
     rows: list[LayerReport] = []
     bar = progress_bar(targets, desc=f"prune ({method})", disable=not progress, leave=False)
     for conv in bar:
-        t0 = time.perf_counter()
+        t0 = clock()
         bar.set_postfix(layer=conv.name, refresh=False)
         kernel = keras.ops.convert_to_numpy(conv.layer.kernel)
         nz_before = int(np.count_nonzero(kernel))
@@ -399,13 +405,13 @@ def prune(
                 weights_after=int(np.count_nonzero(keras.ops.convert_to_numpy(conv.layer.kernel))),
                 error_projection=err_proj,
                 error=err,
-                seconds=time.perf_counter() - t0,
+                seconds=clock() - t0,
                 kind=conv.kind,
             )
         )
     bar.close()
     distilled: DistillReport | None = None
-    left = None if deadline is None else deadline - time.perf_counter()
+    left = None if deadline is None else deadline - clock()
     if x is not None and distill_steps > 0 and (left is None or left > 0):
         distilled = distill(
             pruned,
@@ -419,6 +425,7 @@ def prune(
             progress=progress,
             seconds=left,
             growth=growth if inputs is None and synthetic == "bn" and batchnorms(model) else None,
+            clock=clock,
         )
     return PruneResult(
         model=pruned,
@@ -429,7 +436,7 @@ def prune(
         assignments=assignments,
         method=method,
         synthetic=(None if method == "magnitude" else ("custom" if inputs is not None else synthetic)),
-        seconds=time.perf_counter() - t_start,
+        seconds=clock() - t_start,
         distilled=distilled,
         synthetic_images=0 if x is None else len(x),
         allocation=allocated,

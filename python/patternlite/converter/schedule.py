@@ -13,20 +13,30 @@ zero at the budget however fast or unevenly the steps run.
 from __future__ import annotations
 
 import math
-import time
+
+from patternlite.converter.clock import MONOTONIC, Clock
 
 
 class BudgetedCosine:
     """``lr(step)`` before each step, ``done(steps)`` after it; ``seconds=None`` means ``max_steps`` only."""
 
-    def __init__(self, peak: float, *, seconds: float | None, max_steps: int | None, warmup: float = 0.03) -> None:
+    def __init__(
+        self,
+        peak: float,
+        *,
+        seconds: float | None,
+        max_steps: int | None,
+        warmup: float = 0.03,
+        clock: Clock = MONOTONIC,
+    ) -> None:
         if seconds is None and max_steps is None:
             raise ValueError("a schedule needs a time budget, a step count or both")
         self.peak, self.seconds, self.max_steps, self.warmup = peak, seconds, max_steps, warmup
-        self.start = time.perf_counter()
+        self.clock = clock
+        self.start = clock()
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return self.clock() - self.start
 
     def progress(self, step: int) -> float:
         """How far through the schedule: the larger of time used and steps used, in [0, 1]."""

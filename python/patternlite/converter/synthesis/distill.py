@@ -18,7 +18,6 @@ never needs to be label-preserving. All randomness comes from ``seed``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ import numpy.typing as npt
 import tensorflow as tf
 
 from patternlite.converter import defaults
+from patternlite.converter.clock import MONOTONIC, Clock
 from patternlite.converter.graph import ConvInfo, find_layers, with_logits
 from patternlite.converter.progress import progress_bar
 from patternlite.converter.schedule import BudgetedCosine
@@ -129,6 +129,7 @@ def distill(
     progress: bool = True,
     seconds: float | None = None,
     growth: PoolGrowth | None = None,
+    clock: Clock = MONOTONIC,
 ) -> DistillReport:
     """Train ``student`` (the pruned copy of ``teacher``) in place on the synthetic inputs ``x``.
 
@@ -146,9 +147,10 @@ def distill(
     ``seconds`` (optional) is a time budget: the cosine then runs over the clock
     and ends at it (``steps`` stays the cap), see ``schedule.py``. ``growth``
     (optional, needs BatchNorm in the teacher) spends that share of the time
-    adding adversarial images to the pool (``pool_growth.py``).
+    adding adversarial images to the pool (``pool_growth.py``). ``clock`` measures
+    the budget and that share.
     """
-    t0 = time.perf_counter()
+    t0 = clock()
     names = list(masks)
     s_model = with_logits(student)
     t_model = with_logits(teacher)
@@ -162,7 +164,7 @@ def distill(
     kernels = [(s_model.get_layer(n).kernel, tf.constant(masks[n].astype(np.float32))) for n in names]
     variables = _pruned_variables(s_pruned) if only_pruned else s_model.trainable_variables
     opt = keras.optimizers.Adam(0.0)
-    schedule = BudgetedCosine(learning_rate, seconds=seconds, max_steps=max(steps, 1), warmup=0.0)
+    schedule = BudgetedCosine(learning_rate, seconds=seconds, max_steps=max(steps, 1), warmup=0.0, clock=clock)
     t2 = temperature * temperature
     # Step size of the adversarial nudge, in units of the synthetic pool's own spread.
     eps = adversarial * float(np.std(x))
@@ -196,7 +198,7 @@ def distill(
 
     grower = PoolGrower(teacher, t_model, s_model, growth, seed=seed) if growth is not None else None
     synth_seconds = 0.0
-    t_loop = time.perf_counter()
+    t_loop = clock()
     losses: list[float] = []
     bar = progress_bar(total=steps, desc="distill", disable=not progress, leave=False)
     while steps > 0:
@@ -208,11 +210,11 @@ def distill(
         opt.learning_rate.assign(schedule.lr(len(losses)))
         losses.append(float(train_step(xb)))
         bar.update(1)
-        if grower is not None and synth_seconds < grower.policy.share * (time.perf_counter() - t_loop):
-            t_grow = time.perf_counter()
+        if grower is not None and synth_seconds < grower.policy.share * (clock() - t_loop):
+            t_grow = clock()
             start = augment(x[rng.integers(0, len(x), grower.policy.batch)], rng)
             x = np.concatenate([x, grower.grow(start)])
-            synth_seconds += time.perf_counter() - t_grow
+            synth_seconds += clock() - t_grow
         if len(losses) % 50 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3g}", refresh=False)
         if schedule.done(len(losses)):
@@ -226,7 +228,7 @@ def distill(
         steps=steps,
         loss_start=float(np.mean(losses[:tail])) if losses else 0.0,
         loss_end=float(np.mean(losses[-tail:])) if losses else 0.0,
-        seconds=time.perf_counter() - t0,
+        seconds=clock() - t0,
         pool_images=len(x),
         grown_images=grower.images if grower is not None else 0,
         synthesis_seconds=synth_seconds,

@@ -14,13 +14,13 @@ Two generators:
 from __future__ import annotations
 
 import math
-import time
 
 import keras
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
+from patternlite.converter.clock import MONOTONIC, Clock
 from patternlite.converter.errors import UnsupportedModelError
 from patternlite.converter.progress import progress_bar
 
@@ -147,12 +147,14 @@ def bn_inputs(
     seed: int = 0,
     progress: bool = True,
     seconds: float | None = None,
+    clock: Clock = MONOTONIC,
 ) -> npt.NDArray[np.float32]:
     """Inputs optimised so every BatchNorm's batch statistics match its running statistics.
 
     ``seconds`` (optional) bounds the time: no new batch starts once the
     batches so far, plus one more at their mean time, would overrun it, so
-    fewer than ``samples`` images may come back (at least one batch).
+    fewer than ``samples`` images may come back (at least one batch). ``clock``
+    measures it.
 
     Each batch is optimised on its own (BN statistics are per batch). Falls back
     to calibrated noise when the model has no BatchNorm. The step size is in
@@ -174,10 +176,10 @@ def bn_inputs(
     n_batches = math.ceil(samples / batch)
     bar = progress_bar(total=n_batches * steps, desc="bn-synthetic", disable=not progress, leave=False)
 
-    t0 = time.perf_counter()
+    t0 = clock()
     done = 0
     for b in range(n_batches):
-        spent = time.perf_counter() - t0
+        spent = clock() - t0
         if seconds is not None and b > 0 and spent + spent / b > seconds:
             break
         n = min(batch, samples - b * batch)
@@ -210,10 +212,11 @@ def synthetic_inputs(
     seed: int = 0,
     progress: bool = True,
     seconds: float | None = None,
+    clock: Clock = MONOTONIC,
 ) -> npt.NDArray[np.float32]:
     """Dispatch on ``kind`` ("bn" or "noise"); ``seconds`` bounds "bn" (see :func:`bn_inputs`)."""
     if kind == "noise":
         return noise_inputs(model, samples, seed=seed)
     if kind == "bn":
-        return bn_inputs(model, samples, steps=steps, seed=seed, progress=progress, seconds=seconds)
+        return bn_inputs(model, samples, steps=steps, seed=seed, progress=progress, seconds=seconds, clock=clock)
     raise ValueError(f"synthetic must be one of {SYNTHETIC_KINDS}, got {kind!r}")
