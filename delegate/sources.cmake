@@ -17,11 +17,13 @@ set(PL_CORE_SOURCES
   delegate/runtime/autotune.cc
   delegate/runtime/cpu_node.cc
   delegate/runtime/conv_node.cc
+  delegate/runtime/conv_int8_node.cc
   delegate/runtime/block_node.cc
   delegate/runtime/build.cc
   delegate/runtime/delegate.cc
   delegate/runtime/judge.cc
   delegate/runtime/judge_conv3x3.cc
+  delegate/runtime/judge_conv3x3_int8.cc
   delegate/runtime/judge_depthwise3x3.cc
   delegate/runtime/judge_pointwise.cc
   delegate/runtime/judge_steps.cc

@@ -69,6 +69,26 @@ typedef struct TfLiteQuantizationParams {
   int32_t zero_point;
 } TfLiteQuantizationParams;
 
+typedef struct TfLiteFloatArray {
+  int size;
+  float data[];
+} TfLiteFloatArray;
+
+// TfLiteQuantization::type (common.h's TfLiteQuantizationType).
+typedef enum TfLiteQuantizationType {
+  kTfLiteNoQuantization = 0,
+  kTfLiteAffineQuantization = 1,
+} TfLiteQuantizationType;
+
+// What TfLiteQuantization::params points to when type is
+// kTfLiteAffineQuantization: one scale and zero point per tensor, or per
+// slice along quantized_dimension.
+typedef struct TfLiteAffineQuantization {
+  TfLiteFloatArray* scale;
+  TfLiteIntArray* zero_point;
+  int32_t quantized_dimension;
+} TfLiteAffineQuantization;
+
 typedef struct TfLiteQuantization {
   int type;  // TfLiteQuantizationType, an int-sized enum
   void* params;

@@ -4,7 +4,9 @@
 
 #include "delegate/packing/block_pack.h"
 #include "delegate/packing/pattern_pack.h"
+#include "delegate/packing/pattern_pack_int8.h"
 #include "delegate/runtime/block_node.h"
+#include "delegate/runtime/conv_int8_node.h"
 #include "delegate/runtime/conv_node.h"
 
 namespace patternlite {
@@ -48,6 +50,30 @@ std::unique_ptr<NodeKernel> BuildConv3x3(Claim* claim, const BuildEnv& env, std:
                                     info.counters, env.autotune ? env.plan_cache : nullptr);
 }
 
+// int8 conv3x3 runs on the CPU's int8 kernels whatever the backend (the
+// OpenCL program is fp32 only), on the int8 variant of the delegate's isa.
+std::unique_ptr<NodeKernel> BuildConv3x3Int8(Claim* claim, const BuildEnv& env, std::string* decline) {
+  const NodeTensors& t = claim->tensors;
+  const Int8Tensors& q = claim->int8;
+  PackedConvInt8 packed;
+  const Int8ConvQuantization quantization{q.input_scale, q.input_zero_point, q.filter_scales.data(), q.output_scale};
+  if (!PackPatternConvInt8(q.weights, t.O, t.I, claim->masks.data(), q.bias, quantization, kInt8DefaultChunkSlots,
+                           &packed, decline)) {
+    return nullptr;
+  }
+  Int8ConvNodeConfig config;
+  config.input_tensor = t.in_idx;
+  config.output_tensor = t.out_idx;
+  config.padding = claim->params.padding;
+  config.stride_h = claim->params.stride_h;
+  config.stride_w = claim->params.stride_w;
+  config.quant = Int8Quant{q.input_zero_point, q.output_zero_point, q.act_min, q.act_max};
+  config.variant = Int8VariantForIsa(env.isa);
+  claim->info.int8_kernel = Int8VariantName(config.variant);
+  return std::make_unique<Int8ConvNode>(config, std::move(packed), env.pool(claim->info.threads),
+                                        claim->info.counters);
+}
+
 // The channel-block kinds run on the CPU kernels whatever the backend.
 std::unique_ptr<NodeKernel> BuildPointwise(Claim* claim, const BuildEnv& env) {
   const NodeTensors& t = claim->tensors;
@@ -70,7 +96,8 @@ std::unique_ptr<NodeKernel> BuildDepthwise3x3(Claim* claim, const BuildEnv& env)
 std::unique_ptr<NodeKernel> Build(Claim* claim, const BuildEnv& env, std::string* decline) {
   claim->info.counters = std::make_shared<NodeCounters>();
   switch (claim->kind) {
-    case contract::kKindConv3x3: return BuildConv3x3(claim, env, decline);
+    case contract::kKindConv3x3:
+      return claim->dtype == kTfLiteInt8 ? BuildConv3x3Int8(claim, env, decline) : BuildConv3x3(claim, env, decline);
     case contract::kKindPointwise: return BuildPointwise(claim, env);
     case contract::kKindDepthwise3x3: return BuildDepthwise3x3(claim, env);
     default: *decline = "no kernel for kind " + std::to_string(claim->kind); return nullptr;

@@ -29,6 +29,8 @@ struct ClaimInfo {
   int distinct_patterns = 0;
   int threads = 1;
   std::string backend = "cpu";  // where the node runs: "cpu" or "opencl"
+  std::string dtype = "float32";   // what the kernels compute in: "float32" or "int8"
+  std::string int8_kernel;         // int8 claims: the int8 kernel variant (Int8VariantName)
   std::shared_ptr<NodeCounters> counters;  // made by Build
 };
 
@@ -57,9 +59,22 @@ struct NodeParams {
   const char* act_name = nullptr;
 };
 
+// An int8 node's constant tensors and quantisation (TFLite's full-integer
+// scheme), checked by the int8 judge. Filter and bias are TFLite's buffers.
+struct Int8Tensors {
+  const int8_t* weights = nullptr;  // OHWI, per-channel symmetric (zero point 0)
+  const int32_t* bias = nullptr;    // null: no bias
+  float input_scale = 1, output_scale = 1;
+  int32_t input_zero_point = 0, output_zero_point = 0;
+  std::vector<float> filter_scales;  // one per output channel (a per-tensor scale broadcast)
+  int32_t act_min = -128, act_max = 127;  // the fused activation folded into the int8 range
+};
+
 struct Claim {
   uint32_t kind = contract::kKindCount;  // contract::kKind*
+  TfLiteType dtype = kTfLiteFloat32;     // kTfLiteInt8: tensors.weights/bias are null, int8 has them
   NodeTensors tensors;
+  Int8Tensors int8;
   NodeParams params;
   // What the weight checks decided (runtime/weight_checks.h), for packing:
   std::vector<uint16_t> masks;  // conv3x3: per kernel [o*I+i]; depthwise3x3: per channel (0: pruned)

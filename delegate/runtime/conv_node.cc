@@ -40,9 +40,8 @@ bool PlanConv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadding 
   }
   if (choice != nullptr && choice->row_blocks > 0) {
     blocks = std::min(g.out_h, choice->row_blocks);
-  } else if (threads > 1 && batch * blocks < 4 * threads) {
-    const int per_image = (threads + batch - 1) / batch;
-    blocks = std::min(g.out_h, (blocks + per_image - 1) / per_image * per_image);
+  } else {
+    blocks = BalanceRowBlocks(g.out_h, batch, blocks, threads);
   }
   plan->geometry = g;
   plan->block_rows = (g.out_h + blocks - 1) / blocks;
@@ -64,25 +63,14 @@ void PackForPlan(const ConvPlan& plan, PackedConv* packed) {
 void RunConv(const ConvPlan& plan, const PackedConv& packed, const KernelTable& kernels, ThreadPool* pool,
              std::vector<Workspace>* workspaces, const float* input, float* output) {
   const ConvGeometry& g = plan.geometry;
-  const int tasks = g.batch * plan.blocks_per_image;
   if (plan.threads <= 1) pool = nullptr;
-  const int threads = pool != nullptr ? pool->size() : 1;
-  if (int(workspaces->size()) < threads) workspaces->resize(threads);
   const ConvKernelParams params = MakeParams(g, packed);
   // Every task has at most block_rows rows: that much scratch serves them all.
   const size_t scratch_bytes = kernels.conv3x3_scratch_bytes(params, std::min(plan.block_rows, g.out_h));
-  for (int i = 0; i < threads; ++i) (*workspaces)[i].Reserve(scratch_bytes);
-  auto run = [&](int task, int worker) {
-    const int n = task / plan.blocks_per_image;
-    const int oy0 = (task % plan.blocks_per_image) * plan.block_rows;
-    const int oy1 = std::min(g.out_h, oy0 + plan.block_rows);
-    kernels.conv3x3(params, input, output, n, oy0, oy1, (*workspaces)[worker].data(), scratch_bytes);
-  };
-  if (pool != nullptr && threads > 1) {
-    pool->ParallelFor(tasks, run);
-  } else {
-    for (int t = 0; t < tasks; ++t) run(t, 0);
-  }
+  ForEachRowBlock(g.batch, g.out_h, plan.block_rows, pool, workspaces, scratch_bytes,
+                  [&](int n, int oy0, int oy1, void* scratch) {
+                    kernels.conv3x3(params, input, output, n, oy0, oy1, scratch, scratch_bytes);
+                  });
 }
 
 ConvNode::ConvNode(const ConvNodeConfig& config, PackedConv packed, std::shared_ptr<ThreadPool> pool,

@@ -22,9 +22,10 @@ bool MakeGeometry(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadd
   return true;
 }
 
-bool TensorsMatch(const ConvGeometry& g, const TfLiteTensor& input, const TfLiteTensor& output) {
-  const size_t in_bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * sizeof(float);
-  const size_t out_bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * sizeof(float);
+bool TensorsMatch(const ConvGeometry& g, const TfLiteTensor& input, const TfLiteTensor& output,
+                  size_t element_bytes) {
+  const size_t in_bytes = size_t(g.batch) * g.in_h * g.in_w * g.in_c * element_bytes;
+  const size_t out_bytes = size_t(g.batch) * g.out_h * g.out_w * g.out_c * element_bytes;
   return input.dims != nullptr && input.dims->size == 4 && input.dims->data[0] == g.batch &&
          input.dims->data[1] == g.in_h && input.dims->data[2] == g.in_w && input.bytes == in_bytes &&
          output.bytes == out_bytes;

@@ -208,10 +208,10 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
         reg == nullptr || reg->custom_name != nullptr) {
       continue;
     }
-    const contract::KindRule* rule = FindKind(context, node, reg->builtin_code);
-    if (rule == nullptr) continue;
+    const NodeKind kind = FindKind(context, node, reg->builtin_code);
+    if (kind.rule == nullptr) continue;
     ++convs;
-    Verdict verdict = Judge(judge_env, context, node_index, node, *rule);
+    Verdict verdict = Judge(judge_env, context, node_index, node, kind);
     std::unique_ptr<NodeKernel> kernel;
     if (auto* claim = std::get_if<Claim>(&verdict)) {
       std::string why;

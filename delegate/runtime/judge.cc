@@ -6,9 +6,22 @@
 
 namespace patternlite {
 
-const contract::KindRule* FindKind(const TfLiteContext* context, const TfLiteNode* node, int builtin_code) {
+namespace {
+
+// The types TFLite's quantized convs take as activations: int8 (full
+// integer), int16 (16x8) and uint8 (the old asymmetric scheme).
+bool IsQuantizedType(TfLiteType t) { return t == kTfLiteInt8 || t == kTfLiteInt16 || t == kTfLiteUInt8; }
+
+}  // namespace
+
+NodeKind FindKind(const TfLiteContext* context, const TfLiteNode* node, int builtin_code) {
+  NodeKind kind;
   // The filter's height and width, when the node has a 4-D filter.
   int fh = -1, fw = -1;
+  if (node->inputs != nullptr && node->inputs->size >= 1) {
+    const int in = node->inputs->data[0];
+    if (in >= 0 && size_t(in) < context->tensors_size) kind.dtype = context->tensors[in].type;
+  }
   if (node->inputs != nullptr && node->inputs->size >= 2) {
     const int f = node->inputs->data[1];
     if (f >= 0 && size_t(f) < context->tensors_size) {
@@ -19,20 +32,29 @@ const contract::KindRule* FindKind(const TfLiteContext* context, const TfLiteNod
   const contract::KindRule* first = nullptr;
   for (const contract::KindRule& rule : contract::kKindRules) {
     if (rule.builtin_code != builtin_code) continue;
-    if (rule.kernel_h == fh && rule.kernel_w == fw) return &rule;
+    if (rule.kernel_h == fh && rule.kernel_w == fw) {
+      kind.rule = &rule;
+      return kind;
+    }
     if (first == nullptr) first = &rule;
   }
-  return first;
+  kind.rule = first;
+  return kind;
 }
 
 Verdict Judge(const JudgeEnv& env, TfLiteContext* context, int node_index, const TfLiteNode* node,
-              const contract::KindRule& rule) {
+              const NodeKind& kind) {
+  const contract::KindRule& rule = *kind.rule;
+  const bool quantized = IsQuantizedType(kind.dtype);
   Claim claim;
   claim.kind = rule.value;
   claim.info.node = node_index;
   std::string reason;
   switch (rule.value) {
-    case contract::kKindConv3x3: reason = JudgeConv3x3(env, context, node, rule, &claim); break;
+    case contract::kKindConv3x3:
+      reason = quantized ? JudgeConv3x3Int8(env, context, node, rule, &claim)
+                         : JudgeConv3x3(env, context, node, rule, &claim);
+      break;
     case contract::kKindPointwise: reason = JudgePointwise(env, context, node, rule, &claim); break;
     case contract::kKindDepthwise3x3: reason = JudgeDepthwise3x3(env, context, node, rule, &claim); break;
     default: reason = std::string("no judge for kind ") + rule.name; break;

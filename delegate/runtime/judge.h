@@ -5,7 +5,8 @@
 // the weights against it, the sparsity); Build (runtime/build.h) packs.
 //
 // Adding a kind: its row in spec/contract.toml, one Judge (judge_<kind>.cc,
-// a case in Judge), one Build case and its kernels.
+// a case in Judge), one Build case and its kernels. An element type of an
+// existing kind (int8 conv3x3) is the same: a judge, a Build case, kernels.
 #ifndef PATTERNLITE_DELEGATE_RUNTIME_JUDGE_H_
 #define PATTERNLITE_DELEGATE_RUNTIME_JUDGE_H_
 
@@ -26,14 +27,21 @@ struct JudgeEnv {
   std::string metadata_error;                 // why the model's metadata could not be read
 };
 
-// The rule of the kind a node of op `builtin_code` is: the one whose filter
-// shape the node has, else the op's first rule (whose judge then declines the
-// node and names its filter shape). Null for an op no kind is made of.
-const contract::KindRule* FindKind(const TfLiteContext* context, const TfLiteNode* node, int builtin_code);
+// What a node is: the rule of its kind and the element type of its input,
+// which picks the judge (a quantized conv3x3 goes to the int8 judge).
+struct NodeKind {
+  const contract::KindRule* rule = nullptr;  // null: an op no kind is made of
+  TfLiteType dtype = kTfLiteNoType;          // the input tensor's type (kTfLiteNoType: unreadable)
+};
 
-// Claims the node as kind `rule`, or declines it with a reason.
+// The kind of a node of op `builtin_code`: the rule whose filter shape the
+// node has, else the op's first rule (whose judge then declines the node and
+// names its filter shape); and the node's input type.
+NodeKind FindKind(const TfLiteContext* context, const TfLiteNode* node, int builtin_code);
+
+// Claims the node as `kind`, or declines it with a reason.
 Verdict Judge(const JudgeEnv& env, TfLiteContext* context, int node_index, const TfLiteNode* node,
-              const contract::KindRule& rule);
+              const NodeKind& kind);
 
 }  // namespace patternlite
 

@@ -1,5 +1,6 @@
 #include "delegate/runtime/judge_steps.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "delegate/node/conv_shape.h"
@@ -48,6 +49,57 @@ std::string CheckParams(int max_stride, NodeParams* p) {
   if (p->padding != kTfLitePaddingSame && p->padding != kTfLitePaddingValid) return "unknown padding";
   if (!ActivationRange(p->activation, &p->act_min, &p->act_max, &p->act_name)) {
     return "fused activation " + std::to_string(p->activation) + " is not supported";
+  }
+  return "";
+}
+
+const TfLiteAffineQuantization* Affine(const TfLiteTensor& t) {
+  return t.quantization.type == kTfLiteAffineQuantization
+             ? static_cast<const TfLiteAffineQuantization*>(t.quantization.params)
+             : nullptr;
+}
+
+bool ValidScale(float s) { return std::isfinite(s) && s > 0; }
+
+// The one scale and zero point of an int8 activation tensor.
+std::string PerTensorQuantization(const TfLiteTensor& t, const std::string& what, float* scale, int32_t* zero_point) {
+  const TfLiteAffineQuantization* a = Affine(t);
+  if (a == nullptr || a->scale == nullptr || a->scale->size < 1) return what + " has no quantization parameters";
+  if (a->scale->size != 1 || (a->zero_point != nullptr && a->zero_point->size > 1)) {
+    return what + " is quantized per channel (only per-tensor activations are supported)";
+  }
+  *scale = a->scale->data[0];
+  *zero_point = a->zero_point != nullptr && a->zero_point->size == 1 ? a->zero_point->data[0] : 0;
+  if (!ValidScale(*scale)) return what + " scale is not finite and positive";
+  if (*zero_point < -128 || *zero_point > 127) return what + " zero point is outside int8";
+  return "";
+}
+
+// The filter's per-output-channel scales (a per-tensor one broadcast); all
+// zero points must be 0 (symmetric), the channel dimension 0.
+std::string FilterScales(const TfLiteTensor& filter, int out_channels, std::vector<float>* scales) {
+  const TfLiteAffineQuantization* a = Affine(filter);
+  if (a == nullptr || a->scale == nullptr || a->scale->size < 1) return "filter has no quantization parameters";
+  const int n = a->scale->size;
+  if (n != 1 && n != out_channels) {
+    return "filter has " + std::to_string(n) + " scales for " + std::to_string(out_channels) + " output channels";
+  }
+  if (n > 1 && a->quantized_dimension != 0) {
+    return "filter is quantized per channel along dimension " + std::to_string(a->quantized_dimension) +
+           " (only 0, the output channels, is supported)";
+  }
+  if (a->zero_point != nullptr) {
+    for (int i = 0; i < a->zero_point->size; ++i) {
+      if (a->zero_point->data[i] != 0) {
+        return "filter zero point " + std::to_string(a->zero_point->data[i]) +
+               " is not 0 (only symmetric int8 weights are supported)";
+      }
+    }
+  }
+  scales->assign(size_t(out_channels), a->scale->data[0]);
+  if (n > 1) scales->assign(a->scale->data, a->scale->data + n);
+  for (float sc : *scales) {
+    if (!ValidScale(sc)) return "filter scale is not finite and positive";
   }
   return "";
 }
@@ -166,6 +218,74 @@ void FillClaim(const JudgeEnv& env, const TfLiteContext* context, const contract
   info->activation = p.act_name;
   info->source = record != nullptr ? "metadata" : "weights";
   info->threads = ThreadsFor(*env.options, context);
+}
+
+}  // namespace patternlite
+
+namespace patternlite {
+
+std::string ReadNodeTensorsInt8(TfLiteContext* context, const TfLiteNode* node, const contract::KindRule& rule,
+                                ClaimInfo* info, NodeTensors* t, Int8Tensors* q) {
+  const int kh = rule.kernel_h, kw = rule.kernel_w;
+  if (node->inputs == nullptr || node->outputs == nullptr || node->inputs->size < 2 ||
+      node->outputs->size != 1) {
+    return "unexpected number of inputs/outputs";
+  }
+  t->in_idx = node->inputs->data[0];
+  t->filter_idx = node->inputs->data[1];
+  const int bias_idx = node->inputs->size >= 3 ? node->inputs->data[2] : kTfLiteOptionalTensor;
+  t->out_idx = node->outputs->data[0];
+  const int n_tensors = int(context->tensors_size);
+  auto valid = [&](int i) { return i >= 0 && i < n_tensors; };
+  if (!valid(t->in_idx) || !valid(t->filter_idx) || !valid(t->out_idx) ||
+      (bias_idx != kTfLiteOptionalTensor && !valid(bias_idx))) {
+    return "tensor index out of range";
+  }
+  const TfLiteTensor& input = context->tensors[t->in_idx];
+  const TfLiteTensor& filter = context->tensors[t->filter_idx];
+  const TfLiteTensor& output = context->tensors[t->out_idx];
+  t->input = &input;
+  info->filter = TensorName(filter);
+  if (input.type == kTfLiteInt16) return "int16 activations (16x8 quantization) are not supported";
+  if (input.type == kTfLiteUInt8) return "uint8 (asymmetric) quantization is not supported, only int8";
+  if (input.type != kTfLiteInt8 || output.type != kTfLiteInt8) {
+    return "input/output are not both int8 (types " + std::to_string(input.type) + ", " +
+           std::to_string(output.type) + ")";
+  }
+  if (filter.type != kTfLiteInt8) return "filter is not int8 (type " + std::to_string(filter.type) + ")";
+  if (filter.dims == nullptr || filter.dims->size != 4) return "filter is not 4-D";
+  t->O = filter.dims->data[0];
+  t->I = filter.dims->data[3];
+  if (filter.dims->data[1] != kh || filter.dims->data[2] != kw) {
+    return "filter is " + std::to_string(filter.dims->data[1]) + "x" + std::to_string(filter.dims->data[2]) +
+           ", only " + std::to_string(kh) + "x" + std::to_string(kw) + " is supported here";
+  }
+  if (t->O <= 0 || t->I <= 0) return "empty filter";
+  if (!IsConstant(filter)) return "filter is not a constant tensor";
+  if (filter.sparsity != nullptr) return "filter uses TFLite's sparse tensor encoding";
+  if (filter.bytes != size_t(t->O) * kh * kw * t->I) return "filter byte size disagrees with its shape";
+  if (input.dims == nullptr || input.dims->size != 4) return "input is not 4-D NHWC";
+  if (input.allocation_type == kTfLiteDynamic || output.allocation_type == kTfLiteDynamic) {
+    return "input or output is a dynamic tensor (shape known only at run time)";
+  }
+  std::string why = PerTensorQuantization(input, "input", &q->input_scale, &q->input_zero_point);
+  if (!why.empty()) return why;
+  why = PerTensorQuantization(output, "output", &q->output_scale, &q->output_zero_point);
+  if (!why.empty()) return why;
+  why = FilterScales(filter, t->O, &q->filter_scales);
+  if (!why.empty()) return why;
+  q->weights = static_cast<const int8_t*>(filter.data);
+  q->bias = nullptr;
+  if (bias_idx != kTfLiteOptionalTensor) {
+    const TfLiteTensor& b = context->tensors[bias_idx];
+    if (b.type != kTfLiteInt32) return "bias is not int32 (type " + std::to_string(b.type) + ")";
+    if (!IsConstant(b)) return "bias is not a constant tensor";
+    if (b.bytes != size_t(t->O) * sizeof(int32_t)) return "bias size disagrees with the filter";
+    q->bias = static_cast<const int32_t*>(b.data);
+  }
+  t->weights = nullptr;
+  t->bias = nullptr;
+  return "";
 }
 
 }  // namespace patternlite

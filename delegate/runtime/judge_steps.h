@@ -16,6 +16,10 @@ namespace patternlite {
 // The kinds' judges, one per contract kind (Judge dispatches by kind).
 std::string JudgeConv3x3(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
                          const contract::KindRule& rule, Claim* claim);
+// conv3x3 on int8/int16/uint8 activations: claims TFLite's full-integer int8
+// scheme (judge_conv3x3_int8.cc), declines the others with the reason.
+std::string JudgeConv3x3Int8(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
+                             const contract::KindRule& rule, Claim* claim);
 std::string JudgePointwise(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
                            const contract::KindRule& rule, Claim* claim);
 std::string JudgeDepthwise3x3(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
@@ -32,6 +36,14 @@ std::string ReadNodeParams(const TfLiteNode* node, const contract::KindRule& rul
 // as soon as it is read, for a decline too.
 std::string ReadNodeTensors(TfLiteContext* context, const TfLiteNode* node, const contract::KindRule& rule,
                             ClaimInfo* info, NodeTensors* t);
+
+// The int8 counterpart of ReadNodeTensors: int8 input and output with
+// per-tensor affine quantization, a constant int8 filter with per-channel (or
+// per-tensor) symmetric scales along dimension 0, a constant int32 bias or
+// none, static NHWC shapes. Writes the quantization to `q` (not the
+// activation range) and the indices, input and channel counts to `t`.
+std::string ReadNodeTensorsInt8(TfLiteContext* context, const TfLiteNode* node, const contract::KindRule& rule,
+                                ClaimInfo* info, NodeTensors* t, Int8Tensors* q);
 
 // The metadata record naming `filter` (null if none; with it, the pattern
 // library its ids index), or why the node is declined (corrupt metadata, or

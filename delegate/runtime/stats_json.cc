@@ -90,12 +90,13 @@ std::string PatternDelegate::StatsJson() {
        << ",\"out_channels\":" << c.out_channels << ",\"in_channels\":" << c.in_channels << ",\"stride\":["
        << c.stride_h << "," << c.stride_w << "],\"padding\":" << Quote(c.padding)
        << ",\"activation\":" << Quote(c.activation) << ",\"source\":" << Quote(c.source)
-       << ",\"backend\":" << Quote(c.backend)
+       << ",\"backend\":" << Quote(c.backend) << ",\"dtype\":" << Quote(c.dtype)
        << ",\"device\":" << Quote(c.backend == "opencl" && opencl_ ? opencl_->device_name() : std::string(IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa)))
        << ",\"kept_kernels\":" << c.kept_kernels << ",\"total_kernels\":" << c.total_kernels
        << ",\"distinct_patterns\":" << c.distinct_patterns << ",\"threads\":" << c.threads
        << ",\"invocations\":" << (c.counters ? c.counters->invocations.load() : 0)
        << ",\"time_ns\":" << (c.counters ? c.counters->nanoseconds.load() : 0);
+    if (!c.int8_kernel.empty()) os << ",\"int8_kernel\":" << Quote(c.int8_kernel);
     // The plan in use: tuned (autotune's winner) or the fixed heuristics.
     if (c.counters) {
       os << ",\"plan\":{\"threads\":" << c.counters->plan_threads.load()
