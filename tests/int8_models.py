@@ -139,17 +139,16 @@ def build_quantized_conv_model(
         ops.append(q_op)
     else:
         x_f = x_q = tensor("input", input_shape, act_type, buffer_of(None), in_qp)
-    f_zp = np.zeros(o, np.int64) if filter_zero_points is None else filter_zero_points
     f_scales = quant.filter_scales
+    f_zp = np.zeros(np.atleast_1d(f_scales).size, np.int64) if filter_zero_points is None else filter_zero_points
     f_buf = buffer_of(None if filter_is_input else filters_q)
     f_idx = tensor(FILTER_NAME, filters_q.shape, filter_type, f_buf, qparams(f_scales, f_zp, quantized_dimension))
     inputs = [x_q, f_idx]
-    if bias_q is not None:
-        b_scales = np.float32(quant.input_scale) * np.atleast_1d(f_scales).astype(np.float32)
-        b_buf = buffer_of(bias_q.astype(bias_dtype))
-        inputs.append(tensor("conv/bias", (o,), bias_type, b_buf, qparams(b_scales, np.zeros(b_scales.size, np.int64))))
-    else:
-        inputs.append(-1)
+    # TFLite's quantized CONV_2D requires a bias tensor (its converter writes zeros).
+    bias_q = np.zeros(o, bias_dtype) if bias_q is None else bias_q
+    b_scales = np.float32(quant.input_scale) * np.atleast_1d(f_scales).astype(np.float32)
+    b_buf = buffer_of(bias_q.astype(bias_dtype))
+    inputs.append(tensor("conv/bias", (o,), bias_type, b_buf, qparams(b_scales, np.zeros(b_scales.size, np.int64))))
     y_q = tensor("output_q" if float_io else "output", (n, oh, ow, o), act_type, buffer_of(None), out_qp)
 
     opts = s.Conv2DOptionsT()
