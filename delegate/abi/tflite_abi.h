@@ -257,6 +257,9 @@ static_assert(sizeof(TfLiteTensor) == 112, "TfLiteTensor layout drifted");
 static_assert(offsetof(TfLiteTensor, name) == 56, "TfLiteTensor::name offset");
 static_assert(offsetof(TfLiteTensor, quantization) == 80, "TfLiteTensor::quantization offset");
 static_assert(offsetof(TfLiteNode, builtin_data) == 40, "TfLiteNode::builtin_data offset");
+static_assert(sizeof(TfLiteQuantization) == 16, "TfLiteQuantization layout drifted");
+static_assert(offsetof(TfLiteAffineQuantization, quantized_dimension) == 16,
+              "TfLiteAffineQuantization::quantized_dimension offset");
 static_assert(offsetof(TfLiteContext, recommended_num_threads) == 72,
               "TfLiteContext::recommended_num_threads offset");
 static_assert(offsetof(TfLiteContext, GetModelMetadata) == 176, "TfLiteContext::GetModelMetadata offset");
