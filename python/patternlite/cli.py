@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "usage: patternlite {inspect,prune,export,finetune,demo} ...\n\n"
             "  inspect   summarise a .tflite's pattern metadata and FLOP reduction\n"
             "  prune     data-free pattern + connectivity pruning of a Keras model\n"
-            "  export    turn a (retrained) pruned Keras model into a .tflite with metadata\n"
+            "  export    turn a (retrained) pruned Keras model into a .tflite with metadata (fp32, or --int8)\n"
             "  finetune  masked retraining on your own data, masks held fixed\n"
             "  demo      the whole story on built-in material (digits CNN, VGG-shaped speed test)\n\n"
             "'patternlite COMMAND --help' lists a command's options and defaults; --version prints the version.\n"

@@ -3,7 +3,10 @@
 For every CONV_2D and DEPTHWISE_CONV_2D of the model it reports the layer kind,
 what is kept (3x3 kernels, 1x1 weights or depthwise channels), the patterns
 used and the multiply-accumulates dense against kept, then the expected
-reduction over all convolutions. Needs numpy and flatbuffers only.
+reduction over all convolutions. It also says what the file holds: float32 or
+int8 (full-integer) weights, per conv whether an int8 filter is quantised per
+output channel, and the dtype of the model's input and output. Needs numpy and
+flatbuffers only.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from patternlite.metadata import (
     mask_to_grid,
 )
 from patternlite.op_kinds import tflite_kind_value
-from patternlite.tflite_file import TfliteFileError, TfliteModel
+from patternlite.tflite_file import TensorInfo, TfliteFileError, TfliteModel
 
 # Multiply-accumulates per kept entry of a record, per output pixel: a kept 3x3 or
 # depthwise kernel runs its pattern's taps, a kept 1x1 weight one.
@@ -53,6 +56,25 @@ def _record_fits(record: LayerPatterns, kind: int | None, shape: tuple[int, ...]
     if (record.out_channels, record.in_channels) != (o, i):
         return f"a {record.out_channels}x{record.in_channels} record for a {o}x{i} filter"
     return ""
+
+
+def _weights(tensor: TensorInfo) -> str:
+    """A filter's storage: float32, int8 per-channel (symmetric or not), int8 per-tensor, ..."""
+    q = tensor.quantization
+    if tensor.dtype != "int8" or q is None:
+        return tensor.dtype
+    layout = "per-channel" if q.per_channel else "per-tensor"
+    return f"int8 {layout}" + ("" if q.symmetric else " asymmetric")
+
+
+def _model_dtype(model: TfliteModel) -> str:
+    """float32 or int8 by the conv filters (mixed when they differ); the input's dtype without convs."""
+    dtypes = {model.tensors[c.filter].dtype for c in model.convs}
+    if len(dtypes) > 1:
+        return "mixed"
+    if dtypes:
+        return dtypes.pop()
+    return model.tensors[model.inputs[0]].dtype if model.inputs else "unknown"
 
 
 def inspect_model(path: str) -> dict[str, Any]:
@@ -87,6 +109,7 @@ def inspect_model(path: str) -> dict[str, Any]:
             "activation": conv.activation,
             "pattern_pruned": False,
             "dense_macs": dense,
+            "weights": _weights(ft),
         }
         if record is not None and (why := _record_fits(record, kind, ft.shape)):
             row["record_ignored"] = why + " (the delegate declines it)"
@@ -125,6 +148,9 @@ def inspect_model(path: str) -> dict[str, Any]:
     return {
         "path": path,
         "operators": model.operator_count,
+        "dtype": _model_dtype(model),
+        "input_dtype": [model.tensors[i].dtype for i in model.inputs],
+        "output_dtype": [model.tensors[i].dtype for i in model.outputs],
         "metadata": {
             "present": blob is not None,
             "error": meta_error,
@@ -153,6 +179,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     n_dw = sum(1 for row in summary["convs"] if row.get("builtin") == "DEPTHWISE_CONV_2D")
     n_conv = len(summary["convs"]) - n_dw
     out = [f"model: {summary['path']}  ({summary['operators']} operators, {n_conv} CONV_2D, {n_dw} DEPTHWISE_CONV_2D)"]
+    io = "/".join(sorted(set(summary["input_dtype"] + summary["output_dtype"]))) or "?"
+    out.append(f"weights: {summary['dtype']}; input and output: {io}")
     md = summary["metadata"]
     if not md["present"]:
         out.append("pattern metadata: none (the delegate can still claim layers whose weights fit patterns)")
@@ -167,8 +195,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         out.extend(_pattern_art(md["patterns"]))
     out.append("")
     head = (
-        f"{'op':>4} {'kind':<9} {'filter':<44} {'shape':<16} {'out':<14} {'kept':>14} {'MMACs dense':>12} "
-        f"{'MMACs kept':>11} {'x':>6}"
+        f"{'op':>4} {'kind':<9} {'filter':<44} {'weights':<16} {'shape':<16} {'out':<14} {'kept':>14} "
+        f"{'MMACs dense':>12} {'MMACs kept':>11} {'x':>6}"
     )
     out.append(head)
     out.append("-" * len(head))
@@ -183,7 +211,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             kept += "!"
         kind = _SHORT.get(row.get("kind", ""), "-")
         out.append(
-            f"{row['op']:>4} {kind:<9} {name:<44} {shape:<16} {outs:<14} {kept:>14} {row['dense_macs'] / 1e6:>12.2f} "
+            f"{row['op']:>4} {kind:<9} {name:<44} {row['weights']:<16} {shape:<16} {outs:<14} {kept:>14} "
+            f"{row['dense_macs'] / 1e6:>12.2f} "
             f"{row['kept_macs'] / 1e6:>11.2f} {row['reduction']:>6.2f}"
         )
     out.append("-" * len(head))

@@ -80,6 +80,39 @@ def _ints(t: Table, index: int, dtype: str = "<i4") -> npt.NDArray[Any]:
     return np.frombuffer(t.Bytes, dtype=dtype, count=t.VectorLen(o), offset=t.Vector(o))
 
 
+def _quantization(q: Table | None) -> Quantization | None:
+    """QuantizationParameters (min 0, max 1, scale 2, zero_point 3, ..., quantized_dimension 6)."""
+    if q is None:
+        return None
+    scales = _ints(q, 2, "<f4")
+    if scales.size == 0:
+        return None
+    zero_points = _ints(q, 3, "<i8")
+    return Quantization(
+        scales=tuple(float(s) for s in scales),
+        zero_points=tuple(int(z) for z in zero_points),
+        axis=_scalar(q, 6, number_types.Int32Flags, 0),
+    )
+
+
+@dataclass
+class Quantization:
+    """A tensor's affine quantisation: ``real = scale * (q - zero_point)``, per tensor or along one axis."""
+
+    scales: tuple[float, ...]
+    zero_points: tuple[int, ...]
+    axis: int  # the quantized dimension (per-channel when there are several scales)
+
+    @property
+    def per_channel(self) -> bool:
+        return len(self.scales) > 1
+
+    @property
+    def symmetric(self) -> bool:
+        """Every zero point is 0: a real 0 is stored as 0 (a pruned weight stays exactly zero)."""
+        return all(z == 0 for z in self.zero_points)
+
+
 @dataclass
 class TensorInfo:
     index: int
@@ -87,6 +120,7 @@ class TensorInfo:
     shape: tuple[int, ...]
     dtype: str
     buffer: int
+    quantization: Quantization | None = None  # None: not quantised (no scales)
 
 
 @dataclass
@@ -116,6 +150,8 @@ class TfliteModel:
     operator_count: int = 0
     subgraph: int = 0  # the subgraph read: 0, the primary one, unless asked
     subgraph_count: int = 1
+    inputs: list[int] = field(default_factory=list)  # tensor indices of the subgraph's inputs
+    outputs: list[int] = field(default_factory=list)
     _buffers: list[Table] = field(default_factory=list, repr=False)
     _metadata: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -161,8 +197,11 @@ class TfliteModel:
                     shape=tuple(int(d) for d in _ints(t, 0)),
                     dtype=TENSOR_TYPES.get(_scalar(t, 1, number_types.Int8Flags, 0), "other"),
                     buffer=_scalar(t, 2, number_types.Uint32Flags, 0),
+                    quantization=_quantization(_table(t, 4)),
                 )
             )
+        model.inputs = [int(v) for v in _ints(sg, 1)]
+        model.outputs = [int(v) for v in _ints(sg, 2)]
         ops = _tables(sg, 3)
         model.operator_count = len(ops)
         for i, op in enumerate(ops):

@@ -141,6 +141,23 @@ class _Help(argparse.HelpFormatter):
         return text
 
 
+def _int8_args(parser: argparse.ArgumentParser) -> None:
+    """``--int8``, ``--int8-io`` and ``--calibration``, the same for prune and export."""
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="write a full-integer int8 .tflite (per-channel int8 weights, int8 activations, float32 input/output)",
+    )
+    parser.add_argument("--int8-io", action="store_true", help="with --int8: int8 input and output tensors too")
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="DATA",
+        help="with --int8: calibrate on these images (.npz or a folder, as finetune --data reads; raw pixel "
+        f"values, as the model takes them) instead of {defaults.CALIBRATION_IMAGES} synthetic ones",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     from patternlite import __version__
 
@@ -246,6 +263,7 @@ def _parser() -> argparse.ArgumentParser:
         "--prune-head", action="store_true", help="also prune a 1x1 or depthwise conv with no conv or dense after it"
     )
     pr.add_argument("--tflite", type=Path, help="also export this .tflite")
+    _int8_args(pr)
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     ex = command("export", "Keras model -> .tflite with pattern metadata")
@@ -253,6 +271,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", type=Path, required=True, help="the .tflite to write")
     ex.add_argument("--masks", type=Path, help="masks .npz from prune (default: <model>.masks.npz if present)")
     ex.add_argument("--no-metadata", action="store_true", help="write a plain .tflite")
+    _int8_args(ex)
+    ex.add_argument("--seed", type=int, default=0, help="seed of the synthetic calibration images")
+    ex.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     ft = command("finetune", "the client stage: masked retraining on your own data, distilled from the dense model")
     ft.add_argument("model", type=Path, help="the pruned Keras model (from prune)")
@@ -332,6 +353,25 @@ def _save_model(model: Any, out: Path, source: Path) -> None:
     write_atomic(check_output(out, source), lambda tmp: model.save(tmp))
 
 
+def _validate_int8(args: argparse.Namespace, tflite: Path | None) -> None:
+    """The int8 options: consistent, and the calibration data readable (an .npz is read and checked now)."""
+    from patternlite.converter.export.calibration import read_calibration
+
+    args.calibration_images = None
+    if not args.int8:
+        for flag, value in (("--int8-io", args.int8_io), ("--calibration", args.calibration)):
+            if value:
+                raise ConverterError(f"{flag} applies to int8 export; add --int8")
+        return
+    if tflite is None:
+        raise ConverterError("--int8 applies to the .tflite; give -o OUT.tflite or --tflite OUT.tflite")
+    if args.calibration is not None:
+        try:
+            args.calibration_images = read_calibration(args.calibration)
+        except ConverterError as exc:
+            raise ConverterError(f"--calibration: {exc}") from None
+
+
 def _validate(args: argparse.Namespace) -> None:
     """Everything that can be checked before TensorFlow loads a model."""
     if args.command == "prune":
@@ -350,12 +390,14 @@ def _validate(args: argparse.Namespace) -> None:
         _check_out(args.output, KERAS_SUFFIXES + (".tflite",), "-o", args.model)
         _check_out(masks_path_for(args.output), (".npz",), "the masks file", args.model)
         if args.tflite:
-            _check_out(args.tflite, (".tflite",), "--tflite", args.model, args.output)
+            _check_out(args.tflite, (".tflite",), "--tflite", args.model, args.output, args.calibration)
+        _validate_int8(args, args.tflite)
     elif args.command == "export":
         _check_input(args.model, KERAS_SUFFIXES, "the model")
         if args.masks:
             _check_input(args.masks, (".npz",), "--masks")
-        _check_out(args.output, (".tflite",), "-o", args.model, args.masks)
+        _check_out(args.output, (".tflite",), "-o", args.model, args.masks, args.calibration)
+        _validate_int8(args, args.output)
     elif args.command == "finetune":
         from patternlite.converter.client_data import check_data_path
 
@@ -489,8 +531,28 @@ def _prune(args: argparse.Namespace) -> int:
     masks = save_masks(masks_path_for(args.output), result.masks, result.library, result.keep)
     print(f"wrote {args.output} and {masks} ({result.seconds:.1f} s)")
     if args.tflite:
-        print(f"wrote {export_tflite(result, args.tflite, source=args.model)}")
+        int8 = _int8_options(args, result.model)
+        out = export_tflite(result, args.tflite, source=args.model, int8=int8)
+        print(f"wrote {out}" + (" (int8)" if args.int8 else ""))
     return EXIT_OK
+
+
+def _int8_options(args: argparse.Namespace, model: Any) -> Any:
+    """``export_tflite``'s ``int8`` for the command line: False, or Int8Options with the calibration images."""
+    if not args.int8:
+        return False
+    from patternlite.converter.export.calibration import load_calibration
+    from patternlite.converter.export.int8 import Int8Options
+
+    images = None
+    if args.calibration is not None:
+        shape = tuple(model.inputs[0].shape[1:])
+        try:
+            images = load_calibration(args.calibration, shape, args.calibration_images)
+        except ConverterError as exc:
+            raise ConverterError(f"--calibration: {exc}") from None
+        print(f"calibration: {len(images)} images from {args.calibration}")
+    return Int8Options(calibration=images, int8_io=args.int8_io, seed=args.seed, progress=not args.no_progress)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -498,6 +560,7 @@ def _export(args: argparse.Namespace) -> int:
     from patternlite.converter.export.tflite import export_tflite
 
     model = _load(args.model)
+    int8 = _int8_options(args, model)
     mpath = args.masks or masks_path_for(args.model)
     if args.masks or mpath.exists():
         masks, library, keep = load_masks(mpath)
@@ -509,10 +572,11 @@ def _export(args: argparse.Namespace) -> int:
             library=library,
             keep=keep,
             source=args.model,
+            int8=int8,
         )
     else:
-        out = export_tflite(model, args.output, metadata=not args.no_metadata, source=args.model)
-    print(f"wrote {out}")
+        out = export_tflite(model, args.output, metadata=not args.no_metadata, source=args.model, int8=int8)
+    print(f"wrote {out}" + (" (int8)" if args.int8 else ""))
     return EXIT_OK
 
 

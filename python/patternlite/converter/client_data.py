@@ -50,7 +50,10 @@ def load_client_data(
     if xk is None:
         raise ConverterError(f"{path} has no 'images' (or 'x') array; it has {sorted(keys)}")
     yk = next((k for k in ("labels", "y") if k in keys), None)
-    return data[xk], (data[yk] if yk else None)
+    try:  # the arrays are read here: an object array (pickled data) is refused now
+        return data[xk], (data[yk] if yk else None)
+    except (OSError, ValueError) as exc:
+        raise ConverterError(f"cannot read {path} as .npz: {exc}") from exc
 
 
 def _images_in(folder: Path) -> list[Path]:

@@ -54,3 +54,9 @@ PRESETS: dict[str, dict[str, float]] = {
 }
 PRESET = "standard"
 SYNTHESIS_SHARE = 0.3
+
+# int8 export: images that calibrate the activation ranges. Without data they are
+# BatchNorm-matched synthetic images (``prune`` reuses its own pool). 200 covers
+# the range estimate with room to spare: TFLite keeps a running min/max per tensor,
+# which settles after a few batches' worth of images.
+CALIBRATION_IMAGES = 200

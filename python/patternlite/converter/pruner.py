@@ -77,6 +77,8 @@ class PruneResult:
     synthetic_images: int = 0
     allocation: Allocation | None = None
     kinds: dict[str, str] = field(default_factory=dict)
+    # Up to defaults.CALIBRATION_IMAGES of the inputs pruning saw: an int8 export calibrates on them.
+    calibration_pool: npt.NDArray[np.float32] | None = field(default=None, repr=False)
 
     def summary(self) -> str:
         table = format_table(self.report)
@@ -441,4 +443,5 @@ def prune(
         synthetic_images=0 if x is None else len(x),
         allocation=allocated,
         kinds={c.name: c.kind for c in targets},
+        calibration_pool=None if x is None else x[: defaults.CALIBRATION_IMAGES].copy(),
     )

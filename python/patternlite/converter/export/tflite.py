@@ -1,4 +1,4 @@
-"""``export_tflite``: a stock float32 .tflite with the pattern metadata blob added.
+"""``export_tflite``: a stock float32 (or full-integer int8) .tflite with the pattern metadata blob added.
 
 TFLite's converter folds BatchNorm into the conv weights (a per-output-channel
 scale, so zeros stay zeros) and names tensors its own way, so the layer records
@@ -10,6 +10,11 @@ actually stored in the file; a 1x1 or depthwise record carries the pruned
 layer's block structure (the mask), checked against those weights (every
 pruned weight is zero), so a kept weight that happens to be 0 cannot break a
 block's shared inputs or shared pattern.
+
+An int8 file (``int8=``, ``export/int8.py``) is matched and checked the same
+way on its int8 filters: they keep the float file's tensor names, and symmetric
+per-channel quantisation stores a pruned weight as exactly 0, so the records are
+built from (and checked against) the int8 weights actually written.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import tensorflow as tf
 
 from patternlite._contract import KERNEL_TAPS, PATTERN_TAPS
 from patternlite.converter.errors import ConverterError
+from patternlite.converter.export.int8 import Int8Options, calibration_inputs, check_int8_filters, keras_to_int8_tflite
 from patternlite.converter.export.io import check_output, write_bytes_atomic
 from patternlite.converter.graph import CONV3X3, DEPTHWISE, POINTWISE, find_convs, kinds_of
 from patternlite.converter.pruner import PruneResult
@@ -45,16 +51,18 @@ from patternlite.metadata import (
     kernel_patterns_from_weights,
 )
 from patternlite.op_kinds import tflite_kind_value
-from patternlite.tflite_file import TfliteFileError, TfliteModel, with_metadata
+from patternlite.tflite_file import TensorInfo, TfliteFileError, TfliteModel, with_metadata
 
 
 @dataclass
 class ConvOp:
-    """A float CONV_2D (3x3 or 1x1) or DEPTHWISE_CONV_2D (3x3) of a flatbuffer: its filter and weights."""
+    """A CONV_2D (3x3 or 1x1) or DEPTHWISE_CONV_2D (3x3) of a flatbuffer: its filter and weights."""
 
     filter_name: str
     output_name: str
-    weights: npt.NDArray[np.float32]  # as stored: OHWI, or [1, 3, 3, C] for a depthwise conv
+    # As stored: OHWI, or [1, 3, 3, C] for a depthwise conv; an int8 filter's integers, as float32
+    # (the zeros are what the records describe, and symmetric quantisation keeps them).
+    weights: npt.NDArray[np.float32]
     kind: str = CONV3X3
 
 
@@ -66,7 +74,8 @@ def keras_to_tflite(model: keras.Model) -> bytes:
 
 
 def conv_ops(model_bytes: bytes) -> list[ConvOp]:
-    """Every op of one of the kinds (``patternlite.op_kinds``) with a constant float32 filter, in every subgraph."""
+    """Every op of one of the kinds (``patternlite.op_kinds``) with a constant float32 filter, or an int8
+    one with zero points 0, in every subgraph."""
     first = TfliteModel.from_bytes(model_bytes)
     graphs = [first, *(TfliteModel.from_bytes(model_bytes, g) for g in range(1, first.subgraph_count))]
     out = []
@@ -74,7 +83,7 @@ def conv_ops(model_bytes: bytes) -> list[ConvOp]:
         for conv in graph.convs:
             ft = graph.tensors[conv.filter]
             kind = tflite_kind_value(graph, conv)
-            if ft.dtype != "float32" or kind is None:
+            if kind is None or not _zero_is_zero(ft):
                 continue
             try:
                 w = graph.tensor_array(conv.filter)
@@ -84,6 +93,14 @@ def conv_ops(model_bytes: bytes) -> list[ConvOp]:
                 continue
             out.append(ConvOp(ft.name, graph.tensors[conv.output].name, np.asarray(w, np.float32), KINDS[kind]))
     return out
+
+
+def _zero_is_zero(tensor: TensorInfo) -> bool:
+    """A float32 filter, or an int8 one whose zero points are 0: a stored 0 is a real 0."""
+    if tensor.dtype == "float32":
+        return True
+    q = tensor.quantization
+    return tensor.dtype == "int8" and q is not None and q.symmetric
 
 
 def _name_hints(op: ConvOp) -> set[str]:
@@ -125,12 +142,28 @@ def match_layers(
         named = [op for op in fitting if name in _name_hints(op)]
         pick = named if named else fitting
         if len(pick) != 1:
-            why = "no" if not pick else f"{len(pick)} ambiguous"
             op_name = "DEPTHWISE_CONV_2D" if kind == DEPTHWISE else "CONV_2D"
+            if not pick:
+                _refuse_disagreeing_weights(name, kind, mask, ops, op_name)
+            why = "no" if not pick else f"{len(pick)} ambiguous"
             raise ConverterError(f"layer {name}: {why} {op_name} in the converted model matches its mask")
         found[name] = pick[0]
         used.add(pick[0].filter_name)
     return found
+
+
+def _refuse_disagreeing_weights(
+    name: str, kind: str, mask: npt.NDArray[np.bool_], ops: Sequence[ConvOp], op_name: str
+) -> None:
+    """When the layer's own op (by name and shape) is there but keeps weights its mask prunes, say so."""
+    mask_o = np.transpose(mask, (3, 0, 1, 2))
+    for op in ops:
+        if op.kind == kind and name in _name_hints(op) and op.weights.shape == mask_o.shape:
+            stray = int(np.count_nonzero((op.weights != 0) & ~mask_o))
+            raise ConverterError(
+                f"layer {name}: the weights of {op_name} {op.filter_name!r} disagree with the masks "
+                f"({stray} non-zero weights where the mask prunes); not writing the file"
+            )
 
 
 def _pointwise_table(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
@@ -244,22 +277,34 @@ def export_tflite(
     library: Sequence[int] | None = None,
     keep: Mapping[str, float] | None = None,
     source: str | Path | None = None,
+    int8: bool | Int8Options = False,
 ) -> Path:
     """Convert to a float32 .tflite at ``path`` (written atomically), pattern metadata included.
 
     Give a :class:`PruneResult`, or a Keras model plus its ``masks``/``library``
     (e.g. after masked retraining); with a bare model the patterns are inferred
     from its zeros. ``source`` is the input file, which is never overwritten.
+    ``int8``: True or an :class:`Int8Options` writes a full-integer int8 model
+    instead (per-channel symmetric int8 weights, int8 activations calibrated on
+    synthetic images unless ``Int8Options(calibration=images)``, float32 input and
+    output unless ``int8_io``); its metadata is checked against the int8 weights.
     """
     out = check_output(path, source)
+    pool = None
     if isinstance(result_or_model, PruneResult):
         model = result_or_model.model
         masks = result_or_model.masks if masks is None else masks
         library = result_or_model.library if library is None else library
         keep = result_or_model.keep if keep is None else keep
+        pool = result_or_model.calibration_pool
     else:
         model = result_or_model
-    data = keras_to_tflite(model)
+    if int8:
+        options = int8 if isinstance(int8, Int8Options) else Int8Options()
+        data = keras_to_int8_tflite(model, calibration_inputs(model, options, pool), options)
+        check_int8_filters(data)
+    else:
+        data = keras_to_tflite(model)
     if metadata:
         if masks is None or library is None:
             masks, library, inferred_keep = infer_patterns(model)
