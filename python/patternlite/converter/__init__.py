@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from patternlite.converter.errors import ConverterError, OutputPathError, UnsupportedModelError
+    from patternlite.converter.export.int8 import Int8Options
     from patternlite.converter.export.tflite import export_tflite
     from patternlite.converter.finetune import MaskCallback, MaskConstraint, masked_finetune
     from patternlite.converter.inspect import inspect
@@ -27,6 +28,7 @@ _EXPORTS = {
     "OutputPathError": "errors",
     "UnsupportedModelError": "errors",
     "export_tflite": "export.tflite",
+    "Int8Options": "export.int8",
     "MaskCallback": "finetune",
     "MaskConstraint": "finetune",
     "masked_finetune": "finetune",
@@ -37,6 +39,7 @@ _EXPORTS = {
 
 __all__ = [
     "ConverterError",
+    "Int8Options",
     "MaskCallback",
     "MaskConstraint",
     "OutputPathError",
