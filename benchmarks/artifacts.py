@@ -1,7 +1,9 @@
 """Build and cache the .tflite files the benchmark runs: dense, pattern-pruned, single-op layers.
 
 Everything lands in benchmarks/.cache/<model>-v<BUILDER_VERSION>/ and is reused while
-present; random weights are seeded so a rebuild gives the same model.
+present; random weights are seeded so a rebuild gives the same model.  With the int8
+dtype, the same models are also written full-integer int8 (``*.int8.tflite``, float32
+I/O), all calibrated on one cached set of the converter's synthetic images (``calib.npy``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.models import BUILDER_VERSION, MODELS, conv3x3_layers
-from benchmarks.pruning import PRUNER, keras_to_tflite, pruned_tflite
+from benchmarks.pruning import PRUNER, calibration_images, int8_tflite, keras_to_tflite, pruned_tflite
 
 SEED = 0
+DTYPES = ("float32", "int8")
+# Synthetic images that calibrate the int8 files.  The ranges they give do not change
+# the speed, and BatchNorm-matched synthesis of 224x224 images costs tens of seconds per
+# image on two cores, so a few suffice here (the converter's own default is 200).
+CALIB_IMAGES = 8
 
 
 def _seeded(build: Any) -> Any:
@@ -35,8 +42,19 @@ def _stale(path: Path, made_by: str | None) -> bool:
     return not path.exists() or made_by != PRUNER
 
 
-def model_artifacts(name: str, keeps: list[float], cache: Path) -> dict[str, Any]:
-    """Dense and pruned .tflite paths plus the model's 3x3-conv table (cached as info.json)."""
+def int8_tag(tag: str) -> str:
+    """The file stem and pruner key of a file's int8 twin: ``keep0.5`` -> ``keep0.5.int8``."""
+    return f"{tag}.int8"
+
+
+def model_artifacts(
+    name: str, keeps: list[float], cache: Path, dtypes: tuple[str, ...] | list[str] = ("float32",)
+) -> dict[str, Any]:
+    """Dense and pruned .tflite paths plus the model's 3x3-conv table (cached as info.json).
+
+    With "int8" in ``dtypes`` also ``int8`` = {"dense", "pruned", "calibration"}: the int8 files
+    and the .npy of the images that calibrated them (NHWC float32, as the model takes them).
+    """
     spec = MODELS[name]
     d = cache / f"{name}-v{BUILDER_VERSION}"
     d.mkdir(parents=True, exist_ok=True)
@@ -55,14 +73,45 @@ def model_artifacts(name: str, keeps: list[float], cache: Path) -> dict[str, Any
         if _stale(p, pruners.get(keep_tag(keep))):
             pruners[keep_tag(keep)] = pruned_tflite(_seeded(spec.build), keep, p)
         pruned[keep_tag(keep)] = str(p)
-    info_file.write_text(json.dumps(info, indent=1))
-    return {
+    out: dict[str, Any] = {
         "dir": d,
         "dense": str(dense),
         "pruned": pruned,
         "info": info,
         "input_shape": (1, *spec.input_shape),
     }
+    if "int8" in dtypes:
+        out["int8"] = _int8_files(d, spec.build, keeps, pruners, info)
+    info_file.write_text(json.dumps(info, indent=1))
+    return out
+
+
+def _int8_files(
+    d: Path, build: Any, keeps: list[float], pruners: dict[str, str], info: dict[str, Any]
+) -> dict[str, Any]:
+    """The dense and pruned int8 files of one model, built where missing; updates ``pruners``/``info``."""
+    import numpy as np
+
+    calib = d / "calib.npy"
+    dense = d / f"{int8_tag('dense')}.tflite"
+    if not calib.exists():
+        np.save(calib, calibration_images(_seeded(build)(), CALIB_IMAGES))
+        dense.unlink(missing_ok=True)  # calibrated on other images: rebuild
+    images = np.load(calib)
+    info["int8_calibration"] = {
+        "images": int(len(images)),
+        "source": "the converter's synthetic images (BatchNorm-matched; calibrated noise without BatchNorm)",
+    }
+    if not dense.exists():
+        int8_tflite(_seeded(build)(), dense, images)
+    pruned: dict[str, str] = {}
+    for keep in keeps:
+        tag = int8_tag(keep_tag(keep))
+        p = d / f"{tag}.tflite"
+        if _stale(p, pruners.get(tag)):
+            pruners[tag] = pruned_tflite(_seeded(build), keep, None, int8_path=p, calibration=images)
+        pruned[keep_tag(keep)] = str(p)
+    return {"dense": str(dense), "pruned": pruned, "calibration": str(calib)}
 
 
 def layer_key(shape: dict[str, Any]) -> str:
@@ -109,7 +158,9 @@ def layer_artifacts(shape: dict[str, Any], keeps: list[float], cache: Path) -> d
     }
 
 
-def build_in_subprocess(name: str, keeps: list[float], cache: Path) -> None:
+def build_in_subprocess(
+    name: str, keeps: list[float], cache: Path, dtypes: tuple[str, ...] | list[str] = ("float32",)
+) -> None:
     """Build a model's files in a child process that then exits.
 
     Converting VGG-16 four times leaves the process at ~7 GB RSS even after Keras' state is
@@ -119,7 +170,7 @@ def build_in_subprocess(name: str, keeps: list[float], cache: Path) -> None:
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "benchmarks.artifacts", name, ",".join(map(str, keeps)), str(cache)]
+    cmd = [sys.executable, "-m", "benchmarks.artifacts", name, ",".join(map(str, keeps)), str(cache), ",".join(dtypes)]
     # cwd = the repository root, so ``-m benchmarks.artifacts`` resolves wherever pytest runs from.
     subprocess.run(cmd, check=True, cwd=Path(__file__).resolve().parent.parent)
 
@@ -127,4 +178,5 @@ def build_in_subprocess(name: str, keeps: list[float], cache: Path) -> None:
 if __name__ == "__main__":
     import sys
 
-    model_artifacts(sys.argv[1], [float(k) for k in sys.argv[2].split(",")], Path(sys.argv[3]))
+    dtypes = sys.argv[4].split(",") if len(sys.argv) > 4 else ["float32"]
+    model_artifacts(sys.argv[1], [float(k) for k in sys.argv[2].split(",")], Path(sys.argv[3]), dtypes)

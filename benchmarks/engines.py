@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.peers import PEERS, PRUNED_PEERS
+from benchmarks.peers import INT8_PEERS, PEERS, PRUNED_PEERS
 from benchmarks.peers.base import PeerUnavailableError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,8 @@ class EngineError(RuntimeError):
 class InProcessEngine:
     def __init__(self, name: str, module: str, cls: str = "Peer") -> None:
         self.name = name
+        module, _, spec_cls = module.partition(":")
+        cls = spec_cls or cls
         try:
             self.peer = getattr(importlib.import_module(module), cls)()
             self.version = self.peer.version()
@@ -176,13 +178,19 @@ class SubprocessEngine:
 Engine = InProcessEngine | SubprocessEngine
 
 
-def open_engine(name: str, cache: Path, threads: int, log: Path, timeout: float) -> Engine:
-    """Start engine ``name``; raise EngineError (with .unavailable) when it cannot run here."""
+def open_engine(name: str, cache: Path, threads: int, log: Path, timeout: float, dtype: str = "float32") -> Engine:
+    """Start engine ``name`` (its int8 path for ``dtype`` "int8"); raise EngineError (with
+    .unavailable) when it cannot run here."""
     if name == "patternlite":
         return InProcessEngine(name, "benchmarks.peers.patternlite_delegate")
     if name == "tflite_builtin":
         return InProcessEngine(name, "benchmarks.peers.tflite_xnnpack", "BuiltinPeer")
-    module, venv = PEERS[name] if name in PEERS else PRUNED_PEERS[name]
+    if dtype == "int8":
+        if name not in INT8_PEERS:
+            raise EngineError(f"{name} has no int8 path in this suite", unavailable=True)
+        module, venv = INT8_PEERS[name]
+    else:
+        module, venv = PEERS[name] if name in PEERS else PRUNED_PEERS[name]
     if venv is None:
         return InProcessEngine(name, module)
     return SubprocessEngine(name, module, venv, cache, threads, log, timeout)

@@ -42,9 +42,39 @@ def release_keras() -> None:
     gc.collect()
 
 
-def pruned_tflite(build: Any, keep: float, path: Path, patterns: int = 8, prune_first: bool = False) -> str:
-    """Write a pattern-pruned .tflite of a freshly built model; return which pruner ran."""
-    from patternlite.converter import export_tflite, prune
+def calibration_images(model: Any, samples: int) -> Any:
+    """The converter's default int8 calibration set for ``model``: BatchNorm-matched synthetic images
+    (calibrated noise for a model without BatchNorm), seeded, so a rebuild gives the same set."""
+    from patternlite.converter import Int8Options
+    from patternlite.converter.export.int8 import calibration_inputs
+
+    return calibration_inputs(model, Int8Options(samples=samples, seed=0, progress=False))
+
+
+def int8_tflite(model: Any, path: Path, calibration: Any) -> None:
+    """The dense model as a full-integer int8 .tflite (float32 I/O) through the converter's export path."""
+    from patternlite.converter import Int8Options, export_tflite
+
+    export_tflite(model, str(path), metadata=False, int8=Int8Options(calibration=calibration, progress=False))
+    release_keras()
+
+
+def pruned_tflite(
+    build: Any,
+    keep: float,
+    path: Path | None,
+    patterns: int = 8,
+    prune_first: bool = False,
+    int8_path: Path | None = None,
+    calibration: Any = None,
+) -> str:
+    """Write a pattern-pruned .tflite of a freshly built model; return which pruner ran.
+
+    ``int8_path``: also write the same pruned model as a full-integer int8 .tflite (float32 I/O),
+    calibrated on ``calibration`` (the images the dense int8 file was calibrated on). ``path``
+    None writes the int8 file only (the float32 one is cached already).
+    """
+    from patternlite.converter import Int8Options, export_tflite, prune
     from patternlite.converter.policy import PrunePolicy
 
     model = build()
@@ -56,6 +86,9 @@ def pruned_tflite(build: Any, keep: float, path: Path, patterns: int = 8, prune_
         policy=PrunePolicy.from_options(patterns=patterns, method="magnitude", prune_first=prune_first),
         progress=False,
     )
-    export_tflite(res, str(path))
+    if path is not None:
+        export_tflite(res, str(path))
+    if int8_path is not None:
+        export_tflite(res, str(int8_path), int8=Int8Options(calibration=calibration, progress=False))
     release_keras()
     return PRUNER

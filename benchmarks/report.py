@@ -22,10 +22,19 @@ def _turn(settings: dict[str, Any]) -> str:
     return "each turn times the first invocation after an idle gap (cold caches)."
 
 
+def _dtype(run: dict[str, Any]) -> str:
+    """A run's dtype; results files older than the int8 dimension hold float32 runs only."""
+    return str(run.get("dtype", "float32"))
+
+
 def _label(run: dict[str, Any]) -> str:
-    return (
-        run["engine"] if run["variant"] == "dense" else f"{run['engine']} ({run['variant'].replace('keep', 'keep ')})"
-    )
+    eng = run["engine"] + (" int8" if _dtype(run) == "int8" else "")
+    return eng if run["variant"] == "dense" else f"{eng} ({run['variant'].replace('keep', 'keep ')})"
+
+
+def _float32(m: dict[str, Any]) -> dict[str, Any]:
+    """The model record with its float32 runs only (the tables that predate int8 show these)."""
+    return {**m, "runs": [r for r in m["runs"] if _dtype(r) == "float32"]}
 
 
 def _cell(run: dict[str, Any] | None) -> str:
@@ -43,7 +52,10 @@ def _agree(runs: list[dict[str, Any]]) -> str:
     worst = max(vals, key=lambda a: a.get("rel_diff", float("inf")))
     if "rel_diff" not in worst:
         return f"FAIL ({worst.get('error')})"
-    return f"{'ok' if all(a.get('ok') for a in vals) else 'FAIL'} {worst['rel_diff']:.1e}"
+    verdict = "ok" if all(a.get("ok") for a in vals) else "FAIL"
+    if "quanta" in worst:
+        return f"{verdict} {max(a['quanta'] for a in vals if 'quanta' in a):.2f} quanta"
+    return f"{verdict} {worst['rel_diff']:.1e}"
 
 
 def model_table(res: dict[str, Any]) -> list[str]:
@@ -52,7 +64,7 @@ def model_table(res: dict[str, Any]) -> list[str]:
     head += " | " + " | ".join(f"vs best dense, {t} thr" for t in threads) + " | agreement (rel. diff) |"
     lines = [head, "|" + "---|" * (3 + 2 * len(threads))]
     reasons: list[str] = []
-    for m in res["models"]:
+    for m in map(_float32, res["models"]):
         by: dict[str, dict[int, dict[str, Any]]] = {}
         for r in m["runs"]:
             by.setdefault(_label(r), {})[r["threads"]] = r
@@ -86,7 +98,7 @@ def model_table(res: dict[str, Any]) -> list[str]:
     if reasons:
         lines += ["", "Engines that did not run, and why:", ""] + [f"- {r}" for r in reasons]
     cover = []
-    for m in res["models"]:
+    for m in map(_float32, res["models"]):
         # Coverage depends on the keep (a 1x1 conv kept whole is dense and declined),
         # not on the thread count: one line per keep.
         seen: dict[str, dict[str, Any]] = {}
@@ -105,8 +117,13 @@ def model_table(res: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _find(runs: list[dict[str, Any]], engine: str, variant: str, threads: int) -> dict[str, Any] | None:
-    return next((r for r in runs if (r["engine"], r["variant"], r["threads"]) == (engine, variant, threads)), None)
+def _find(
+    runs: list[dict[str, Any]], engine: str, variant: str, threads: int, dtype: str = "float32"
+) -> dict[str, Any] | None:
+    return next(
+        (r for r in runs if (r["engine"], r["variant"], r["threads"], _dtype(r)) == (engine, variant, threads, dtype)),
+        None,
+    )
 
 
 def pruned_table(res: dict[str, Any]) -> list[str]:
@@ -117,7 +134,7 @@ def pruned_table(res: dict[str, Any]) -> list[str]:
     engine name without ``_pruned``, over its pruned median).
     """
     lines: list[str] = []
-    for m in res["models"]:
+    for m in map(_float32, res["models"]):
         runs = m["runs"]
         for r in runs:
             if r["variant"] == "dense" or r["engine"] == "patternlite":
@@ -149,6 +166,79 @@ def pruned_table(res: dict[str, Any]) -> list[str]:
         "| patternlite speed-up | engine dense ms | engine's gain from the zeros |"
     )
     return [head, "|" + "---|" * 10, *lines]
+
+
+# The issue's whole-model int8 targets: (model, keep, speed-up over XNNPACK int8 dense), 1 thread.
+INT8_TARGETS = [("resnet18", "keep0.28", 2.0), ("resnet18", "keep1", 1.3), ("vgg16", "keep0.28", 2.0)]
+TARGET_THREADS = 1
+
+
+def _speedup(base: dict[str, Any] | None, run: dict[str, Any] | None) -> float | None:
+    if base is None or run is None or base["status"] != "ok" or run["status"] != "ok":
+        return None
+    return float(base["median_ms"]) / float(run["median_ms"])
+
+
+def int8_table(res: dict[str, Any]) -> list[str]:
+    """Every int8 run against XNNPACK int8 dense on the same model and thread count, and against
+    the same engine and variant in float32."""
+    lines: list[str] = []
+    reasons: list[str] = []
+    for m in res["models"]:
+        runs = m["runs"]
+        for r in runs:
+            if _dtype(r) != "int8":
+                continue
+            base = _find(runs, "tflite_xnnpack", "dense", r["threads"], "int8")
+            fp32 = _find(runs, r["engine"], r["variant"], r["threads"])
+            up, over_fp32 = _speedup(base, r), _speedup(fp32, r)
+            cells = [
+                m["name"],
+                _label(r),
+                str(r["threads"]),
+                _cell(r),
+                f"{up:.2f}x" if up is not None else "-",
+                _cell(fp32),
+                f"{over_fp32:.2f}x" if over_fp32 is not None else "-",
+                _agree([r]),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+            if r["status"] != "ok":
+                why = f"{m['name']} / {_label(r)}: {r['status']}: {r['reason']}"
+                if why not in reasons:
+                    reasons.append(why)
+    if not lines:
+        return []
+    head = (
+        "| model | engine (int8) | thr | median (p90) ms | speed-up over XNNPACK int8 dense | "
+        "same engine float32 ms | int8 gain over its float32 | agreement |"
+    )
+    out = [head, "|" + "---|" * 8, *lines]
+    if reasons:
+        out += ["", "int8 engines that did not run, and why:", "", *[f"- {x}" for x in reasons]]
+    return out
+
+
+def int8_targets(res: dict[str, Any]) -> list[str]:
+    """The whole-model int8 targets, each met / missed / not measured in this file."""
+    out = []
+    models = {m["name"]: m for m in res["models"]}
+    for model, variant, want in INT8_TARGETS:
+        m = models.get(model)
+        keep = variant.replace("keep", "keep ")
+        what = f"{model} {keep} int8, {TARGET_THREADS} thr: >= {want:g}x over XNNPACK int8 dense"
+        if m is None:
+            out.append(f"- {what}: not measured (model not in this run)")
+            continue
+        up = _speedup(
+            _find(m["runs"], "tflite_xnnpack", "dense", TARGET_THREADS, "int8"),
+            _find(m["runs"], "patternlite", variant, TARGET_THREADS, "int8"),
+        )
+        if up is None:
+            out.append(f"- {what}: not measured (a run is missing or did not complete)")
+        else:
+            out.append(f"- {what}: **{'met' if up >= want else 'missed'}** ({up:.2f}x)")
+    return out
 
 
 def layer_table(res: dict[str, Any]) -> list[str]:
@@ -229,6 +319,43 @@ def markdown(res: dict[str, Any]) -> str:
             "",
             *pt,
         ]
+    it = int8_table(res)
+    if it:
+        cal = [f"{m['name']}: {m['int8_calibration']['images']}" for m in res["models"] if m.get("int8_calibration")]
+        out += [
+            "",
+            "## int8 (full-integer models)",
+            "",
+            "Each model quantised to full int8 by the converter (`export_tflite(..., int8=...)`: per-channel "
+            "symmetric int8 weights, int8 activations, float32 input and output), calibrated on the converter's "
+            "synthetic images"
+            + (f" ({', '.join(cal)} images)" if cal else "")
+            + "; the pruned models quantised the same way, on the same images. XNNPACK int8 dense is the "
+            "reference; XNNPACK also runs each pruned int8 model (its int8 kernels do not skip zeros). "
+            "onnxruntime int8: `quantize_static` (QDQ, per-channel s8s8) of its fp32 ONNX on the same images; "
+            "deepsparse int8 compiles that file. Agreement: in output quanta against TFLite's builtin int8 kernels "
+            "on the same int8 file (pass <= 1); engines that quantise by themselves: relative difference "
+            "against the float32 model.",
+            "",
+            *it,
+            "",
+            f"Targets ({TARGET_THREADS} thread, steady state):",
+            "",
+            *int8_targets(res),
+        ]
+        cover = [
+            f"- {m['name']} {r['variant'].replace('keep', 'keep ')}: {r['info']['claimed_int8']} int8 convs claimed "
+            f"({', '.join(r['info'].get('int8_kernels', [])) or 'no int8 kernel'}), "
+            f"{r['info']['declined']} declined ({'; '.join(r['info'].get('declined_reasons', []))})"
+            for m in res["models"]
+            for r in m["runs"]
+            if _dtype(r) == "int8"
+            and r["engine"] == "patternlite"
+            and r["threads"] == min(res["settings"]["threads"])
+            and "claimed_int8" in (r.get("info") or {})
+        ]
+        if cover:
+            out += ["", "Delegate coverage of the int8 models:", "", *cover]
     lt = layer_table(res)
     if lt:
         out += [

@@ -5,6 +5,11 @@ at each keep under the patternlite delegate and under the pruned peers (DeepSpar
 same pruned model), all loaded together and timed round-robin.
 Outputs are checked against TFLite's builtin kernels.  Then, per 3x3 conv layer shape, a
 single-op model dense under XNNPACK against pruned under the delegate.
+
+``--dtypes float32,int8`` adds the int8 dimension: the same models full-integer int8 (the
+converter's export path, synthetic calibration), dense under XNNPACK (and ONNX Runtime's and
+DeepSparse's int8 paths), pruned under the delegate and under XNNPACK, timed in the same
+round-robin as the float32 runs.
 """
 
 from __future__ import annotations
@@ -24,13 +29,18 @@ import numpy as np
 from benchmarks.artifacts import build_in_subprocess, layer_artifacts, layer_key, model_artifacts
 from benchmarks.engines import ROOT, Engine, EngineError, open_engine
 from benchmarks.models import ALL_MODELS, MODELS
-from benchmarks.peers import DENSE_PEERS, PRUNED_PEERS
+from benchmarks.peers import DENSE_PEERS, INT8_PEERS, PRUNED_PEERS
 from benchmarks.timing import agreement, round_robin, summarize
 
 SCHEMA = "patternlite-bench/1"
 TVM_DEFAULT_MODELS = ("resnet20", "resnet56", "tiny")
 # Engines that run the pattern-pruned models, once per keep; every other engine runs the dense model.
 PRUNED_ENGINES = ("patternlite", *PRUNED_PEERS)
+DTYPES = ("float32", "int8")
+# int8 engines on an int8 model of their own (ONNX Runtime quantises the fp32 ONNX itself):
+# no common int8 file to compare bit for bit, so they are checked against the float32 model
+# with a tolerance at the size of int8 quantisation error on these random-weight models.
+INT8_OWN_MODEL_TOL = 0.1
 
 
 def machine_info() -> dict[str, Any]:
@@ -76,6 +86,22 @@ def _reference(path: str, x: np.ndarray) -> np.ndarray:
     return np.array(interp.get_tensor(interp.get_output_details()[0]["index"]))
 
 
+def output_quantum(path: str) -> float:
+    """The scale of the int8 tensor an int8 model's output comes from: its own, or that of the
+    DEQUANTIZE feeding a float32 output."""
+    from benchmarks.peers.tflite_xnnpack import make_interpreter
+
+    interp = make_interpreter(path, 1, builtin_only=True)
+    out = interp.get_output_details()[0]
+    if out["dtype"] != np.float32:
+        return float(out["quantization"][0])
+    details = {t["index"]: t for t in interp.get_tensor_details()}
+    for op in interp._get_ops_details():
+        if op["op_name"] == "DEQUANTIZE" and out["index"] in list(op["outputs"]):
+            return float(details[int(op["inputs"][0])]["quantization"][0])
+    raise RuntimeError(f"{path}: the output comes from no int8 tensor")
+
+
 class Session:
     """Shared state of one harness run: settings, cache paths and the engine registry."""
 
@@ -109,6 +135,7 @@ class Session:
             rec: dict[str, Any] = {
                 "engine": job["engine"],
                 "variant": job["variant"],
+                "dtype": job.get("dtype", "float32"),
                 "threads": threads,
                 "status": "ok",
                 "reason": None,
@@ -121,14 +148,18 @@ class Session:
             log = self.cache / "logs" / f"{tag}-{job['label']}-t{threads}.log"
             engine: Engine | None = None
             try:
-                engine = open_engine(job["engine"], self.cache, threads, log, args.timeout)
+                engine = open_engine(job["engine"], self.cache, threads, log, args.timeout, rec["dtype"])
                 rec["version"] = engine.version
                 rec["info"] = engine.prepare(
-                    _artifacts(job["path"], job["shape"], args.tvm_trials), job["workdir"], threads
+                    {**_artifacts(job["path"], job["shape"], args.tvm_trials), **job.get("artifacts", {})},
+                    job["workdir"],
+                    threads,
                 )
                 engine.set_input(x)
                 engine.run(1)
-                rec["agreement"] = agreement(engine.output(), job["ref"], job["ref_name"])
+                rec["agreement"] = agreement(
+                    engine.output(), job["ref"], job["ref_name"], job.get("quantum"), job.get("tol")
+                )
                 opened[job["label"]] = engine
                 self.note_engine(job["engine"], engine.version, None)
             except EngineError as exc:
@@ -138,8 +169,12 @@ class Session:
                     engine.close()
             rel = rec.get("agreement", {}).get("rel_diff")
             agree = f" rel_diff={rel:.2e}" if rel is not None else ""
+            quanta = rec.get("agreement", {}).get("quanta")
+            agree += f" quanta={quanta:.2f}" if quanta is not None else ""
             why = rec["reason"] or ""
             print(f"  [{tag} t{threads}] {job['label']}: {rec['status']} {why}{agree}", flush=True)
+            if rec["status"] == "ok" and rec["agreement"].get("ok") is False:
+                print(f"  [{tag} t{threads}] {job['label']}: DISAGREES with {job['ref_name']}", flush=True)
         times = round_robin(opened, args.warmup, reps, failures, args.gap_ms / 1e3, args.burst)
         for label, engine in opened.items():
             engine.close()
@@ -150,11 +185,68 @@ class Session:
         return list(records.values())
 
 
+def int8_jobs(args: argparse.Namespace, name: str, art: dict[str, Any], x: np.ndarray) -> list[dict[str, Any]]:
+    """The int8 runs of one model: XNNPACK on the dense and every pruned int8 file, the delegate on
+    every pruned one, ONNX Runtime's and DeepSparse's int8 paths on the dense model; every other
+    engine as skipped, with the reason."""
+    a8 = art["int8"]
+    ref_dense = _reference(a8["dense"], x)
+    jobs: list[dict[str, Any]] = []
+
+    def on_tflite(eng: str, variant: str, path: str, ref: np.ndarray, what: str) -> dict[str, Any]:
+        return {
+            "label": f"{eng}[int8]" if variant == "dense" else f"{eng}[int8 {variant}]",
+            "engine": eng,
+            "variant": variant,
+            "dtype": "int8",
+            "path": path,
+            "ref": ref,
+            "ref_name": f"tflite_builtin on {what} (int8)",
+            "quantum": output_quantum(path),
+        }
+
+    pruned_refs = {tag: _reference(p, x) for tag, p in a8["pruned"].items()}
+    for eng in args.engines:
+        if eng == "patternlite":
+            for tag, path in a8["pruned"].items():
+                jobs.append(on_tflite(eng, tag, path, pruned_refs[tag], "the same pruned model"))
+        elif eng == "tflite_xnnpack":
+            jobs.append(on_tflite(eng, "dense", a8["dense"], ref_dense, "the dense model"))
+            # Quantising the pruned model alone: XNNPACK's int8 kernels do not skip zeros.
+            for tag, path in a8["pruned"].items():
+                jobs.append(on_tflite(eng, tag, path, pruned_refs[tag], "the same pruned model"))
+        elif eng in INT8_PEERS:
+            jobs.append(
+                {
+                    "label": f"{eng}[int8]",
+                    "engine": eng,
+                    "variant": "dense",
+                    "dtype": "int8",
+                    "path": art["dense"],  # the fp32 source; the peer quantises its own conversion of it
+                    "artifacts": {"calibration": a8["calibration"]},
+                    "ref": _reference(art["dense"], x),
+                    "ref_name": "tflite_builtin on the dense float32 model (the engine quantises it itself)",
+                    "tol": INT8_OWN_MODEL_TOL,
+                }
+            )
+        else:
+            jobs.append(
+                {
+                    "label": f"{eng}[int8]",
+                    "engine": eng,
+                    "variant": "dense",
+                    "dtype": "int8",
+                    "skip": f"{eng} has no int8 path in this suite",
+                }
+            )
+    return jobs
+
+
 def bench_model(sess: Session, name: str) -> dict[str, Any]:
     args = sess.args
     t0 = time.time()
-    build_in_subprocess(name, args.keeps, sess.cache)
-    art = model_artifacts(name, args.keeps, sess.cache)  # all cached now: no TensorFlow work here
+    build_in_subprocess(name, args.keeps, sess.cache, args.dtypes)
+    art = model_artifacts(name, args.keeps, sess.cache, args.dtypes)  # all cached now: no TensorFlow work here
     shape = art["input_shape"]
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     ref_dense = _reference(art["dense"], x)
@@ -169,9 +261,11 @@ def bench_model(sess: Session, name: str) -> dict[str, Any]:
         "pruner": art["info"].get("pruner", {}),
         "runs": [],
     }
+    if "int8" in args.dtypes:
+        rec["int8_calibration"] = art["info"].get("int8_calibration")
     for threads in args.threads:
         jobs: list[dict[str, Any]] = []
-        for eng in args.engines:
+        for eng in args.engines if "float32" in args.dtypes else []:
             if eng in PRUNED_ENGINES:
                 for tag, path in art["pruned"].items():
                     jobs.append(
@@ -201,6 +295,8 @@ def bench_model(sess: Session, name: str) -> dict[str, Any]:
                     f"only {','.join(args.tvm_models)} run (--tvm-models to change)"
                 )
             jobs.append(job)
+        if "int8" in args.dtypes:
+            jobs += int8_jobs(args, name, art, x)
         for job in jobs:
             job.update(shape=shape, workdir=art["dir"])
         rec["runs"] += sess.timed_group(jobs, x, threads, name, args.reps)
@@ -307,6 +403,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--engines", default=",".join([*DENSE_PEERS, *PRUNED_ENGINES]))
     p.add_argument("--keeps", default="1.0,0.5,0.28", help="connectivity keep fractions of the pruned models")
     p.add_argument(
+        "--dtypes",
+        default="float32",
+        help="float32 and/or int8 (comma list): int8 adds the full-integer models (whole models only)",
+    )
+    p.add_argument(
         "--layers", default="vgg16,resnet50", help="models whose 3x3 layers are timed one by one ('' = none)"
     )
     p.add_argument("--tvm-models", default=",".join(TVM_DEFAULT_MODELS))
@@ -349,6 +450,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     order = [*DENSE_PEERS, *PRUNED_ENGINES]
     a.engines = sorted((e for e in a.engines.split(",") if e), key=lambda e: order.index(e) if e in order else 99)
     a.keeps = [float(k) for k in a.keeps.split(",") if k]
+    a.dtypes = [d for d in a.dtypes.split(",") if d]
+    if not a.dtypes or set(a.dtypes) - set(DTYPES):
+        p.error(f"--dtypes: choose from {','.join(DTYPES)}, got {a.dtypes}")
     a.layers = [m for m in a.layers.split(",") if m]
     a.tvm_models = [m for m in a.tvm_models.split(",") if m]
     a.tvm_tune = [m for m in a.tvm_tune.split(",") if m]
@@ -378,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
                 "threads",
                 "engines",
                 "keeps",
+                "dtypes",
                 "layers",
                 "tvm_models",
                 "tvm_tune",

@@ -12,9 +12,17 @@ from benchmarks.engines import Engine, EngineError
 # Relative tolerance (max |a-b| over the output's max |ref|) for "agrees": fp32 engines
 # reorder sums and use Winograd/GEMM tiling, so bit equality is not expected.
 AGREE_TOL = 2e-3
+# int8 engines on the same int8 file: at most this many output quanta (the scale of the
+# int8 tensor the float output is dequantized from) off TFLite's builtin int8 kernels.
+AGREE_QUANTA = 1.0
 
 
-def agreement(out: np.ndarray, ref: np.ndarray, reference: str) -> dict[str, Any]:
+def agreement(
+    out: np.ndarray, ref: np.ndarray, reference: str, quantum: float | None = None, tol: float | None = None
+) -> dict[str, Any]:
+    """How far ``out`` is from ``ref``: max |out - ref| / max |ref| (``rel_diff``), passing at ``tol``
+    (default AGREE_TOL); with ``quantum`` (int8 outputs) also that difference in quanta
+    (``quanta``), and then passing at AGREE_QUANTA quanta instead."""
     a = np.asarray(out, dtype=np.float64).ravel()
     b = np.asarray(ref, dtype=np.float64).ravel()
     if a.size != b.size:
@@ -22,14 +30,15 @@ def agreement(out: np.ndarray, ref: np.ndarray, reference: str) -> dict[str, Any
     diff = float(np.max(np.abs(a - b))) if a.size else 0.0
     scale = float(np.max(np.abs(b))) if b.size else 0.0
     rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
-    return {
-        "reference": reference,
-        "max_abs_diff": diff,
-        "output_scale": scale,
-        "rel_diff": rel,
-        "ok": bool(rel <= AGREE_TOL),
-        "tol": AGREE_TOL,
-    }
+    res: dict[str, Any] = {"reference": reference, "max_abs_diff": diff, "output_scale": scale, "rel_diff": rel}
+    if quantum is not None:
+        # Dequantized values are multiples of the quantum up to float rounding.
+        quanta = diff / quantum
+        res.update(quantum=quantum, quanta=quanta, ok=bool(quanta <= AGREE_QUANTA + 1e-3), tol_quanta=AGREE_QUANTA)
+        return res
+    tol = AGREE_TOL if tol is None else tol
+    res.update(ok=bool(rel <= tol), tol=tol)
+    return res
 
 
 def summarize(times_s: list[float]) -> dict[str, Any]:

@@ -18,3 +18,14 @@ DENSE_PEERS = list(PEERS)
 PRUNED_PEERS: dict[str, tuple[str, str | None]] = {
     "deepsparse_pruned": ("benchmarks.peers.deepsparse_peer:PrunedPeer", "deepsparse"),
 }
+
+# The int8 dimension (``--dtypes int8``): engines that run a full-integer int8 model, and how.
+# tflite_xnnpack and patternlite run the converter's int8 .tflite files (dense, and pruned at
+# each keep) in process; onnxruntime quantises the fp32 ONNX file itself (quantize_static,
+# QDQ) on the same calibration images, and deepsparse compiles that quantised file.  Every
+# other engine has no int8 path here and is reported as skipped.
+INT8_PEERS: dict[str, tuple[str, str | None]] = {
+    "tflite_xnnpack": ("benchmarks.peers.tflite_xnnpack", None),
+    "onnxruntime": ("benchmarks.peers.onnxruntime_peer:Int8Peer", "onnx"),
+    "deepsparse": ("benchmarks.peers.deepsparse_peer:Int8Peer", "deepsparse"),
+}

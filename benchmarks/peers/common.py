@@ -16,3 +16,8 @@ def fresh(target: Path, *sources: Path) -> bool:
 def onnx_path(workdir: Path) -> Path:
     """Where the onnxruntime peer writes the NCHW ONNX file that ncnn's pnnx also reads."""
     return workdir / "model.nchw.onnx"
+
+
+def int8_onnx_path(workdir: Path) -> Path:
+    """Where the onnxruntime int8 peer writes its quantised (QDQ) copy of ``onnx_path``; DeepSparse's int8 reads it."""
+    return workdir / "model.nchw.int8.onnx"

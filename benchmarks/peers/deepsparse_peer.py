@@ -29,7 +29,7 @@ import numpy as np
 
 from benchmarks.peers.base import Peer as BasePeer
 from benchmarks.peers.base import PeerUnavailableError
-from benchmarks.peers.common import fresh, onnx_path
+from benchmarks.peers.common import fresh, int8_onnx_path, onnx_path
 
 # Before deepsparse/sparsezoo are imported (only inside the methods below); the harness
 # also sets it in every worker's environment.
@@ -121,3 +121,32 @@ class PrunedPeer(Peer):
 
     def onnx_file(self, tflite: Path, workdir: Path) -> Path:
         return workdir / f"{tflite.stem}.nchw.onnx"  # e.g. keep0.5.nchw.onnx
+
+
+class Int8Peer(Peer):
+    """DeepSparse on the int8 (QDQ) ONNX file ONNX Runtime's quantiser wrote from the dense model.
+
+    It does not quantise by itself: run with ``onnxruntime`` (which writes the file first); a
+    file it cannot compile is reported with DeepSparse's reason.
+    """
+
+    name = "deepsparse_int8"
+
+    def prepare(self, artifacts: dict[str, str], workdir: Path, threads: int) -> dict[str, Any]:
+        import deepsparse
+
+        onnx_file = int8_onnx_path(workdir)
+        if not onnx_file.exists():
+            raise PeerUnavailableError(
+                f"{onnx_file.name} missing: the onnxruntime int8 peer writes it (run onnxruntime with --dtypes int8)"
+            )
+        try:
+            self.engine = deepsparse.compile_model(str(onnx_file), batch_size=1, num_cores=threads)
+        except Exception as exc:  # noqa: BLE001  # its compiler raises many kinds; the reason is the result
+            reason = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
+            raise PeerUnavailableError(f"deepsparse does not compile the int8 ONNX: {reason[0][:300]}") from exc
+        return {
+            "onnx": str(onnx_file),
+            "num_cores": self.engine.num_cores,
+            "fraction_of_supported_ops": float(self.engine.fraction_of_supported_ops),
+        }

@@ -17,7 +17,7 @@ import numpy as np
 
 from benchmarks.peers.base import Peer as BasePeer
 from benchmarks.peers.base import PeerUnavailableError
-from benchmarks.peers.common import fresh, onnx_path
+from benchmarks.peers.common import fresh, int8_onnx_path, onnx_path
 
 CONVERT_MEM_GB = float(os.environ.get("PATTERNLITE_BENCH_CONVERT_MEM_GB", "10"))
 
@@ -84,13 +84,18 @@ class Peer(BasePeer):
 
         return f"onnxruntime {onnxruntime.__version__} (tf2onnx {tf2onnx.__version__})"
 
-    def prepare(self, artifacts: dict[str, str], workdir: Path, threads: int) -> dict[str, Any]:
-        import onnxruntime as ort
-
+    def model_file(self, artifacts: dict[str, str], workdir: Path) -> tuple[Path, dict[str, Any]]:
+        """The ONNX file this engine runs (converted where missing), and what to record about it."""
         tflite = Path(artifacts["tflite"])
         onnx_file = onnx_path(workdir)
         if not fresh(onnx_file, tflite):
             convert_guarded(tflite, onnx_file)
+        return onnx_file, {"onnx": str(onnx_file)}
+
+    def prepare(self, artifacts: dict[str, str], workdir: Path, threads: int) -> dict[str, Any]:
+        import onnxruntime as ort
+
+        onnx_file, info = self.model_file(artifacts, workdir)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
@@ -98,7 +103,7 @@ class Peer(BasePeer):
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.sess = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"])
         self.in_name = self.sess.get_inputs()[0].name
-        return {"onnx": str(onnx_file)}
+        return info
 
     def set_input(self, x: np.ndarray) -> None:
         self.x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
@@ -112,3 +117,47 @@ class Peer(BasePeer):
 
     def close(self) -> None:
         self.sess = None
+
+
+class Int8Peer(Peer):
+    """ONNX Runtime's int8 path: the fp32 ONNX file above quantised by ORT's own static quantiser.
+
+    ``quantize_static`` in QDQ format (ORT fuses QuantizeLinear/DequantizeLinear pairs around a
+    Conv into its int8 conv kernels), int8 activations and per-channel int8 weights, calibrated
+    (MinMax) on the very images that calibrated the int8 .tflite files (``artifacts["calibration"]``,
+    NHWC), so the comparison uses the same data.  The input and output stay float32.
+    """
+
+    name = "onnxruntime_int8"
+
+    def model_file(self, artifacts: dict[str, str], workdir: Path) -> tuple[Path, dict[str, Any]]:
+        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+        fp32_file, _ = super().model_file(artifacts, workdir)
+        calib = Path(artifacts["calibration"])
+        out = int8_onnx_path(workdir)
+        if not fresh(out, fp32_file, calib):
+            import onnx
+
+            in_name = onnx.load(str(fp32_file), load_external_data=False).graph.input[0].name
+            images = np.load(calib).astype(np.float32).transpose(0, 3, 1, 2)
+
+            class Reader(CalibrationDataReader):  # type: ignore[misc]
+                def __init__(self) -> None:
+                    self.it = iter([{in_name: images[i : i + 1]} for i in range(len(images))])
+
+                def get_next(self) -> dict[str, np.ndarray] | None:
+                    return next(self.it, None)
+
+            tmp = out.with_suffix(".tmp.onnx")
+            quantize_static(
+                str(fp32_file),
+                str(tmp),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+            )
+            tmp.replace(out)
+        return out, {"onnx": str(out), "quantizer": "onnxruntime.quantization.quantize_static QDQ per-channel s8s8"}

@@ -56,6 +56,9 @@ class Peer(TflitePeer):
             "declined": len(declined),
             "declined_reasons": sorted({str(d.get("reason")) for d in declined}),
             "tuned": sum(1 for c in claimed if (c.get("plan") or {}).get("tuned")),
+            # int8 convs claimed (an int8 model's 3x3 pattern convs) and the int8 kernels they run.
+            "claimed_int8": sum(1 for c in claimed if c.get("dtype") == "int8"),
+            "int8_kernels": sorted({str(c["int8_kernel"]) for c in claimed if c.get("int8_kernel")}),
         }
 
     def _tune(self) -> None:
