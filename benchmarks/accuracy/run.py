@@ -12,7 +12,7 @@ For each model (ResNet-20, ResNet-8) and keep fraction:
 
 Scored on the 500 lossless dev images (absolute top-1, +-2.5 points) and the
 4,500 JPEG dev images (comparisons only). The data-free models are cached in
-benchmarks/.cache/accuracy/ so an interrupted run resumes.
+benchmarks/.cache/accuracy/ (accuracy/pruned.py) so an interrupted run resumes.
 
     PATTERNLITE_SHARED=../shared python -m benchmarks.accuracy.run
 
@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from benchmarks.accuracy.common import MODELS, REPO, dev_sets, results_base, shared_dir, top1
+from benchmarks.accuracy.pruned import pruned_model
 
 # The client-stage targets (points below the dense model on the lossless images, at the longest budget).
 TARGETS = {0.5: 0.5, 0.28: 1.5}
@@ -119,12 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     minutes = [float(m) for m in args.minutes.split(",")]
     keeps = [float(k) for k in args.keeps.split(",")]
     curve_keeps = {float(k) for k in args.curve_keeps.split(",") if k}
-    import keras
-
-    from patternlite.converter import masked_finetune, prune
-    from patternlite.converter.export.io import load_masks, save_masks, write_atomic
+    from patternlite.converter import masked_finetune
     from patternlite.converter.graph import clone_with_weights
-    from patternlite.converter.policy import PrunePolicy
 
     x_eval, y_eval, x_jpeg, y_jpeg = dev_sets(shared)
     client = np.load(shared / "data" / "cifar10_client_train_jpeg_q75.npz")
@@ -181,24 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(f"{name}: fine-tuned dense {json.dumps(ft_dense)}", flush=True)
         for keep in keeps:
-            tag = f"{name}-keep{keep:g}-p{args.patterns}-{args.preset}" + (f"-b{args.budget:g}" if args.budget else "")
-            cached, cached_masks = args.cache / f"{tag}.keras", args.cache / f"{tag}.masks.npz"
-            info_file = args.cache / f"{tag}.json"
-            if cached.exists() and cached_masks.exists() and info_file.exists():
-                pruned = keras.models.load_model(cached, compile=False)
-                masks = load_masks(cached_masks)[0]
-                prune_seconds = json.loads(info_file.read_text())["seconds"]
-            else:
-                options: dict[str, Any] = {"patterns": args.patterns, "preset": args.preset}
-                if args.budget:
-                    options["budget"] = args.budget
-                t = time.perf_counter()
-                result = prune(dense_model, keep=keep, policy=PrunePolicy.from_options(**options), progress=False)
-                prune_seconds = round(time.perf_counter() - t, 1)
-                pruned, masks = result.model, result.masks
-                write_atomic(cached, lambda tmp, m=pruned: m.save(tmp))
-                save_masks(cached_masks, masks, result.library, result.keep)
-                info_file.write_text(json.dumps({"seconds": prune_seconds}))
+            data_free = pruned_model(
+                name, dense_model, keep, args.cache, patterns=args.patterns, preset=args.preset, budget=args.budget
+            )
+            pruned, masks, prune_seconds = data_free.model, data_free.masks, data_free.seconds
             row: dict[str, Any] = {
                 "model": name,
                 "keep": keep,
