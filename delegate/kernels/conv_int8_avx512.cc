@@ -1,80 +1,307 @@
-// AVX-512 VNNI instantiation of the int8 pattern-conv kernel: 16 int32 lanes,
-// one vpdpbusd (u8 x s8, 4 bytes per lane) per kept kernel and vector.
-// Built with the AVX-512 flags plus VNNI and BW through the target pragma
-// below (so that the build lists need no flags of their own); called only
-// after dispatch checked avx512_vnni and avx512bw on the CPU.
+// AVX-512 VNNI + VBMI int8 pattern-conv kernel (docs/int8.md, "The AVX-512
+// kernel"): 16 int32 lanes, one vpdpbusd (u8 x s8, 4 bytes per lane) per kept
+// kernel and vector of 16 output pixels, the tap dwords of every (channel,
+// pattern) slot made by one vpermt2b from a per-channel table.
+//
+//  1. Input prep: the call's input rows are transposed from NHWC into
+//     per-channel byte planes [c][input row][column phase][pp] in the offset
+//     domain (u = x ^ 0x80), 16 pixels x 16 channels at a time with a byte
+//     transpose; padding holds the offset zero point, so a padded tap
+//     contributes exactly what the packed bias correction removes.
+//  2. Pixels: the call's output pixels (rows [oy0, oy1) x out_w) are
+//     flattened into tiles of 16, so narrow images (7x7, 14x14) waste no
+//     lanes; a tile may span several output rows ("pieces").
+//  3. Per (channel, tile) one tap-major table: the 8 non-centre taps x 16
+//     pixels = 128 bytes in two zmm (masked loads straight from the planes,
+//     one per piece and tap) plus the centre tap's 16 bytes, each repeated in
+//     the 4 bytes of its pixel's dword (one vpermb). Any slot's tap dwords are
+//     then one vpermt2b (index = the slot's table bases + the pixel number)
+//     and one byte blend for the centre: ~3 instructions per slot and tile,
+//     the table built once for all the channel's slots.
+//  4. Per chunk of slots (packing: pattern_pack_int8.h) the slot tiles of up
+//     to kTiles pixel tiles go to an L1 buffer; each output channel keeps its
+//     kTiles accumulators in registers over its kept kernels of the chunk
+//     (vpdpbusd with the weights' dword broadcast and the tile as memory
+//     operand); accumulators pass through memory only between chunks.
+//  5. Requantisation (TFLite's double rounding, requantize.h) of 16 pixels per
+//     vector into a staging tile, 16x16 byte transposes into NHWC: the
+//     flattened pixels are contiguous in the output.
+//
+// Built with the AVX-512 flags plus VNNI, BW and VBMI through the target
+// pragma below (so that the build lists need no flags of their own); called
+// only after dispatch checked those features on the CPU.
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "delegate/kernels/conv_int8_kernel.h"
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx2,fma"))), \
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx512vbmi,avx2,fma"))), \
                              apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512bw,avx512vnni,avx2,fma")
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512vnni,avx512vbmi,avx2,fma")
 #endif
 
-#include "delegate/kernels/conv_int8_simd_impl.h"
+#include <immintrin.h>
+
 #include "delegate/kernels/conv_int8_x86.h"
 
 namespace patternlite {
 namespace {
 
-struct Avx512Vnni {
-  static constexpr int kLanes = 16, kRows = 4, kParts = 1;
-  static constexpr bool kSignedInput = false;
-  using V = __m512i;
-  using W = __m512i;
-  static void Build(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2, const uint8_t* p3, int32_t* dst) {
-    __m128i d[4];
-    int8_x86::Interleave16(p0, p1, p2, p3, d);
-    __m512i v = _mm512_zextsi128_si512(d[0]);
-    v = _mm512_inserti32x4(v, d[1], 1);
-    v = _mm512_inserti32x4(v, d[2], 2);
-    v = _mm512_inserti32x4(v, d[3], 3);
-    _mm512_store_si512(dst, v);
-  }
-  static W Weights(int32_t w) { return _mm512_set1_epi32(w); }
-  static V Set1(int32_t v) { return _mm512_set1_epi32(v); }
-  static V Load(const int32_t* p) { return _mm512_load_si512(p); }
-  static void Store(int32_t* p, V v) { _mm512_store_si512(p, v); }
-  static V Dot(V acc, const int32_t* tile, const W& w) { return _mm512_dpbusd_epi32(acc, _mm512_load_si512(tile), w); }
-  static void Requantize(V acc, int32_t m, int shift, const Int8Quant& q, int8_t* dst) {
-    const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-    const __m512i x = _mm512_sll_epi32(acc, _mm_cvtsi32_si128(left));
-    const __m512i mv = _mm512_set1_epi32(m), rnd = _mm512_set1_epi64(int64_t(1) << 30);
-    const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mv), rnd), 31);
-    const __m512i odd =
-        _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mv), rnd), 31);
-    const __m512i y = _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, _mm512_slli_epi64(odd, 32));
-    const int32_t mask = int32_t((uint32_t(1) << right) - 1);
-    const __m512i rem = _mm512_and_si512(y, _mm512_set1_epi32(mask));
-    const __m512i thr = _mm512_sub_epi32(_mm512_set1_epi32(mask >> 1), _mm512_srai_epi32(y, 31));
-    const __m512i ys = _mm512_sra_epi32(y, _mm_cvtsi32_si128(right));
-    __m512i r = _mm512_mask_add_epi32(ys, _mm512_cmpgt_epi32_mask(rem, thr), ys, _mm512_set1_epi32(1));
-    r = _mm512_add_epi32(r, _mm512_set1_epi32(q.zp_out));
-    r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(q.act_min)), _mm512_set1_epi32(q.act_max));
-    _mm_store_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(r));
-  }
-  static void WriteStage(const int8_t* stage, int o_stride, int O, int cols, int8_t* out_row) {
-    int8_x86::WriteStage(stage, o_stride, O, cols, out_row);
+constexpr int kLanes = 16;
+constexpr int kTiles = 4;  // pixel tiles per accumulator block (8 measured no faster)
+constexpr size_t kAlign = kScratchAlign;
+
+size_t Up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// Where the kernel's scratch goes, for `out_rows` output rows.
+struct Shape {
+  int pp = 0, in_rows = 0;
+  size_t cs = 0;  // bytes of one channel's planes
+  size_t planes = 0, tiles = 0, acc = 0, stage = 0, total = 0;
+  Shape(const Int8ConvKernelParams& p, int out_rows) {
+    const ConvGeometry& g = p.geometry;
+    // Plane columns reach out_w - 1 + 2 / stride_w; whole 16-byte blocks.
+    pp = (g.out_w + 2 + 15) / 16 * 16;
+    in_rows = (out_rows - 1) * g.stride_h + 3;
+    cs = size_t(in_rows) * g.stride_w * pp;
+    planes = Up(cs * g.in_c + 64);  // a masked tap load may address up to 64 bytes past a plane
+    tiles = Up(size_t(p.weights.max_chunk_slots) * kTiles * 64);
+    acc = p.weights.chunks > 1 ? Up(size_t(g.out_c) * kTiles * kLanes * sizeof(int32_t)) : 0;
+    stage = Up(size_t(g.out_c) * kTiles * kLanes);
+    total = planes + tiles + acc + stage;
   }
 };
+
+// Planes[c][r][ph][x] = offset input at row oy0*Sh + r - pad_top, column
+// x*Sw + ph - pad_left; the offset zero point outside the image.
+void FillPlanes(const ConvGeometry& g, const Shape& sh, uint8_t pad_byte, const int8_t* in_n, int oy0,
+                uint8_t* planes) {
+  const int Sw = g.stride_w, C = g.in_c;
+  const __m128i flip = _mm_set1_epi8(char(0x80));
+  const __m128i pad = _mm_set1_epi8(char(pad_byte));
+  for (int r = 0; r < sh.in_rows; ++r) {
+    const int iy = oy0 * g.stride_h + r - g.pad_top;
+    for (int ph = 0; ph < Sw; ++ph) {
+      uint8_t* row = planes + (size_t(r) * Sw + ph) * sh.pp;
+      if (iy < 0 || iy >= g.in_h) {
+        for (int c = 0; c < C; ++c) std::memset(row + size_t(c) * sh.cs, pad_byte, sh.pp);
+        continue;
+      }
+      const int8_t* in_row = in_n + size_t(iy) * g.in_w * C;
+      for (int x0 = 0; x0 < sh.pp; x0 += 16) {
+        for (int c0 = 0; c0 < C; c0 += 16) {
+          const int nc = std::min(16, C - c0);
+          const __mmask16 cm = __mmask16((1u << nc) - 1);
+          __m128i v[16];
+          for (int i = 0; i < 16; ++i) {
+            const int ix = (x0 + i) * Sw + ph - g.pad_left;
+            v[i] = ix < 0 || ix >= g.in_w
+                       ? pad
+                       : _mm_xor_si128(_mm_maskz_loadu_epi8(cm, in_row + size_t(ix) * C + c0), flip);
+          }
+          int8_x86::Transpose16x16(v);
+          uint8_t* dst = row + size_t(c0) * sh.cs + x0;
+          for (int i = 0; i < nc; ++i) _mm_store_si128(reinterpret_cast<__m128i*>(dst + size_t(i) * sh.cs), v[i]);
+        }
+      }
+    }
+  }
+}
+
+// A tile's run of pixels within one output row, as masked loads: for tap t,
+// the plane bytes at channel base + off[t] land in the table lanes of mask[t]
+// (A for taps 0..3, B for 5..8, C lanes 0..15 for the centre).
+struct Piece {
+  intptr_t off[9];
+  __mmask64 mask[9];
+};
+
+// The pieces of the tile of flattened pixels [p0, p0 + count).
+int TilePieces(const ConvGeometry& g, const Shape& sh, int p0, int count, Piece* pieces) {
+  const int W = g.out_w, Sh = g.stride_h, Sw = g.stride_w;
+  int n = 0;
+  for (int lane = 0; lane < count;) {
+    const int p = p0 + lane, j = p / W, ox = p % W;
+    const int len = std::min(count - lane, W - ox);
+    Piece& pc = pieces[n++];
+    const uint64_t run = ((uint64_t(1) << len) - 1) << lane;  // len <= 16
+    for (int t = 0; t < 9; ++t) {
+      const int ky = t / 3, kx = t % 3;
+      const intptr_t src = intptr_t((size_t(j * Sh + ky) * Sw + kx % Sw) * sh.pp) + ox + kx / Sw;
+      const int slot = t < 4 ? t : t == 4 ? 0 : t - 5;  // 16-byte lane group in A / B / C
+      pc.off[t] = src - lane - 16 * slot;
+      pc.mask[t] = __mmask64(run << (16 * slot));
+    }
+    lane += len;
+  }
+  return n;
+}
+
+// The tap-major table of one channel for one tile: A = taps 0..3, B = taps
+// 5..8 (16 bytes each), Cx = the centre tap, each byte repeated 4 times.
+struct Table {
+  __m512i a, b, cx;
+};
+
+inline Table BuildTable(const uint8_t* cp, const Piece* pieces, int np) {
+  __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512(), c = _mm512_setzero_si512();
+  for (int i = 0; i < np; ++i) {
+    const Piece& pc = pieces[i];
+    // The addresses of masked-off bytes may lie outside the planes: masked
+    // loads never touch them. Integer arithmetic avoids out-of-array pointers.
+    const auto at = [&](int t) { return reinterpret_cast<const void*>(reinterpret_cast<intptr_t>(cp) + pc.off[t]); };
+    a = _mm512_mask_loadu_epi8(a, pc.mask[0], at(0));
+    a = _mm512_mask_loadu_epi8(a, pc.mask[1], at(1));
+    a = _mm512_mask_loadu_epi8(a, pc.mask[2], at(2));
+    a = _mm512_mask_loadu_epi8(a, pc.mask[3], at(3));
+    c = _mm512_mask_loadu_epi8(c, pc.mask[4], at(4));
+    b = _mm512_mask_loadu_epi8(b, pc.mask[5], at(5));
+    b = _mm512_mask_loadu_epi8(b, pc.mask[6], at(6));
+    b = _mm512_mask_loadu_epi8(b, pc.mask[7], at(7));
+    b = _mm512_mask_loadu_epi8(b, pc.mask[8], at(8));
+  }
+  // byte 4i+k = i: pixel i's number in each byte of its dword.
+  const __m512i quad = _mm512_set_epi32(0x0F0F0F0F, 0x0E0E0E0E, 0x0D0D0D0D, 0x0C0C0C0C, 0x0B0B0B0B, 0x0A0A0A0A,
+                                        0x09090909, 0x08080808, 0x07070707, 0x06060606, 0x05050505, 0x04040404,
+                                        0x03030303, 0x02020202, 0x01010101, 0x00000000);
+  return {a, b, _mm512_permutexvar_epi8(quad, c)};
+}
+
+// The tap dwords of one slot from its channel's table.
+inline __m512i SlotDwords(const Table& t, const Int8Slot& s) {
+  const __m512i quad = _mm512_set_epi32(0x0F0F0F0F, 0x0E0E0E0E, 0x0D0D0D0D, 0x0C0C0C0C, 0x0B0B0B0B, 0x0A0A0A0A,
+                                        0x09090909, 0x08080808, 0x07070707, 0x06060606, 0x05050505, 0x04040404,
+                                        0x03030303, 0x02020202, 0x01010101, 0x00000000);
+  const __m512i idx = _mm512_add_epi32(quad, _mm512_set1_epi32(int32_t(s.table_base)));
+  const __m512i d = _mm512_permutex2var_epi8(t.a, idx, t.b);
+  if (s.centre < 0) return d;
+  const __mmask64 centre = __mmask64(0x1111111111111111ull << s.centre);
+  return _mm512_mask_blend_epi8(centre, d, t.cx);
+}
+
+inline void Requantize16(__m512i acc, int32_t m, int shift, const Int8Quant& q, int8_t* dst) {
+  const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+  const __m512i x = _mm512_sll_epi32(acc, _mm_cvtsi32_si128(left));
+  const __m512i mv = _mm512_set1_epi32(m), rnd = _mm512_set1_epi64(int64_t(1) << 30);
+  const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mv), rnd), 31);
+  const __m512i odd = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mv), rnd), 31);
+  const __m512i y = _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, _mm512_slli_epi64(odd, 32));
+  const int32_t mask = int32_t((uint32_t(1) << right) - 1);
+  const __m512i rem = _mm512_and_si512(y, _mm512_set1_epi32(mask));
+  const __m512i thr = _mm512_sub_epi32(_mm512_set1_epi32(mask >> 1), _mm512_srai_epi32(y, 31));
+  const __m512i ys = _mm512_sra_epi32(y, _mm_cvtsi32_si128(right));
+  __m512i r = _mm512_mask_add_epi32(ys, _mm512_cmpgt_epi32_mask(rem, thr), ys, _mm512_set1_epi32(1));
+  r = _mm512_add_epi32(r, _mm512_set1_epi32(q.zp_out));
+  r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(q.act_min)), _mm512_set1_epi32(q.act_max));
+  _mm_store_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(r));
+}
+
+// One block of NT pixel tiles starting at flattened pixel p0 (NT <= kTiles:
+// the block's accumulators stay in registers).
+template <int NT>
+void Block(const Int8ConvKernelParams& p, const Shape& sh, const uint8_t* planes, uint8_t* tiles, int32_t* acc,
+           int8_t* stage, int p0, int npix, int8_t* out_pixels) {
+  const ConvGeometry& g = p.geometry;
+  const PackedConvInt8View& w = p.weights;
+  const int O = g.out_c;
+  Piece pieces[NT][kLanes];
+  int np[NT];
+  for (int r = 0; r < NT; ++r) {
+    np[r] = TilePieces(g, sh, p0 + r * kLanes, std::min(kLanes, npix - r * kLanes), pieces[r]);
+  }
+  const int chunks = w.chunks;
+  for (int k = 0; k < chunks; ++k) {
+    // The chunk's slot tiles: [slot][tile][64 bytes]; slots of a channel are adjacent.
+    const int s0 = w.chunk_slots[k], s1 = w.chunk_slots[k + 1];
+    for (int s = s0; s < s1;) {
+      const int c = w.slots[s].channel;
+      int se = s + 1;
+      while (se < s1 && w.slots[se].channel == c) ++se;
+      const uint8_t* cp = planes + size_t(c) * sh.cs;
+      for (int r = 0; r < NT; ++r) {
+        const Table t = BuildTable(cp, pieces[r], np[r]);
+        for (int si = s; si < se; ++si) {
+          _mm512_store_si512(tiles + (size_t(si - s0) * NT + r) * 64, SlotDwords(t, w.slots[si]));
+        }
+      }
+      s = se;
+    }
+    const int32_t* ck = w.chunk_kernels + size_t(k) * O;
+    const bool first = k == 0, last = k == chunks - 1;
+    for (int o = 0; o < O; ++o) {
+      __m512i a[NT];
+      int32_t* ao = acc + size_t(o) * kTiles * kLanes;
+      for (int r = 0; r < NT; ++r) {
+        a[r] = first ? _mm512_set1_epi32(w.bias_u8[o]) : _mm512_load_si512(ao + r * kLanes);
+      }
+      for (int kk = ck[o], ke = ck[o + 1]; kk < ke; ++kk) {
+        const Int8Kernel kn = w.kernels[kk];
+        const __m512i wv = _mm512_set1_epi32(kn.weights);
+        const uint8_t* tile = tiles + size_t(kn.slot) * NT * 64;
+        for (int r = 0; r < NT; ++r) a[r] = _mm512_dpbusd_epi32(a[r], _mm512_load_si512(tile + r * 64), wv);
+      }
+      if (last) {
+        int8_t* so = stage + size_t(o) * kTiles * kLanes;
+        for (int r = 0; r < NT; ++r) Requantize16(a[r], w.multiplier[o], w.shift[o], p.quant, so + r * kLanes);
+      } else {
+        for (int r = 0; r < NT; ++r) _mm512_store_si512(ao + r * kLanes, a[r]);
+      }
+    }
+  }
+  // Staging [o][pixel] -> NHWC: the block's pixels are contiguous in the output.
+  for (int r = 0; r < NT; ++r) {
+    const int cols = std::min(kLanes, npix - r * kLanes);
+    int8_x86::WriteStage(stage + r * kLanes, kTiles * kLanes, O, cols, out_pixels + size_t(r) * kLanes * O);
+  }
+}
+
+// Block<NT> for the block's tile count NT = ceil(npix / 16) <= kTiles.
+template <int NT>
+void RunBlock(const Int8ConvKernelParams& p, const Shape& sh, const uint8_t* planes, uint8_t* tiles, int32_t* acc,
+              int8_t* stage, int p0, int npix, int8_t* dst, std::integral_constant<int, NT>) {
+  if constexpr (NT > 1) {
+    if ((npix + kLanes - 1) / kLanes < NT) {
+      RunBlock(p, sh, planes, tiles, acc, stage, p0, npix, dst, std::integral_constant<int, NT - 1>());
+      return;
+    }
+  }
+  Block<NT>(p, sh, planes, tiles, acc, stage, p0, npix, dst);
+}
 
 }  // namespace
 
 void Int8ConvRowsAvx512Vnni(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0,
                             int oy1, void* scratch, size_t scratch_bytes) {
-  int8_impl::ConvRows<Avx512Vnni>(p, input, output, n, oy0, oy1, scratch, scratch_bytes);
+  const ConvGeometry& g = p.geometry;
+  const Shape sh(p, oy1 - oy0);
+  assert(scratch_bytes >= sh.total && size_t(scratch) % kScratchAlign == 0);
+  (void)scratch_bytes;
+  uint8_t* base = static_cast<uint8_t*>(scratch);
+  uint8_t* planes = base;
+  uint8_t* tiles = base + sh.planes;
+  int32_t* acc = reinterpret_cast<int32_t*>(base + sh.planes + sh.tiles);
+  int8_t* stage = reinterpret_cast<int8_t*>(base + sh.planes + sh.tiles + sh.acc);
+
+  const int8_t* in_n = input + size_t(n) * g.in_h * g.in_w * g.in_c;
+  int8_t* out_n = output + size_t(n) * g.out_h * g.out_w * g.out_c;
+  FillPlanes(g, sh, uint8_t(uint8_t(int8_t(p.quant.zp_in)) ^ 0x80), in_n, oy0, planes);
+
+  const int total = (oy1 - oy0) * g.out_w;
+  int8_t* out_pixels = out_n + size_t(oy0) * g.out_w * g.out_c;
+  for (int p0 = 0; p0 < total; p0 += kTiles * kLanes) {
+    const int npix = std::min(kTiles * kLanes, total - p0);
+    int8_t* dst = out_pixels + size_t(p0) * g.out_c;
+    RunBlock(p, sh, planes, tiles, acc, stage, p0, npix, dst, std::integral_constant<int, kTiles>());
+  }
 }
 
-size_t Int8ConvScratchAvx512Vnni(const Int8ConvKernelParams& p, int rows) {
-  return int8_impl::ScratchBytes<Avx512Vnni>(p, rows);
-}
+size_t Int8ConvScratchAvx512Vnni(const Int8ConvKernelParams& p, int rows) { return Shape(p, rows).total; }
 
 }  // namespace patternlite
 

@@ -59,7 +59,7 @@ bool Int8VariantAvailable(Int8Variant v) {
     case Int8Variant::kAvx512Vnni:
       return Int8VariantAvailable(Int8Variant::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vnni");
+             __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
 #endif
 #if defined(PL_HAVE_NEON)
     case Int8Variant::kNeonDot: return CpuHasDotProd();

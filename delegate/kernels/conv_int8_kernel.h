@@ -28,6 +28,12 @@ struct Int8Quant {
 struct Int8Slot {
   int32_t channel = 0;
   uint8_t taps[4] = {};  // 3*ky+kx, ascending
+  // For the AVX-512 VBMI kernel's tap-major table (conv_int8_avx512.cc): byte
+  // k = where tap k's 16 pixels start in the 128-byte table of the 8
+  // non-centre taps (tap t < 4 at 16t, t > 4 at 16(t-1)); the centre's byte
+  // is 0 and `centre` says which k it is (-1 when the mask lacks it).
+  uint32_t table_base = 0;
+  int8_t centre = -1;
 };
 
 // A kept kernel in the chunked form: its slot (index within the chunk) and its

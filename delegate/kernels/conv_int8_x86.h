@@ -62,6 +62,34 @@ inline void Requantize8(__m256i acc, int32_t m, int shift, const Int8Quant& q, i
   _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm_packs_epi16(w16, w16));
 }
 
+// 16x16 byte transpose in place (byte j of r[i] -> byte i of r[j]): four
+// rounds of unpacks, which leave the rows in natural order.
+inline void Transpose16x16(__m128i r[16]) {
+  __m128i t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+    t[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm_unpacklo_epi16(t[2 * i], t[2 * i + 1]);
+    r[i + 4] = _mm_unpackhi_epi16(t[2 * i], t[2 * i + 1]);
+    r[i + 8] = _mm_unpacklo_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
+    r[i + 12] = _mm_unpackhi_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
+  }
+  for (int h = 0; h < 4; ++h) {
+    for (int i = 0; i < 2; ++i) {
+      t[4 * h + i] = _mm_unpacklo_epi32(r[4 * h + 2 * i], r[4 * h + 2 * i + 1]);
+      t[4 * h + i + 2] = _mm_unpackhi_epi32(r[4 * h + 2 * i], r[4 * h + 2 * i + 1]);
+    }
+  }
+  for (int h = 0; h < 4; ++h) {
+    r[4 * h] = _mm_unpacklo_epi64(t[4 * h], t[4 * h + 1]);
+    r[4 * h + 1] = _mm_unpackhi_epi64(t[4 * h], t[4 * h + 1]);
+    r[4 * h + 2] = _mm_unpacklo_epi64(t[4 * h + 2], t[4 * h + 3]);
+    r[4 * h + 3] = _mm_unpackhi_epi64(t[4 * h + 2], t[4 * h + 3]);
+  }
+}
+
 // Staging [o][o_stride] -> NHWC row: 16x16 byte transposes, the rest scalar.
 inline void WriteStage(const int8_t* stage, int o_stride, int O, int cols, int8_t* out_row) {
   int o = 0;
@@ -72,30 +100,7 @@ inline void WriteStage(const int8_t* stage, int o_stride, int O, int cols, int8_
         r[i] = cols == 16 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(stage + size_t(o + i) * o_stride))
                           : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(stage + size_t(o + i) * o_stride));
       }
-      // Four rounds of unpacking transpose the 16x16 byte matrix.
-      __m128i t[16];
-      for (int i = 0; i < 8; ++i) {
-        t[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
-        t[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
-      }
-      for (int i = 0; i < 4; ++i) {
-        r[i] = _mm_unpacklo_epi16(t[2 * i], t[2 * i + 1]);
-        r[i + 4] = _mm_unpackhi_epi16(t[2 * i], t[2 * i + 1]);
-        r[i + 8] = _mm_unpacklo_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
-        r[i + 12] = _mm_unpackhi_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
-      }
-      for (int h = 0; h < 4; ++h) {
-        for (int i = 0; i < 2; ++i) {
-          t[4 * h + i] = _mm_unpacklo_epi32(r[4 * h + 2 * i], r[4 * h + 2 * i + 1]);
-          t[4 * h + i + 2] = _mm_unpackhi_epi32(r[4 * h + 2 * i], r[4 * h + 2 * i + 1]);
-        }
-      }
-      for (int h = 0; h < 4; ++h) {
-        r[4 * h] = _mm_unpacklo_epi64(t[4 * h], t[4 * h + 1]);
-        r[4 * h + 1] = _mm_unpackhi_epi64(t[4 * h], t[4 * h + 1]);
-        r[4 * h + 2] = _mm_unpacklo_epi64(t[4 * h + 2], t[4 * h + 3]);
-        r[4 * h + 3] = _mm_unpackhi_epi64(t[4 * h + 2], t[4 * h + 3]);
-      }
+      Transpose16x16(r);
       for (int x = 0; x < cols; ++x) _mm_storeu_si128(reinterpret_cast<__m128i*>(out_row + size_t(x) * O + o), r[x]);
     }
   }

@@ -105,7 +105,15 @@ bool PackPatternConvInt8(const int8_t* ohwi, int out_channels, int in_channels, 
     for (const auto& [mask, g] : channel_patterns[c]) {
       Int8Slot s;
       s.channel = c;
-      for (int t = 0; t < 4; ++t) s.taps[t] = g->taps[t];
+      for (int t = 0; t < 4; ++t) {
+        s.taps[t] = g->taps[t];
+        const int tap = g->taps[t];
+        if (tap == 4) {
+          s.centre = int8_t(t);
+        } else {
+          s.table_base |= uint32_t(16 * (tap < 4 ? tap : tap - 1)) << (8 * t);
+        }
+      }
       slot_of[c][mask] = in_chunk++;
       p.slots.push_back(s);
     }
