@@ -155,7 +155,7 @@ def verdict(row: dict[str, Any], variant: str) -> str:
     """met / missed against TARGETS on the lossless images, for the target models' pruned rows."""
     if row["model"] not in TARGET_MODELS or row["keep"] is None:
         return ""
-    lost = -_delta(row, variant, "lossless")
+    lost = 0.0 - _delta(row, variant, "lossless")  # 0.0 -, so that no change reads +0.0, not -0.0
     return f"{'met' if lost <= TARGETS[variant] else 'missed'} ({lost:+.1f})"
 
 
