@@ -22,7 +22,7 @@ pytest.importorskip("keras", reason="the harness builds its models with keras")
 
 from benchmarks import run  # noqa: E402
 from benchmarks.engines import VENVS  # noqa: E402
-from benchmarks.peers import PEERS, PRUNED_PEERS  # noqa: E402
+from benchmarks.peers import INT8_PEERS, PEERS, PRUNED_PEERS  # noqa: E402
 from benchmarks.report import markdown  # noqa: E402
 
 RUN_KEYS = {"engine", "variant", "threads", "status", "reason"}
@@ -224,3 +224,145 @@ def test_report_pruned_peer_columns() -> None:
         in md
     )
     assert "| tiny | deepsparse_pruned | keep 0.28 | 1 | - | - | unavailable | - | 2.00 (2.20) | - |" in md
+
+
+def test_harness_int8_end_to_end(tmp_path: Path, cache: Path) -> None:
+    """--dtypes float32,int8: the int8 files are built, XNNPACK runs the dense and the pruned int8
+    models, the delegate the pruned one and claims its convs as int8, all within one output
+    quantum of TFLite's builtin int8 kernels; the report gains the int8 table and targets."""
+    argv = [
+        "--models",
+        "tiny",
+        "--layers",
+        "",
+        "--threads",
+        "1",
+        "--engines",
+        "tflite_xnnpack,patternlite,mnn",
+        "--dtypes",
+        "float32,int8",
+        "--reps",
+        "2",
+        "--warmup",
+        "1",
+        "--keeps",
+        "0.5",
+        "--out",
+        str(tmp_path),
+        "--tag",
+        "int8",
+        "--cache",
+        str(cache),
+    ]
+    assert run.main(argv) == 0
+    res = json.loads(next(tmp_path.glob("*-int8.json")).read_text())
+    assert res["settings"]["dtypes"] == ["float32", "int8"]
+    model = res["models"][0]
+    assert model["int8_calibration"]["images"] >= 1
+    runs = {(r["engine"], r["variant"], r["dtype"]): r for r in model["runs"]}
+    assert {
+        ("tflite_xnnpack", "dense", "float32"),
+        ("patternlite", "keep0.5", "float32"),
+        ("tflite_xnnpack", "dense", "int8"),
+        ("tflite_xnnpack", "keep0.5", "int8"),
+        ("patternlite", "keep0.5", "int8"),
+        ("mnn", "dense", "int8"),
+    } <= set(runs)
+    # An engine without an int8 path is reported, never dropped.
+    assert runs[("mnn", "dense", "int8")]["status"] == "skipped"
+    assert "no int8 path" in runs[("mnn", "dense", "int8")]["reason"]
+    for key in [("tflite_xnnpack", "dense", "int8"), ("tflite_xnnpack", "keep0.5", "int8")]:
+        r = runs[key]
+        assert r["status"] == "ok", r["reason"]
+        assert r["agreement"]["ok"] and r["agreement"]["quanta"] <= 1 + 1e-3, r["agreement"]
+        assert "(int8)" in r["agreement"]["reference"] and r["agreement"]["quantum"] > 0
+    pl = runs[("patternlite", "keep0.5", "int8")]
+    if pl["status"] == "ok":
+        assert pl["agreement"]["ok"] and pl["agreement"]["quanta"] <= 1 + 1e-3, pl["agreement"]
+        assert "same pruned model" in pl["agreement"]["reference"]
+        assert pl["info"]["claimed_int8"] >= 1 and pl["info"]["int8_kernels"], pl["info"]
+    md = next(tmp_path.glob("*-int8.md")).read_text()
+    assert "## int8 (full-integer models)" in md
+    assert "| tiny | tflite_xnnpack int8 | 1 |" in md
+    assert "resnet18 keep 0.28 int8, 1 thr: >= 2x over XNNPACK int8 dense: not measured" in md
+    # The float32 tables keep their float32 rows only.
+    assert "| tiny | tflite_xnnpack | " in md.split("## int8")[0]
+    assert "int8" not in md.split("## Whole models")[1].split("## int8")[0].replace("int8 convs", "")
+
+
+@pytest.mark.parametrize("peer", [p for p, (_, venv) in INT8_PEERS.items() if venv is not None])
+def test_int8_peer_worker_on_tiny(peer: str, tmp_path: Path, cache: Path) -> None:
+    """Each installed int8 venv peer (ONNX Runtime's quantize_static, DeepSparse on its file) runs
+    the tiny model, or reports why not; skipped when not installed."""
+    for v in {INT8_PEERS[peer][1], "onnx"}:
+        if not (VENVS / str(v) / "bin" / "python").exists():
+            pytest.skip(f"{peer}: benchmarks/.venvs/{v} not installed (bash benchmarks/install_peers.sh {v})")
+    engines = "onnxruntime" if peer == "onnxruntime" else f"onnxruntime,{peer}"  # DeepSparse reads ORT's file
+    argv = ["--models", "tiny", "--layers", "", "--threads", "1", "--engines", engines, "--dtypes", "int8"]
+    argv += ["--reps", "2", "--warmup", "1", "--keeps", "0.5", "--out", str(tmp_path), "--tag", peer]
+    assert run.main([*argv, "--no-report", "--cache", str(cache)]) == 0
+    res = json.loads(next(tmp_path.glob(f"*-{peer}.json")).read_text())
+    r = next(r for r in res["models"][0]["runs"] if r["engine"] == peer)
+    assert r["dtype"] == "int8"
+    if peer == "deepsparse" and r["status"] == "unavailable":
+        assert "deepsparse" in r["reason"]  # its int8 path refused the file: the reason is the result
+        return
+    assert r["status"] == "ok", r["reason"]
+    assert r["agreement"]["ok"], r["agreement"]
+
+
+def test_report_int8_targets() -> None:
+    """The int8 table compares with XNNPACK int8 dense and marks the whole-model targets."""
+    res = {
+        "date": "2026-01-01",
+        "host": "h",
+        "command": "x",
+        "wall_s": 1.0,
+        "machine": {"cpu_model": "cpu", "cores": 2, "simd": [], "os": "linux"},
+        "settings": {"threads": [1], "warmup": 1, "reps": 3},
+        "engines": {},
+        "models": [
+            {
+                "name": "resnet18",
+                "runs": [
+                    _run("tflite_xnnpack", "dense", 40.0),
+                    _run("tflite_xnnpack", "dense", 12.0, dtype="int8"),
+                    _run("patternlite", "keep0.28", 5.0, dtype="int8"),
+                    _run("patternlite", "keep1", 10.0, dtype="int8"),
+                ],
+            }
+        ],
+        "layers": [],
+    }
+    md = markdown(res)
+    assert "| resnet18 | patternlite int8 (keep 0.28) | 1 | 5.00 (5.50) | 2.40x |" in md
+    assert "resnet18 keep 0.28 int8, 1 thr: >= 2x over XNNPACK int8 dense: **met** (2.40x)" in md
+    assert "resnet18 keep 1 int8, 1 thr: >= 1.3x over XNNPACK int8 dense: **missed** (1.20x)" in md
+    assert "vgg16 keep 0.28 int8, 1 thr: >= 2x over XNNPACK int8 dense: not measured" in md
+    # int8 runs stay out of the float32 table: XNNPACK float32 is the best dense there.
+    assert "| resnet18 | tflite_xnnpack | 40.00 (44.00) | 1.00x |" in md
+
+
+def test_kernel_bench_int8_columns() -> None:
+    """kernel_bench's int8 columns on a small layer: every raw variant and the delegate within one
+    quantum of TFLite's builtin int8 kernel, the delegate claiming the conv as int8."""
+    pytest.importorskip("patternlite.delegate")
+    import numpy as np
+
+    from benchmarks import kernel_bench
+
+    try:
+        kernel_bench.patternlite.load_delegate()
+    except Exception as exc:  # noqa: BLE001  # no built delegate here: nothing to time
+        pytest.skip(f"delegate not loadable: {exc}")
+    rng = np.random.default_rng(0)
+    w, ids = kernel_bench.pattern_pruned_filters(rng, 16, 16, kernel_bench.LIBRARY, 0.5)
+    dense = rng.standard_normal(w.shape).astype(np.float32)
+    bias = rng.standard_normal(16).astype(np.float32)
+    col = kernel_bench.int8_columns(np.random.default_rng(1), w, dense, bias, ids, 0.5, (8, 8, 16, 16, 1), 1, 2)
+    assert col["int8_scalar_ms"] > 0 and col["int8_delegate_ms"] > 0 and col["int8_xnnpack_dense_ms"] > 0
+    assert col["int8_max_quanta"] <= 1
+    assert col["int8_kernel"]
+    assert col["int8_efficiency"] == pytest.approx(col["int8_speedup_vs_xnnpack"] / 4.5)
+    table = kernel_bench.int8_markdown_table([{"layer": "l", "keep": 0.5, "flop_reduction": 4.5, **col}], 1)
+    assert "| l | 0.50 |" in table and "(>= 0.6)" in table
