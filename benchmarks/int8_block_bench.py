@@ -24,11 +24,6 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import patternlite  # noqa: E402
-from benchmarks.block_bench import LAYERS, depthwise_filters, pointwise_filters  # noqa: E402
-from benchmarks.kernel_bench import interleaved_times, print_row, save_layers  # noqa: E402
-from patternlite.metadata import CHANNEL_BLOCK  # noqa: E402
-
 from int8_models import (  # noqa: E402
     build_quantized_conv_model,
     choose_quant,
@@ -36,6 +31,11 @@ from int8_models import (  # noqa: E402
     quantize_filters,
     quantized_bias,
 )
+
+import patternlite  # noqa: E402
+from benchmarks.block_bench import LAYERS, depthwise_filters, pointwise_filters  # noqa: E402
+from benchmarks.kernel_bench import interleaved_times, print_row, save_layers  # noqa: E402
+from patternlite.metadata import CHANNEL_BLOCK  # noqa: E402
 
 TARGET = 0.5  # 1x1 efficiency at keep 0.28 (on at least 8 of the 11 layers)
 
