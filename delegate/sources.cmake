@@ -38,6 +38,11 @@ set(PL_CORE_SOURCES
   delegate/packing/pattern_pack_int8.cc
   delegate/kernels/conv_int8_scalar.cc
   delegate/kernels/conv_int8_dispatch.cc
+  # int8 sparse 1x1 and pattern depthwise convs (docs/int8.md).
+  delegate/packing/block_pack_int8.cc
+  delegate/kernels/block_int8_scalar.cc
+  delegate/runtime/block_int8_node.cc
+  delegate/runtime/judge_block_int8.cc
 )
 
 # x86-64 only, each compiled for its own ISA (PL_AVX2_FLAGS, PL_AVX512_FLAGS)
@@ -45,13 +50,14 @@ set(PL_CORE_SOURCES
 # The int8 kernels add their extra features (VNNI, BW, AVX-VNNI) with target
 # pragmas in the files themselves.
 set(PL_AVX2_SOURCES delegate/kernels/block_avx2.cc delegate/kernels/conv_avx2.cc
-  delegate/kernels/conv_int8_avx2.cc delegate/kernels/conv_int8_avxvnni.cc)
+  delegate/kernels/conv_int8_avx2.cc delegate/kernels/conv_int8_avxvnni.cc
+  delegate/kernels/block_int8_avx2.cc delegate/kernels/block_int8_avxvnni.cc)
 set(PL_AVX2_FLAGS -mavx2 -mfma)
 set(PL_AVX512_SOURCES delegate/kernels/block_avx512.cc delegate/kernels/conv_avx512.cc
-  delegate/kernels/conv_int8_avx512.cc)
+  delegate/kernels/conv_int8_avx512.cc delegate/kernels/block_int8_avx512.cc)
 set(PL_AVX512_FLAGS -mavx512f -mavx512vl -mavx2 -mfma)
 
 # arm64 only (NEON is part of the base ISA there: no flags).
 # (conv_int8_neon.cc enables dotprod for itself with a target pragma.)
 set(PL_NEON_SOURCES delegate/kernels/block_neon.cc delegate/kernels/conv_neon.cc
-  delegate/kernels/conv_int8_neon.cc)
+  delegate/kernels/conv_int8_neon.cc delegate/kernels/block_int8_neon.cc)

@@ -1,4 +1,4 @@
-"""Test helpers: quantized single-CONV_2D .tflite models built directly as flatbuffers.
+"""Test helpers: quantized single-conv .tflite models built directly as flatbuffers.
 
 The int8 counterpart of conv_models.build_conv_model, in TFLite's full-integer
 scheme (what TFLiteConverter writes with TFLITE_BUILTINS_INT8): int8
@@ -6,8 +6,10 @@ activations with a per-tensor scale and zero point, int8 weights with
 per-output-channel symmetric scales, int32 bias at input_scale x filter_scale.
 Built by hand in milliseconds, so the sweep needs no TensorFlow (and runs in
 the sanitizer pass); the reference is TFLite's own builtin int8 kernel on the
-same file. Also the schemes the delegate declines (int16 activations, uint8,
-per-tensor asymmetric weights, dynamic-range).
+same file. Any filter size (3x3, 1x1) and DEPTHWISE_CONV_2D ([1, kh, kw, C]
+filter, per-channel along dimension 3). Also the schemes the delegate
+declines (int16 activations, uint8, per-tensor asymmetric weights,
+dynamic-range).
 """
 
 from __future__ import annotations
@@ -71,10 +73,15 @@ def build_quantized_conv_model(
     metadata: bytes | None = None,
     activation_type: str = "int8",
     filter_zero_points: npt.NDArray[np.int64] | None = None,
-    quantized_dimension: int = 0,
+    quantized_dimension: int | None = None,
     filter_is_input: bool = False,
+    depthwise: bool = False,
 ) -> bytes:
     """input -> CONV_2D(filters_q OHWI, bias_q) -> output, quantized.
+
+    ``depthwise``: DEPTHWISE_CONV_2D (depth multiplier 1) with a [1, kh, kw, C]
+    filter, quantized per channel along dimension 3 unless ``quantized_dimension``
+    says otherwise.
 
     ``activation_type`` int8 (full integer), int16 (16x8: int64 bias) or uint8
     (uint8 filter with a per-tensor zero point). ``float_io`` wraps the conv in
@@ -82,8 +89,11 @@ def build_quantized_conv_model(
     """
     s = _schema()
     n, h, w, _ = input_shape
-    o = filters_q.shape[0]
-    oh, ow = out_size(h, stride[0], padding), out_size(w, stride[1], padding)
+    o = filters_q.shape[3] if depthwise else filters_q.shape[0]
+    k = filters_q.shape[1]
+    oh, ow = out_size(h, stride[0], padding, k), out_size(w, stride[1], padding, k)
+    if quantized_dimension is None:
+        quantized_dimension = 3 if depthwise else 0
     act_type = {"int8": s.TensorType.INT8, "int16": s.TensorType.INT16, "uint8": s.TensorType.UINT8}[activation_type]
     filter_type = s.TensorType.UINT8 if activation_type == "uint8" else s.TensorType.INT8
     bias_type = s.TensorType.INT64 if activation_type == "int16" else s.TensorType.INT32
@@ -151,15 +161,21 @@ def build_quantized_conv_model(
     inputs.append(tensor("conv/bias", (o,), bias_type, b_buf, qparams(b_scales, np.zeros(b_scales.size, np.int64))))
     y_q = tensor("output_q" if float_io else "output", (n, oh, ow, o), act_type, buffer_of(None), out_qp)
 
-    opts = s.Conv2DOptionsT()
+    opts: Any = s.DepthwiseConv2DOptionsT() if depthwise else s.Conv2DOptionsT()
     opts.padding = s.Padding.SAME if padding == "SAME" else s.Padding.VALID
     opts.strideH, opts.strideW = stride
     opts.dilationHFactor = opts.dilationWFactor = 1
     opts.fusedActivationFunction = ACTIVATIONS[activation]
     conv = s.OperatorT()
-    conv.opcodeIndex = opcode(s.BuiltinOperator.CONV_2D, {"int8": 3, "int16": 4, "uint8": 1}[activation_type])
+    if depthwise:
+        opts.depthMultiplier = 1
+        version = {"int8": 3, "int16": 5, "uint8": 1}[activation_type]
+        conv.opcodeIndex = opcode(s.BuiltinOperator.DEPTHWISE_CONV_2D, version)
+        conv.builtinOptionsType = s.BuiltinOptions.DepthwiseConv2DOptions
+    else:
+        conv.opcodeIndex = opcode(s.BuiltinOperator.CONV_2D, {"int8": 3, "int16": 4, "uint8": 1}[activation_type])
+        conv.builtinOptionsType = s.BuiltinOptions.Conv2DOptions
     conv.inputs, conv.outputs = inputs, [y_q]
-    conv.builtinOptionsType = s.BuiltinOptions.Conv2DOptions
     conv.builtinOptions = opts
     ops.append(conv)
     y_f = y_q
@@ -196,3 +212,9 @@ def quantized_bias(rng: np.random.Generator, quant: Int8Quant, out_c: int) -> np
     """A random float bias (about one output range) in TFLite's int32 form."""
     b = rng.standard_normal(out_c) * quant.output_scale * 40
     return np.round(b / (np.float32(quant.input_scale) * quant.filter_scales)).astype(np.int32)
+
+
+def quantize_depthwise_filters(w: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32]]:
+    """A [1, kh, kw, C] filter quantized per channel (dimension 3), symmetric, as TFLite's converter does."""
+    q, scales = quantize_filters(np.ascontiguousarray(w.transpose(3, 1, 2, 0)))
+    return np.ascontiguousarray(q.transpose(3, 1, 2, 0)), scales

@@ -62,3 +62,19 @@ def test_int8_sdot_kernel_is_bit_exact_under_emulation(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "neondot    conv3x3" in run.stdout and "all passed (bit-exact)" in run.stdout, run.stdout
+
+
+def test_int8_block_sdot_kernels_are_bit_exact_under_emulation(tmp_path: Path) -> None:
+    """The int8 1x1/depthwise sweep (tests/native/int8_block_kernel_tests.cc) on arm64: NEON sdot, bit-exact."""
+    cxx, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
+    if cxx is None or qemu is None:
+        pytest.skip("needs aarch64-linux-gnu-g++ and qemu-aarch64 (setup.sh installs them with apt)")
+    exe = tmp_path / "int8_block_kernel_tests"
+    sources = ["tests/native/int8_block_kernel_tests.cc", *SOURCES[1:]]
+    build = [cxx, "-std=c++17", "-O2", "-static", "-DPL_HAVE_NEON=1", "-I", str(REPO), *sources, "-lpthread"]
+    subprocess.run([*build, "-o", str(exe)], cwd=REPO, check=True, capture_output=True, timeout=600)
+    run = subprocess.run(
+        [qemu, "-cpu", "max", str(exe), "scalar", "neondot"], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "neondot    pointwise" in run.stdout and "all passed (bit-exact)" in run.stdout, run.stdout

@@ -34,9 +34,9 @@ TfLiteStatus BlockNode::Eval(TfLiteContext* context) {
   const EvalTimer timer;
   const TfLiteTensor& input = context->tensors[config_.input_tensor];
   TfLiteTensor& output = context->tensors[config_.output_tensor];
-  const float* in = static_cast<const float*>(input.data);
-  float* out = static_cast<float*>(output.data);
-  if (in == nullptr || out == nullptr || !TensorsMatch(geometry_, input, output)) {
+  const void* in = input.data;
+  void* out = output.data;
+  if (in == nullptr || out == nullptr || !TensorsMatch(geometry_, input, output, ElementBytes())) {
     context->ReportError(context, "patternlite: node tensors changed shape after Prepare");
     return kTfLiteError;
   }
@@ -65,7 +65,7 @@ TfLiteStatus BlockNode::Eval(TfLiteContext* context) {
   return kTfLiteOk;
 }
 
-void BlockNode::Run(int threads, int tasks, const float* in, float* out) {
+void BlockNode::Run(int threads, int tasks, const void* in, void* out) {
   if (threads > 1 && pool_) {
     pool_->ParallelFor(tasks, [&](int task, int /*worker*/) { RunTask(task, in, out); });
   } else {
@@ -84,37 +84,39 @@ bool PointwiseNode::Plan(const TfLiteIntArray& dims, ConvGeometry* g) const {
   return dims.data[3] == packed_.in_channels && PlanGeometry(dims, packed_.out_channels, 1, g);
 }
 
-int PointwiseNode::Split(int threads) {
+int BlockNode::SplitPixels(int threads, int64_t* pixels_per_task) const {
   const ConvGeometry& g = geometry_;
   const int64_t pixels = int64_t(g.batch) * g.out_h * g.out_w;
   const int64_t tasks = threads > 1 ? int64_t(threads) * kTasksPerThread : 1;
-  pixels_per_task_ = std::max<int64_t>(1, (pixels + tasks - 1) / tasks);
-  return int((pixels + pixels_per_task_ - 1) / pixels_per_task_);
+  *pixels_per_task = std::max<int64_t>(1, (pixels + tasks - 1) / tasks);
+  return int((pixels + *pixels_per_task - 1) / *pixels_per_task);
 }
 
-void PointwiseNode::RunTask(int task, const float* in, float* out) const {
+int BlockNode::SplitRows(int threads, int* rows_per_task) const {
+  const ConvGeometry& g = geometry_;
+  const int per_image = threads > 1 ? (threads * kTasksPerThread + g.batch - 1) / g.batch : 1;
+  *rows_per_task = std::max(1, (g.out_h + per_image - 1) / per_image);
+  return g.batch * ((g.out_h + *rows_per_task - 1) / *rows_per_task);
+}
+
+void PointwiseNode::RunTask(int task, const void* in, void* out) const {
   const ConvGeometry& g = geometry_;
   const int64_t pixels = int64_t(g.batch) * g.out_h * g.out_w;
   const int64_t p0 = int64_t(task) * pixels_per_task_;
-  kernel_(MakeParams(g, packed_), in, out, p0, std::min(pixels, p0 + pixels_per_task_));
+  kernel_(MakeParams(g, packed_), static_cast<const float*>(in), static_cast<float*>(out), p0,
+          std::min(pixels, p0 + pixels_per_task_));
 }
 
 bool DepthwiseNode::Plan(const TfLiteIntArray& dims, ConvGeometry* g) const {
   return dims.data[3] == packed_.channels && PlanGeometry(dims, packed_.channels, 3, g);
 }
 
-int DepthwiseNode::Split(int threads) {
-  const ConvGeometry& g = geometry_;
-  const int per_image = threads > 1 ? (threads * kTasksPerThread + g.batch - 1) / g.batch : 1;
-  rows_per_task_ = std::max(1, (g.out_h + per_image - 1) / per_image);
-  return g.batch * ((g.out_h + rows_per_task_ - 1) / rows_per_task_);
-}
-
-void DepthwiseNode::RunTask(int task, const float* in, float* out) const {
+void DepthwiseNode::RunTask(int task, const void* in, void* out) const {
   const ConvGeometry& g = geometry_;
   const int blocks = (g.out_h + rows_per_task_ - 1) / rows_per_task_;
   const int n = task / blocks, oy0 = (task % blocks) * rows_per_task_;
-  kernel_(MakeParams(g, packed_), in, out, n, oy0, std::min(g.out_h, oy0 + rows_per_task_));
+  kernel_(MakeParams(g, packed_), static_cast<const float*>(in), static_cast<float*>(out), n, oy0,
+          std::min(g.out_h, oy0 + rows_per_task_));
 }
 
 }  // namespace patternlite

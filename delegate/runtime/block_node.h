@@ -40,7 +40,14 @@ class BlockNode : public NodeKernel {
   virtual size_t MacsPerPixel() const = 0;
   // Cuts the planned work into tasks for `threads` threads; returns their count.
   virtual int Split(int threads) = 0;
-  virtual void RunTask(int task, const float* in, float* out) const = 0;
+  // `in` and `out` are the tensors' data, of the kind's element type.
+  virtual void RunTask(int task, const void* in, void* out) const = 0;
+  // Bytes per tensor element: 4 (float32), 1 for the int8 nodes.
+  virtual size_t ElementBytes() const { return sizeof(float); }
+  // The two splits the kinds use (each kind's Split calls one): output pixels
+  // over the batch (1x1), or rows of each image (depthwise).
+  int SplitPixels(int threads, int64_t* pixels_per_task) const;
+  int SplitRows(int threads, int* rows_per_task) const;
 
   ConvNodeConfig config_;
   ConvGeometry geometry_;
@@ -49,7 +56,7 @@ class BlockNode : public NodeKernel {
 
  private:
   static constexpr int kTuningRuns = 3;  // per candidate (1 thread, the pool)
-  void Run(int threads, int tasks, const float* in, float* out);
+  void Run(int threads, int tasks, const void* in, void* out);
 
   std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<NodeCounters> counters_;
@@ -69,8 +76,8 @@ class PointwiseNode : public BlockNode {
  protected:
   bool Plan(const TfLiteIntArray& input_dims, ConvGeometry* g) const override;
   size_t MacsPerPixel() const override { return packed_.block_macs_per_pixel(); }
-  int Split(int threads) override;
-  void RunTask(int task, const float* in, float* out) const override;
+  int Split(int threads) override { return SplitPixels(threads, &pixels_per_task_); }
+  void RunTask(int task, const void* in, void* out) const override;
 
  private:
   PackedPointwise packed_;
@@ -89,8 +96,8 @@ class DepthwiseNode : public BlockNode {
  protected:
   bool Plan(const TfLiteIntArray& input_dims, ConvGeometry* g) const override;
   size_t MacsPerPixel() const override { return packed_.block_taps_total() * size_t(kBlock); }
-  int Split(int threads) override;
-  void RunTask(int task, const float* in, float* out) const override;
+  int Split(int threads) override { return SplitRows(threads, &rows_per_task_); }
+  void RunTask(int task, const void* in, void* out) const override;
 
  private:
   PackedDepthwise packed_;

@@ -3,8 +3,10 @@
 #include <utility>
 
 #include "delegate/packing/block_pack.h"
+#include "delegate/packing/block_pack_int8.h"
 #include "delegate/packing/pattern_pack.h"
 #include "delegate/packing/pattern_pack_int8.h"
+#include "delegate/runtime/block_int8_node.h"
 #include "delegate/runtime/block_node.h"
 #include "delegate/runtime/conv_int8_node.h"
 #include "delegate/runtime/conv_node.h"
@@ -91,6 +93,28 @@ std::unique_ptr<NodeKernel> BuildDepthwise3x3(Claim* claim, const BuildEnv& env)
                                          env.pool(claim->info.threads), claim->info.counters, env.autotune);
 }
 
+// The int8 channel-block kinds: as their fp32 nodes, on the int8 kernels of
+// the delegate's isa (Int8VariantForIsa).
+std::unique_ptr<NodeKernel> BuildBlockInt8(Claim* claim, const BuildEnv& env, std::string* decline) {
+  const NodeTensors& t = claim->tensors;
+  const Int8Tensors& q = claim->int8;
+  const Int8ConvQuantization quantization{q.input_scale, q.input_zero_point, q.filter_scales.data(), q.output_scale};
+  const Int8Quant quant{q.input_zero_point, q.output_zero_point, q.act_min, q.act_max};
+  const Int8Variant variant = Int8VariantForIsa(env.isa);
+  ClaimInfo& info = claim->info;
+  info.int8_kernel = Int8VariantName(variant);
+  if (claim->kind == contract::kKindPointwise) {
+    PackedPointwiseInt8 packed;
+    if (!PackPointwiseInt8(q.weights, t.O, t.I, claim->kept, q.bias, quantization, &packed, decline)) return nullptr;
+    return std::make_unique<PointwiseInt8Node>(NodeConfig(*claim, env.isa), quant, variant, std::move(packed),
+                                               env.pool(info.threads), info.counters, env.autotune);
+  }
+  PackedDepthwiseInt8 packed;
+  if (!PackDepthwiseInt8(q.weights, t.I, claim->masks, q.bias, quantization, &packed, decline)) return nullptr;
+  return std::make_unique<DepthwiseInt8Node>(NodeConfig(*claim, env.isa), quant, variant, std::move(packed),
+                                             env.pool(info.threads), info.counters, env.autotune);
+}
+
 }  // namespace
 
 std::unique_ptr<NodeKernel> Build(Claim* claim, const BuildEnv& env, std::string* decline) {
@@ -98,8 +122,10 @@ std::unique_ptr<NodeKernel> Build(Claim* claim, const BuildEnv& env, std::string
   switch (claim->kind) {
     case contract::kKindConv3x3:
       return claim->dtype == kTfLiteInt8 ? BuildConv3x3Int8(claim, env, decline) : BuildConv3x3(claim, env, decline);
-    case contract::kKindPointwise: return BuildPointwise(claim, env);
-    case contract::kKindDepthwise3x3: return BuildDepthwise3x3(claim, env);
+    case contract::kKindPointwise:
+      return claim->dtype == kTfLiteInt8 ? BuildBlockInt8(claim, env, decline) : BuildPointwise(claim, env);
+    case contract::kKindDepthwise3x3:
+      return claim->dtype == kTfLiteInt8 ? BuildBlockInt8(claim, env, decline) : BuildDepthwise3x3(claim, env);
     default: *decline = "no kernel for kind " + std::to_string(claim->kind); return nullptr;
   }
 }

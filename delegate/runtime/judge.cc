@@ -55,8 +55,14 @@ Verdict Judge(const JudgeEnv& env, TfLiteContext* context, int node_index, const
       reason = quantized ? JudgeConv3x3Int8(env, context, node, rule, &claim)
                          : JudgeConv3x3(env, context, node, rule, &claim);
       break;
-    case contract::kKindPointwise: reason = JudgePointwise(env, context, node, rule, &claim); break;
-    case contract::kKindDepthwise3x3: reason = JudgeDepthwise3x3(env, context, node, rule, &claim); break;
+    case contract::kKindPointwise:
+      reason = quantized ? JudgePointwiseInt8(env, context, node, rule, &claim)
+                         : JudgePointwise(env, context, node, rule, &claim);
+      break;
+    case contract::kKindDepthwise3x3:
+      reason = quantized ? JudgeDepthwise3x3Int8(env, context, node, rule, &claim)
+                         : JudgeDepthwise3x3(env, context, node, rule, &claim);
+      break;
     default: reason = std::string("no judge for kind ") + rule.name; break;
   }
   if (!reason.empty()) return Decline{claim.info.filter, reason};

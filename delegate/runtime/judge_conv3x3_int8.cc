@@ -11,24 +11,6 @@
 #include "delegate/runtime/weight_checks.h"
 
 namespace patternlite {
-namespace {
-
-// TFLite's CalculateActivationRangeQuantized for an int8 output: the fused
-// activation's bounds quantized with the output's scale and zero point
-// (float division, round half away from zero), clamped to int8.
-void Int8ActivationRange(TfLiteFusedActivation act, float scale, int32_t zero_point, int32_t* lo, int32_t* hi) {
-  const auto quantize = [&](float f) { return zero_point + int32_t(std::round(f / scale)); };
-  *lo = -128;
-  *hi = 127;
-  if (act == kTfLiteActRelu || act == kTfLiteActRelu6) *lo = std::max(*lo, quantize(0.0f));
-  if (act == kTfLiteActRelu6) *hi = std::min(*hi, quantize(6.0f));
-  if (act == kTfLiteActReluN1To1) {
-    *lo = std::max(*lo, quantize(-1.0f));
-    *hi = std::min(*hi, quantize(1.0f));
-  }
-}
-
-}  // namespace
 
 std::string JudgeConv3x3Int8(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
                              const contract::KindRule& rule, Claim* claim) {

@@ -1,5 +1,6 @@
 #include "delegate/runtime/judge_steps.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -76,17 +77,17 @@ std::string PerTensorQuantization(const TfLiteTensor& t, const std::string& what
 }
 
 // The filter's per-output-channel scales (a per-tensor one broadcast); all
-// zero points must be 0 (symmetric), the channel dimension 0.
-std::string FilterScales(const TfLiteTensor& filter, int out_channels, std::vector<float>* scales) {
+// zero points must be 0 (symmetric), the channel dimension `channel_dim`.
+std::string FilterScales(const TfLiteTensor& filter, int out_channels, int channel_dim, std::vector<float>* scales) {
   const TfLiteAffineQuantization* a = Affine(filter);
   if (a == nullptr || a->scale == nullptr || a->scale->size < 1) return "filter has no quantization parameters";
   const int n = a->scale->size;
   if (n != 1 && n != out_channels) {
     return "filter has " + std::to_string(n) + " scales for " + std::to_string(out_channels) + " output channels";
   }
-  if (n > 1 && a->quantized_dimension != 0) {
+  if (n > 1 && a->quantized_dimension != channel_dim) {
     return "filter is quantized per channel along dimension " + std::to_string(a->quantized_dimension) +
-           " (only 0, the output channels, is supported)";
+           " (only " + std::to_string(channel_dim) + ", the output channels, is supported)";
   }
   if (a->zero_point != nullptr) {
     for (int i = 0; i < a->zero_point->size; ++i) {
@@ -182,6 +183,18 @@ std::string ReadNodeTensors(TfLiteContext* context, const TfLiteNode* node, cons
   return "";
 }
 
+void Int8ActivationRange(TfLiteFusedActivation act, float scale, int32_t zero_point, int32_t* lo, int32_t* hi) {
+  const auto quantize = [&](float f) { return zero_point + int32_t(std::round(f / scale)); };
+  *lo = -128;
+  *hi = 127;
+  if (act == kTfLiteActRelu || act == kTfLiteActRelu6) *lo = std::max(*lo, quantize(0.0f));
+  if (act == kTfLiteActRelu6) *hi = std::min(*hi, quantize(6.0f));
+  if (act == kTfLiteActReluN1To1) {
+    *lo = std::max(*lo, quantize(-1.0f));
+    *hi = std::min(*hi, quantize(1.0f));
+  }
+}
+
 std::string FindRecord(const JudgeEnv& env, const std::string& filter, const LayerRecord** record) {
   *record = nullptr;
   if (env.options->metadata == MetadataMode::kIgnore) return "";
@@ -227,6 +240,7 @@ namespace patternlite {
 std::string ReadNodeTensorsInt8(TfLiteContext* context, const TfLiteNode* node, const contract::KindRule& rule,
                                 ClaimInfo* info, NodeTensors* t, Int8Tensors* q) {
   const int kh = rule.kernel_h, kw = rule.kernel_w;
+  const bool depthwise = rule.depth_multiplier > 0;
   if (node->inputs == nullptr || node->outputs == nullptr || node->inputs->size < 2 ||
       node->outputs->size != 1) {
     return "unexpected number of inputs/outputs";
@@ -272,7 +286,9 @@ std::string ReadNodeTensorsInt8(TfLiteContext* context, const TfLiteNode* node, 
   if (!why.empty()) return why;
   why = PerTensorQuantization(output, "output", &q->output_scale, &q->output_zero_point);
   if (!why.empty()) return why;
-  why = FilterScales(filter, t->O, &q->filter_scales);
+  // One scale and one bias per output channel: filter dim 0, or dim 3 for depthwise ([1, kh, kw, C]).
+  const int channels = depthwise ? t->I : t->O;
+  why = FilterScales(filter, channels, depthwise ? 3 : 0, &q->filter_scales);
   if (!why.empty()) return why;
   q->weights = static_cast<const int8_t*>(filter.data);
   q->bias = nullptr;
@@ -280,7 +296,7 @@ std::string ReadNodeTensorsInt8(TfLiteContext* context, const TfLiteNode* node, 
     const TfLiteTensor& b = context->tensors[bias_idx];
     if (b.type != kTfLiteInt32) return "bias is not int32 (type " + std::to_string(b.type) + ")";
     if (!IsConstant(b)) return "bias is not a constant tensor";
-    if (b.bytes != size_t(t->O) * sizeof(int32_t)) return "bias size disagrees with the filter";
+    if (b.bytes != size_t(channels) * sizeof(int32_t)) return "bias size disagrees with the filter";
     q->bias = static_cast<const int32_t*>(b.data);
   }
   t->weights = nullptr;

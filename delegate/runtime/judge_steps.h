@@ -24,6 +24,12 @@ std::string JudgePointwise(const JudgeEnv& env, TfLiteContext* context, const Tf
                            const contract::KindRule& rule, Claim* claim);
 std::string JudgeDepthwise3x3(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
                               const contract::KindRule& rule, Claim* claim);
+// pointwise and depthwise3x3 on int8/int16/uint8 activations: TFLite's
+// full-integer int8 scheme is claimed (judge_block_int8.cc), the others declined.
+std::string JudgePointwiseInt8(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
+                               const contract::KindRule& rule, Claim* claim);
+std::string JudgeDepthwise3x3Int8(const JudgeEnv& env, TfLiteContext* context, const TfLiteNode* node,
+                                  const contract::KindRule& rule, Claim* claim);
 
 // Reads the op's builtin parameters (TfLiteConvParams or
 // TfLiteDepthwiseConvParams) and checks them against the rule: strides 1 to
@@ -39,11 +45,17 @@ std::string ReadNodeTensors(TfLiteContext* context, const TfLiteNode* node, cons
 
 // The int8 counterpart of ReadNodeTensors: int8 input and output with
 // per-tensor affine quantization, a constant int8 filter with per-channel (or
-// per-tensor) symmetric scales along dimension 0, a constant int32 bias or
-// none, static NHWC shapes. Writes the quantization to `q` (not the
+// per-tensor) symmetric scales along its output-channel dimension (0; 3 for a
+// depthwise [1, kh, kw, C] filter), a constant int32 bias or none, static
+// NHWC shapes. Writes the quantization to `q` (not the
 // activation range) and the indices, input and channel counts to `t`.
 std::string ReadNodeTensorsInt8(TfLiteContext* context, const TfLiteNode* node, const contract::KindRule& rule,
                                 ClaimInfo* info, NodeTensors* t, Int8Tensors* q);
+
+// TFLite's CalculateActivationRangeQuantized for an int8 output: the fused
+// activation's bounds quantized with the output's scale and zero point
+// (float division, round half away from zero), clamped to int8.
+void Int8ActivationRange(TfLiteFusedActivation act, float scale, int32_t zero_point, int32_t* lo, int32_t* hi);
 
 // The metadata record naming `filter` (null if none; with it, the pattern
 // library its ids index), or why the node is declined (corrupt metadata, or

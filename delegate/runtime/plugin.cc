@@ -27,6 +27,7 @@
 #include "delegate/opencl/cl_loader.h"
 #include "delegate/packing/block_pack.h"
 #include "delegate/packing/pattern_pack.h"
+#include "delegate/packing/block_pack_int8.h"
 #include "delegate/packing/pattern_pack_int8.h"
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/delegate.h"
@@ -468,6 +469,103 @@ PL_EXPORT int patternlite_int8_conv3x3(const int8_t* input, int batch, int in_h,
             pool->ParallelFor(batch * blocks, task);
           } else {
             for (int t = 0; t < batch * blocks; ++t) task(t, 0);
+          }
+          return true;
+        },
+        median_seconds);
+    return 0;
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+  } catch (...) {
+    g_last_error = "unknown error";
+  }
+  return -1;
+}
+
+// The int8 counterpart of patternlite_block_conv, for benchmarks: one int8
+// channel-block conv on raw NHWC int8 arrays (kind 1: 1x1 with an [O,1,1,I]
+// filter; kind 2: 3x3 depthwise with a [1,3,3,C] filter, out_c == in_c),
+// TFLite's int8 quantization as for patternlite_int8_conv3x3 (per-channel
+// filter scales, int32 bias or null, the activation as its int8 range), with
+// the int8 kernel `kernel` names (an isa option value or an int8 variant
+// name), one thread, `repeats` times; reports the median seconds of one run.
+// Any zeros are allowed (the packs follow the weights). Returns 0 on success,
+// or -1 with patternlite_last_error() set.
+PL_EXPORT int patternlite_int8_block_conv(int kind, const int8_t* input, int batch, int in_h, int in_w, int in_c,
+                                          float input_scale, int input_zero_point, const int8_t* filter, int out_c,
+                                          const float* filter_scales, const int32_t* bias, float output_scale,
+                                          int output_zero_point, int stride_h, int stride_w, int padding_same,
+                                          int act_min, int act_max, const char* kernel, int repeats, int8_t* output,
+                                          double* median_seconds) {
+  try {
+    using patternlite::Int8Variant;
+    namespace contract = patternlite::contract;
+    const std::string name = kernel != nullptr ? kernel : "";
+    Int8Variant variant = Int8Variant::kScalar;
+    patternlite::Isa isa;
+    if (name == "avxvnni") {
+      variant = Int8Variant::kAvxVnni;
+    } else if (name == "avx512vnni") {
+      variant = Int8Variant::kAvx512Vnni;
+    } else if (name == "neondot") {
+      variant = Int8Variant::kNeonDot;
+    } else if (patternlite::ParseIsa(name, &isa) && patternlite::IsaAvailable(isa)) {
+      variant = patternlite::Int8VariantForIsa(isa);
+    } else {
+      g_last_error = "isa not available";
+      return -1;
+    }
+    if (!patternlite::Int8VariantAvailable(variant)) {
+      g_last_error = "int8 kernel not available";
+      return -1;
+    }
+    const bool pointwise_kind = kind == int(contract::kKindPointwise);
+    if (!pointwise_kind && kind != int(contract::kKindDepthwise3x3)) {
+      g_last_error = "kind must be 1 (pointwise) or 2 (depthwise)";
+      return -1;
+    }
+    patternlite::ConvGeometry g;
+    const TfLitePadding padding = padding_same ? kTfLitePaddingSame : kTfLitePaddingValid;
+    if (in_c <= 0 || out_c <= 0 || (!pointwise_kind && out_c != in_c) || input_zero_point < -128 ||
+        input_zero_point > 127 || output_zero_point < -128 || output_zero_point > 127 || act_min < -128 ||
+        act_max > 127 || act_min > act_max ||
+        !patternlite::MakeGeometry(batch, in_h, in_w, in_c, out_c, padding, stride_h, stride_w, 0.0f, 0.0f,
+                                   pointwise_kind ? 1 : contract::kKernelSize, &g)) {
+      g_last_error = "bad int8 block conv arguments";
+      return -1;
+    }
+    std::string why;
+    const patternlite::Int8ConvQuantization q{input_scale, input_zero_point, filter_scales, output_scale};
+    const patternlite::Int8Quant quant{input_zero_point, output_zero_point, act_min, act_max};
+    patternlite::PackedPointwiseInt8 pw;
+    patternlite::PackedDepthwiseInt8 dw;
+    if (pointwise_kind) {
+      const std::vector<float> f(filter, filter + size_t(out_c) * in_c);
+      std::vector<uint8_t> kept;
+      if (!patternlite::AssignPointwise(f.data(), out_c, in_c, nullptr, &kept, &why) ||
+          !patternlite::PackPointwiseInt8(filter, out_c, in_c, kept, bias, q, &pw, &why)) {
+        g_last_error = why;
+        return -1;
+      }
+    } else {
+      const std::vector<float> f(filter, filter + size_t(contract::kKernelTaps) * in_c);
+      std::vector<uint16_t> masks;
+      if (!patternlite::AssignDepthwise(f.data(), in_c, nullptr, {}, &masks, &why) ||
+          !patternlite::PackDepthwiseInt8(filter, in_c, masks, bias, q, &dw, &why)) {
+        g_last_error = why;
+        return -1;
+      }
+    }
+    const patternlite::Int8BlockKernels& k = patternlite::Int8BlockKernelsFor(variant);
+    const patternlite::PointwiseInt8Params pw_params = patternlite::MakeParams(g, quant, pw);
+    const patternlite::DepthwiseInt8Params dw_params = patternlite::MakeParams(g, quant, dw);
+    TimeRuns(
+        repeats,
+        [&] {
+          if (pointwise_kind) {
+            k.pointwise(pw_params, input, output, 0, int64_t(batch) * g.out_h * g.out_w);
+          } else {
+            for (int n = 0; n < batch; ++n) k.depthwise(dw_params, input, output, n, 0, g.out_h);
           }
           return true;
         },
