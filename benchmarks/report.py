@@ -334,8 +334,9 @@ def markdown(res: dict[str, Any]) -> str:
             "reference; XNNPACK also runs each pruned int8 model (its int8 kernels do not skip zeros). "
             "onnxruntime int8: `quantize_static` (QDQ, per-channel s8s8) of its fp32 ONNX on the same images; "
             "deepsparse int8 compiles that file. Agreement: in output quanta against TFLite's builtin int8 kernels "
-            "on the same int8 file (pass <= 1); engines that quantise by themselves: relative difference "
-            "against the float32 model.",
+            "on the same int8 file (the differences of each conv propagate through the model: pass <= 8 quanta; "
+            "single convs, in kernel_bench, are held to 1); engines that quantise by themselves: relative "
+            "difference against the float32 model, passing within twice the converter's int8 file's own.",
             "",
             *it,
             "",

@@ -38,9 +38,15 @@ TVM_DEFAULT_MODELS = ("resnet20", "resnet56", "tiny")
 PRUNED_ENGINES = ("patternlite", *PRUNED_PEERS)
 DTYPES = ("float32", "int8")
 # int8 engines on an int8 model of their own (ONNX Runtime quantises the fp32 ONNX itself):
-# no common int8 file to compare bit for bit, so they are checked against the float32 model
-# with a tolerance at the size of int8 quantisation error on these random-weight models.
+# no common int8 file to compare bit for bit, so they are checked against the float32 model,
+# passing within twice the converter's own int8 file's distance from it (at least 0.1):
+# on random-weight models int8 quantisation moves the logits by tens of percent.
 INT8_OWN_MODEL_TOL = 0.1
+# Whole int8 models against TFLite's builtin int8 kernels on the same file: each conv may be
+# 1 quantum off (fp32 requantisation, as XNNPACK's), and those differences propagate through
+# the following layers, so a whole model is held to this many output quanta (measured on
+# ResNet-20: XNNPACK 4, the delegate 2 to 3).  Single convs (kernel_bench) are held to 1.
+AGREE_QUANTA_MODEL = 8.0
 
 
 def machine_info() -> dict[str, Any]:
@@ -203,9 +209,12 @@ def int8_jobs(args: argparse.Namespace, name: str, art: dict[str, Any], x: np.nd
             "ref": ref,
             "ref_name": f"tflite_builtin on {what} (int8)",
             "quantum": output_quantum(path),
+            "tol": AGREE_QUANTA_MODEL,
         }
 
     pruned_refs = {tag: _reference(p, x) for tag, p in a8["pruned"].items()}
+    ref_fp32 = _reference(art["dense"], x)
+    own_tol = max(INT8_OWN_MODEL_TOL, 2 * agreement(ref_dense, ref_fp32, "")["rel_diff"])
     for eng in args.engines:
         if eng == "patternlite":
             for tag, path in a8["pruned"].items():
@@ -224,9 +233,10 @@ def int8_jobs(args: argparse.Namespace, name: str, art: dict[str, Any], x: np.nd
                     "dtype": "int8",
                     "path": art["dense"],  # the fp32 source; the peer quantises its own conversion of it
                     "artifacts": {"calibration": a8["calibration"]},
-                    "ref": _reference(art["dense"], x),
-                    "ref_name": "tflite_builtin on the dense float32 model (the engine quantises it itself)",
-                    "tol": INT8_OWN_MODEL_TOL,
+                    "ref": ref_fp32,
+                    "ref_name": "tflite_builtin on the dense float32 model (the engine quantises it itself; "
+                    "tolerance: twice the converter's int8 file's distance from it)",
+                    "tol": own_tol,
                 }
             )
         else:

@@ -22,7 +22,8 @@ def agreement(
 ) -> dict[str, Any]:
     """How far ``out`` is from ``ref``: max |out - ref| / max |ref| (``rel_diff``), passing at ``tol``
     (default AGREE_TOL); with ``quantum`` (int8 outputs) also that difference in quanta
-    (``quanta``), and then passing at AGREE_QUANTA quanta instead."""
+    (``quanta``) and the fraction of outputs that differ, then passing at ``tol`` quanta
+    (default AGREE_QUANTA) instead."""
     a = np.asarray(out, dtype=np.float64).ravel()
     b = np.asarray(ref, dtype=np.float64).ravel()
     if a.size != b.size:
@@ -34,7 +35,9 @@ def agreement(
     if quantum is not None:
         # Dequantized values are multiples of the quantum up to float rounding.
         quanta = diff / quantum
-        res.update(quantum=quantum, quanta=quanta, ok=bool(quanta <= AGREE_QUANTA + 1e-3), tol_quanta=AGREE_QUANTA)
+        tol_q = AGREE_QUANTA if tol is None else tol
+        differ = float(np.mean(np.abs(a - b) > quantum / 2)) if a.size else 0.0
+        res.update(quantum=quantum, quanta=quanta, differ=differ, ok=bool(quanta <= tol_q + 1e-3), tol_quanta=tol_q)
         return res
     tol = AGREE_TOL if tol is None else tol
     res.update(ok=bool(rel <= tol), tol=tol)
