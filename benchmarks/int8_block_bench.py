@@ -84,7 +84,7 @@ def measure(layer: tuple[Any, ...], keep: float, threads: int, repeats: int) -> 
         dense = rng.standard_normal((o, 1, 1, c)).astype(np.float32)
         reduction = c / max(1, round(keep * c))
     models.append(int8_model(x.shape, dense, s, depthwise, 1))
-    delegates = [patternlite.load_delegate(num_threads=threads) for _ in models[:-1]]
+    delegates = [patternlite.load_delegate(num_threads=threads, int8="all") for _ in models[:-1]]
     times = interleaved_times(models, x, threads, repeats, [*delegates, None])
     for d in delegates:
         claimed = d.stats()["claimed"]

@@ -174,7 +174,7 @@ def check_case(case: dict[str, Any], depthwise: bool) -> None:
     kind = "depthwise3x3" if depthwise else "pointwise"
     model, x, quant = case_model(case, depthwise)
     ref, _ = invoke(model, x)
-    delegate = patternlite.load_delegate(isa=case["isa"], min_sparsity=0.0, log_level="silent")
+    delegate = patternlite.load_delegate(int8="all", isa=case["isa"], min_sparsity=0.0, log_level="silent")
     out, interp = invoke(model, x, delegate, threads=case["threads"])
     stats = delegate.stats()
     assert delegated_op_count(interp) == 1, stats["declined"]
@@ -255,7 +255,7 @@ def test_int8_network_layers_two_threads(
     )
     x = rng.integers(-128, 128, shape).astype(np.int8)
     ref, _ = invoke(model, x)
-    delegate = patternlite.load_delegate(isa=isa, num_threads=2)
+    delegate = patternlite.load_delegate(int8="all", isa=isa, num_threads=2)
     out, interp = invoke(model, x, delegate, threads=2)
     assert delegated_op_count(interp) == 1, delegate.stats()["declined"]
     diff = np.abs(out.astype(int) - ref.astype(int))
@@ -266,7 +266,7 @@ def test_int8_network_layers_two_threads(
 
 def _decline_reason(model: bytes, x: npt.NDArray[Any], refused_by_tflite: bool, **load: Any) -> str:
     """The delegate's one decline reason; where TFLite runs the file, its output is unchanged."""
-    delegate = patternlite.load_delegate(log_level="silent", **load)
+    delegate = patternlite.load_delegate(int8="all", log_level="silent", **load)
     if refused_by_tflite:  # TFLite's builtin kernel refuses the file too: only the decline is checked
         interp = make_interpreter(model, delegate=delegate, reference=True)
         with contextlib.suppress(RuntimeError, ValueError):

@@ -119,7 +119,7 @@ def case_model(case: dict[str, Any]) -> tuple[bytes, npt.NDArray[Any], Int8Quant
 def check_case(case: dict[str, Any]) -> None:
     model, x, quant = case_model(case)
     ref, _ = invoke(model, x)
-    delegate = patternlite.load_delegate(isa=case["isa"], log_level="silent")
+    delegate = patternlite.load_delegate(int8="all", isa=case["isa"], log_level="silent")
     out, interp = invoke(model, x, delegate, threads=case["threads"])
     stats = delegate.stats()
     assert delegated_op_count(interp) == 1, stats["declined"]
@@ -173,7 +173,7 @@ def test_int8_realistic_layer_repeated_and_resized(isa: str, threads: int) -> No
         activation="RELU",
         metadata=metadata_for(lib, ids, 0.5),
     )
-    delegate = patternlite.load_delegate(isa=isa, num_threads=threads)
+    delegate = patternlite.load_delegate(int8="all", isa=isa, num_threads=threads)
     for shape in [(1, 28, 28, 48), (2, 17, 31, 48)]:
         x = rng.integers(-128, 128, shape).astype(np.int8)
         ref_i = make_interpreter(model, reference=True)
@@ -205,7 +205,7 @@ def test_int8_runs_on_cpu_with_opencl_backend_requested() -> None:
     model = build_quantized_conv_model((1, 9, 9, 8), quantize_filters(w)[0], quant)
     x = rng.integers(-128, 128, (1, 9, 9, 8)).astype(np.int8)
     ref, _ = invoke(model, x)
-    delegate = patternlite.load_delegate(backend="auto")
+    delegate = patternlite.load_delegate(int8="all", backend="auto")
     out, _ = invoke(model, x, delegate)
     assert delegate.stats()["claimed"][0]["backend"] == "cpu"
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
@@ -216,7 +216,7 @@ def test_int8_runs_on_cpu_with_opencl_backend_requested() -> None:
 
 def _declined(model: bytes, x: npt.NDArray[Any], reason_part: str, **load: Any) -> None:
     ref, _ = invoke(model, x)
-    delegate = patternlite.load_delegate(log_level="silent", **load)
+    delegate = patternlite.load_delegate(int8="all", log_level="silent", **load)
     out, interp = invoke(model, x, delegate)
     stats = delegate.stats()
     assert delegated_op_count(interp) == 0 and not stats["claimed"]
@@ -260,7 +260,7 @@ def test_per_tensor_weights_are_claimed_by_broadcasting_the_scale() -> None:
     model = build_quantized_conv_model((1, 9, 9, 8), wq, quant, quantized_bias(np.random.default_rng(0), quant, 8))
     x = np.random.default_rng(24).integers(-128, 128, (1, 9, 9, 8)).astype(np.int8)
     ref, _ = invoke(model, x)
-    delegate = patternlite.load_delegate()
+    delegate = patternlite.load_delegate(int8="all")
     out, interp = invoke(model, x, delegate)
     assert delegated_op_count(interp) == 1 and delegate.stats()["claimed"][0]["dtype"] == "int8"
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
@@ -301,7 +301,7 @@ def test_int8_declines(edit: str, reason: str) -> None:
     model = build_quantized_conv_model((1, 9, 9, 8), wq, quant, **kwargs)
     if edit in ("zero_point", "dimension", "filter_input"):
         # TFLite's builtin int8 conv itself refuses these files: only the decline is checked.
-        delegate = patternlite.load_delegate(log_level="silent")
+        delegate = patternlite.load_delegate(int8="all", log_level="silent")
         interp = make_interpreter(model, delegate=delegate, reference=True)
         with contextlib.suppress(RuntimeError, ValueError):
             interp.allocate_tensors()
@@ -335,7 +335,7 @@ def _compare_converted(tfl: bytes, x: npt.NDArray[np.float32], isa: str) -> tupl
         x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
     out_scale = d_out["quantization"][0] or 1.0
     ref, _ = invoke(tfl, x)
-    delegate = patternlite.load_delegate(isa=isa)
+    delegate = patternlite.load_delegate(int8="all", isa=isa)
     out, interp = invoke(tfl, x, delegate)
     diff = quanta(out, ref, out_scale)
     return int((diff > 0).sum()), int(diff.size), int(diff.max(initial=0)), delegate.stats()
@@ -407,3 +407,26 @@ def test_digits_cnn_int8_all_convs_claimed() -> None:
         assert len(stats["claimed"]) == n_convs, stats["declined"]
         assert all(c["dtype"] == "int8" for c in stats["claimed"])
         assert max_q <= 1
+
+
+# --- the int8 option ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("choice,claimed", [("auto", False), ("none", False), ("all", True)])
+def test_int8_option_decides_whether_an_exact_int8_conv_is_claimed(choice: str, claimed: bool) -> None:
+    """``auto`` leaves int8 convs to TFLite until their kernels beat XNNPACK; ``all`` claims; either way exact."""
+    wq, quant, _ = _pruned_quant(31)
+    model = build_quantized_conv_model((1, 9, 9, 8), wq, quant, quantized_bias(np.random.default_rng(1), quant, 8))
+    x = np.random.default_rng(32).integers(-128, 128, (1, 9, 9, 8)).astype(np.int8)
+    ref, _ = invoke(model, x)
+    delegate = patternlite.load_delegate(int8=choice, log_level="silent")
+    out, interp = invoke(model, x, delegate)
+    stats = delegate.stats()
+    assert stats["options"]["int8"] == choice
+    assert delegated_op_count(interp) == int(claimed) and bool(stats["claimed"]) == claimed
+    if not claimed:
+        reason = stats["declined"][0]["reason"]
+        assert ("int8='none'" in reason) if choice == "none" else ("not yet faster than XNNPACK" in reason)
+        np.testing.assert_array_equal(out, ref)
+    else:
+        assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1

@@ -32,7 +32,9 @@ class Peer(TflitePeer):
         try:
             import patternlite
 
-            self.delegate = patternlite.load_delegate(num_threads=threads)
+            # int8="all": the int8 runs time our int8 kernels, which the default
+            # ("auto") leaves to XNNPACK until they are faster (docs/int8.md).
+            self.delegate = patternlite.load_delegate(num_threads=threads, int8="all")
         except Exception as exc:  # not built yet, missing .so, ...: report, never drop
             raise PeerUnavailableError(f"delegate not loadable: {type(exc).__name__}: {exc}") from exc
         try:

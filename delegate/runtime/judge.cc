@@ -12,6 +12,22 @@ namespace {
 // integer), int16 (16x8) and uint8 (the old asymmetric scheme).
 bool IsQuantizedType(TfLiteType t) { return t == kTfLiteInt8 || t == kTfLiteInt16 || t == kTfLiteUInt8; }
 
+// Whether the int8 option lets the delegate take an int8 node it can run
+// exactly; else why not. Under `auto` a kind is taken only once its int8
+// kernel is measured faster than XNNPACK's int8 dense kernel on the layers of
+// the benchmark suite (docs/int8.md, "Speed"). No kind has passed that bar
+// yet, so `auto` leaves every int8 conv to TFLite; `all` runs them anyway.
+std::string Int8Policy(const JudgeEnv& env, const contract::KindRule& rule) {
+  switch (env.options->int8) {
+    case Int8Claims::kAll: return "";
+    case Int8Claims::kNone: return "int8 claims are off (int8='none')";
+    case Int8Claims::kAuto: break;
+  }
+  return std::string("the int8 ") + rule.name +
+         " kernel is exact but not yet faster than XNNPACK's int8 dense kernel, so int8='auto' leaves it to "
+         "TFLite (int8='all' claims it)";
+}
+
 }  // namespace
 
 NodeKind FindKind(const TfLiteContext* context, const TfLiteNode* node, int builtin_code) {
@@ -65,6 +81,9 @@ Verdict Judge(const JudgeEnv& env, TfLiteContext* context, int node_index, const
       break;
     default: reason = std::string("no judge for kind ") + rule.name; break;
   }
+  // The policy comes last, so a node the delegate could not run exactly is
+  // declined with that reason rather than the policy's.
+  if (reason.empty() && quantized) reason = Int8Policy(env, rule);
   if (!reason.empty()) return Decline{claim.info.filter, reason};
   return Verdict(std::move(claim));
 }

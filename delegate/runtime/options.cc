@@ -28,6 +28,10 @@ static_assert(spec::kOptBackendChoiceCount == 3 && Same(spec::kOptBackendChoices
                   Same(spec::kOptBackendChoices[int(Backend::kOpenCl)], "opencl") &&
                   Same(spec::kOptBackendChoices[int(Backend::kAuto)], "auto"),
               "Backend disagrees with the backend option's choices in spec/contract.toml");
+static_assert(spec::kOptInt8ChoiceCount == 3 && Same(spec::kOptInt8Choices[int(Int8Claims::kAuto)], "auto") &&
+                  Same(spec::kOptInt8Choices[int(Int8Claims::kAll)], "all") &&
+                  Same(spec::kOptInt8Choices[int(Int8Claims::kNone)], "none"),
+              "Int8Claims disagrees with the int8 option's choices in spec/contract.toml");
 
 // Longest OpenCL platform or device selector: names are short, and a bound
 // keeps a garbage value from travelling into error messages whole.
@@ -71,6 +75,11 @@ std::string BadChoice(const char* name, const char* choices, const std::string& 
 const char* MetadataModeName(MetadataMode mode) {
   const int i = int(mode);
   return i >= 0 && i < spec::kOptMetadataChoiceCount ? spec::kOptMetadataChoices[i] : "?";
+}
+
+const char* Int8ClaimsName(Int8Claims claims) {
+  const int i = int(claims);
+  return i >= 0 && i < spec::kOptInt8ChoiceCount ? spec::kOptInt8Choices[i] : "?";
 }
 
 const char* BackendName(Backend backend) {
@@ -138,6 +147,15 @@ bool SetOption(const std::string& key, const std::string& value, DelegateOptions
       return false;
     }
     o->autotune = v != 0;
+    return true;
+  }
+  if (key == spec::kOptInt8Name) {
+    const int i = ChoiceIndex(value, spec::kOptInt8Choices);
+    if (i < 0) {
+      *error = BadChoice(spec::kOptInt8Name, spec::kOptInt8ChoiceList, value);
+      return false;
+    }
+    o->int8 = Int8Claims(i);
     return true;
   }
   if (key == spec::kOptBackendName) {

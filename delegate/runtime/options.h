@@ -17,6 +17,7 @@ namespace patternlite {
 enum class MetadataMode { kAuto, kRequire, kIgnore };
 enum class LogLevel { kSilent = 0, kError = 1, kWarning = 2, kInfo = 3, kDebug = 4 };
 enum class Backend { kCpu, kOpenCl, kAuto };
+enum class Int8Claims { kAuto, kAll, kNone };
 
 struct DelegateOptions {
   // <= 0: use the interpreter's num_threads (TfLiteContext::recommended_num_threads).
@@ -37,6 +38,10 @@ struct DelegateOptions {
   // channel-block kinds always run on the CPU), and
   // which OpenCL platform and device: "" any, an index, or a name substring.
   Backend backend = Backend(contract::kOptBackendDefault);
+  // Which int8 convs to claim. The int8 kernels are exact, but a claim that
+  // runs slower than XNNPACK's int8 dense kernel costs the user time, so
+  // `auto` claims only the kinds measured faster on this CPU (judge.cc).
+  Int8Claims int8 = Int8Claims(contract::kOptInt8Default);
   std::string opencl_platform = contract::kOptOpenclPlatformDefault;
   std::string opencl_device = contract::kOptOpenclDeviceDefault;
 };
@@ -46,6 +51,7 @@ bool SetOption(const std::string& key, const std::string& value, DelegateOptions
 
 const char* MetadataModeName(MetadataMode mode);
 const char* BackendName(Backend backend);
+const char* Int8ClaimsName(Int8Claims claims);
 const char* KnownOptionNames();
 
 }  // namespace patternlite

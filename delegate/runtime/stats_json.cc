@@ -70,6 +70,7 @@ std::string PatternDelegate::StatsJson() {
   std::ostringstream os;
   os << "{\"isa\":" << Quote(IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa))
      << ",\"options\":{\"num_threads\":" << options_.num_threads << ",\"min_sparsity\":" << options_.min_sparsity << ",\"autotune\":" << (options_.autotune ? "true" : "false")
+     << ",\"int8\":" << Quote(Int8ClaimsName(options_.int8))
      << ",\"metadata\":" << Quote(MetadataModeName(options_.metadata)) << "}"
      << ",\"backend\":{\"requested\":" << Quote(BackendName(options_.backend))
      << ",\"active\":" << Quote(opencl_ ? "opencl" : "cpu")

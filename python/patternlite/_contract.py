@@ -254,6 +254,19 @@ OPTIONS = (
         ),
     ),
     OptionSpec(
+        name="int8",
+        type="choice",
+        default="auto",
+        minimum=None,
+        maximum=None,
+        choices=("auto", "all", "none"),
+        help=(
+            "which int8 convs to claim: `auto` only the kinds whose int8 kernels beat XNNPACK's int8 dense on this CPU "
+            "(none yet: they are exact but slower, docs/int8.md), `all` every int8 conv the delegate runs exactly "
+            "(tests, benchmarks), `none` no int8 conv"
+        ),
+    ),
+    OptionSpec(
         name="backend",
         type="choice",
         default="cpu",
