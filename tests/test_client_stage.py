@@ -99,6 +99,50 @@ def test_labels_alone_and_frozen_batchnorm(pruned: PruneResult, digits: tuple) -
         np.testing.assert_array_equal(a, np.asarray(b))
 
 
+def test_a_run_that_hurts_returns_the_starting_weights(
+    dense: tuple[keras.Model, Path], pruned: PruneResult, digits: tuple
+) -> None:
+    """A learning rate far too high wrecks the model; the held-out checkpoint keeps the start instead."""
+    model = _copy(pruned)
+    start = [w.copy() for w in model.get_weights()]
+    report = masked_finetune(
+        model, digits[0], digits[1], masks=pruned.masks, teacher=dense[0], epochs=3, augment=False,
+        learning_rate=5.0, progress=False,
+    )  # fmt: skip
+    assert report.accuracy_before is not None and report.accuracy_last is not None
+    assert report.accuracy_last < report.accuracy_before  # the training did hurt ...
+    assert report.kept_step == 0 and report.accuracy_after == report.accuracy_before  # ... and was undone
+    assert report.checkpoints == 3  # the end of epochs 1 and 2, and the last step
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), start, strict=True))
+    assert "kept the starting weights" in report.summary()
+
+
+def test_the_best_checkpoint_is_kept_and_named(
+    dense: tuple[keras.Model, Path], pruned: PruneResult, digits: tuple
+) -> None:
+    report = masked_finetune(
+        _copy(pruned), digits[0], digits[1], masks=pruned.masks, teacher=dense[0], epochs=4, augment=False,
+        progress=False,
+    )  # fmt: skip
+    assert report.kept_step is not None and 0 < report.kept_step <= report.steps
+    assert report.accuracy_after is not None and report.accuracy_before is not None
+    assert report.accuracy_after >= report.accuracy_before
+    assert report.accuracy_last is not None and report.accuracy_after >= report.accuracy_last
+    assert f"kept step {report.kept_step} of {report.steps}" in report.summary()
+
+
+def test_degenerate_client_data_is_refused(pruned: PruneResult, digits: tuple) -> None:
+    x, y = digits[0], digits[1]
+    cases = [
+        (x[:4], y[:4], "holds 4 images"),
+        (np.zeros_like(x[:64]), y[:64], "every client image is constant"),
+        (x[:64], np.full(64, 2), "every label is 2"),
+    ]
+    for xb, yb, match in cases:
+        with pytest.raises(ConverterError, match=match):
+            masked_finetune(_copy(pruned), xb, yb, masks=pruned.masks, epochs=1, progress=False)
+
+
 def test_the_time_budget_is_honoured(dense: tuple[keras.Model, Path], pruned: PruneResult, digits: tuple) -> None:
     budget = 6.0
     # The budget is measured on a fake clock (each reading costs 0.02 s; a step reads it three times),

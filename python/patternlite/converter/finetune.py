@@ -13,6 +13,11 @@ model, so it can give the pruned model its accuracy back:
   warm-up) over the clock, reaching zero exactly at ``minutes`` (see
   ``schedule.py``), so a 1-minute and a 10-minute run both finish their schedule
   however fast the machine is.
+* **The best checkpoint is kept**: with labels, a held-out slice of the client
+  data (``holdout``) is scored before training, at the end of every epoch and
+  at the last step; the weights with the best held-out top-1 are returned, the
+  starting weights included, so the client stage never hands back a model that
+  scores below its start on that slice. The report says which step it kept.
 * **BatchNorm policy** (``batchnorm``): "train" (batch statistics, running
   statistics updated) or "frozen" (pretrained statistics, affine terms train).
 * **The mask holds exactly**: gradients of pruned weights are zeroed and the
@@ -36,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
+from patternlite.converter.client_data import as_class_indices, check_client_arrays
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.finetune_policy import FinetunePolicy
 from patternlite.converter.graph import with_logits
@@ -47,7 +53,13 @@ from patternlite.converter.synthesis.distill import augment
 
 @dataclass
 class FinetuneReport:
-    """What the client stage did. Accuracies are on the held-out slice (None without one)."""
+    """What the client stage did. Accuracies are on the held-out slice (None without one).
+
+    ``accuracy_after`` is the returned model's: the best checkpoint's, which
+    ``kept_step`` names (0: the starting weights, no checkpoint scored higher;
+    None: no held-out slice, so the last step's weights are returned).
+    ``accuracy_last`` is the last step's, ``checkpoints`` how many were scored.
+    """
 
     model: keras.Model
     steps: int
@@ -62,6 +74,10 @@ class FinetuneReport:
     loss_start: float = 0.0
     loss_end: float = 0.0
     policy: FinetunePolicy = field(default_factory=FinetunePolicy)
+    kept_step: int | None = None
+    kept_epoch: float | None = None
+    accuracy_last: float | None = None
+    checkpoints: int = 0
 
     def summary(self) -> str:
         line = (
@@ -76,7 +92,28 @@ class FinetuneReport:
             )
             if self.teacher_accuracy is not None:
                 line += f" (teacher {self.teacher_accuracy:.1%})"
+        if self.kept_step == 0:
+            line += (
+                f"\nkept the starting weights: none of {self.checkpoints} checkpoints scored above "
+                f"{self.accuracy_before:.1%} on the held-out images"
+            )
+        elif self.kept_step is not None and self.kept_epoch is not None:
+            last = "" if self.accuracy_last is None else f"; the last step scored {self.accuracy_last:.1%}"
+            line += (
+                f"\nkept step {self.kept_step} of {self.steps} (epoch {self.kept_epoch:.1f}), the best held-out "
+                f"top-1 of {self.checkpoints} checkpoints{last}"
+            )
         return line
+
+
+@dataclass
+class _Checkpoint:
+    """The best weights seen so far, by held-out top-1 (the starting point is step 0)."""
+
+    step: int
+    epoch: float
+    accuracy: float
+    weights: list[npt.NDArray[Any]]
 
 
 class MaskConstraint(keras.constraints.Constraint):
@@ -128,21 +165,11 @@ def check_client_data(
     xf = xa.astype(np.float32)
     if not np.all(np.isfinite(xf)):
         raise ConverterError("client images contain NaN or infinity")
-    if y is None:
+    ya = None if y is None else as_class_indices(y, len(xf))
+    check_client_arrays(xf, ya)  # the model-independent checks: count, constant images, a single class
+    if ya is None:
         return xf, None
-    ya = np.asarray(y)
-    if ya.ndim == 2 and ya.shape[1] > 1:
-        ya = np.argmax(ya, axis=1)  # one-hot labels
-    ya = ya.reshape(-1)
-    if len(ya) != len(xf):
-        raise ConverterError(f"{len(xf)} images but {len(ya)} labels")
-    integral = np.issubdtype(ya.dtype, np.integer) or (
-        np.issubdtype(ya.dtype, np.floating) and bool(np.all(np.isfinite(ya))) and bool(np.all(np.mod(ya, 1) == 0))
-    )
-    if not integral:
-        raise ConverterError("labels must be integer class indices")
     classes = int(model.outputs[0].shape[-1])
-    ya = ya.astype(np.int64)
     if ya.min() < 0 or ya.max() >= classes:
         raise ConverterError(f"labels must be in [0, {classes - 1}] (the model has {classes} outputs)")
     return xf, ya
@@ -272,10 +299,14 @@ class _Trainer:
         x_held = x[held]
         y_held = y[held] if y is not None else None
         before = teacher_acc = None
+        best: _Checkpoint | None = None
         if y_held is not None and len(held):
             before = self._accuracy(self.student, x_held, y_held)
+            best = _Checkpoint(0, 0.0, before, self.student.get_weights())
             if self.teacher is not None:
                 teacher_acc = self._accuracy(self.teacher, x_held, y_held)
+        checkpoints = 0
+        last_scored = 0
         labelled = y is not None
         step_fn = self._step_fn(labelled)
         batch = min(p.batch_size, len(train))
@@ -292,6 +323,9 @@ class _Trainer:
         shown = 0
         while True:
             if pos + batch > len(order):
+                if best is not None and y_held is not None and step > last_scored:  # an epoch ended: score it
+                    best, _ = self._checkpoint(best, step, step * batch / len(train), x_held, y_held)
+                    checkpoints, last_scored = checkpoints + 1, step
                 order, pos = rng.permutation(train), 0
             idx = order[pos : pos + batch]
             pos += batch
@@ -309,9 +343,18 @@ class _Trainer:
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3g}", lr=f"{float(self.lr.numpy()):.3g}", refresh=False)
         seconds = schedule.elapsed()
         bar.close()
-        # with_logits made a copy: the trained weights (BN statistics included) go back to the model.
+        after = last_acc = None
+        if best is not None and y_held is not None:
+            # The last step is a checkpoint too; the best one (the start included) is what the client gets.
+            if step > last_scored:
+                best, last_acc = self._checkpoint(best, step, step * batch / len(train), x_held, y_held)
+                checkpoints += 1
+            else:
+                last_acc = self._accuracy(self.student, x_held, y_held)
+            self.student.set_weights(best.weights)
+            after = best.accuracy
+        # with_logits made a copy: the kept weights (BN statistics included) go back to the model.
         self.model.set_weights(self.student.get_weights())
-        after = self._accuracy(self.student, x_held, y_held) if before is not None and y_held is not None else None
         tail = max(1, len(losses) // 10)
         return FinetuneReport(
             model=self.model,
@@ -327,4 +370,25 @@ class _Trainer:
             loss_start=float(np.mean(losses[:tail])),
             loss_end=float(np.mean(losses[-tail:])),
             policy=p,
+            kept_step=None if best is None else best.step,
+            kept_epoch=None if best is None else best.epoch,
+            accuracy_last=last_acc,
+            checkpoints=checkpoints,
         )
+
+    def _checkpoint(
+        self,
+        best: _Checkpoint,
+        step: int,
+        epoch: float,
+        x_held: npt.NDArray[np.float32],
+        y_held: npt.NDArray[np.int64],
+    ) -> tuple[_Checkpoint, float]:
+        """Score the current weights on the held-out slice; (the better of them and ``best``, their score).
+
+        A tie goes to the later weights: they score the same on the slice and have trained longer.
+        """
+        acc = self._accuracy(self.student, x_held, y_held)
+        if acc >= best.accuracy:
+            return _Checkpoint(step, epoch, acc, self.student.get_weights()), acc
+        return best, acc
