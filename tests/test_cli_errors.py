@@ -35,6 +35,21 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     x, y, _, _ = digits_data()
     np.savez(d / "client.npz", images=x[:32], labels=y[:32])
     (d / "junk.keras").write_bytes(b"\x00not a keras archive" * 10)
+    (d / "notes.keras").write_text("a text file renamed .keras\n")
+    (d / "notes.h5").write_text("a text file renamed .h5\n")
+    (d / "empty.keras").write_bytes(b"")
+    rng = np.random.default_rng(0)
+    np.savez(d / "few.npz", images=x[:4], labels=y[:4])
+    np.savez(d / "zeros.npz", images=np.zeros((32, *x.shape[1:]), np.float32), labels=y[:32])
+    np.savez(d / "one_class.npz", images=x[:32], labels=np.full(32, 3))
+    np.savez(d / "both.npz", images=x[:32], x=x[:32], labels=y[:32])
+    np.savez(d / "xy.npz", x=x[:32], y=y[:32])
+    np.savez(d / "flat.npz", images=rng.random(32).astype(np.float32))
+    (d / "one_folder" / "7").mkdir(parents=True)
+    from PIL import Image
+
+    for i in range(12):
+        Image.fromarray((x[i, ..., 0] * 255).astype(np.uint8), mode="L").save(d / "one_folder" / "7" / f"{i}.png")
     (d / "model.tflite").write_bytes(b"TFL3" + b"\x00" * 64)
     (d / "notes.csv").write_text("1,2\n")
     (d / "a_folder").mkdir()
@@ -63,6 +78,9 @@ CASES = [
     ("prune {d}/model.tflite -o {o}/p.tflite", REFUSED, "not the .tflite"),
     ("prune {d}/junk.keras -o {o}/p.tflite --method magnitude", REFUSED, "cannot load"),
     ("prune {d}/a_folder -o {o}/p.tflite", REFUSED, "is not a file"),
+    ("prune {d}/notes.keras -o {o}/p.tflite", REFUSED, "a .keras file is a zip archive, but it starts with b'a text"),
+    ("prune {d}/notes.h5 -o {o}/p.tflite", REFUSED, "a .h5 file is an HDF5 file"),
+    ("prune {d}/empty.keras -o {o}/p.tflite", REFUSED, "but it is empty"),
     ("prune {d}/model.keras -o {o}/p.onnx", REFUSED, "-o must end in .keras or .h5 or .tflite"),
     ("prune {d}/model.keras -o {o}/nowhere/p.tflite", REFUSED, "does not exist"),
     ("prune {d}/model.keras -o /sys/p.tflite", REFUSED, "cannot write in the folder /sys"),
@@ -101,6 +119,13 @@ CASES = [
     ("finetune {d}/pruned.keras --data {d}/client.npz -o {o}/t.keras --holdout 1", REFUSED, "holdout"),
     ("finetune {d}/model.keras --data {d}/client.npz -o {o}/t.keras", REFUSED, "no masks at"),
     ("finetune {d}/pruned.keras --data {d}/client.npz -o {o}/t.keras --teacher {d}/model.tflite", REFUSED, "--teacher"),
+    ("finetune {d}/notes.keras --data {d}/client.npz -o {o}/t.keras", REFUSED, "a .keras file is a zip archive"),
+    ("finetune {d}/pruned.keras --data {d}/few.npz -o {o}/t.keras", REFUSED, "holds 4 images; retraining needs"),
+    ("finetune {d}/pruned.keras --data {d}/zeros.npz -o {o}/t.keras", REFUSED, "every client image is constant (all"),
+    ("finetune {d}/pruned.keras --data {d}/one_class.npz -o {o}/t.keras", REFUSED, "every label is 3"),
+    ("finetune {d}/pruned.keras --data {d}/both.npz -o {o}/t.keras", REFUSED, "has both 'images' and 'x'"),
+    ("finetune {d}/pruned.keras --data {d}/flat.npz -o {o}/t.keras", REFUSED, "(N, H, W, C) or (N, H, W)"),
+    ("finetune {d}/pruned.keras --data {d}/one_folder -o {o}/t.keras", REFUSED, "one class folder"),
     # demo
     ("demo --out {d}/notes.csv", REFUSED, "is not a folder"),
     ("demo --runs 0", USAGE, "expected an integer >= 1"),
@@ -111,10 +136,13 @@ CASES = [
     ("inspect {d}/model.tflite", REFUSED, "patternlite inspect"),
     # the dispatcher
     ("convert {d}/model.keras", USAGE, "unknown command"),
+    ("", USAGE, "usage: patternlite {inspect,prune,export,finetune,demo}"),
 ]
 
 
-@pytest.mark.parametrize(("argv", "code", "message"), CASES, ids=[c[0].split()[0] + ":" + c[2] for c in CASES])
+@pytest.mark.parametrize(
+    ("argv", "code", "message"), CASES, ids=[(c[0].split() or ["bare"])[0] + ":" + c[2] for c in CASES]
+)
 def test_refusals_are_one_clear_line_and_write_nothing(
     work: Path, argv: str, code: int, message: str, capsys: pytest.CaptureFixture
 ) -> None:
@@ -147,6 +175,23 @@ def test_version_and_help_show_defaults(capsys: pytest.CaptureFixture) -> None:
     assert rc == 0 and "(default: standard)" in flat and "(default: 1.0)" in flat and "None" not in flat
     rc, out, _ = _run(["finetune", "--help"], capsys)
     assert rc == 0 and "(default: 10.0)" in " ".join(out.split())
+    for command in ("prune", "finetune", "export", "demo"):
+        rc, out, _ = _run([command, "--help"], capsys)
+        assert rc == 0 and "(default: 0)" in " ".join(out.split()[out.split().index("--seed") :]), command
+    rc, out, _ = _run(["inspect", "--help"], capsys)
+    assert rc == 0 and "``" not in out and "patternlite inspect:" in out
+
+
+def test_a_fake_model_is_refused_before_tensorflow_loads(work: Path) -> None:
+    """A text file named .keras: one line naming the format, from a process that never imported TensorFlow."""
+    code = (
+        "import sys; from patternlite.cli import main; "
+        f"rc = main(['prune', {str(work / 'notes.keras')!r}, '-o', {str(work / 'out' / 'q.tflite')!r}]); "
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == REFUSED, proc.stderr
+    assert "a .keras file is a zip archive" in proc.stderr and "File not found" not in proc.stderr
 
 
 def test_outputs_get_the_usual_permissions(work: Path) -> None:

@@ -76,9 +76,12 @@ def test_bad_files_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "no such file" in capsys.readouterr().err
     junk = _write(tmp_path, "junk.tflite", b"not a model at all")
     assert cli_main(["inspect", junk]) == 1
-    assert "not a TFLite flatbuffer" in capsys.readouterr().err
+    assert "not a TFLite file" in capsys.readouterr().err
     truncated = build_conv_model((1, 10, 10, 8), np.ones((8, 3, 3, 8), np.float32))[:200]
     assert cli_main(["inspect", _write(tmp_path, "cut.tflite", truncated)]) == 1
+    err = capsys.readouterr().err
+    assert "truncated TFLite file: its 200 bytes" in err and "unpack_from" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def _depthwise_model(input_shape: tuple[int, int, int, int], filters_13c: np.ndarray, metadata: bytes | None) -> bytes:

@@ -12,6 +12,16 @@ import sys
 from collections.abc import Sequence
 
 CONVERTER_COMMANDS = ("prune", "export", "finetune", "demo")
+USAGE = (
+    "usage: patternlite {inspect,prune,export,finetune,demo} ...\n\n"
+    "  inspect   summarise a .tflite's pattern metadata and FLOP reduction\n"
+    "  prune     data-free pattern + connectivity pruning of a Keras model\n"
+    "  export    turn a (retrained) pruned Keras model into a .tflite with metadata (fp32, or --int8)\n"
+    "  finetune  masked retraining on your own data, masks held fixed\n"
+    "  demo      the whole story on built-in material (digits CNN, VGG-shaped speed test)\n\n"
+    "'patternlite COMMAND --help' lists a command's options and defaults; --version prints the version.\n"
+    "Exit codes: 0 done, 1 refused or failed (one line says why), 2 bad command line, 130 interrupted.\n"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,17 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"patternlite {__version__}")
         return 0
     if not args or args[0] in ("-h", "--help"):
-        print(
-            "usage: patternlite {inspect,prune,export,finetune,demo} ...\n\n"
-            "  inspect   summarise a .tflite's pattern metadata and FLOP reduction\n"
-            "  prune     data-free pattern + connectivity pruning of a Keras model\n"
-            "  export    turn a (retrained) pruned Keras model into a .tflite with metadata (fp32, or --int8)\n"
-            "  finetune  masked retraining on your own data, masks held fixed\n"
-            "  demo      the whole story on built-in material (digits CNN, VGG-shaped speed test)\n\n"
-            "'patternlite COMMAND --help' lists a command's options and defaults; --version prints the version.\n"
-            "Exit codes: 0 done, 1 refused or failed (one line says why), 2 bad command line, 130 interrupted.\n"
-        )
-        return 0
+        # Bare `patternlite` is an incomplete command line: the help goes to stderr with exit 2
+        # (argparse's convention), so a script that forgot the command fails; --help is a request.
+        print(USAGE, file=sys.stdout if args else sys.stderr)
+        return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "inspect":
         from patternlite.inspect import main as inspect_main

@@ -40,6 +40,8 @@ from patternlite.tflite_file import TensorInfo, TfliteFileError, TfliteModel
 # depthwise kernel runs its pattern's taps, a kept 1x1 weight one.
 _KEPT_MACS = {KIND_CONV3X3: PATTERN_TAPS, KIND_POINTWISE: 1, KIND_DEPTHWISE3X3: PATTERN_TAPS}
 _SHORT = dict(zip(KINDS, ("3x3", "1x1", "depthwise"), strict=True))
+# The --help text: the docstring's first line without its reStructuredText quoting.
+_DESCRIPTION = (__doc__ or "").splitlines()[0].replace("``", "")
 
 
 def _macs_per_output_pixel(shape: tuple[int, ...]) -> int:
@@ -233,7 +235,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="patternlite inspect", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="patternlite inspect", description=_DESCRIPTION)
     parser.add_argument("model", help="a .tflite file")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)

@@ -44,6 +44,11 @@ class TfliteFileError(ValueError):
 _DAMAGE = (IndexError, ValueError, UnicodeDecodeError, struct.error, TypeError)
 
 
+def _past_the_end(exc: Exception) -> bool:
+    """Whether the flatbuffers runtime failed by reading past the end of the bytes (a truncated file)."""
+    return isinstance(exc, IndexError) or (isinstance(exc, struct.error) and "requires a buffer" in str(exc))
+
+
 def _field(t: Table, index: int) -> int:
     return int(t.Offset(4 + 2 * index))
 
@@ -159,10 +164,15 @@ class TfliteModel:
     def from_bytes(cls, data: bytes, subgraph: int = 0) -> TfliteModel:
         """The model's tables, the tensors and convs of subgraph ``subgraph`` (the primary one by default)."""
         if len(data) < 8 or data[4:8] != b"TFL3":
-            raise TfliteFileError("not a TFLite flatbuffer (file identifier TFL3 missing)")
+            raise TfliteFileError("not a TFLite file (no TFL3 file identifier at byte 4)")
         try:
             return cls._parse(bytes(data), subgraph)
         except _DAMAGE as exc:  # damaged offsets
+            if _past_the_end(exc):
+                raise TfliteFileError(
+                    f"truncated TFLite file: its {len(data)} bytes end before the data its tables point to "
+                    "(an incomplete download or copy?)"
+                ) from exc
             raise TfliteFileError(f"malformed TFLite flatbuffer: {exc}") from exc
 
     @classmethod

@@ -132,8 +132,9 @@ class _Help(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
+        # By identity: 0 == False, and --seed's default 0 is worth showing.
         if (
-            action.default not in (None, False, argparse.SUPPRESS)
+            not any(action.default is v for v in (None, False, argparse.SUPPRESS))
             and "%(default)" not in text
             and action.option_strings
         ):
@@ -311,11 +312,43 @@ def _parser() -> argparse.ArgumentParser:
     de.add_argument("--vgg-blocks", type=nonnegative_int, default=2, help="VGG-16 blocks in the speed test (0 skips)")
     de.add_argument("--runs", type=count, default=10, help="timed runs per latency")
     de.add_argument("--threads", type=count, default=None, help="interpreter threads (default: TFLite's)")
+    de.add_argument("--seed", type=int, default=0, help="seed of every random choice (the same seed, the same table)")
     return p
 
 
 def masks_path_for(model_path: Path) -> Path:
     return model_path.with_name(model_path.name.rsplit(".", 1)[0] + ".masks.npz")
+
+
+# The first bytes of each Keras format: a .keras file is a zip archive, a .h5 file an HDF5 one
+# (the HDF5 signature may also follow a user block of 512, 1024, 2048, ... bytes).
+_ZIP_MAGIC = b"PK\x03\x04"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_HDF5_OFFSETS = (0, *(512 << k for k in range(12)))  # up to a 1 MiB user block
+
+
+def _sniff_keras(path: Path) -> None:
+    """Refuse a file whose bytes are not the format its suffix names, before TensorFlow loads.
+
+    Keras' own messages for such a file mislead ("File not found" for a text file
+    named .keras) and come only after TensorFlow's start-up.
+    """
+    suffix = path.suffix.lower()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if suffix == ".keras" and head[:4] == _ZIP_MAGIC:
+                return
+            if suffix == ".h5":
+                for offset in _HDF5_OFFSETS:
+                    f.seek(offset)
+                    if f.read(8) == _HDF5_MAGIC:
+                        return
+    except OSError as exc:
+        raise ConverterError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    want = "a zip archive" if suffix == ".keras" else "an HDF5 file"
+    what = "it is empty" if path.stat().st_size == 0 else f"it starts with {head[:8]!r}"
+    raise ConverterError(f"cannot load {path} as a Keras model: a {suffix} file is {want}, but {what}")
 
 
 def _check_input(path: Path, suffixes: Sequence[str], what: str) -> None:
@@ -326,6 +359,8 @@ def _check_input(path: Path, suffixes: Sequence[str], what: str) -> None:
     if path.suffix.lower() not in suffixes:
         hint = " (prune and finetune take the Keras model, not the .tflite)" if path.suffix == ".tflite" else ""
         raise ConverterError(f"{what} must be {' or '.join(suffixes)}, got {path.name!r}{hint}")
+    if suffixes == KERAS_SUFFIXES:
+        _sniff_keras(path)
 
 
 def _check_out(path: Path, suffixes: Sequence[str], what: str, *inputs: Path | None) -> None:
@@ -399,7 +434,7 @@ def _validate(args: argparse.Namespace) -> None:
         _check_out(args.output, (".tflite",), "-o", args.model, args.masks, args.calibration)
         _validate_int8(args, args.output)
     elif args.command == "finetune":
-        from patternlite.converter.client_data import check_data_path
+        from patternlite.converter.client_data import check_data_path, read_before_model
 
         _finetune_policy(args)
         _check_input(args.model, KERAS_SUFFIXES, "the model")
@@ -413,6 +448,12 @@ def _validate(args: argparse.Namespace) -> None:
         _check_out(masks_path_for(args.output), (".npz",), "the masks file", args.model, args.masks)
         if args.tflite:
             _check_out(args.tflite, (".tflite",), "--tflite", args.model, args.output)
+        # The data last: reading it can take a while, and it is refused before any model loads.
+        args.client_x, args.client_y, labelled = read_before_model(args.data)
+        if not labelled and not args.teacher:
+            raise ConverterError(
+                f"{args.data} has no labels: unlabelled client data needs a teacher (--teacher DENSE.keras)"
+            )
     elif args.command == "demo" and args.out is not None:
         if args.out.exists() and not args.out.is_dir():
             raise ConverterError(f"--out {args.out} exists and is not a folder")
@@ -485,7 +526,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from patternlite.converter.demo import run_demo
 
-        run_demo(args.out, keep=args.keep, vgg=args.vgg_blocks, runs=args.runs, num_threads=args.threads)
+        run_demo(
+            args.out, keep=args.keep, vgg=args.vgg_blocks, runs=args.runs, num_threads=args.threads, seed=args.seed
+        )
         return EXIT_OK
     raise AssertionError(args.command)
 
@@ -607,7 +650,9 @@ def _finetune(args: argparse.Namespace) -> int:
     model = _load(args.model)
     teacher = _load(args.teacher) if args.teacher else None
     shape = tuple(model.inputs[0].shape[1:])
-    x, y = load_client_data(args.data, shape if len(shape) == 3 else None)  # type: ignore[arg-type]
+    x, y = args.client_x, args.client_y  # an .npz, read and checked before the models loaded
+    if x is None:  # a folder: decoded now, at the model's input size
+        x, y = load_client_data(args.data, shape if len(shape) == 3 else None)  # type: ignore[arg-type]
     kind = "labelled" if y is not None else "unlabelled"
     print(f"client data: {len(x)} images, {kind}; budget {policy.minutes:g} min")
     report = masked_finetune(model, x, y, masks=masks, teacher=teacher, policy=policy, progress=not args.no_progress)

@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -26,6 +27,7 @@ import numpy as np
 
 from patternlite.converter.export.tflite import export_tflite
 from patternlite.converter.finetune import masked_finetune
+from patternlite.converter.finetune_policy import FinetunePolicy
 from patternlite.converter.models import accuracy, cached_digits_cnn, digits_data, vgg_blocks
 from patternlite.converter.policy import PrunePolicy
 from patternlite.converter.pruner import prune
@@ -34,7 +36,7 @@ from patternlite.converter.runtime import interpreter, latency_ms, predict, try_
 # The client stage of the demo: a gentle learning rate over a few epochs. The
 # digits CNN is small and was trained with Adam; the client stage's SGD default
 # (0.02, sized for ResNets on CIFAR-10) overshoots it and costs accuracy.
-_FINETUNE = {"epochs": 4, "learning_rate": 1e-4, "holdout": 0.1, "augment": False}  # no flips: a mirrored 2 is no 2
+_FINETUNE = FinetunePolicy(epochs=4, learning_rate=1e-4, holdout=0.1, augment=False)  # no flips: a mirrored 2 is no 2
 
 
 @contextlib.contextmanager
@@ -105,13 +107,13 @@ def run_demo(
     pruned_path = export_tflite(result, work / "digits_pruned.tflite")
     # The client's optional step: masked retraining on its own data (here the digits train split).
     print(
-        f"masked retraining on the client's data ({_FINETUNE['epochs']} epochs, masks fixed, distilled from the "
+        f"masked retraining on the client's data ({_FINETUNE.epochs:g} epochs, masks fixed, distilled from the "
         "dense model, the best checkpoint on a held-out slice kept) ..."
     )
     tuned = keras.models.clone_model(result.model)
     tuned.set_weights(result.model.get_weights())
     report = masked_finetune(
-        tuned, x_train, y_train, masks=result.masks, teacher=model, seed=seed, progress=False, **_FINETUNE
+        tuned, x_train, y_train, masks=result.masks, teacher=model, policy=replace(_FINETUNE, seed=seed), progress=False
     )
     print(report.summary())
     tuned_path = export_tflite(

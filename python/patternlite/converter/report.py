@@ -13,6 +13,18 @@ from patternlite._contract import KIND_CONV3X3
 from patternlite.metadata import CHANNEL_BLOCK, KINDS
 
 _SHORT = dict(zip(KINDS, ("3x3", "1x1", "depthwise"), strict=True))
+# What "kernels kept" counts, per kind.
+_KEPT_LEGEND = dict(
+    zip(
+        KINDS,
+        (
+            "3x3 kernels (3x3)",
+            f"weights (1x1, blocks of {CHANNEL_BLOCK} output channels share their inputs)",
+            f"channels (depthwise, one pattern per {CHANNEL_BLOCK} channels)",
+        ),
+        strict=True,
+    )
+)
 
 
 @dataclass
@@ -60,11 +72,9 @@ def format_table(rows: Sequence[LayerReport]) -> str:
         f"{'total (pruned layers)':<28} {'':<9} {'':>14} {'':>5} {'':>14} {after / max(before, 1):>7.1%} "
         f"  -> {before:,} weights become {after:,}"
     )
-    lines.append(
-        "kernels kept: 3x3 kernels (3x3), weights (1x1, blocks of "
-        f"{CHANNEL_BLOCK} output channels share their inputs), channels (depthwise, one pattern per "
-        f"{CHANNEL_BLOCK} channels)"
-    )
+    present = [k for k in KINDS if any(r.kind == k for r in rows)]  # the legend explains only these
+    if present:
+        lines.append("kernels kept: " + ", ".join(_KEPT_LEGEND[k] for k in present))
     lines.append(
         "err = relative squared error of the layer's output on synthetic inputs "
         "(err(proj): plain projection, err: the solution)"
