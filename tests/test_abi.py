@@ -7,11 +7,11 @@ reports the same facts its own way. Any layout drift shows up as a mismatch.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from dev_tools import skip_without_dev_tool
 
 import patternlite
 
@@ -77,9 +77,7 @@ def test_abi_probe_matches_runtime(runtime: str, threads: int) -> None:
 
 def test_abi_probe_tflite_runtime(tmp_path: Path) -> None:
     if tflite_runtime_python() is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide the tflite-runtime venv (.venv-tflrt); run ./setup.sh")
-        pytest.skip("no tflite-runtime venv (.venv-tflrt); ./setup.sh creates it")
+        skip_without_dev_tool("no tflite-runtime venv (.venv-tflrt)")
     model, x = _model()
     (tmp_path / "m.tflite").write_bytes(model)
     np.save(tmp_path / "x.npy", x)

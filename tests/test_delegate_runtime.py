@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from dev_tools import skip_without_dev_tool
 
 import patternlite
 from patternlite.delegate import Delegate
@@ -52,9 +52,7 @@ def test_keras_model_in_runtime(keras_cnn: bytes, runtime: str) -> None:
 
 def test_keras_model_in_tflite_runtime(keras_cnn: bytes, tmp_path: Path) -> None:
     if tflite_runtime_python() is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide the tflite-runtime venv (.venv-tflrt); run ./setup.sh")
-        pytest.skip("no tflite-runtime venv (.venv-tflrt); ./setup.sh creates it")
+        skip_without_dev_tool("no tflite-runtime venv (.venv-tflrt)")
     (tmp_path / "m.tflite").write_bytes(keras_cnn)
     np.save(tmp_path / "x.npy", _x(2))
     result = run_in_tflite_runtime(tmp_path / "m.tflite", tmp_path / "x.npy", tmp_path / "y.npy", {})

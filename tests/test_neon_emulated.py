@@ -2,7 +2,7 @@
 
 CI runs on x86-64, so the NEON kernel is cross-compiled (aarch64-linux-gnu-g++)
 into a static test program with the whole delegate and run under
-qemu-aarch64. setup.sh installs both tools from Debian when it can.
+qemu-aarch64. `./setup.sh --dev` installs both tools from Debian when it can.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from dev_tools import skip_without_dev_tool
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = [
@@ -23,7 +23,7 @@ SOURCES = [
 def test_neon_kernel_matches_scalar_under_emulation(tmp_path: Path) -> None:
     cxx, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
     if cxx is None or qemu is None:
-        pytest.skip("needs aarch64-linux-gnu-g++ and qemu-aarch64 (setup.sh installs them with apt)")
+        skip_without_dev_tool("needs aarch64-linux-gnu-g++ and qemu-aarch64")
     exe = tmp_path / "neon_check"
     build = [
         cxx,
@@ -52,7 +52,7 @@ def test_int8_sdot_kernel_is_bit_exact_under_emulation(tmp_path: Path) -> None:
     """
     cxx, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
     if cxx is None or qemu is None:
-        pytest.skip("needs aarch64-linux-gnu-g++ and qemu-aarch64 (setup.sh installs them with apt)")
+        skip_without_dev_tool("needs aarch64-linux-gnu-g++ and qemu-aarch64")
     exe = tmp_path / "int8_kernel_tests"
     sources = ["tests/native/int8_kernel_tests.cc", *SOURCES[1:]]
     build = [cxx, "-std=c++17", "-O2", "-static", "-DPL_HAVE_NEON=1", "-I", str(REPO), *sources, "-lpthread"]
@@ -68,7 +68,7 @@ def test_int8_block_sdot_kernels_are_bit_exact_under_emulation(tmp_path: Path) -
     """The int8 1x1/depthwise sweep (tests/native/int8_block_kernel_tests.cc) on arm64: NEON sdot, bit-exact."""
     cxx, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
     if cxx is None or qemu is None:
-        pytest.skip("needs aarch64-linux-gnu-g++ and qemu-aarch64 (setup.sh installs them with apt)")
+        skip_without_dev_tool("needs aarch64-linux-gnu-g++ and qemu-aarch64")
     exe = tmp_path / "int8_block_kernel_tests"
     sources = ["tests/native/int8_block_kernel_tests.cc", *SOURCES[1:]]
     build = [cxx, "-std=c++17", "-O2", "-static", "-DPL_HAVE_NEON=1", "-I", str(REPO), *sources, "-lpthread"]

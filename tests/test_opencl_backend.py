@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from dev_tools import skip_without_dev_tool
 from hypothesis import HealthCheck, given, settings
 from test_delegate_numerics import TOLERANCE, case_model, conv_case
 
@@ -208,9 +209,7 @@ def test_small_resnet_in_runtime(small_resnet: bytes, runtime: str, opencl: None
 @pytest.mark.tensorflow
 def test_small_resnet_in_tflite_runtime(small_resnet: bytes, tmp_path: Path, opencl: None) -> None:
     if tflite_runtime_python() is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide the tflite-runtime venv (.venv-tflrt); run ./setup.sh")
-        pytest.skip("no tflite-runtime venv (.venv-tflrt); ./setup.sh creates it")
+        skip_without_dev_tool("no tflite-runtime venv (.venv-tflrt)")
     (tmp_path / "m.tflite").write_bytes(small_resnet)
     np.save(tmp_path / "x.npy", _images())
     result = run_in_tflite_runtime(tmp_path / "m.tflite", tmp_path / "x.npy", tmp_path / "y.npy", {"backend": "opencl"})
@@ -467,7 +466,7 @@ def test_pruned_resnet20_on_opencl_in_three_runtimes(shared: Path, tmp_path: Pat
     assert sum(c["backend"] == "opencl" for c in delegate.stats()["claimed"]) == 18
     assert max_scaled_error(out, ref) <= TOLERANCE
     if tflite_runtime_python() is None:
-        pytest.skip("no tflite-runtime venv (.venv-tflrt); ./setup.sh creates it")
+        skip_without_dev_tool("no tflite-runtime venv (.venv-tflrt)")
     np.save(tmp_path / "x.npy", images)
     worker = run_in_tflite_runtime(model, tmp_path / "x.npy", tmp_path / "y.npy", {"backend": "opencl"})
     assert sum(c["backend"] == "opencl" for c in worker["stats"]["claimed"]) == 18
