@@ -70,14 +70,32 @@ def _output_scale(interp: Any) -> float | None:
     return None
 
 
+def _interpreter(path: Path, delegate: Any | None, args: argparse.Namespace) -> Any:
+    """An ai_edge_litert interpreter: TFLite's builtin kernels only, or with XNNPACK as well (``--xnnpack``).
+
+    Without XNNPACK the reference is TFLite's own int8 conv, whose requantisation
+    (double rounding) the delegate reproduces; XNNPACK requantises in float32 and
+    differs by a quantum here and there, which would blur the agreement figures.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = OpResolverType.AUTO if args.xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    return Interpreter(
+        model_path=str(path),
+        experimental_delegates=None if delegate is None else [delegate],
+        num_threads=args.threads,
+        experimental_op_resolver_type=resolver,
+    )
+
+
 def evaluate(
     path: Path, sets: dict[str, tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]], args: argparse.Namespace
 ) -> dict[str, Any]:
     """Top-1 of one .tflite under the builtin kernels and under the delegate, and how far the two disagree."""
-    from patternlite.converter.runtime import interpreter, predict, try_delegate
+    from patternlite.converter.runtime import predict, try_delegate
 
     t = time.perf_counter()
-    builtin = interpreter(path, num_threads=args.threads)
+    builtin = _interpreter(path, None, args)
     scale = _output_scale(builtin)
     ref = {k: predict(builtin, x, args.batch) for k, (x, _) in sets.items()}
     result: dict[str, Any] = {k: float(np.mean(np.argmax(ref[k], 1) == y)) for k, (_, y) in sets.items()}
@@ -89,7 +107,7 @@ def evaluate(
         result["delegate"] = {"error": why}
         return result
     t = time.perf_counter()
-    interp = interpreter(path, delegate, num_threads=args.threads)
+    interp = _interpreter(path, delegate, args)
     got = {k: predict(interp, x, args.batch) for k, (x, _) in sets.items()}
     stats = delegate.stats()
     diff = np.concatenate([np.abs(got[k] - ref[k]).ravel() for k in sets])
@@ -220,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="interpreter and delegate threads")
     p.add_argument("--batch", type=int, default=50, help="images per invoke (divides 500 and 4,500)")
     p.add_argument("--no-delegate", action="store_true", help="builtin kernels only")
+    p.add_argument("--xnnpack", action="store_true", help="let XNNPACK run what the delegate leaves (default: off)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache" / "accuracy")
     p.add_argument("--tag", default="int8")
@@ -238,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     base, stamp, host = results_base(args.out, "accuracy", args.tag)
     files_dir = args.cache / "int8"
     files_dir.mkdir(parents=True, exist_ok=True)
+    kernels = "XNNPACK" if args.xnnpack else "builtin kernels, no XNNPACK"
     stage = f"preset {args.preset}" + (f", budget {args.budget:g} min" if args.budget else "")
     meta: dict[str, Any] = {
         "date": stamp,
@@ -252,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             "(no data); int8 client: calibrated on "
             f"{args.calibration_images} client JPEG training images (cifar10_client_train_jpeg_q75.npz, seeded "
             f"sample, seed {args.seed}; disjoint from the test images). Float32 input and output. Run under TFLite "
-            f"(ai_edge_litert, {args.threads} thread(s)), builtin kernels, and again under the pattern delegate. "
+            f"(ai_edge_litert, {args.threads} thread(s)), {kernels}, "
+            "and again with the pattern delegate. "
             "Dense rows: the unpruned model, the same exports without pattern metadata."
         ),
     }
