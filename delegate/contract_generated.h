@@ -133,6 +133,11 @@ inline constexpr int kOptAutotuneDefault = 1;
 inline constexpr int kOptAutotuneMin = 0;
 inline constexpr int kOptAutotuneMax = 1;
 inline constexpr char kOptAutotuneRange[] = "[0, 1]";
+inline constexpr char kOptClaimOpsName[] = "claim_ops";
+inline constexpr int kOptClaimOpsDefault = 1;
+inline constexpr int kOptClaimOpsMin = 0;
+inline constexpr int kOptClaimOpsMax = 1;
+inline constexpr char kOptClaimOpsRange[] = "[0, 1]";
 inline constexpr char kOptBackendName[] = "backend";
 inline constexpr const char* kOptBackendChoices[] = {"cpu", "opencl", "auto"};
 inline constexpr int kOptBackendChoiceCount = 3;
@@ -142,8 +147,8 @@ inline constexpr char kOptOpenclPlatformName[] = "opencl_platform";
 inline constexpr char kOptOpenclPlatformDefault[] = "";
 inline constexpr char kOptOpenclDeviceName[] = "opencl_device";
 inline constexpr char kOptOpenclDeviceDefault[] = "";
-inline constexpr int kOptionCount = 9;
-inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune, backend, opencl_platform, opencl_device";
+inline constexpr int kOptionCount = 10;
+inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune, claim_ops, backend, opencl_platform, opencl_device";
 
 // patternlite_last_error_kind(): why the last tflite_plugin_create_delegate failed.
 inline constexpr int kErrorKindNone = 0;  // the last call succeeded
