@@ -215,3 +215,32 @@ def test_claimed_add_follows_a_resized_input() -> None:
     out, _ = run(model, x, delegate=delegate, reference=True, resize=True)
     assert len(delegate.stats()["claimed_ops"]) == 1
     assert max_scaled_error(out, ref) <= 1e-5
+
+
+@pytest.mark.parametrize("activation", ["NONE", "RELU"])
+def test_claimed_add_overflow_and_nan_as_tflite(activation: str) -> None:
+    """An ADD feeding a claimed conv, on sums that overflow and NaNs: TFLite clamps an
+    overflow at +-FLT_MAX (its NONE range is [lowest, max]) and passes NaN through."""
+    g = GraphBuilder()
+    a, b = g.input(SHAPE), g.input(SHAPE)
+    s = g.add(a, b, activation=activation)
+    model = g.build([g.conv(s, _pruned(9))])
+    big = np.float32(3e38)
+    x = np.where(_x(10) > 0, big, -big).astype(np.float32)
+    y = x.copy()
+    x[0, 0, 0, :3] = [np.nan, 1.0, -big]
+    y[0, 0, 0, :3] = [1.0, np.inf, big]
+    delegate = patternlite.load_delegate()
+    interp = interpreter_class("litert")(
+        model_content=model,
+        experimental_delegates=[delegate],
+        experimental_op_resolver_type=builtin_resolver("litert"),
+        experimental_preserve_all_tensors=True,
+    )
+    interp.allocate_tensors()
+    for detail, value in zip(interp.get_input_details(), (x, y), strict=True):
+        interp.set_tensor(detail["index"], value)
+    interp.invoke()
+    [op] = delegate.stats()["claimed_ops"]
+    assert op["reason"] == "before claimed conv 1"
+    np.testing.assert_array_equal(interp.get_tensor(s), _tflite_add(x, y, activation))

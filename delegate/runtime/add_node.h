@@ -15,7 +15,7 @@ namespace patternlite {
 
 struct AddNodeConfig {
   int input_a = -1, input_b = -1, output = -1;
-  float act_min = 0, act_max = 0;  // TFLite's float activation range (NONE: +-FLT_MAX)
+  float act_min = 0, act_max = 0;  // TFLite's float activation range (finite: NONE is +-FLT_MAX)
 };
 
 class AddNode : public NodeKernel {

@@ -27,8 +27,8 @@ std::string Shape(const TfLiteIntArray* dims) {
 }
 
 // TFLite's float ADD: out = ActivationFunctionWithMinMax(a + b) over the
-// range of CalculateActivationRange, where NONE is [-FLT_MAX, FLT_MAX] (so an
-// overflowing sum clamps as TFLite's builtin does).
+// range of CalculateActivationRange, which is finite (NONE is [-FLT_MAX,
+// FLT_MAX], RELU [0, FLT_MAX]), so an overflowing sum clamps as TFLite's does.
 std::string JudgeAdd(const TfLiteContext* context, const TfLiteNode* node, OpClaim* claim) {
   if (node->inputs == nullptr || node->inputs->size != 2 || node->outputs == nullptr || node->outputs->size != 1) {
     return "not two inputs and one output";
@@ -57,7 +57,9 @@ std::string JudgeAdd(const TfLiteContext* context, const TfLiteNode* node, OpCla
   if (!ActivationRange(params->activation, &lo, &hi, &act_name)) {
     return "fused activation " + std::to_string(int(params->activation)) + " not supported";
   }
-  if (params->activation == kTfLiteActNone) lo = -FLT_MAX, hi = FLT_MAX;
+  // TFLite's ranges are finite: NONE is [lowest, max], RELU [0, max].
+  lo = std::max(lo, -FLT_MAX);
+  hi = std::min(hi, FLT_MAX);
   claim->inputs = {a, b};
   claim->outputs = {out};
   claim->act_min = lo;
