@@ -138,6 +138,11 @@ inline constexpr const char* kOptInt8Choices[] = {"auto", "all", "none"};
 inline constexpr int kOptInt8ChoiceCount = 3;
 inline constexpr int kOptInt8Default = 0;  // auto
 inline constexpr char kOptInt8ChoiceList[] = "auto, all, none";
+inline constexpr char kOptClaimOpsName[] = "claim_ops";
+inline constexpr int kOptClaimOpsDefault = 1;
+inline constexpr int kOptClaimOpsMin = 0;
+inline constexpr int kOptClaimOpsMax = 1;
+inline constexpr char kOptClaimOpsRange[] = "[0, 1]";
 inline constexpr char kOptBackendName[] = "backend";
 inline constexpr const char* kOptBackendChoices[] = {"cpu", "opencl", "auto"};
 inline constexpr int kOptBackendChoiceCount = 3;
@@ -147,8 +152,8 @@ inline constexpr char kOptOpenclPlatformName[] = "opencl_platform";
 inline constexpr char kOptOpenclPlatformDefault[] = "";
 inline constexpr char kOptOpenclDeviceName[] = "opencl_device";
 inline constexpr char kOptOpenclDeviceDefault[] = "";
-inline constexpr int kOptionCount = 10;
-inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune, int8, backend, opencl_platform, opencl_device";
+inline constexpr int kOptionCount = 11;
+inline constexpr char kKnownOptionNames[] = "num_threads, min_sparsity, metadata, log_level, isa, autotune, int8, claim_ops, backend, opencl_platform, opencl_device";
 
 // patternlite_last_error_kind(): why the last tflite_plugin_create_delegate failed.
 inline constexpr int kErrorKindNone = 0;  // the last call succeeded

@@ -30,6 +30,9 @@ set(PL_CORE_SOURCES
   delegate/runtime/stats_json.cc
   delegate/runtime/plugin.cc
   delegate/runtime/weight_checks.cc
+  # The cheap ops claimed next to claimed convs (runtime/op_claim.h).
+  delegate/runtime/op_claim.cc
+  delegate/runtime/add_node.cc
   # The OpenCL backend: OpenCL is loaded at run time (dlopen), so it adds no
   # link-time dependency and runs on whatever device the machine has.
   delegate/opencl/cl_loader.cc

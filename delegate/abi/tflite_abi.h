@@ -243,7 +243,12 @@ typedef struct TfLiteDepthwiseConvParams {
   int dilation_height_factor;
 } TfLiteDepthwiseConvParams;
 
-enum { kTfLiteBuiltinConv2d = 3, kTfLiteBuiltinDepthwiseConv2d = 4 };
+typedef struct TfLiteAddParams {
+  TfLiteFusedActivation activation;
+  bool pot_scale_int16;  // int16 only; the delegate takes float ADDs
+} TfLiteAddParams;
+
+enum { kTfLiteBuiltinAdd = 0, kTfLiteBuiltinConv2d = 3, kTfLiteBuiltinDepthwiseConv2d = 4 };
 enum { kTfLiteDelegateFlagsAllowDynamicTensors = 1 };
 enum { kTfLiteOptionalTensor = -1 };
 
@@ -266,6 +271,7 @@ static_assert(offsetof(TfLiteContext, GetModelMetadata) == 176, "TfLiteContext::
 static_assert(sizeof(TfLiteRegistration) == 88, "TfLiteRegistration layout drifted");
 static_assert(sizeof(TfLiteConvParams) == 24, "TfLiteConvParams layout drifted");
 static_assert(sizeof(TfLiteDepthwiseConvParams) == 28, "TfLiteDepthwiseConvParams layout drifted");
+static_assert(sizeof(TfLiteAddParams) == 8, "TfLiteAddParams layout drifted");
 #endif
 
 #endif  // PATTERNLITE_DELEGATE_ABI_TFLITE_ABI_H_

@@ -184,6 +184,30 @@ const char* PatternDelegate::Keep(const TfLiteContext* context, int node_index, 
   return nullptr;
 }
 
+void PatternDelegate::ClaimOps(TfLiteContext* context, const std::vector<int>& plan,
+                              std::vector<std::pair<int, const char*>>* claimed) {
+  std::vector<int> convs;
+  for (const auto& entry : *claimed) convs.push_back(entry.first);
+  OpVerdicts verdicts = JudgeOps(context, plan, convs);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (OpClaim& claim : verdicts.claims) {
+    std::unique_ptr<NodeKernel> kernel = BuildOp(&claim);
+    const NodeKey key{context, claim.info.node};
+    Log(LogLevel::kDebug, "claimed " + claim.info.op + " node " + std::to_string(claim.info.node) + ": " +
+                              claim.info.reason);
+    claimed->emplace_back(claim.info.node, kernel->name());
+    pending_[key] = std::move(kernel);
+    op_claims_[key] = claim.info;
+    op_declines_.erase(key);
+  }
+  for (const OpDeclineInfo& d : verdicts.declines) {
+    const NodeKey key{context, d.node};
+    Log(LogLevel::kDebug, "left " + d.op + " node " + std::to_string(d.node) + " to TFLite: " + d.reason);
+    op_declines_[key] = d;
+    op_claims_.erase(key);
+  }
+}
+
 TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
   ProbeAbi(context);
   // Metadata: read once per subgraph; a damaged blob is remembered as an error.
@@ -223,14 +247,18 @@ TfLiteStatus PatternDelegate::PrepareGraph(TfLiteContext* context) {
     }
   }
 
+  const size_t claimed_convs = claimed.size();
+  if (options_.claim_ops) ClaimOps(context, nodes, &claimed);
+
   const TfLiteStatus status = ReplaceEachNode(context, &delegate_, claimed);
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.clear();  // anything TFLite did not take
   }
   char summary[200];
-  std::snprintf(summary, sizeof summary, "claimed %zu of %d conv nodes (%s, %s metadata)", claimed.size(),
-                convs, IsaName(build_env.isa), judge_env.metadata != nullptr ? "with" : "without");
+  std::snprintf(summary, sizeof summary, "claimed %zu of %d conv nodes and %zu other ops (%s, %s metadata)",
+                claimed_convs, convs, claimed.size() - claimed_convs, IsaName(build_env.isa),
+                judge_env.metadata != nullptr ? "with" : "without");
   Log(LogLevel::kInfo, summary);
   return status;
 }

@@ -21,6 +21,7 @@
 #include "delegate/runtime/autotune.h"
 #include "delegate/runtime/build.h"
 #include "delegate/runtime/claim.h"
+#include "delegate/runtime/op_claim.h"
 #include "delegate/runtime/options.h"
 #include "delegate/runtime/thread_pool.h"
 
@@ -71,6 +72,10 @@ class PatternDelegate {
   // pending_; logs a decline. Returns the kernel's custom_name (null: declined).
   const char* Keep(const TfLiteContext* context, int node_index, int builtin_code, const Verdict& verdict,
                    std::unique_ptr<NodeKernel> kernel);
+  // Judges and builds the ops next to the claimed convs (runtime/op_claim.h),
+  // appending the claimed ones to `claimed`.
+  void ClaimOps(TfLiteContext* context, const std::vector<int>& plan,
+                std::vector<std::pair<int, const char*>>* claimed);
   std::shared_ptr<ThreadPool> PoolFor(int threads);
   void Log(LogLevel level, const std::string& message) const;
 
@@ -86,6 +91,8 @@ class PatternDelegate {
   std::string backend_note_;  // why backend=auto chose the CPU
   std::map<NodeKey, ClaimInfo> claims_;
   std::map<NodeKey, DeclineInfo> declines_;
+  std::map<NodeKey, OpClaimInfo> op_claims_;      // the non-conv ops taken, and why
+  std::map<NodeKey, OpDeclineInfo> op_declines_;  // the table's ops left to TFLite, and why
   bool metadata_found_ = false;
   std::string metadata_error_;
   size_t metadata_layers_ = 0;

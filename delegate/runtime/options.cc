@@ -158,6 +158,16 @@ bool SetOption(const std::string& key, const std::string& value, DelegateOptions
     o->int8 = Int8Claims(i);
     return true;
   }
+  if (key == spec::kOptClaimOpsName) {
+    int v = 0;
+    if (!ParseInt(value, spec::kOptClaimOpsMin, spec::kOptClaimOpsMax, &v)) {
+      *error = std::string(spec::kOptClaimOpsName) + " must be an integer in " + spec::kOptClaimOpsRange +
+               " (False or True), got '" + value + "'";
+      return false;
+    }
+    o->claim_ops = v != 0;
+    return true;
+  }
   if (key == spec::kOptBackendName) {
     const int i = ChoiceIndex(value, spec::kOptBackendChoices);
     if (i < 0) {

@@ -34,6 +34,8 @@ struct DelegateOptions {
   // Time each claimed layer's candidate plans on its first run and keep the
   // fastest (conv_node.cc); off gives the fixed, reproducible heuristics.
   bool autotune = contract::kOptAutotuneDefault != 0;
+  // Also claim the cheap ops next to claimed convs (runtime/op_claim.h).
+  bool claim_ops = contract::kOptClaimOpsDefault != 0;
   // Where claimed 3x3 convs run (delegate/opencl/cl_conv.h for OpenCL; the
   // channel-block kinds always run on the CPU), and
   // which OpenCL platform and device: "" any, an index, or a name substring.

@@ -71,7 +71,8 @@ std::string PatternDelegate::StatsJson() {
   os << "{\"isa\":" << Quote(IsaName(options_.isa == Isa::kAuto ? BestIsa() : options_.isa))
      << ",\"options\":{\"num_threads\":" << options_.num_threads << ",\"min_sparsity\":" << options_.min_sparsity << ",\"autotune\":" << (options_.autotune ? "true" : "false")
      << ",\"int8\":" << Quote(Int8ClaimsName(options_.int8))
-     << ",\"metadata\":" << Quote(MetadataModeName(options_.metadata)) << "}"
+     << ",\"metadata\":" << Quote(MetadataModeName(options_.metadata))
+     << ",\"claim_ops\":" << (options_.claim_ops ? "true" : "false") << "}"
      << ",\"backend\":{\"requested\":" << Quote(BackendName(options_.backend))
      << ",\"active\":" << Quote(opencl_ ? "opencl" : "cpu")
      << ",\"device\":" << Quote(opencl_ ? opencl_->device_name() : "")
@@ -113,6 +114,26 @@ std::string PatternDelegate::StatsJson() {
   for (const auto& kv : declines_) {
     const DeclineInfo& d = kv.second;
     os << (first ? "" : ",") << "{\"node\":" << d.node << ",\"filter\":" << Quote(d.filter)
+       << ",\"reason\":" << Quote(d.reason) << "}";
+    first = false;
+  }
+  // The non-conv ops taken next to claimed convs, and those left (runtime/op_claim.h).
+  os << "],\"claimed_ops\":[";
+  first = true;
+  for (const auto& kv : op_claims_) {
+    const OpClaimInfo& c = kv.second;
+    os << (first ? "" : ",") << "{\"op\":" << Quote(c.op) << ",\"node\":" << c.node
+       << ",\"reason\":" << Quote(c.reason) << ",\"dtype\":" << Quote(c.dtype)
+       << ",\"activation\":" << Quote(c.activation)
+       << ",\"invocations\":" << (c.counters ? c.counters->invocations.load() : 0)
+       << ",\"time_ns\":" << (c.counters ? c.counters->nanoseconds.load() : 0) << "}";
+    first = false;
+  }
+  os << "],\"declined_ops\":[";
+  first = true;
+  for (const auto& kv : op_declines_) {
+    const OpDeclineInfo& d = kv.second;
+    os << (first ? "" : ",") << "{\"op\":" << Quote(d.op) << ",\"node\":" << d.node
        << ",\"reason\":" << Quote(d.reason) << "}";
     first = false;
   }

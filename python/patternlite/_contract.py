@@ -267,6 +267,19 @@ OPTIONS = (
         ),
     ),
     OptionSpec(
+        name="claim_ops",
+        type="int",
+        default=1,
+        minimum=0,
+        maximum=1,
+        choices=(),
+        help=(
+            "`True`/`1`: also claim the cheap ops next to claimed convs (float32 ADD with its fused activation), so "
+            "that XNNPACK is not cut into one-op partitions between them (stats' `claimed_ops` says which and why); "
+            "`False`/`0`: claim convs only"
+        ),
+    ),
+    OptionSpec(
         name="backend",
         type="choice",
         default="cpu",
