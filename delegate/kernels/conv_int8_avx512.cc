@@ -388,8 +388,14 @@ void Int8ConvRowsAvx512Vnni(const Int8ConvKernelParams& p, const int8_t* input, 
 
   const int total = (oy1 - oy0) * g.out_w;
   int8_t* out_pixels = out_n + size_t(oy0) * g.out_w * g.out_c;
-  for (int p0 = 0; p0 < total; p0 += kTiles * kLanes) {
-    const int npix = std::min(kTiles * kLanes, total - p0);
+  // The call's tiles split evenly over the fewest blocks of <= kTiles (13
+  // tiles: 4+3+3+3, not 4+4+4+1): a block of 1-2 tiles has too few
+  // accumulator chains to hide vpdpbusd's latency.
+  const int tiles_total = (total + kLanes - 1) / kLanes;
+  const int blocks = (tiles_total + kTiles - 1) / kTiles;
+  for (int b = 0; b < blocks; ++b) {
+    const int p0 = tiles_total * b / blocks * kLanes;
+    const int npix = std::min(tiles_total * (b + 1) / blocks * kLanes, total) - p0;
     int8_t* dst = out_pixels + size_t(p0) * g.out_c;
     RunBlock(p, sh, planes, tiles, acc, stage, p0, npix, dst, std::integral_constant<int, kTiles>());
   }

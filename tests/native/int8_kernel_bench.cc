@@ -125,6 +125,11 @@ int main(int argc, char** argv) {
       // patternlite_int8_conv3x3's row blocks (delegate/runtime/plugin.cc).
       const size_t plane_row = size_t(L.c) * L.stride * L.stride * (size_t(g.out_w) + 34);
       int rows = int(std::min<size_t>(size_t(g.out_h), std::max<size_t>(4, (65536 / plane_row) / 4 * 4)));
+      if (std::getenv("MINPIX")) {  // calls of at least MINPIX output pixels, rows balanced
+        rows = std::max(rows, std::min(g.out_h, (std::atoi(std::getenv("MINPIX")) + g.out_w - 1) / g.out_w));
+        const int calls = (g.out_h + rows - 1) / rows;
+        rows = (g.out_h + calls - 1) / calls;
+      }
       if (const char* r = std::getenv("ROWS")) rows = std::min(g.out_h, std::atoi(r));
       const size_t bytes = k.scratch_bytes(p, rows);
       struct Free {
