@@ -17,9 +17,11 @@
 //     the 4 bytes of its pixel's dword (one vpermb). Any slot's tap dwords are
 //     then one vpermt2b (index = the slot's table bases + the pixel number)
 //     and one byte blend for the centre: ~3 instructions per slot and tile,
-//     the table built once for all the channel's slots.
-//  4. Per chunk of slots (packing: pattern_pack_int8.h) the slot tiles of up
-//     to kTiles pixel tiles go to an L1 buffer; each output channel keeps its
+//     the table built once for all the channel's slots (the tables of a
+//     block's tiles together, so a slot's index and mask are made once).
+//  4. Per chunk of slots (packing: pattern_pack_int8.h) the slot tiles of a
+//     block of up to kTiles pixel tiles (a call's tiles split evenly over its
+//     blocks) go to an L1 buffer; each output channel keeps its
 //     kTiles accumulators in registers over its kept kernels of the chunk
 //     (vpdpbusd with the weights' dword broadcast and the tile as memory
 //     operand); accumulators pass through memory only between chunks.
