@@ -88,6 +88,10 @@ constexpr bool kSplitRequant = false;
 namespace {
 
 constexpr int kLanes = 16;
+// Output channels whose kernel lists run interleaved (kFilters x NT
+// accumulators). 1: on a Zen 5 class CPU the loop is bound by its one 64-byte
+// tile load per vpdpbusd, not by the latency, and 2 lost 5-10% at keep 0.28
+// on the lists' tails (docs/int8.md, round 2). -DPL_INT8_FILTERS=2 to measure.
 #ifndef PL_INT8_FILTERS
 #define PL_INT8_FILTERS 1
 #endif
