@@ -17,9 +17,11 @@
 //     the 4 bytes of its pixel's dword (one vpermb). Any slot's tap dwords are
 //     then one vpermt2b (index = the slot's table bases + the pixel number)
 //     and one byte blend for the centre: ~3 instructions per slot and tile,
-//     the table built once for all the channel's slots.
-//  4. Per chunk of slots (packing: pattern_pack_int8.h) the slot tiles of up
-//     to kTiles pixel tiles go to an L1 buffer; each output channel keeps its
+//     the table built once for all the channel's slots (the tables of a
+//     block's tiles together, so a slot's index and mask are made once).
+//  4. Per chunk of slots (packing: pattern_pack_int8.h) the slot tiles of a
+//     block of up to kTiles pixel tiles (a call's tiles split evenly over its
+//     blocks) go to an L1 buffer; each output channel keeps its
 //     kTiles accumulators in registers over its kept kernels of the chunk
 //     (vpdpbusd with the weights' dword broadcast and the tile as memory
 //     operand); accumulators pass through memory only between chunks.
@@ -50,10 +52,50 @@
 
 #include "delegate/kernels/conv_int8_x86.h"
 
+#if defined(PL_INT8_PHASE_TIMERS)
+#include <x86intrin.h>
+#endif
+
 namespace patternlite {
+
+// Phase timers for measurement builds only (tests/native/int8_kernel_bench.cc):
+// rdtsc cycles per phase, summed over calls; one thread.
+#if defined(PL_INT8_PHASE_TIMERS)
+enum Int8Phase {
+  kPhasePlanes,
+  kPhasePieces,
+  kPhaseTables,
+  kPhaseSlots,
+  kPhaseDot,
+  kPhaseRequant,
+  kPhaseStore,
+  kPhaseCount
+};
+uint64_t g_int8_phase_cycles[kPhaseCount];
+extern const char* const g_int8_phase_names[] = {"planes", "pieces", "tables", "slots", "dot", "requant", "store"};
+extern const int g_int8_phases = kPhaseCount;
+#define PL_PHASE_BEGIN(v) uint64_t v = __rdtsc()
+#define PL_PHASE_END(phase, v) (g_int8_phase_cycles[phase] += __rdtsc() - (v), (v) = __rdtsc())
+#define PL_PHASE_RESET(v) ((v) = __rdtsc())
+constexpr bool kSplitRequant = true;
+#else
+#define PL_PHASE_BEGIN(v)
+#define PL_PHASE_END(phase, v)
+#define PL_PHASE_RESET(v)
+constexpr bool kSplitRequant = false;
+#endif
+
 namespace {
 
 constexpr int kLanes = 16;
+// Output channels whose kernel lists run interleaved (kFilters x NT
+// accumulators). 1: on a Zen 5 class CPU the loop is bound by its one 64-byte
+// tile load per vpdpbusd, not by the latency, and 2 lost 5-10% at keep 0.28
+// on the lists' tails (docs/int8.md, round 2). -DPL_INT8_FILTERS=2 to measure.
+#ifndef PL_INT8_FILTERS
+#define PL_INT8_FILTERS 1
+#endif
+constexpr int kFilters = PL_INT8_FILTERS;
 constexpr int kTiles = 4;  // pixel tiles per accumulator block (8 measured no faster)
 constexpr size_t kAlign = kScratchAlign;
 
@@ -72,7 +114,7 @@ struct Shape {
     cs = size_t(in_rows) * g.stride_w * pp;
     planes = Up(cs * g.in_c + 64);  // a masked tap load may address up to 64 bytes past a plane
     tiles = Up(size_t(p.weights.max_chunk_slots) * kTiles * 64);
-    acc = p.weights.chunks > 1 ? Up(size_t(g.out_c) * kTiles * kLanes * sizeof(int32_t)) : 0;
+    acc = p.weights.chunks > 1 || kSplitRequant ? Up(size_t(g.out_c) * kTiles * kLanes * sizeof(int32_t)) : 0;
     stage = Up(size_t(g.out_c) * kTiles * kLanes);
     total = planes + tiles + acc + stage;
   }
@@ -143,6 +185,13 @@ int TilePieces(const ConvGeometry& g, const Shape& sh, int p0, int count, Piece*
   return n;
 }
 
+// Byte 4i+k = i: pixel i's number in each byte of its dword.
+inline __m512i PixelQuads() {
+  return _mm512_set_epi32(0x0F0F0F0F, 0x0E0E0E0E, 0x0D0D0D0D, 0x0C0C0C0C, 0x0B0B0B0B, 0x0A0A0A0A, 0x09090909,
+                          0x08080808, 0x07070707, 0x06060606, 0x05050505, 0x04040404, 0x03030303, 0x02020202,
+                          0x01010101, 0x00000000);
+}
+
 // The tap-major table of one channel for one tile: A = taps 0..3, B = taps
 // 5..8 (16 bytes each), Cx = the centre tap, each byte repeated 4 times.
 struct Table {
@@ -166,23 +215,31 @@ inline Table BuildTable(const uint8_t* cp, const Piece* pieces, int np) {
     b = _mm512_mask_loadu_epi8(b, pc.mask[7], at(7));
     b = _mm512_mask_loadu_epi8(b, pc.mask[8], at(8));
   }
-  // byte 4i+k = i: pixel i's number in each byte of its dword.
-  const __m512i quad = _mm512_set_epi32(0x0F0F0F0F, 0x0E0E0E0E, 0x0D0D0D0D, 0x0C0C0C0C, 0x0B0B0B0B, 0x0A0A0A0A,
-                                        0x09090909, 0x08080808, 0x07070707, 0x06060606, 0x05050505, 0x04040404,
-                                        0x03030303, 0x02020202, 0x01010101, 0x00000000);
-  return {a, b, _mm512_permutexvar_epi8(quad, c)};
+  return {a, b, _mm512_permutexvar_epi8(PixelQuads(), c)};
 }
 
-// The tap dwords of one slot from its channel's table.
-inline __m512i SlotDwords(const Table& t, const Int8Slot& s) {
-  const __m512i quad = _mm512_set_epi32(0x0F0F0F0F, 0x0E0E0E0E, 0x0D0D0D0D, 0x0C0C0C0C, 0x0B0B0B0B, 0x0A0A0A0A,
-                                        0x09090909, 0x08080808, 0x07070707, 0x06060606, 0x05050505, 0x04040404,
-                                        0x03030303, 0x02020202, 0x01010101, 0x00000000);
-  const __m512i idx = _mm512_add_epi32(quad, _mm512_set1_epi32(int32_t(s.table_base)));
-  const __m512i d = _mm512_permutex2var_epi8(t.a, idx, t.b);
-  if (s.centre < 0) return d;
-  const __mmask64 centre = __mmask64(0x1111111111111111ull << s.centre);
-  return _mm512_mask_blend_epi8(centre, d, t.cx);
+// The tap dwords of the slots [s, se) of one channel for the NT tiles of a
+// block: the NT tables stay in registers, and each slot's permute index and
+// centre mask are made once for all tiles.
+template <int NT>
+inline void SlotTiles(const uint8_t* cp, const Piece (*pieces)[kLanes], const int* np, const Int8Slot* slots, int s,
+                      int se, uint8_t* out) {
+  PL_PHASE_BEGIN(t0);
+  Table t[NT];
+  for (int r = 0; r < NT; ++r) t[r] = BuildTable(cp, pieces[r], np[r]);
+  PL_PHASE_END(kPhaseTables, t0);
+  const __m512i quad = PixelQuads();
+  for (int si = s; si < se; ++si, out += NT * 64) {
+    const Int8Slot& sl = slots[si];
+    const __m512i idx = _mm512_add_epi32(quad, _mm512_set1_epi32(int32_t(sl.table_base)));
+    // No centre: an empty blend mask.
+    const __mmask64 centre = sl.centre < 0 ? __mmask64(0) : __mmask64(0x1111111111111111ull << sl.centre);
+    for (int r = 0; r < NT; ++r) {
+      const __m512i d = _mm512_permutex2var_epi8(t[r].a, idx, t[r].b);
+      _mm512_store_si512(out + r * 64, _mm512_mask_blend_epi8(centre, d, t[r].cx));
+    }
+  }
+  PL_PHASE_END(kPhaseSlots, t0);
 }
 
 inline void Requantize16(__m512i acc, int32_t m, int shift, const Int8Quant& q, int8_t* dst) {
@@ -202,6 +259,50 @@ inline void Requantize16(__m512i acc, int32_t m, int shift, const Int8Quant& q, 
   _mm_store_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(r));
 }
 
+// The kernels of one chunk for F output channels o.. o+F-1 over the NT tiles
+// of a block: F x NT accumulators in registers, from the corrected bias (first
+// chunk) or the accumulator buffer; into the buffer, or requantised into the
+// staging tile after the last chunk.
+template <int NT, int F>
+inline void Filters(const PackedConvInt8View& w, const Int8Quant& quant, const uint8_t* tiles, int32_t* acc,
+                    int8_t* stage, const int32_t* ck, int o, bool first, bool last) {
+  __m512i a[F][NT];
+  for (int f = 0; f < F; ++f) {
+    const int32_t* ao = acc + size_t(o + f) * kTiles * kLanes;
+    for (int r = 0; r < NT; ++r) {
+      a[f][r] = first ? _mm512_set1_epi32(w.bias_u8[o + f]) : _mm512_load_si512(ao + r * kLanes);
+    }
+  }
+  const Int8Kernel* kn[F];
+  int len[F];
+  for (int f = 0; f < F; ++f) {
+    kn[f] = w.kernels + ck[o + f];
+    len[f] = ck[o + f + 1] - ck[o + f];
+  }
+  const auto step = [&](int f, const Int8Kernel& kk) {
+    const __m512i wv = _mm512_set1_epi32(kk.weights);
+    const uint8_t* tile = tiles + size_t(kk.slot) * NT * 64;
+    for (int r = 0; r < NT; ++r) a[f][r] = _mm512_dpbusd_epi32(a[f][r], _mm512_load_si512(tile + r * 64), wv);
+  };
+  int common = len[0];
+  for (int f = 1; f < F; ++f) common = std::min(common, len[f]);
+  for (int i = 0; i < common; ++i) {
+    for (int f = 0; f < F; ++f) step(f, kn[f][i]);
+  }
+  for (int f = 0; f < F; ++f) {
+    for (int i = common; i < len[f]; ++i) step(f, kn[f][i]);
+  }
+  for (int f = 0; f < F; ++f) {
+    if (last && !kSplitRequant) {
+      int8_t* so = stage + size_t(o + f) * kTiles * kLanes;
+      for (int r = 0; r < NT; ++r) Requantize16(a[f][r], w.multiplier[o + f], w.shift[o + f], quant, so + r * kLanes);
+    } else {
+      int32_t* ao = acc + size_t(o + f) * kTiles * kLanes;
+      for (int r = 0; r < NT; ++r) _mm512_store_si512(ao + r * kLanes, a[f][r]);
+    }
+  }
+}
+
 // One block of NT pixel tiles starting at flattened pixel p0 (NT <= kTiles:
 // the block's accumulators stay in registers).
 template <int NT>
@@ -210,11 +311,13 @@ void Block(const Int8ConvKernelParams& p, const Shape& sh, const uint8_t* planes
   const ConvGeometry& g = p.geometry;
   const PackedConvInt8View& w = p.weights;
   const int O = g.out_c;
+  PL_PHASE_BEGIN(t0);
   Piece pieces[NT][kLanes];
   int np[NT];
   for (int r = 0; r < NT; ++r) {
     np[r] = TilePieces(g, sh, p0 + r * kLanes, std::min(kLanes, npix - r * kLanes), pieces[r]);
   }
+  PL_PHASE_END(kPhasePieces, t0);
   const int chunks = w.chunks;
   for (int k = 0; k < chunks; ++k) {
     // The chunk's slot tiles: [slot][tile][64 bytes]; slots of a channel are adjacent.
@@ -223,35 +326,29 @@ void Block(const Int8ConvKernelParams& p, const Shape& sh, const uint8_t* planes
       const int c = w.slots[s].channel;
       int se = s + 1;
       while (se < s1 && w.slots[se].channel == c) ++se;
-      const uint8_t* cp = planes + size_t(c) * sh.cs;
-      for (int r = 0; r < NT; ++r) {
-        const Table t = BuildTable(cp, pieces[r], np[r]);
-        for (int si = s; si < se; ++si) {
-          _mm512_store_si512(tiles + (size_t(si - s0) * NT + r) * 64, SlotDwords(t, w.slots[si]));
-        }
-      }
+      SlotTiles<NT>(planes + size_t(c) * sh.cs, pieces, np, w.slots, s, se, tiles + size_t(s - s0) * NT * 64);
       s = se;
     }
+    PL_PHASE_RESET(t0);  // SlotTiles timed its own phases
     const int32_t* ck = w.chunk_kernels + size_t(k) * O;
     const bool first = k == 0, last = k == chunks - 1;
-    for (int o = 0; o < O; ++o) {
-      __m512i a[NT];
-      int32_t* ao = acc + size_t(o) * kTiles * kLanes;
-      for (int r = 0; r < NT; ++r) {
-        a[r] = first ? _mm512_set1_epi32(w.bias_u8[o]) : _mm512_load_si512(ao + r * kLanes);
-      }
-      for (int kk = ck[o], ke = ck[o + 1]; kk < ke; ++kk) {
-        const Int8Kernel kn = w.kernels[kk];
-        const __m512i wv = _mm512_set1_epi32(kn.weights);
-        const uint8_t* tile = tiles + size_t(kn.slot) * NT * 64;
-        for (int r = 0; r < NT; ++r) a[r] = _mm512_dpbusd_epi32(a[r], _mm512_load_si512(tile + r * 64), wv);
-      }
-      if (last) {
-        int8_t* so = stage + size_t(o) * kTiles * kLanes;
-        for (int r = 0; r < NT; ++r) Requantize16(a[r], w.multiplier[o], w.shift[o], p.quant, so + r * kLanes);
+    for (int o = 0; o < O; o += kFilters) {
+      if (o + kFilters <= O) {
+        Filters<NT, kFilters>(w, p.quant, tiles, acc, stage, ck, o, first, last);
       } else {
-        for (int r = 0; r < NT; ++r) _mm512_store_si512(ao + r * kLanes, a[r]);
+        for (int oo = o; oo < O; ++oo) Filters<NT, 1>(w, p.quant, tiles, acc, stage, ck, oo, first, last);
       }
+    }
+    PL_PHASE_END(kPhaseDot, t0);
+    if (last && kSplitRequant) {
+      for (int o = 0; o < O; ++o) {
+        const int32_t* ao = acc + size_t(o) * kTiles * kLanes;
+        int8_t* so = stage + size_t(o) * kTiles * kLanes;
+        for (int r = 0; r < NT; ++r) {
+          Requantize16(_mm512_load_si512(ao + r * kLanes), w.multiplier[o], w.shift[o], p.quant, so + r * kLanes);
+        }
+      }
+      PL_PHASE_END(kPhaseRequant, t0);
     }
   }
   // Staging [o][pixel] -> NHWC: the block's pixels are contiguous in the output.
@@ -259,6 +356,7 @@ void Block(const Int8ConvKernelParams& p, const Shape& sh, const uint8_t* planes
     const int cols = std::min(kLanes, npix - r * kLanes);
     int8_x86::WriteStage(stage + r * kLanes, kTiles * kLanes, O, cols, out_pixels + size_t(r) * kLanes * O);
   }
+  PL_PHASE_END(kPhaseStore, t0);
 }
 
 // Block<NT> for the block's tile count NT = ceil(npix / 16) <= kTiles.
@@ -290,12 +388,20 @@ void Int8ConvRowsAvx512Vnni(const Int8ConvKernelParams& p, const int8_t* input, 
 
   const int8_t* in_n = input + size_t(n) * g.in_h * g.in_w * g.in_c;
   int8_t* out_n = output + size_t(n) * g.out_h * g.out_w * g.out_c;
+  PL_PHASE_BEGIN(t0);
   FillPlanes(g, sh, uint8_t(uint8_t(int8_t(p.quant.zp_in)) ^ 0x80), in_n, oy0, planes);
+  PL_PHASE_END(kPhasePlanes, t0);
 
   const int total = (oy1 - oy0) * g.out_w;
   int8_t* out_pixels = out_n + size_t(oy0) * g.out_w * g.out_c;
-  for (int p0 = 0; p0 < total; p0 += kTiles * kLanes) {
-    const int npix = std::min(kTiles * kLanes, total - p0);
+  // The call's tiles split evenly over the fewest blocks of <= kTiles (13
+  // tiles: 4+3+3+3, not 4+4+4+1): a block of 1-2 tiles has too few
+  // accumulator chains to hide vpdpbusd's latency.
+  const int tiles_total = (total + kLanes - 1) / kLanes;
+  const int blocks = (tiles_total + kTiles - 1) / kTiles;
+  for (int b = 0; b < blocks; ++b) {
+    const int p0 = tiles_total * b / blocks * kLanes;
+    const int npix = std::min(tiles_total * (b + 1) / blocks * kLanes, total) - p0;
     int8_t* dst = out_pixels + size_t(p0) * g.out_c;
     RunBlock(p, sh, planes, tiles, acc, stage, p0, npix, dst, std::integral_constant<int, kTiles>());
   }

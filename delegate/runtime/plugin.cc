@@ -441,6 +441,12 @@ PL_EXPORT int patternlite_int8_conv3x3(const int8_t* input, int batch, int in_h,
     // multiple of the 4-row tile.
     const size_t plane_row = size_t(in_c) * stride_h * stride_w * (size_t(g.out_w) + 34);
     int rows = int(std::min<size_t>(size_t(g.out_h), std::max<size_t>(4, (65536 / std::max<size_t>(plane_row, 1)) / 4 * 4)));
+    // Narrow layers: at least 128 output pixels per call where the image has
+    // them (the AVX-512 kernel's 4-tile blocks), in even row blocks.
+    if (rows * g.out_w < 128) {
+      rows = std::min(g.out_h, (128 + g.out_w - 1) / g.out_w);
+      rows = (g.out_h + (g.out_h + rows - 1) / rows - 1) / ((g.out_h + rows - 1) / rows);
+    }
     const int threads = std::max(1, num_threads);
     const int blocks = (g.out_h + rows - 1) / rows;
     const size_t scratch_bytes = k.scratch_bytes(params, rows);
