@@ -29,6 +29,7 @@
 #include "delegate/packing/pattern_pack.h"
 #include "delegate/packing/block_pack_int8.h"
 #include "delegate/packing/pattern_pack_int8.h"
+#include "delegate/runtime/conv_int8_node.h"
 #include "delegate/runtime/conv_node.h"
 #include "delegate/runtime/delegate.h"
 #include "delegate/runtime/options.h"
@@ -73,6 +74,33 @@ bool PackFromWeights(const float* filter, int out_c, int in_c, const float* bias
     return false;
   }
   patternlite::PackPatternConv(filter, out_c, in_c, masks.data(), bias, packed);
+  return true;
+}
+
+// The int8 kernel an entry point names: an isa option value (auto, scalar,
+// avx2, avx512, neon: mapped as docs/int8.md says) or an int8 variant name
+// (avxvnni, avx512vnni, neondot: that kernel exactly). False with
+// patternlite_last_error() set when this CPU or build lacks it.
+bool Int8KernelByName(const char* kernel, patternlite::Int8Variant* variant) {
+  using patternlite::Int8Variant;
+  const std::string name = kernel != nullptr ? kernel : "";
+  patternlite::Isa isa;
+  if (name == "avxvnni") {
+    *variant = Int8Variant::kAvxVnni;
+  } else if (name == "avx512vnni") {
+    *variant = Int8Variant::kAvx512Vnni;
+  } else if (name == "neondot") {
+    *variant = Int8Variant::kNeonDot;
+  } else if (patternlite::ParseIsa(name, &isa) && patternlite::IsaAvailable(isa)) {
+    *variant = patternlite::Int8VariantForIsa(isa);
+  } else {
+    g_last_error = "isa not available";
+    return false;
+  }
+  if (!patternlite::Int8VariantAvailable(*variant)) {
+    g_last_error = "int8 kernel not available";
+    return false;
+  }
   return true;
 }
 }  // namespace
@@ -380,47 +408,12 @@ PL_EXPORT int patternlite_int8_conv3x3(const int8_t* input, int batch, int in_h,
                                        int act_min, int act_max, const char* kernel, int num_threads, int repeats,
                                        int8_t* output, double* median_seconds) {
   try {
-    using patternlite::Int8Variant;
-    const std::string name = kernel != nullptr ? kernel : "";
-    Int8Variant variant = Int8Variant::kScalar;
-    patternlite::Isa isa;
-    if (name == "avxvnni") {
-      variant = Int8Variant::kAvxVnni;
-    } else if (name == "avx512vnni") {
-      variant = Int8Variant::kAvx512Vnni;
-    } else if (name == "neondot") {
-      variant = Int8Variant::kNeonDot;
-    } else if (patternlite::ParseIsa(name, &isa) && patternlite::IsaAvailable(isa)) {
-      variant = patternlite::Int8VariantForIsa(isa);
-    } else {
-      g_last_error = "isa not available";
-      return -1;
-    }
-    if (!patternlite::Int8VariantAvailable(variant)) {
-      g_last_error = "int8 kernel not available";
-      return -1;
-    }
+    patternlite::Int8Variant variant;
+    if (!Int8KernelByName(kernel, &variant)) return -1;
     if (batch <= 0 || in_h <= 0 || in_w <= 0 || in_c <= 0 || out_c <= 0 || stride_h <= 0 || stride_w <= 0 ||
         input_zero_point < -128 || input_zero_point > 127 || output_zero_point < -128 || output_zero_point > 127 ||
         act_min < -128 || act_max > 127 || act_min > act_max) {
       g_last_error = "bad int8 conv arguments";
-      return -1;
-    }
-    patternlite::ConvGeometry g;
-    g.batch = batch;
-    g.in_h = in_h;
-    g.in_w = in_w;
-    g.in_c = in_c;
-    g.out_c = out_c;
-    g.stride_h = stride_h;
-    g.stride_w = stride_w;
-    const auto out_size = [&](int in, int stride, int* out, int* pad) {
-      *out = padding_same ? (in + stride - 1) / stride : (in - 3) / stride + 1;
-      *pad = padding_same ? std::max((*out - 1) * stride + 3 - in, 0) / 2 : 0;
-      return in >= (padding_same ? 1 : 3);
-    };
-    if (!out_size(in_h, stride_h, &g.out_h, &g.pad_top) || !out_size(in_w, stride_w, &g.out_w, &g.pad_left)) {
-      g_last_error = "input too small for the conv";
       return -1;
     }
     std::vector<uint16_t> masks;
@@ -434,48 +427,31 @@ PL_EXPORT int patternlite_int8_conv3x3(const int8_t* input, int batch, int in_h,
       g_last_error = reason;
       return -1;
     }
+    // The plan and the row split the delegate's Int8ConvNode uses, so that
+    // what this entry point times is what a claimed node runs.
+    patternlite::Int8ConvPlan plan;
+    if (!patternlite::PlanInt8Conv(batch, in_h, in_w, in_c, out_c,
+                                   padding_same ? kTfLitePaddingSame : kTfLitePaddingValid, stride_h, stride_w,
+                                   std::max(1, num_threads), packed.kept_kernels() * patternlite::contract::kPatternTaps,
+                                   &plan)) {
+      g_last_error = "input too small for the conv";
+      return -1;
+    }
+    const patternlite::ConvGeometry& g = plan.geometry;
     const patternlite::Int8Quant quant{input_zero_point, output_zero_point, act_min, act_max};
     const patternlite::Int8ConvKernelParams params = patternlite::MakeParams(g, quant, packed);
     const patternlite::Int8ConvKernel& k = patternlite::Int8KernelFor(variant);
-    // Row blocks whose input planes stay around 64 KiB (L2-resident), a
-    // multiple of the 4-row tile.
-    const size_t plane_row = size_t(in_c) * stride_h * stride_w * (size_t(g.out_w) + 34);
-    int rows = int(std::min<size_t>(size_t(g.out_h), std::max<size_t>(4, (65536 / std::max<size_t>(plane_row, 1)) / 4 * 4)));
-    // Narrow layers: at least 128 output pixels per call where the image has
-    // them (the AVX-512 kernel's 4-tile blocks), in even row blocks.
-    if (rows * g.out_w < 128) {
-      rows = std::min(g.out_h, (128 + g.out_w - 1) / g.out_w);
-      rows = (g.out_h + (g.out_h + rows - 1) / rows - 1) / ((g.out_h + rows - 1) / rows);
-    }
-    const int threads = std::max(1, num_threads);
-    const int blocks = (g.out_h + rows - 1) / rows;
-    const size_t scratch_bytes = k.scratch_bytes(params, rows);
-    struct Free {
-      void operator()(void* v) const { std::free(v); }
-    };
-    std::vector<std::unique_ptr<void, Free>> scratch(threads);
-    for (auto& sp : scratch) {
-      const size_t rounded = (scratch_bytes + patternlite::kScratchAlign - 1) / patternlite::kScratchAlign *
-                             patternlite::kScratchAlign;
-      if (rounded > 0) {
-        sp.reset(std::aligned_alloc(patternlite::kScratchAlign, rounded));
-        if (!sp) throw std::bad_alloc();
-      }
-    }
+    const size_t scratch_bytes = k.scratch_bytes(params, std::min(plan.block_rows, g.out_h));
     std::unique_ptr<patternlite::ThreadPool> pool;
-    if (threads > 1) pool = std::make_unique<patternlite::ThreadPool>(threads);
-    const auto task = [&](int t, int worker) {
-      const int n = t / blocks, oy0 = t % blocks * rows, oy1 = std::min(g.out_h, oy0 + rows);
-      k.rows(params, input, output, n, oy0, oy1, scratch[size_t(worker)].get(), scratch_bytes);
-    };
+    if (plan.threads > 1) pool = std::make_unique<patternlite::ThreadPool>(plan.threads);
+    std::vector<patternlite::Workspace> workspaces;
     TimeRuns(
         repeats,
         [&] {
-          if (pool) {
-            pool->ParallelFor(batch * blocks, task);
-          } else {
-            for (int t = 0; t < batch * blocks; ++t) task(t, 0);
-          }
+          patternlite::ForEachRowBlock(g.batch, g.out_h, plan.block_rows, pool.get(), &workspaces, scratch_bytes,
+                                       [&](int n, int oy0, int oy1, void* scratch) {
+                                         k.rows(params, input, output, n, oy0, oy1, scratch, scratch_bytes);
+                                       });
           return true;
         },
         median_seconds);
@@ -504,27 +480,9 @@ PL_EXPORT int patternlite_int8_block_conv(int kind, const int8_t* input, int bat
                                           int act_min, int act_max, const char* kernel, int repeats, int8_t* output,
                                           double* median_seconds) {
   try {
-    using patternlite::Int8Variant;
     namespace contract = patternlite::contract;
-    const std::string name = kernel != nullptr ? kernel : "";
-    Int8Variant variant = Int8Variant::kScalar;
-    patternlite::Isa isa;
-    if (name == "avxvnni") {
-      variant = Int8Variant::kAvxVnni;
-    } else if (name == "avx512vnni") {
-      variant = Int8Variant::kAvx512Vnni;
-    } else if (name == "neondot") {
-      variant = Int8Variant::kNeonDot;
-    } else if (patternlite::ParseIsa(name, &isa) && patternlite::IsaAvailable(isa)) {
-      variant = patternlite::Int8VariantForIsa(isa);
-    } else {
-      g_last_error = "isa not available";
-      return -1;
-    }
-    if (!patternlite::Int8VariantAvailable(variant)) {
-      g_last_error = "int8 kernel not available";
-      return -1;
-    }
+    patternlite::Int8Variant variant;
+    if (!Int8KernelByName(kernel, &variant)) return -1;
     const bool pointwise_kind = kind == int(contract::kKindPointwise);
     if (!pointwise_kind && kind != int(contract::kKindDepthwise3x3)) {
       g_last_error = "kind must be 1 (pointwise) or 2 (depthwise)";
