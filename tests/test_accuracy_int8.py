@@ -41,12 +41,20 @@ def test_render_flags_a_delegate_that_disagrees_with_the_builtin_kernels() -> No
     row = _row("resnet20", 0.5, 0.8, 0.8, 0.8)
     for variant, scores in row["variants"].items():
         lossless = scores["lossless"] - (0.002 if variant == "int8_client" else 0.0)
-        scores["delegate"] = {"lossless": lossless, "jpeg": scores["jpeg"], "claimed": 18, "max_quanta": 1.0}
-    meta = {"date": "d", "host": "h", "note": "n"}
+        scores["delegate"] = {
+            "lossless": lossless,
+            "jpeg": scores["jpeg"],
+            "claimed_kinds": {"conv3x3/int8": 18},
+            "top1_agree": 0.99,
+            "outputs_identical": 0.5,
+            "max_quanta": 1.0,
+        }
+    meta = {"date": "d", "host": "h", "note": "n", "seconds": 120.0}
     table = int8.render(meta, [row], "--models resnet20")
-    assert "synthetic: 18 claimed, same" in table
-    assert "client: 18 claimed, DIFFERENT" in table
-    assert "python -m benchmarks.accuracy.int8 --models resnet20" in table
+    synthetic, client = [line for line in table.splitlines() if "18 conv3x3/int8" in line][0].split(" | ")[4:6]
+    assert "same top-1" in synthetic
+    assert "top-1 differs" in client and "(-0.2 / +0.0)" in client and "max 1 q" in client
+    assert "python -m benchmarks.accuracy.int8 --models resnet20` (2 minutes)" in table
 
 
 def test_client_calibration_is_a_seeded_sample_without_repeats(tmp_path: Path) -> None:
