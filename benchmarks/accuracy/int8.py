@@ -102,7 +102,8 @@ def evaluate(
     result["eval_seconds"] = round(time.perf_counter() - t, 1)
     if args.no_delegate:
         return result
-    delegate, why = try_delegate(num_threads=args.threads)
+    # int8="all": compare our int8 kernels, which int8="auto" leaves to TFLite (docs/int8.md).
+    delegate, why = try_delegate(num_threads=args.threads, int8="all")
     if delegate is None:
         result["delegate"] = {"error": why}
         return result

@@ -54,11 +54,11 @@ def latency_ms(interp: Any, shape: tuple[int, ...], runs: int = 10, warmup: int 
     return 1000.0 * statistics.median(times)
 
 
-def try_delegate(num_threads: int | None = None) -> tuple[Any | None, str]:
-    """(delegate, "") or (None, why it could not be loaded)."""
+def try_delegate(num_threads: int | None = None, **options: Any) -> tuple[Any | None, str]:
+    """(delegate, "") or (None, why it could not be loaded); ``options`` go to ``load_delegate``."""
     try:
         import patternlite
 
-        return patternlite.load_delegate(num_threads=num_threads), ""
+        return patternlite.load_delegate(num_threads=num_threads, **options), ""
     except Exception as exc:  # noqa: BLE001 - any failure means "run without it", and say why
         return None, f"{type(exc).__name__}: {exc}"
