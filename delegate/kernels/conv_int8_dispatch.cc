@@ -46,6 +46,7 @@ const char* Int8VariantName(Int8Variant v) {
     case Int8Variant::kAvxVnni: return "avxvnni";
     case Int8Variant::kAvx512Vnni: return "avx512vnni";
     case Int8Variant::kNeonDot: return "neondot";
+    case Int8Variant::kAvx512VnniFilterLanes: return "avx512vnni_fl";
   }
   return "unknown";
 }
@@ -60,6 +61,7 @@ bool Int8VariantAvailable(Int8Variant v) {
       return Int8VariantAvailable(Int8Variant::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+    case Int8Variant::kAvx512VnniFilterLanes: return Int8VariantAvailable(Int8Variant::kAvx512Vnni);
 #endif
 #if defined(PL_HAVE_NEON)
     case Int8Variant::kNeonDot: return CpuHasDotProd();
@@ -75,6 +77,8 @@ const Int8ConvKernel& Int8KernelFor(Int8Variant v) {
   static const Int8ConvKernel kAvxVnni{Int8Variant::kAvxVnni, 8, Int8ConvRowsAvxVnni, Int8ConvScratchAvxVnni};
   static const Int8ConvKernel kAvx512Vnni{Int8Variant::kAvx512Vnni, 16, Int8ConvRowsAvx512Vnni,
                                           Int8ConvScratchAvx512Vnni};
+  static const Int8ConvKernel kAvx512VnniFl{Int8Variant::kAvx512VnniFilterLanes, 16, Int8ConvRowsAvx512VnniFl,
+                                            Int8ConvScratchAvx512VnniFl};
 #endif
 #if defined(PL_HAVE_NEON)
   static const Int8ConvKernel kNeonDot{Int8Variant::kNeonDot, 4, Int8ConvRowsNeonDot, Int8ConvScratchNeonDot};
@@ -85,6 +89,7 @@ const Int8ConvKernel& Int8KernelFor(Int8Variant v) {
     case Int8Variant::kAvx2: return kAvx2;
     case Int8Variant::kAvxVnni: return kAvxVnni;
     case Int8Variant::kAvx512Vnni: return kAvx512Vnni;
+    case Int8Variant::kAvx512VnniFilterLanes: return kAvx512VnniFl;
 #endif
 #if defined(PL_HAVE_NEON)
     case Int8Variant::kNeonDot: return kNeonDot;

@@ -8,7 +8,11 @@
 // Not part of the build: compile it against a build's delegate objects, e.g.
 //   O=build/rel/CMakeFiles/patternlite_delegate_objects.dir
 //   g++ -O2 -std=c++17 -I. tests/native/int8_kernel_bench.cc $(find $O -name '*.o') -lpthread -ldl -o bench
-//   ./bench [avx512vnni|avxvnni|avx2] [rounds]
+//   ./bench [avx512vnni|avxvnni|avx2|avx512vnni_fl[,...]] [rounds]
+// Several comma-separated variants run back to back on the same weights.
+// BLOCKPRUNE=1 prunes by blocks of 16 consecutive filters (the filters of a
+// block keep the same input channels, each with its own pattern) instead of
+// per kernel: what the filter-lane kernel needs to skip work.
 // For the phase split, recompile conv_int8_avx512.cc with the macro (and the
 // AVX-512 flags of delegate/sources.cmake) and link that object instead.
 #include <x86intrin.h>
@@ -58,15 +62,25 @@ int main(int argc, char** argv) {
   const std::string name = argc > 1 ? argv[1] : "avx512vnni";
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 5;
   const char* only = std::getenv("LAYER");  // e.g. LAYER=56x56x64 runs the layers whose name starts so
-  Int8Variant variant = Int8Variant::kAvx512Vnni;
-  for (Int8Variant v : {Int8Variant::kAvx2, Int8Variant::kAvxVnni, Int8Variant::kAvx512Vnni}) {
-    if (name == Int8VariantName(v)) variant = v;
+  std::vector<Int8Variant> variants;
+  for (size_t at = 0; at <= name.size();) {
+    const size_t comma = std::min(name.find(',', at), name.size());
+    const std::string one = name.substr(at, comma - at);
+    at = comma + 1;
+    bool found = false;
+    for (Int8Variant v : {Int8Variant::kAvx2, Int8Variant::kAvxVnni, Int8Variant::kAvx512Vnni,
+                          Int8Variant::kAvx512VnniFilterLanes}) {
+      if (one == Int8VariantName(v) && Int8VariantAvailable(v)) {
+        variants.push_back(v);
+        found = true;
+      }
+    }
+    if (!found) {
+      std::printf("%s not available\n", one.c_str());
+      return 1;
+    }
   }
-  if (!Int8VariantAvailable(variant)) {
-    std::printf("%s not available\n", name.c_str());
-    return 1;
-  }
-  const Int8ConvKernel& k = Int8KernelFor(variant);
+  const bool block_prune = std::getenv("BLOCKPRUNE") != nullptr && std::atoi(std::getenv("BLOCKPRUNE")) != 0;
   const Layer layers[] = {{56, 64, 64, 1},   {28, 128, 128, 1},  {14, 256, 256, 1}, {7, 512, 512, 1},
                           {56, 64, 128, 2}, {28, 128, 256, 2}, {14, 256, 512, 2}};
   std::mt19937 rng(0);
@@ -86,9 +100,11 @@ int main(int argc, char** argv) {
       std::vector<int8_t> ohwi(size_t(L.o) * 9 * L.c, 0);
       std::uniform_real_distribution<double> u(0, 1);
       std::normal_distribution<double> wn(0, 40);
+      std::vector<char> block_keeps(size_t((L.o + 15) / 16) * L.c);
+      for (char& b : block_keeps) b = u(rng) < keep;
       for (int o = 0; o < L.o; ++o) {
         for (int c = 0; c < L.c; ++c) {
-          if (u(rng) >= keep) continue;
+          if (block_prune ? !block_keeps[size_t(o / 16) * L.c + c] : u(rng) >= keep) continue;
           const uint16_t m = lib[rng() % 8];
           for (int t = 0; t < 9; ++t) {
             if ((m >> t) & 1) {
@@ -131,6 +147,8 @@ int main(int argc, char** argv) {
         rows = (g.out_h + calls - 1) / calls;
       }
       if (const char* r = std::getenv("ROWS")) rows = std::min(g.out_h, std::atoi(r));
+      for (Int8Variant variant : variants) {
+      const Int8ConvKernel& k = Int8KernelFor(variant);
       const size_t bytes = k.scratch_bytes(p, rows);
       struct Free {
         void operator()(void* v) const { std::free(v); }
@@ -180,6 +198,7 @@ int main(int argc, char** argv) {
 #endif
       std::printf(" |");
       std::fflush(stdout);
+      }
     }
     std::printf("\n");
   }
