@@ -43,7 +43,10 @@ namespace {
 constexpr int kLanes = 16;
 // Output pixels per register tile: kPix accumulators plus the block's index
 // and weight vectors and the permuted tap dwords.
-constexpr int kPix = 12;
+#ifndef PL_INT8_FL_PIX
+#define PL_INT8_FL_PIX 12
+#endif
+constexpr int kPix = PL_INT8_FL_PIX;  // PL_INT8_FL_PIX: for measuring other tiles
 constexpr int kRecord = 64;
 
 size_t Up(size_t b) { return (b + kScratchAlign - 1) / kScratchAlign * kScratchAlign; }

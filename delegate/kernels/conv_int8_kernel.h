@@ -122,6 +122,13 @@ PL_DECLARE_INT8_CONV_KERNELS(NeonDot)
 #endif
 #undef PL_DECLARE_INT8_CONV_KERNELS
 
+// Whether the avx512vnni kernel hands this layer to the filter-lane kernel
+// (docs/int8.md, "The filter-lane kernel"): at least 64 output channels and
+// a pack whose non-empty (16-filter block, channel) pairs are at most the
+// kept-kernel fraction + 0.3 (dense packs, or pruning shared by the filters
+// of a block); the rule fits the measured layers' break-even.
+bool Int8PreferFilterLanes(const Int8ConvKernelParams& p);
+
 const char* Int8VariantName(Int8Variant v);
 // Whether this build has the variant and this CPU runs it (cpuid / getauxval).
 bool Int8VariantAvailable(Int8Variant v);
