@@ -10,6 +10,7 @@
 //   g++ -O2 -std=c++17 -I. tests/native/int8_kernel_bench.cc $(find $O -name '*.o') -lpthread -ldl -o bench
 //   ./bench [avx512vnni|avxvnni|avx2|avx512vnni_fl[,...]] [rounds]
 // Several comma-separated variants run back to back on the same weights.
+// avx512vnni hands dense packs to the filter-lane kernel (Int8PreferFilterLanes).
 // BLOCKPRUNE=1 prunes by blocks of 16 consecutive filters (the filters of a
 // block keep the same input channels, each with its own pattern) instead of
 // per kernel: what the filter-lane kernel needs to skip work.
@@ -148,56 +149,56 @@ int main(int argc, char** argv) {
       }
       if (const char* r = std::getenv("ROWS")) rows = std::min(g.out_h, std::atoi(r));
       for (Int8Variant variant : variants) {
-      const Int8ConvKernel& k = Int8KernelFor(variant);
-      const size_t bytes = k.scratch_bytes(p, rows);
-      struct Free {
-        void operator()(void* v) const { std::free(v); }
-      };
-      std::unique_ptr<void, Free> scratch(std::aligned_alloc(kScratchAlign, (bytes + kScratchAlign) / kScratchAlign *
-                                                                                kScratchAlign));
-      std::vector<int8_t> x(size_t(L.hw) * L.hw * L.c), y(size_t(g.out_h) * g.out_w * L.o);
-      for (int8_t& v : x) v = int8_t(rng());
-      const auto run = [&] {
-        for (int oy = 0; oy < g.out_h; oy += rows) k.rows(p, x.data(), y.data(), 0, oy, std::min(oy + rows, g.out_h),
-                                                           scratch.get(), bytes);
-      };
-      const double macs = double(packed.kept_kernels()) * 4 * g.out_h * g.out_w;
-      const int reps = std::max(5, int(2e9 / macs));
-      for (int i = 0; i < 3; ++i) run();
-      std::vector<double> med;
-      std::vector<std::vector<double>> phases;  // per run: each phase's share of the run
-      for (int r = 0; r < rounds; ++r) {
-        std::vector<double> ts;
-        for (int i = 0; i < reps; ++i) {
-#if defined(PL_INT8_PHASE_TIMERS)
-          std::fill(g_int8_phase_cycles, g_int8_phase_cycles + g_int8_phases, 0);
-#endif
-          const uint64_t c0 = __rdtsc();
-          run();
-          ts.push_back(double(__rdtsc() - c0) / tsc);
-#if defined(PL_INT8_PHASE_TIMERS)
-          phases.emplace_back(g_int8_phase_cycles, g_int8_phase_cycles + g_int8_phases);
-#endif
+        const Int8ConvKernel& k = Int8KernelFor(variant);
+        const size_t bytes = k.scratch_bytes(p, rows);
+        struct Free {
+          void operator()(void* v) const { std::free(v); }
+        };
+        std::unique_ptr<void, Free> scratch(std::aligned_alloc(kScratchAlign, (bytes + kScratchAlign) / kScratchAlign *
+                                                                                  kScratchAlign));
+        std::vector<int8_t> x(size_t(L.hw) * L.hw * L.c), y(size_t(g.out_h) * g.out_w * L.o);
+        for (int8_t& v : x) v = int8_t(rng());
+        const auto run = [&] {
+          for (int oy = 0; oy < g.out_h; oy += rows) k.rows(p, x.data(), y.data(), 0, oy, std::min(oy + rows, g.out_h),
+                                                             scratch.get(), bytes);
+        };
+        const double macs = double(packed.kept_kernels()) * 4 * g.out_h * g.out_w;
+        const int reps = std::max(5, int(2e9 / macs));
+        for (int i = 0; i < 3; ++i) run();
+        std::vector<double> med;
+        std::vector<std::vector<double>> phases;  // per run: each phase's share of the run
+        for (int r = 0; r < rounds; ++r) {
+          std::vector<double> ts;
+          for (int i = 0; i < reps; ++i) {
+  #if defined(PL_INT8_PHASE_TIMERS)
+            std::fill(g_int8_phase_cycles, g_int8_phase_cycles + g_int8_phases, 0);
+  #endif
+            const uint64_t c0 = __rdtsc();
+            run();
+            ts.push_back(double(__rdtsc() - c0) / tsc);
+  #if defined(PL_INT8_PHASE_TIMERS)
+            phases.emplace_back(g_int8_phase_cycles, g_int8_phase_cycles + g_int8_phases);
+  #endif
+          }
+          std::nth_element(ts.begin(), ts.begin() + ts.size() / 2, ts.end());
+          med.push_back(ts[ts.size() / 2]);
         }
-        std::nth_element(ts.begin(), ts.begin() + ts.size() / 2, ts.end());
-        med.push_back(ts[ts.size() / 2]);
-      }
-      std::nth_element(med.begin(), med.begin() + med.size() / 2, med.end());
-      const double t = med[med.size() / 2];
-      std::printf(" %.3f ms (%.2f vpdpbusd-zmm/ns)", t * 1e3, macs / 64 / (t * 1e9));
-#if defined(PL_INT8_PHASE_TIMERS)
-      // Per phase, the median over runs (a preempted run inflates one phase of one run).
-      std::printf(" [");
-      for (int i = 0; i < g_int8_phases; ++i) {
-        std::vector<double> v;
-        for (const auto& ph : phases) v.push_back(ph[i]);
-        std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-        std::printf("%s%s %.3f", i ? ", " : "", g_int8_phase_names[i], v[v.size() / 2] / tsc * 1e3);
-      }
-      std::printf("]");
-#endif
-      std::printf(" |");
-      std::fflush(stdout);
+        std::nth_element(med.begin(), med.begin() + med.size() / 2, med.end());
+        const double t = med[med.size() / 2];
+        std::printf(" %.3f ms (%.2f vpdpbusd-zmm/ns)", t * 1e3, macs / 64 / (t * 1e9));
+  #if defined(PL_INT8_PHASE_TIMERS)
+        // Per phase, the median over runs (a preempted run inflates one phase of one run).
+        std::printf(" [");
+        for (int i = 0; i < g_int8_phases; ++i) {
+          std::vector<double> v;
+          for (const auto& ph : phases) v.push_back(ph[i]);
+          std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+          std::printf("%s%s %.3f", i ? ", " : "", g_int8_phase_names[i], v[v.size() / 2] / tsc * 1e3);
+        }
+        std::printf("]");
+  #endif
+        std::printf(" |");
+        std::fflush(stdout);
       }
     }
     std::printf("\n");
