@@ -376,6 +376,11 @@ void RunBlock(const Int8ConvKernelParams& p, const Shape& sh, const uint8_t* pla
 
 void Int8ConvRowsAvx512Vnni(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0,
                             int oy1, void* scratch, size_t scratch_bytes) {
+  // Dense-ish packs run faster with 16 filters per vector (docs/int8.md).
+  if (Int8PreferFilterLanes(p)) {
+    Int8ConvRowsAvx512VnniFl(p, input, output, n, oy0, oy1, scratch, scratch_bytes);
+    return;
+  }
   const ConvGeometry& g = p.geometry;
   const Shape sh(p, oy1 - oy0);
   assert(scratch_bytes >= sh.total && size_t(scratch) % kScratchAlign == 0);
@@ -407,7 +412,9 @@ void Int8ConvRowsAvx512Vnni(const Int8ConvKernelParams& p, const int8_t* input, 
   }
 }
 
-size_t Int8ConvScratchAvx512Vnni(const Int8ConvKernelParams& p, int rows) { return Shape(p, rows).total; }
+size_t Int8ConvScratchAvx512Vnni(const Int8ConvKernelParams& p, int rows) {
+  return Int8PreferFilterLanes(p) ? Int8ConvScratchAvx512VnniFl(p, rows) : Shape(p, rows).total;
+}
 
 }  // namespace patternlite
 

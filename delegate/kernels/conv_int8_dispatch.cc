@@ -39,6 +39,17 @@ bool CpuHasDotProd() {
 
 }  // namespace
 
+bool Int8PreferFilterLanes(const Int8ConvKernelParams& p) {
+  const PackedConvInt8View& w = p.weights;
+  const int O = w.out_channels, C = w.in_channels;
+  if (O < 64 || C <= 0 || w.fl_blocks <= 0 || w.chunks <= 0) return false;
+  // Filter-lane work ~ non-empty pairs; pixel-lane work ~ 0.3 + 0.7 x kept
+  // kernels (its per-pixel tables and requantisation do not shrink with keep).
+  const double pairs = double(w.fl_block_entries[w.fl_blocks]) / (double(w.fl_blocks) * C);
+  const double kept = double(w.chunk_kernels[size_t(w.chunks) * O]) / (double(O) * C);
+  return pairs <= kept + 0.3;
+}
+
 const char* Int8VariantName(Int8Variant v) {
   switch (v) {
     case Int8Variant::kScalar: return "scalar";
@@ -46,6 +57,7 @@ const char* Int8VariantName(Int8Variant v) {
     case Int8Variant::kAvxVnni: return "avxvnni";
     case Int8Variant::kAvx512Vnni: return "avx512vnni";
     case Int8Variant::kNeonDot: return "neondot";
+    case Int8Variant::kAvx512VnniFilterLanes: return "avx512vnni_fl";
   }
   return "unknown";
 }
@@ -60,6 +72,7 @@ bool Int8VariantAvailable(Int8Variant v) {
       return Int8VariantAvailable(Int8Variant::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+    case Int8Variant::kAvx512VnniFilterLanes: return Int8VariantAvailable(Int8Variant::kAvx512Vnni);
 #endif
 #if defined(PL_HAVE_NEON)
     case Int8Variant::kNeonDot: return CpuHasDotProd();
@@ -75,6 +88,8 @@ const Int8ConvKernel& Int8KernelFor(Int8Variant v) {
   static const Int8ConvKernel kAvxVnni{Int8Variant::kAvxVnni, 8, Int8ConvRowsAvxVnni, Int8ConvScratchAvxVnni};
   static const Int8ConvKernel kAvx512Vnni{Int8Variant::kAvx512Vnni, 16, Int8ConvRowsAvx512Vnni,
                                           Int8ConvScratchAvx512Vnni};
+  static const Int8ConvKernel kAvx512VnniFl{Int8Variant::kAvx512VnniFilterLanes, 16, Int8ConvRowsAvx512VnniFl,
+                                            Int8ConvScratchAvx512VnniFl};
 #endif
 #if defined(PL_HAVE_NEON)
   static const Int8ConvKernel kNeonDot{Int8Variant::kNeonDot, 4, Int8ConvRowsNeonDot, Int8ConvScratchNeonDot};
@@ -85,6 +100,7 @@ const Int8ConvKernel& Int8KernelFor(Int8Variant v) {
     case Int8Variant::kAvx2: return kAvx2;
     case Int8Variant::kAvxVnni: return kAvxVnni;
     case Int8Variant::kAvx512Vnni: return kAvx512Vnni;
+    case Int8Variant::kAvx512VnniFilterLanes: return kAvx512VnniFl;
 #endif
 #if defined(PL_HAVE_NEON)
     case Int8Variant::kNeonDot: return kNeonDot;

@@ -69,6 +69,14 @@ struct PackedConvInt8View {
   const Int8Slot* slots = nullptr;
   const int32_t* chunk_kernels = nullptr;  // chunks * O + 1
   const Int8Kernel* kernels = nullptr;
+  // Filter-lane form (AVX-512 filter-lane kernel): per block of 16 output
+  // channels, its non-empty input channels with a 64-byte vpermb index and
+  // 64 weight bytes each (pattern_pack_int8.h).
+  int fl_blocks = 0;
+  const int32_t* fl_block_entries = nullptr;  // fl_blocks + 1
+  const int32_t* fl_channel = nullptr;
+  const uint8_t* fl_index = nullptr;  // entries * 64
+  const int8_t* fl_weights = nullptr;  // entries * 64
 };
 
 struct Int8ConvKernelParams {
@@ -86,7 +94,9 @@ using Int8ConvScratchFn = size_t (*)(const Int8ConvKernelParams& p, int rows);
 
 // The int8 kernels of one instruction set. A variant is finer than Isa: the
 // x86 int8 kernels differ in the dot-product instruction they use.
-enum class Int8Variant { kScalar, kAvx2, kAvxVnni, kAvx512Vnni, kNeonDot };
+// kAvx512VnniFilterLanes: the AVX-512 kernel with 16 filters (not 16 pixels)
+// per vector, conv_int8_avx512_fl.cc.
+enum class Int8Variant { kScalar, kAvx2, kAvxVnni, kAvx512Vnni, kNeonDot, kAvx512VnniFilterLanes };
 
 struct Int8ConvKernel {
   Int8Variant variant;
@@ -105,11 +115,19 @@ PL_DECLARE_INT8_CONV_KERNELS(Scalar)
 PL_DECLARE_INT8_CONV_KERNELS(Avx2)
 PL_DECLARE_INT8_CONV_KERNELS(AvxVnni)
 PL_DECLARE_INT8_CONV_KERNELS(Avx512Vnni)
+PL_DECLARE_INT8_CONV_KERNELS(Avx512VnniFl)
 #endif
 #if defined(PL_HAVE_NEON)
 PL_DECLARE_INT8_CONV_KERNELS(NeonDot)
 #endif
 #undef PL_DECLARE_INT8_CONV_KERNELS
+
+// Whether the avx512vnni kernel hands this layer to the filter-lane kernel
+// (docs/int8.md, "The filter-lane kernel"): at least 64 output channels and
+// a pack whose non-empty (16-filter block, channel) pairs are at most the
+// kept-kernel fraction + 0.3 (dense packs, or pruning shared by the filters
+// of a block); the rule fits the measured layers' break-even.
+bool Int8PreferFilterLanes(const Int8ConvKernelParams& p);
 
 const char* Int8VariantName(Int8Variant v);
 // Whether this build has the variant and this CPU runs it (cpuid / getauxval).

@@ -143,6 +143,46 @@ bool PackPatternConvInt8(const int8_t* ohwi, int out_channels, int in_channels, 
     p.kernels.insert(p.kernels.end(), b.begin(), b.end());
   }
   p.chunk_kernels.push_back(int32_t(p.kernels.size()));
+
+  // The filter-lane form: blocks of 16 consecutive output channels (original
+  // order, so a pixel's 16 outputs are contiguous in NHWC).
+  constexpr int kFl = 16;
+  const int fl_blocks = (out_channels + kFl - 1) / kFl;
+  std::vector<int32_t> entry_of(size_t(fl_blocks) * in_channels, -1);
+  for (int fi = 0; fi < out_channels; ++fi) {
+    const int o = p.filter_order[fi];
+    for (int gi = p.filter_groups[fi]; gi < p.filter_groups[fi + 1]; ++gi) {
+      for (int k = p.groups[gi].begin; k < p.groups[gi].end; ++k) {
+        entry_of[size_t(o / kFl) * in_channels + p.kernel_channel[k]] = 0;
+      }
+    }
+  }
+  p.fl_block_entries.push_back(0);
+  for (int b = 0; b < fl_blocks; ++b) {
+    for (int c = 0; c < in_channels; ++c) {
+      int32_t& e = entry_of[size_t(b) * in_channels + c];
+      if (e < 0) continue;
+      e = int32_t(p.fl_channel.size());
+      p.fl_channel.push_back(c);
+    }
+    p.fl_block_entries.push_back(int32_t(p.fl_channel.size()));
+  }
+  p.fl_index.assign(p.fl_channel.size() * 64, 0);
+  p.fl_weights.assign(p.fl_channel.size() * 64, 0);
+  for (int fi = 0; fi < out_channels; ++fi) {
+    const int o = p.filter_order[fi];
+    for (int gi = p.filter_groups[fi]; gi < p.filter_groups[fi + 1]; ++gi) {
+      const PackedGroup& g = p.groups[gi];
+      for (int k = g.begin; k < g.end; ++k) {
+        const int c = p.kernel_channel[k];
+        const size_t at = size_t(entry_of[size_t(o / kFl) * in_channels + c]) * 64 + size_t(o % kFl) * 4;
+        for (int t = 0; t < 4; ++t) {
+          p.fl_index[at + t] = uint8_t(4 * g.taps[t] + c % 4);
+          p.fl_weights[at + t] = p.kernel_weights[size_t(k) * 4 + t];
+        }
+      }
+    }
+  }
   *out = std::move(p);
   return true;
 }

@@ -41,6 +41,15 @@ struct PackedConvInt8 {
   std::vector<Int8Slot> slots;
   std::vector<int32_t> chunk_kernels;
   std::vector<Int8Kernel> kernels;
+  // Filter-lane form (conv_int8_avx512_fl.cc): per block of 16 output
+  // channels, the input channels any of its filters keeps (ascending), each
+  // with a 64-byte vpermb index (lane f: 4 x (4 * tap + c % 4)) and 64 int8
+  // weights (lane f: filter 16b+f's 4 weights in tap order, 0 where it prunes
+  // the channel). Entries of block b: [fl_block_entries[b], [b+1]).
+  std::vector<int32_t> fl_block_entries;
+  std::vector<int32_t> fl_channel;
+  std::vector<uint8_t> fl_index;
+  std::vector<int8_t> fl_weights;
 
   size_t kept_kernels() const { return kernel_channel.size(); }
   int chunks() const { return int(chunk_slots.size()) - 1; }
@@ -64,6 +73,11 @@ struct PackedConvInt8 {
     v.slots = slots.data();
     v.chunk_kernels = chunk_kernels.data();
     v.kernels = kernels.data();
+    v.fl_blocks = int(fl_block_entries.size()) - 1;
+    v.fl_block_entries = fl_block_entries.data();
+    v.fl_channel = fl_channel.data();
+    v.fl_index = fl_index.data();
+    v.fl_weights = fl_weights.data();
     return v;
   }
 };

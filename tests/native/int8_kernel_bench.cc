@@ -8,7 +8,12 @@
 // Not part of the build: compile it against a build's delegate objects, e.g.
 //   O=build/rel/CMakeFiles/patternlite_delegate_objects.dir
 //   g++ -O2 -std=c++17 -I. tests/native/int8_kernel_bench.cc $(find $O -name '*.o') -lpthread -ldl -o bench
-//   ./bench [avx512vnni|avxvnni|avx2] [rounds]
+//   ./bench [avx512vnni|avxvnni|avx2|avx512vnni_fl[,...]] [rounds]
+// Several comma-separated variants run back to back on the same weights.
+// avx512vnni hands dense packs to the filter-lane kernel (Int8PreferFilterLanes).
+// BLOCKPRUNE=1 prunes by blocks of 16 consecutive filters (the filters of a
+// block keep the same input channels, each with its own pattern) instead of
+// per kernel: what the filter-lane kernel needs to skip work.
 // For the phase split, recompile conv_int8_avx512.cc with the macro (and the
 // AVX-512 flags of delegate/sources.cmake) and link that object instead.
 #include <x86intrin.h>
@@ -58,15 +63,25 @@ int main(int argc, char** argv) {
   const std::string name = argc > 1 ? argv[1] : "avx512vnni";
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 5;
   const char* only = std::getenv("LAYER");  // e.g. LAYER=56x56x64 runs the layers whose name starts so
-  Int8Variant variant = Int8Variant::kAvx512Vnni;
-  for (Int8Variant v : {Int8Variant::kAvx2, Int8Variant::kAvxVnni, Int8Variant::kAvx512Vnni}) {
-    if (name == Int8VariantName(v)) variant = v;
+  std::vector<Int8Variant> variants;
+  for (size_t at = 0; at <= name.size();) {
+    const size_t comma = std::min(name.find(',', at), name.size());
+    const std::string one = name.substr(at, comma - at);
+    at = comma + 1;
+    bool found = false;
+    for (Int8Variant v : {Int8Variant::kAvx2, Int8Variant::kAvxVnni, Int8Variant::kAvx512Vnni,
+                          Int8Variant::kAvx512VnniFilterLanes}) {
+      if (one == Int8VariantName(v) && Int8VariantAvailable(v)) {
+        variants.push_back(v);
+        found = true;
+      }
+    }
+    if (!found) {
+      std::printf("%s not available\n", one.c_str());
+      return 1;
+    }
   }
-  if (!Int8VariantAvailable(variant)) {
-    std::printf("%s not available\n", name.c_str());
-    return 1;
-  }
-  const Int8ConvKernel& k = Int8KernelFor(variant);
+  const bool block_prune = std::getenv("BLOCKPRUNE") != nullptr && std::atoi(std::getenv("BLOCKPRUNE")) != 0;
   const Layer layers[] = {{56, 64, 64, 1},   {28, 128, 128, 1},  {14, 256, 256, 1}, {7, 512, 512, 1},
                           {56, 64, 128, 2}, {28, 128, 256, 2}, {14, 256, 512, 2}};
   std::mt19937 rng(0);
@@ -86,9 +101,11 @@ int main(int argc, char** argv) {
       std::vector<int8_t> ohwi(size_t(L.o) * 9 * L.c, 0);
       std::uniform_real_distribution<double> u(0, 1);
       std::normal_distribution<double> wn(0, 40);
+      std::vector<char> block_keeps(size_t((L.o + 15) / 16) * L.c);
+      for (char& b : block_keeps) b = u(rng) < keep;
       for (int o = 0; o < L.o; ++o) {
         for (int c = 0; c < L.c; ++c) {
-          if (u(rng) >= keep) continue;
+          if (block_prune ? !block_keeps[size_t(o / 16) * L.c + c] : u(rng) >= keep) continue;
           const uint16_t m = lib[rng() % 8];
           for (int t = 0; t < 9; ++t) {
             if ((m >> t) & 1) {
@@ -131,55 +148,58 @@ int main(int argc, char** argv) {
         rows = (g.out_h + calls - 1) / calls;
       }
       if (const char* r = std::getenv("ROWS")) rows = std::min(g.out_h, std::atoi(r));
-      const size_t bytes = k.scratch_bytes(p, rows);
-      struct Free {
-        void operator()(void* v) const { std::free(v); }
-      };
-      std::unique_ptr<void, Free> scratch(std::aligned_alloc(kScratchAlign, (bytes + kScratchAlign) / kScratchAlign *
-                                                                                kScratchAlign));
-      std::vector<int8_t> x(size_t(L.hw) * L.hw * L.c), y(size_t(g.out_h) * g.out_w * L.o);
-      for (int8_t& v : x) v = int8_t(rng());
-      const auto run = [&] {
-        for (int oy = 0; oy < g.out_h; oy += rows) k.rows(p, x.data(), y.data(), 0, oy, std::min(oy + rows, g.out_h),
-                                                           scratch.get(), bytes);
-      };
-      const double macs = double(packed.kept_kernels()) * 4 * g.out_h * g.out_w;
-      const int reps = std::max(5, int(2e9 / macs));
-      for (int i = 0; i < 3; ++i) run();
-      std::vector<double> med;
-      std::vector<std::vector<double>> phases;  // per run: each phase's share of the run
-      for (int r = 0; r < rounds; ++r) {
-        std::vector<double> ts;
-        for (int i = 0; i < reps; ++i) {
-#if defined(PL_INT8_PHASE_TIMERS)
-          std::fill(g_int8_phase_cycles, g_int8_phase_cycles + g_int8_phases, 0);
-#endif
-          const uint64_t c0 = __rdtsc();
-          run();
-          ts.push_back(double(__rdtsc() - c0) / tsc);
-#if defined(PL_INT8_PHASE_TIMERS)
-          phases.emplace_back(g_int8_phase_cycles, g_int8_phase_cycles + g_int8_phases);
-#endif
+      for (Int8Variant variant : variants) {
+        const Int8ConvKernel& k = Int8KernelFor(variant);
+        const size_t bytes = k.scratch_bytes(p, rows);
+        struct Free {
+          void operator()(void* v) const { std::free(v); }
+        };
+        std::unique_ptr<void, Free> scratch(std::aligned_alloc(kScratchAlign, (bytes + kScratchAlign) / kScratchAlign *
+                                                                                  kScratchAlign));
+        std::vector<int8_t> x(size_t(L.hw) * L.hw * L.c), y(size_t(g.out_h) * g.out_w * L.o);
+        for (int8_t& v : x) v = int8_t(rng());
+        const auto run = [&] {
+          for (int oy = 0; oy < g.out_h; oy += rows) k.rows(p, x.data(), y.data(), 0, oy, std::min(oy + rows, g.out_h),
+                                                             scratch.get(), bytes);
+        };
+        const double macs = double(packed.kept_kernels()) * 4 * g.out_h * g.out_w;
+        const int reps = std::max(5, int(2e9 / macs));
+        for (int i = 0; i < 3; ++i) run();
+        std::vector<double> med;
+        std::vector<std::vector<double>> phases;  // per run: each phase's share of the run
+        for (int r = 0; r < rounds; ++r) {
+          std::vector<double> ts;
+          for (int i = 0; i < reps; ++i) {
+  #if defined(PL_INT8_PHASE_TIMERS)
+            std::fill(g_int8_phase_cycles, g_int8_phase_cycles + g_int8_phases, 0);
+  #endif
+            const uint64_t c0 = __rdtsc();
+            run();
+            ts.push_back(double(__rdtsc() - c0) / tsc);
+  #if defined(PL_INT8_PHASE_TIMERS)
+            phases.emplace_back(g_int8_phase_cycles, g_int8_phase_cycles + g_int8_phases);
+  #endif
+          }
+          std::nth_element(ts.begin(), ts.begin() + ts.size() / 2, ts.end());
+          med.push_back(ts[ts.size() / 2]);
         }
-        std::nth_element(ts.begin(), ts.begin() + ts.size() / 2, ts.end());
-        med.push_back(ts[ts.size() / 2]);
+        std::nth_element(med.begin(), med.begin() + med.size() / 2, med.end());
+        const double t = med[med.size() / 2];
+        std::printf(" %.3f ms (%.2f vpdpbusd-zmm/ns)", t * 1e3, macs / 64 / (t * 1e9));
+  #if defined(PL_INT8_PHASE_TIMERS)
+        // Per phase, the median over runs (a preempted run inflates one phase of one run).
+        std::printf(" [");
+        for (int i = 0; i < g_int8_phases; ++i) {
+          std::vector<double> v;
+          for (const auto& ph : phases) v.push_back(ph[i]);
+          std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+          std::printf("%s%s %.3f", i ? ", " : "", g_int8_phase_names[i], v[v.size() / 2] / tsc * 1e3);
+        }
+        std::printf("]");
+  #endif
+        std::printf(" |");
+        std::fflush(stdout);
       }
-      std::nth_element(med.begin(), med.begin() + med.size() / 2, med.end());
-      const double t = med[med.size() / 2];
-      std::printf(" %.3f ms (%.2f vpdpbusd-zmm/ns)", t * 1e3, macs / 64 / (t * 1e9));
-#if defined(PL_INT8_PHASE_TIMERS)
-      // Per phase, the median over runs (a preempted run inflates one phase of one run).
-      std::printf(" [");
-      for (int i = 0; i < g_int8_phases; ++i) {
-        std::vector<double> v;
-        for (const auto& ph : phases) v.push_back(ph[i]);
-        std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-        std::printf("%s%s %.3f", i ? ", " : "", g_int8_phase_names[i], v[v.size() / 2] / tsc * 1e3);
-      }
-      std::printf("]");
-#endif
-      std::printf(" |");
-      std::fflush(stdout);
     }
     std::printf("\n");
   }

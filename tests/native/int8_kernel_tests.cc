@@ -140,7 +140,8 @@ void Sweep(Int8Variant v, Counts* c) {
 
 int main(int argc, char** argv) {
   const Int8Variant all[] = {Int8Variant::kScalar, Int8Variant::kAvx2, Int8Variant::kAvxVnni,
-                             Int8Variant::kAvx512Vnni, Int8Variant::kNeonDot};
+                             Int8Variant::kAvx512Vnni, Int8Variant::kNeonDot,
+                             Int8Variant::kAvx512VnniFilterLanes};
   std::vector<Int8Variant> variants;
   for (int i = 1; i < argc; ++i) {
     bool found = false;
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
       }
     }
     if (!found) {
-      std::fprintf(stderr, "usage: %s [scalar|avx2|avxvnni|avx512vnni|neondot ...]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [scalar|avx2|avxvnni|avx512vnni|neondot|avx512vnni_fl ...]\n", argv[0]);
       return 2;
     }
   }
