@@ -14,6 +14,13 @@ from benchmarks.peers.tflite_xnnpack import make_interpreter
 TUNING_INVOCATIONS = 30
 
 
+def _is_int8(tflite: str) -> bool:
+    """Whether the model holds int8 tensors (the suite's int8 files)."""
+    from patternlite.tflite_file import TfliteModel
+
+    return any(t.dtype == "int8" for t in TfliteModel.from_file(tflite).tensors)
+
+
 class Peer(TflitePeer):
     name = "patternlite"
 
@@ -32,9 +39,11 @@ class Peer(TflitePeer):
         try:
             import patternlite
 
-            # int8="all": the int8 runs time our int8 kernels, which the default
-            # ("auto") leaves to XNNPACK until they are faster (docs/int8.md).
-            self.delegate = patternlite.load_delegate(num_threads=threads, int8="all")
+            # The int8 runs time our int8 kernels, which the default int8="auto"
+            # leaves to XNNPACK until they are faster (docs/int8.md). The option
+            # is passed only there, so float runs also load older libraries.
+            int8 = {"int8": "all"} if _is_int8(artifacts["tflite"]) else {}
+            self.delegate = patternlite.load_delegate(num_threads=threads, **int8)
         except Exception as exc:  # not built yet, missing .so, ...: report, never drop
             raise PeerUnavailableError(f"delegate not loadable: {type(exc).__name__}: {exc}") from exc
         try:
