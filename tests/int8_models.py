@@ -76,12 +76,13 @@ def build_quantized_conv_model(
     quantized_dimension: int | None = None,
     filter_is_input: bool = False,
     depthwise: bool = False,
+    depth_multiplier: int = 1,
 ) -> bytes:
     """input -> CONV_2D(filters_q OHWI, bias_q) -> output, quantized.
 
-    ``depthwise``: DEPTHWISE_CONV_2D (depth multiplier 1) with a [1, kh, kw, C]
-    filter, quantized per channel along dimension 3 unless ``quantized_dimension``
-    says otherwise.
+    ``depthwise``: DEPTHWISE_CONV_2D (``depth_multiplier``, 1 unless given) with
+    a [1, kh, kw, C * depth_multiplier] filter, quantized per channel along
+    dimension 3 unless ``quantized_dimension`` says otherwise.
 
     ``activation_type`` int8 (full integer), int16 (16x8: int64 bias) or uint8
     (uint8 filter with a per-tensor zero point). ``float_io`` wraps the conv in
@@ -168,7 +169,7 @@ def build_quantized_conv_model(
     opts.fusedActivationFunction = ACTIVATIONS[activation]
     conv = s.OperatorT()
     if depthwise:
-        opts.depthMultiplier = 1
+        opts.depthMultiplier = depth_multiplier
         version = {"int8": 3, "int16": 5, "uint8": 1}[activation_type]
         conv.opcodeIndex = opcode(s.BuiltinOperator.DEPTHWISE_CONV_2D, version)
         conv.builtinOptionsType = s.BuiltinOptions.DepthwiseConv2DOptions

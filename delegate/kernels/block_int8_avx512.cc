@@ -39,7 +39,7 @@ struct Traits {
   static V MulAdd(V acc, V x, V w) { return _mm512_add_epi32(acc, _mm512_mullo_epi32(x, w)); }
   // requantize.h's Requantize per lane (see block_int8_x86.h's Requantize8).
   static void Requantize(V acc, const int32_t* m, const int32_t* l, const int32_t* r, const int32_t* mk,
-                         const Int8Quant& q, int8_t* dst) {
+                         const int32_t* aw, const Int8Quant& q, int8_t* dst) {
     const __m512i x = _mm512_sllv_epi32(acc, _mm512_loadu_si512(l));
     const __m512i mv = _mm512_loadu_si512(m), rnd = _mm512_set1_epi64(int64_t(1) << 30);
     const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mv), rnd), 31);
@@ -48,7 +48,8 @@ struct Traits {
     const __m512i y = _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, _mm512_slli_epi64(odd, 32));
     const __m512i mask = _mm512_loadu_si512(mk);
     const __m512i rem = _mm512_and_si512(y, mask);
-    const __m512i thr = _mm512_sub_epi32(_mm512_srli_epi32(mask, 1), _mm512_srai_epi32(y, 31));
+    const __m512i neg_away = _mm512_and_si512(_mm512_srai_epi32(y, 31), _mm512_loadu_si512(aw));
+    const __m512i thr = _mm512_sub_epi32(_mm512_srli_epi32(mask, 1), neg_away);
     const __m512i ys = _mm512_srav_epi32(y, _mm512_loadu_si512(r));
     __m512i o = _mm512_mask_add_epi32(ys, _mm512_cmpgt_epi32_mask(rem, thr), ys, _mm512_set1_epi32(1));
     o = _mm512_add_epi32(o, _mm512_set1_epi32(q.zp_out));

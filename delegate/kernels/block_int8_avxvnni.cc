@@ -38,8 +38,8 @@ struct Traits {
   static V Sub(V a, V b) { return _mm256_sub_epi32(a, b); }
   static V MulAdd(V acc, V x, V w) { return block_int8_x86::MulAdd8(acc, x, w); }
   static void Requantize(V acc, const int32_t* m, const int32_t* l, const int32_t* r, const int32_t* mk,
-                         const Int8Quant& q, int8_t* dst) {
-    block_int8_x86::Requantize8(acc, m, l, r, mk, q, dst);
+                         const int32_t* aw, const Int8Quant& q, int8_t* dst) {
+    block_int8_x86::Requantize8(acc, m, l, r, mk, aw, q, dst);
   }
 };
 

@@ -12,7 +12,8 @@
 //  * depthwise (3x3, depth multiplier 1): per output pixel and block, the
 //    block's kept taps, each 16 input bytes widened to int32 and multiplied
 //    by its 16 weights (int32 multiply-accumulate).
-// Both requantise per lane with TFLite's double rounding (requantize.h).
+// Both requantise per lane with TFLite's double rounding (requantize.h), its
+// final shift rounding ties per lane as the op's builtin kernel does.
 #ifndef PATTERNLITE_DELEGATE_KERNELS_BLOCK_INT8_KERNELS_H_
 #define PATTERNLITE_DELEGATE_KERNELS_BLOCK_INT8_KERNELS_H_
 
@@ -25,13 +26,16 @@
 namespace patternlite {
 
 // Per-lane requantisation of one block: Q31 multiplier, left shift
-// (max(shift, 0)), right shift (max(-shift, 0)) and the rounding mask
-// (2^right - 1); blocks * kBlock each, padded lanes 0.
+// (max(shift, 0)), right shift (max(-shift, 0)), the rounding mask
+// (2^right - 1) and how the final shift rounds ties: `away` is -1 where away
+// from zero, 0 where up (requantize.h: all up for CONV_2D, per channel for
+// DEPTHWISE_CONV_2D); blocks * kBlock each, padded lanes 0.
 struct Int8BlockRequantView {
   const int32_t* multiplier = nullptr;
   const int32_t* left = nullptr;
   const int32_t* right = nullptr;
   const int32_t* mask = nullptr;
+  const int32_t* away = nullptr;
 };
 
 struct PackedPointwiseInt8View {

@@ -42,12 +42,14 @@ struct Traits {
   }
   static V Sub(V a, V b) { return vsubq_s32(a, b); }
   static V MulAdd(V acc, V x, V w) { return vmlaq_s32(acc, x, w); }
+  // requantize.h's Requantize per lane; the tie rule is per lane (an `away`
+  // lane adds 1 to the threshold for negatives), so no vrshl here.
   static void Requantize(V acc, const int32_t* m, const int32_t* l, const int32_t* r, const int32_t* mk,
-                         const Int8Quant& q, int8_t* dst) {
+                         const int32_t* aw, const Int8Quant& q, int8_t* dst) {
     const int32x4_t y = vqrdmulhq_s32(vshlq_s32(acc, vld1q_s32(l)), vld1q_s32(m));
     const int32x4_t mask = vld1q_s32(mk);
     const int32x4_t rem = vandq_s32(y, mask);
-    const int32x4_t thr = vsubq_s32(vshrq_n_s32(mask, 1), vshrq_n_s32(y, 31));
+    const int32x4_t thr = vsubq_s32(vshrq_n_s32(mask, 1), vandq_s32(vshrq_n_s32(y, 31), vld1q_s32(aw)));
     const int32x4_t ys = vshlq_s32(y, vnegq_s32(vld1q_s32(r)));
     int32x4_t o = vsubq_s32(ys, vreinterpretq_s32_u32(vcgtq_s32(rem, thr)));
     o = vaddq_s32(o, vdupq_n_s32(q.zp_out));

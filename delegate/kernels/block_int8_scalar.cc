@@ -23,7 +23,7 @@ void PointwiseInt8Scalar(const PointwiseInt8Params& params, const int8_t* input,
         acc += int32_t(w.filter_weight[k]) * (int32_t(x[w.filter_channel[k]]) - q.zp_in);
       }
       acc = int32_t(uint32_t(acc) + uint32_t(w.bias[o]));
-      y[o] = requant::Requantize(acc, w.multiplier[o], w.shift[o], q.zp_out, q.act_min, q.act_max);
+      y[o] = requant::RequantizeConv2D(acc, w.multiplier[o], w.shift[o], q.zp_out, q.act_min, q.act_max);
     }
   }
 }
@@ -50,7 +50,8 @@ void DepthwiseInt8Scalar(const DepthwiseInt8Params& params, const int8_t* input,
                  (int32_t(in_n[(size_t(iy) * g.in_w + ix) * C + c]) - q.zp_in);
         }
         acc = int32_t(uint32_t(acc) + uint32_t(w.channel_bias[c]));
-        y[c] = requant::Requantize(acc, w.multiplier[c], w.shift[c], q.zp_out, q.act_min, q.act_max);
+        y[c] = requant::RequantizeDepthwiseConv2D(acc, w.multiplier[c], w.shift[c], q.zp_out, q.act_min, q.act_max, c,
+                                                  C);
       }
     }
   }

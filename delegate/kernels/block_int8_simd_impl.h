@@ -41,7 +41,7 @@ PL_INT8_BLOCK_INLINE void StoreBlock(const typename T::V* acc, const Int8BlockRe
 #pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) {
     const size_t o = lane0 + size_t(v) * L;
-    T::Requantize(acc[v], rq.multiplier + o, rq.left + o, rq.right + o, rq.mask + o, q, bytes + v * L);
+    T::Requantize(acc[v], rq.multiplier + o, rq.left + o, rq.right + o, rq.mask + o, rq.away + o, q, bytes + v * L);
   }
   if (width == kBlock) {
     std::memcpy(dst, bytes, kBlock);

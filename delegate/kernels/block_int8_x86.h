@@ -13,12 +13,13 @@
 namespace patternlite {
 namespace block_int8_x86 {
 
-// requantize.h's Requantize on 8 lanes, each with its own multiplier and
-// shift: (x << left) * m + 2^30 >> 31 in 64 bits per even/odd lane (the
-// doubling high multiply), the rounding right shift, zero point and clamp;
-// 8 int8 results to dst.
+// requantize.h's Requantize on 8 lanes, each with its own multiplier, shift
+// and tie rounding: (x << left) * m + 2^30 >> 31 in 64 bits per even/odd lane
+// (the doubling high multiply), the rounding right shift (+ 1 where the
+// remainder exceeds half, or half plus 1 for a negative in an `away` lane),
+// zero point and clamp; 8 int8 results to dst.
 inline void Requantize8(__m256i acc, const int32_t* m, const int32_t* left, const int32_t* right, const int32_t* mask,
-                        const Int8Quant& q, int8_t* dst) {
+                        const int32_t* away, const Int8Quant& q, int8_t* dst) {
   const auto load = [](const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
   const __m256i x = _mm256_sllv_epi32(acc, load(left));
   const __m256i mv = load(m), rnd = _mm256_set1_epi64x(int64_t(1) << 30);
@@ -28,7 +29,8 @@ inline void Requantize8(__m256i acc, const int32_t* m, const int32_t* left, cons
   const __m256i y = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
   const __m256i mk = load(mask);
   const __m256i rem = _mm256_and_si256(y, mk);
-  const __m256i thr = _mm256_sub_epi32(_mm256_srli_epi32(mk, 1), _mm256_srai_epi32(y, 31));
+  const __m256i neg_away = _mm256_and_si256(_mm256_srai_epi32(y, 31), load(away));
+  const __m256i thr = _mm256_sub_epi32(_mm256_srli_epi32(mk, 1), neg_away);
   __m256i r = _mm256_sub_epi32(_mm256_srav_epi32(y, load(right)), _mm256_cmpgt_epi32(rem, thr));
   r = _mm256_add_epi32(r, _mm256_set1_epi32(q.zp_out));
   r = _mm256_min_epi32(_mm256_max_epi32(r, _mm256_set1_epi32(q.act_min)), _mm256_set1_epi32(q.act_max));

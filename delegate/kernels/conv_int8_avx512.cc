@@ -25,7 +25,7 @@
 //     kTiles accumulators in registers over its kept kernels of the chunk
 //     (vpdpbusd with the weights' dword broadcast and the tile as memory
 //     operand); accumulators pass through memory only between chunks.
-//  5. Requantisation (TFLite's double rounding, requantize.h) of 16 pixels per
+//  5. Requantisation (CONV_2D's double rounding, requantize.h) of 16 pixels per
 //     vector into a staging tile, 16x16 byte transposes into NHWC: the
 //     flattened pixels are contiguous in the output.
 //
@@ -251,7 +251,7 @@ inline void Requantize16(__m512i acc, int32_t m, int shift, const Int8Quant& q, 
   const __m512i y = _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, _mm512_slli_epi64(odd, 32));
   const int32_t mask = int32_t((uint32_t(1) << right) - 1);
   const __m512i rem = _mm512_and_si512(y, _mm512_set1_epi32(mask));
-  const __m512i thr = _mm512_sub_epi32(_mm512_set1_epi32(mask >> 1), _mm512_srai_epi32(y, 31));
+  const __m512i thr = _mm512_set1_epi32(mask >> 1);  // CONV_2D's ties round up (requantize.h)
   const __m512i ys = _mm512_sra_epi32(y, _mm_cvtsi32_si128(right));
   __m512i r = _mm512_mask_add_epi32(ys, _mm512_cmpgt_epi32_mask(rem, thr), ys, _mm512_set1_epi32(1));
   r = _mm512_add_epi32(r, _mm512_set1_epi32(q.zp_out));

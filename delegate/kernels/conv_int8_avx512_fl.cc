@@ -93,8 +93,9 @@ inline void BuildRecords(const int8_t* img, const ConvGeometry& g, int oy, int o
   }
 }
 
-// requantize.h's MultiplyByQuantizedMultiplier with a multiplier and shift
-// per lane, then the output zero point and the activation range.
+// requantize.h's MultiplyByQuantizedMultiplier with CONV_2D's ties (up) and a
+// multiplier and shift per lane, then the output zero point and the
+// activation range.
 struct LaneQuant {
   __m512i m, m_odd, left, right, mask, half;
 };
@@ -118,9 +119,8 @@ inline __m128i Requantize(__m512i acc, const LaneQuant& l, const Int8Quant& q) {
   const __m512i odd = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), l.m_odd), rnd), 31);
   const __m512i y = _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, _mm512_slli_epi64(odd, 32));
   const __m512i rem = _mm512_and_si512(y, l.mask);
-  const __m512i thr = _mm512_sub_epi32(l.half, _mm512_srai_epi32(y, 31));
   const __m512i ys = _mm512_srav_epi32(y, l.right);
-  __m512i r = _mm512_mask_add_epi32(ys, _mm512_cmpgt_epi32_mask(rem, thr), ys, _mm512_set1_epi32(1));
+  __m512i r = _mm512_mask_add_epi32(ys, _mm512_cmpgt_epi32_mask(rem, l.half), ys, _mm512_set1_epi32(1));
   r = _mm512_add_epi32(r, _mm512_set1_epi32(q.zp_out));
   r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(q.act_min)), _mm512_set1_epi32(q.act_max));
   return _mm512_cvtepi32_epi8(r);

@@ -48,11 +48,8 @@ struct NeonDot {
     const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
     // vqrdmulh is gemmlowp's SaturatingRoundingDoublingHighMul exactly.
     const int32x4_t y = vqrdmulhq_s32(vshlq_s32(acc, vdupq_n_s32(left)), vdupq_n_s32(m));
-    const int32_t mask = int32_t((uint32_t(1) << right) - 1);
-    const int32x4_t rem = vandq_s32(y, vdupq_n_s32(mask));
-    const int32x4_t thr = vsubq_s32(vdupq_n_s32(mask >> 1), vshrq_n_s32(y, 31));
-    const int32x4_t ys = vshlq_s32(y, vdupq_n_s32(-right));
-    int32x4_t r = vsubq_s32(ys, vreinterpretq_s32_u32(vcgtq_s32(rem, thr)));
+    // vrshl by -right is the rounding right shift with CONV_2D's ties (up), as ruy's.
+    int32x4_t r = vrshlq_s32(y, vdupq_n_s32(-right));
     r = vaddq_s32(r, vdupq_n_s32(q.zp_out));
     r = vminq_s32(vmaxq_s32(r, vdupq_n_s32(q.act_min)), vdupq_n_s32(q.act_max));
     const int16x4_t r16 = vmovn_s32(r);

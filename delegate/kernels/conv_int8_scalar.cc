@@ -36,7 +36,7 @@ void Int8ConvRowsScalar(const Int8ConvKernelParams& p, const int8_t* input, int8
           }
         }
         acc = int32_t(uint32_t(acc) + uint32_t(w.bias[o]));
-        out_px[o] = requant::Requantize(acc, w.multiplier[o], w.shift[o], q.zp_out, q.act_min, q.act_max);
+        out_px[o] = requant::RequantizeConv2D(acc, w.multiplier[o], w.shift[o], q.zp_out, q.act_min, q.act_max);
       }
     }
   }

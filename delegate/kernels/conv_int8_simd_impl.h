@@ -19,7 +19,7 @@
 //     over its kept kernels of the chunk: one kernel is one dot-product
 //     instruction per vector with its 4 weights broadcast as one dword. The
 //     accumulators go through an L1 buffer only between chunks.
-//  4. After the last chunk the accumulators are requantised (TFLite's double
+//  4. After the last chunk the accumulators are requantised (CONV_2D's double
 //     rounding, vectorised: requantize.h has the scalar form) into an int8
 //     staging tile that is transposed into the NHWC output.
 #ifndef PATTERNLITE_DELEGATE_KERNELS_CONV_INT8_SIMD_IMPL_H_

@@ -37,10 +37,10 @@ inline __m256i Interleave8(const uint8_t* p0, const uint8_t* p1, const uint8_t* 
   return _mm256_set_m128i(_mm_unpackhi_epi16(a, b), _mm_unpacklo_epi16(a, b));
 }
 
-// requantize.h's MultiplyByQuantizedMultiplier on 8 lanes of one output
-// channel: (x << left) * m + 2^30 >> 31 in 64 bits (the doubling high
-// multiply; a logical shift gives the right low dword), then the rounding
-// (half away from zero) right shift.
+// requantize.h's MultiplyByQuantizedMultiplier with CONV_2D's ties (up) on 8
+// lanes of one output channel: (x << left) * m + 2^30 >> 31 in 64 bits (the
+// doubling high multiply; a logical shift gives the right low dword), then the
+// rounding right shift, ties up: + 1 where the remainder exceeds half.
 inline __m256i MultiplyByQuantizedMultiplier8(__m256i x, int32_t m, int shift) {
   const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
   x = _mm256_sll_epi32(x, _mm_cvtsi32_si128(left));
@@ -50,7 +50,7 @@ inline __m256i MultiplyByQuantizedMultiplier8(__m256i x, int32_t m, int shift) {
   const __m256i y = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
   const int32_t mask = int32_t((uint32_t(1) << right) - 1);
   const __m256i rem = _mm256_and_si256(y, _mm256_set1_epi32(mask));
-  const __m256i thr = _mm256_sub_epi32(_mm256_set1_epi32(mask >> 1), _mm256_srai_epi32(y, 31));
+  const __m256i thr = _mm256_set1_epi32(mask >> 1);
   const __m256i ys = _mm256_sra_epi32(y, _mm_cvtsi32_si128(right));
   return _mm256_sub_epi32(ys, _mm256_cmpgt_epi32(rem, thr));
 }

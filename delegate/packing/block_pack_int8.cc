@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "delegate/kernels/requantize.h"
+
 namespace patternlite {
 namespace {
 
@@ -32,19 +34,26 @@ bool Multipliers(const Int8ConvQuantization& q, int channels, std::vector<int32_
   return true;
 }
 
-Int8BlockRequant BlockRequant(const std::vector<int32_t>& multiplier, const std::vector<int32_t>& shift, int blocks) {
+// `tie(o, channels)`: how output channel o's final shift rounds ties, as the
+// op's builtin kernel does (requantize.h).
+template <class TieOf>
+Int8BlockRequant BlockRequant(const std::vector<int32_t>& multiplier, const std::vector<int32_t>& shift, int blocks,
+                              TieOf tie) {
   Int8BlockRequant r;
   const size_t n = size_t(blocks) * kBlock;
   r.multiplier.assign(n, 0);
   r.left.assign(n, 0);
   r.right.assign(n, 0);
   r.mask.assign(n, 0);
-  for (size_t o = 0; o < multiplier.size(); ++o) {
-    const int s = shift[o], right = s > 0 ? 0 : -s;
-    r.multiplier[o] = multiplier[o];
-    r.left[o] = s > 0 ? s : 0;
-    r.right[o] = right;
-    r.mask[o] = int32_t((uint32_t(1) << right) - 1);
+  r.away.assign(n, 0);
+  const int channels = int(multiplier.size());
+  for (int o = 0; o < channels; ++o) {
+    const int s = shift[size_t(o)], right = s > 0 ? 0 : -s;
+    r.multiplier[size_t(o)] = multiplier[size_t(o)];
+    r.left[size_t(o)] = s > 0 ? s : 0;
+    r.right[size_t(o)] = right;
+    r.mask[size_t(o)] = int32_t((uint32_t(1) << right) - 1);
+    r.away[size_t(o)] = tie(o, channels) == requant::Tie::kAwayFromZero ? -1 : 0;
   }
   return r;
 }
@@ -111,7 +120,7 @@ bool PackPointwiseInt8(const int8_t* filter, int out_channels, int in_channels, 
     p.bias_u8[size_t(o)] = Corrected(p.bias[size_t(o)], int64_t(q.input_zero_point) + 128, wsum[size_t(o)]);
     p.bias_s8[size_t(o)] = Corrected(p.bias[size_t(o)], q.input_zero_point, wsum[size_t(o)]);
   }
-  p.requant = BlockRequant(p.multiplier, p.shift, p.blocks);
+  p.requant = BlockRequant(p.multiplier, p.shift, p.blocks, [](int, int) { return requant::Tie::kUp; });
   p.filter_begin.push_back(0);
   for (int o = 0; o < O; ++o) {
     for (int i = 0; i < I; ++i) {
@@ -161,7 +170,7 @@ bool PackDepthwiseInt8(const int8_t* filter, int channels, const std::vector<uin
       p.bias_interior[size_t(c)] = Corrected(p.channel_bias[size_t(c)], q.input_zero_point, wsum);
     }
   }
-  p.requant = BlockRequant(p.multiplier, p.shift, p.blocks);
+  p.requant = BlockRequant(p.multiplier, p.shift, p.blocks, requant::DepthwiseConv2DTie);
   p.channel_mask = masks;
   p.channel_weights.assign(size_t(C) * kTaps, 0);
   for (int c = 0; c < C; ++c) {

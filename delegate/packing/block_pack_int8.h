@@ -17,8 +17,10 @@ namespace patternlite {
 
 // Per-lane multipliers of `blocks` blocks from per-channel ones.
 struct Int8BlockRequant {
-  std::vector<int32_t> multiplier, left, right, mask;
-  Int8BlockRequantView View() const { return {multiplier.data(), left.data(), right.data(), mask.data()}; }
+  std::vector<int32_t> multiplier, left, right, mask, away;
+  Int8BlockRequantView View() const {
+    return {multiplier.data(), left.data(), right.data(), mask.data(), away.data()};
+  }
 };
 
 struct PackedPointwiseInt8 {

@@ -11,7 +11,7 @@
 // split ranges (pixels or rows per call), and requires BIT-EXACT agreement
 // with the scalar kernel (which reads the pack's per-channel form) and with a
 // direct convolution of the dense weights (int64 sums, padded taps skipped)
-// followed by TFLite's requantisation. Failures print the case, the number of
+// followed by the op's TFLite requantisation. Failures print the case, the number of
 // differing outputs and the largest difference.
 #ifndef PATTERNLITE_TESTS_NATIVE_INT8_BLOCK_KERNEL_TESTER_H_
 #define PATTERNLITE_TESTS_NATIVE_INT8_BLOCK_KERNEL_TESTER_H_
@@ -185,9 +185,9 @@ class Int8PointwiseTester : public Int8BlockTesterBase<Int8PointwiseTester> {
       for (int o = 0; o < O; ++o) {
         int64_t acc = bias[size_t(o)];
         for (int i = 0; i < I; ++i) acc += int64_t(w[size_t(o) * I + i]) * (int64_t(px[i]) - zp_in_);
-        direct[size_t(p) * O + o] = requant::Requantize(int32_t(acc), packed.multiplier[size_t(o)],
-                                                        packed.shift[size_t(o)], zp_out_, quant.act_min,
-                                                        quant.act_max);
+        direct[size_t(p) * O + o] = requant::RequantizeConv2D(int32_t(acc), packed.multiplier[size_t(o)],
+                                                              packed.shift[size_t(o)], zp_out_, quant.act_min,
+                                                              quant.act_max);
       }
     }
     const auto run = [&](PointwiseInt8Fn fn, int64_t per) {
@@ -279,9 +279,9 @@ class Int8DepthwiseTester : public Int8BlockTesterBase<Int8DepthwiseTester> {
               acc += int64_t(w[size_t(t) * C + c]) *
                      (int64_t(x[((size_t(n) * g.in_h + iy) * g.in_w + ix) * C + c]) - zp_in_);
             }
-            direct[((size_t(n) * g.out_h + oy) * g.out_w + ox) * C + c] = requant::Requantize(
+            direct[((size_t(n) * g.out_h + oy) * g.out_w + ox) * C + c] = requant::RequantizeDepthwiseConv2D(
                 int32_t(acc), packed.multiplier[size_t(c)], packed.shift[size_t(c)], zp_out_, quant.act_min,
-                quant.act_max);
+                quant.act_max, c, C);
           }
         }
       }

@@ -10,7 +10,7 @@
 // garbage), and requires BIT-EXACT agreement with two oracles: the scalar
 // kernel (which reads the pack's filter-major form) and a direct int8
 // convolution of the dense OHWI weights (int64 accumulation, padded taps at
-// the input zero point) followed by TFLite's requantisation. On failure it
+// the input zero point) followed by TFLite's CONV_2D requantisation. On failure it
 // prints the case, the number of differing outputs and the largest difference.
 #ifndef PATTERNLITE_TESTS_NATIVE_INT8_KERNEL_TESTER_H_
 #define PATTERNLITE_TESTS_NATIVE_INT8_KERNEL_TESTER_H_
@@ -220,7 +220,7 @@ class Int8PatternConvTester {
               const int8_t* wt = &ohwi[(size_t(o) * 9 + t) * g.in_c];
               for (int c = 0; c < g.in_c; ++c) acc += int64_t(wt[c]) * (int64_t(px[c]) - q.zp_in);
             }
-            y[((size_t(n) * g.out_h + oy) * g.out_w + ox) * g.out_c + o] = requant::Requantize(
+            y[((size_t(n) * g.out_h + oy) * g.out_w + ox) * g.out_c + o] = requant::RequantizeConv2D(
                 int32_t(acc), packed.multiplier[o], packed.shift[o], q.zp_out, q.act_min, q.act_max);
           }
         }

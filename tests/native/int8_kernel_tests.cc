@@ -89,11 +89,14 @@ void Sweep(Int8Variant v, Counts* c) {
     }
   }
   // Extreme scales: multipliers >= 1 (left shifts), tiny ones (right shifts
-  // of 31 and the underflow to 0), and large biases.
+  // of 31 and the underflow to 0), and large biases. Then powers of two
+  // (2^-6, 2^-5): many accumulators land exactly on ties of the final shift,
+  // where its rounding (CONV_2D's: up) decides.
   const struct {
     float s_in, s_out, w_lo, w_hi;
-  } scales[] = {{1.0f, 1e-3f, 0.5f, 2.0f}, {0.5f, 0.01f, 0.01f, 0.1f}, {1e-4f, 10.f, 1e-5f, 1e-4f},
-                {1e-6f, 100.f, 1e-6f, 1e-6f}, {0.02f, 0.02f, 1e-3f, 1.0f}, {3.0f, 0.1f, 0.1f, 0.3f}};
+  } scales[] = {{1.0f, 1e-3f, 0.5f, 2.0f},         {0.5f, 0.01f, 0.01f, 0.1f},       {1e-4f, 10.f, 1e-5f, 1e-4f},
+                {1e-6f, 100.f, 1e-6f, 1e-6f},       {0.02f, 0.02f, 1e-3f, 1.0f},      {3.0f, 0.1f, 0.1f, 0.3f},
+                {0.5f, 0.25f, 1 / 128.f, 1 / 128.f}, {1.0f, 2.0f, 1 / 16.f, 1 / 16.f}};
   for (const auto& s : scales) {
     for (int32_t br : {0, 20000, 1 << 28}) {
       c->Add(Int8PatternConvTester().height(6).width(19).channels(11).filters(21).input_scale(s.s_in)
