@@ -255,7 +255,8 @@ def test_prune_policy_holds_every_old_option() -> None:
         "prune_head", "synthetic_steps", "augment", "distill_steps", "distill_adversarial",
         "distill_only_pruned", "allocation", "preset", "budget", "growth",
     }  # fmt: skip
-    assert former == set(OPTIONS)
+    # ...plus the options added since, each a policy field with an unchanged default.
+    assert former | {"connectivity"} == set(OPTIONS)
     assert set(pyinspect.signature(prune).parameters) == {"model", "keep", "policy", "inputs", "seed", "progress"}
     with pytest.raises(ConverterError, match="unknown prune option"):
         PrunePolicy.from_options(sample=3)

@@ -258,6 +258,13 @@ def _parser() -> argparse.ArgumentParser:
         default="uniform",
         help="uniform: --keep of every layer; sensitivity: --keep of all 3x3 kernels, shared out by measured damage",
     )
+    adv.add_argument(
+        "--connectivity",
+        choices=("kernel", "block"),
+        default="kernel",
+        help="which 3x3 kernels are kept: kernel: each ranked on its own; block: the 16 filters of a block "
+        "keep the same input channels (what the int8 filter-lane kernel skips on)",
+    )
     pr.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     pr.add_argument("--prune-first", action="store_true", help="also prune the conv that sees the raw input")
     pr.add_argument(
@@ -566,6 +573,7 @@ def _prune(args: argparse.Namespace) -> int:
         growth=PoolGrowth() if args.synthesis == "growing" else None,
         prune_first=args.prune_first,
         prune_head=args.prune_head,
+        connectivity=args.connectivity,
     )
     result = prune(model, keep=args.keep, policy=policy, seed=args.seed, progress=not args.no_progress)
     print(result.summary())

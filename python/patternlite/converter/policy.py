@@ -39,7 +39,11 @@ class SparsityPolicy:
     explicit list of 9-bit masks. ``allocation``: "uniform" (every layer keeps ``keep``)
     or "sensitivity" (the same kernel total shared out by measured damage; ADMM and one
     float ``keep`` only). ``prune_first``: prune the conv that sees the raw input too;
-    ``prune_head``: prune a 1x1 or depthwise classifier head too.
+    ``prune_head``: prune a 1x1 or depthwise classifier head too. ``connectivity``: which
+    kernels a 3x3 conv keeps, "kernel" (the ``keep`` fraction with the most energy, each
+    kernel ranked on its own) or "block" (every filter of a block of ``CHANNEL_BLOCK``
+    output channels keeps the same input channels, each kernel its own pattern: what
+    the delegate's int8 filter-lane kernel skips work on).
     """
 
     layers: str | Sequence[str] | None = None
@@ -48,6 +52,7 @@ class SparsityPolicy:
     allocation: str = "uniform"
     prune_first: bool = False
     prune_head: bool = False
+    connectivity: str = "kernel"
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "allocation": ("sparsity", "allocation"),
     "prune_first": ("sparsity", "prune_first"),
     "prune_head": ("sparsity", "prune_head"),
+    "connectivity": ("sparsity", "connectivity"),
     "synthetic": ("synthesis", "kind"),
     "samples": ("synthesis", "samples"),
     "synthetic_steps": ("synthesis", "steps"),

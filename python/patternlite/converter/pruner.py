@@ -44,7 +44,7 @@ from patternlite.converter.solvers.conv import solve_layer
 from patternlite.converter.solvers.depthwise import apply_depthwise_weights, build_depthwise_problem, solve_depthwise
 from patternlite.converter.solvers.layer_problem import apply_weights, bn_scale, build_problem, forward, output_pixels
 from patternlite.converter.solvers.patterns import all_candidates, check_library, resolve_library
-from patternlite.converter.solvers.projection import Projection, project_layer, project_pointwise
+from patternlite.converter.solvers.projection import CONNECTIVITIES, Projection, project_layer, project_pointwise
 from patternlite.converter.synthesis.distill import DistillReport, augment_pool, distill
 from patternlite.converter.synthesis.synthetic import SYNTHETIC_KINDS, batchnorms, synthetic_inputs
 
@@ -239,6 +239,7 @@ def _solve(
     keep: float,
     iterations: int,
     rng: np.random.Generator,
+    connectivity: str = "kernel",
 ) -> LayerSolution:
     """The layer-wise ADMM solve of one layer of any kind, written back into the pruned model."""
     if conv.kind == DEPTHWISE:
@@ -253,7 +254,7 @@ def _solve(
         def projector(kernel: npt.NDArray[np.float32]) -> Projection:
             return project_pointwise(kernel, keep)
 
-    sol = solve_layer(problem, library, keep, iterations=iterations, projector=projector)
+    sol = solve_layer(problem, library, keep, iterations=iterations, projector=projector, connectivity=connectivity)
     apply_weights(conv, sol.weights, scale, sol.projection.mask)
     return sol
 
@@ -299,6 +300,7 @@ def prune(
     sparsity, synthesis, solver = policy.sparsity, policy.synthesis, policy.solver
     layers, kind_keep, patterns = sparsity.layers, sparsity.kind_keep, sparsity.patterns
     allocation, prune_first, prune_head = sparsity.allocation, sparsity.prune_first, sparsity.prune_head
+    connectivity = sparsity.connectivity
     synthetic, samples, synthetic_steps = synthesis.kind, synthesis.samples, synthesis.steps
     augment, growth = synthesis.augment, synthesis.growth
     method, iterations = solver.method, solver.iterations
@@ -320,6 +322,8 @@ def prune(
         raise ConverterError(f"method must be one of {METHODS}, got {method!r}")
     if method == "admm" and inputs is None and synthetic not in SYNTHETIC_KINDS:
         raise ConverterError(f"synthetic must be one of {SYNTHETIC_KINDS}, got {synthetic!r}")
+    if connectivity not in CONNECTIVITIES:
+        raise ConverterError(f"connectivity must be one of {CONNECTIVITIES}, got {connectivity!r}")
     if allocation not in ALLOCATIONS:
         raise ConverterError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
     if allocation == "sensitivity" and (method != "admm" or isinstance(keep, Mapping)):
@@ -365,7 +369,9 @@ def prune(
         k3 = float((kind_keep or {}).get(CONV3X3, (kind_keep or {}).get("3x3", keep)))
         if k3 < 1.0:
             # The 3x3 convs share their kernels out by sensitivity; the other kinds keep their kind's keep.
-            allocated = sensitivity_allocation(model, convs3, x, library, scales, k3, seed=seed, progress=progress)
+            allocated = sensitivity_allocation(
+                model, convs3, x, library, scales, k3, seed=seed, progress=progress, connectivity=connectivity
+            )
             keeps.update(allocated.keep)
     rng = np.random.default_rng(seed)
     # The layer-wise problems see augmented copies too; distillation augments afresh every batch.
@@ -385,13 +391,17 @@ def prune(
         err_proj: float | None = None
         err: float | None = None
         if method == "magnitude" or x_layers is None:
-            proj = project_layer(conv.kind, kernel, library, keeps[conv.name], weights=scales[conv.name])
+            proj = project_layer(
+                conv.kind, kernel, library, keeps[conv.name], weights=scales[conv.name], connectivity=connectivity
+            )
             conv.layer.kernel.assign(proj.kernel)
         else:
             orig = orig_convs[conv.name]
             xp = forward(keras.Model(pruned.inputs, conv.layer.input), x_layers)
             xq = forward(keras.Model(model.inputs, orig.layer.input), x_layers)
-            sol = _solve(conv, orig, xp, xq, scales[conv.name], library, keeps[conv.name], iterations, rng)
+            sol = _solve(
+                conv, orig, xp, xq, scales[conv.name], library, keeps[conv.name], iterations, rng, connectivity
+            )
             proj = sol.projection
             err_proj, err = sol.error_projection, sol.error
         masks[conv.name] = proj.mask

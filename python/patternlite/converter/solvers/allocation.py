@@ -79,6 +79,7 @@ def measure_damage(
     grid: Sequence[float] = GRID,
     seed: int = 0,
     progress: bool = True,
+    connectivity: str = "kernel",
 ) -> dict[str, list[float]]:
     """KL damage of pruning (and refitting) each layer alone to each grid fraction."""
     probe = with_logits(model)
@@ -100,7 +101,7 @@ def measure_damage(
         w0_kernel = problem.w0[:-1].reshape(problem.kernel_shape)
         curve = []
         for frac in grid:
-            mask = project(w0_kernel, library, frac).mask
+            mask = project(w0_kernel, library, frac, connectivity=connectivity).mask
             apply_weights(conv, refit(problem, mask, ridge), scale, mask)
             curve.append(_kl(reference, np.asarray(run(xs), np.float64)))
             for v, s in zip(_touched(conv), saved, strict=True):
@@ -183,6 +184,7 @@ def sensitivity_allocation(
     *,
     seed: int = 0,
     progress: bool = True,
+    connectivity: str = "kernel",
 ) -> Allocation:
     """Measure each layer's damage curve on ``x`` and share ``keep`` of all kernels out by it.
 
@@ -190,6 +192,8 @@ def sensitivity_allocation(
     under the additive model the allocation is never predicted worse than it.
     """
     grid = tuple(sorted({*GRID, round(keep, 4)}))
-    damage = measure_damage(model, targets, x, library, scales, grid=grid, seed=seed, progress=progress)
+    damage = measure_damage(
+        model, targets, x, library, scales, grid=grid, seed=seed, progress=progress, connectivity=connectivity
+    )
     kernels = {c.name: c.in_channels * c.out_channels for c in targets}
     return Allocation(keep=allocate(damage, kernels, keep, grid=grid), grid=grid, damage=damage)

@@ -98,13 +98,15 @@ def solve_layer(
     metric: bool = False,
     tolerance: float = 1e-5,
     projector: Callable[[npt.NDArray[np.float32]], Projection] | None = None,
+    connectivity: str = "kernel",
 ) -> LayerSolution:
     """ADMM + refit for one layer; returns weights whose kernel part follows ``library``.
 
     Stops early once the primal residual ||W - Z|| / ||Z|| falls below ``tolerance``:
     W already satisfies the constraints, so more iterations cannot move the support.
     ``projector`` (optional) replaces the 3x3 pattern projection as the Z-step, e.g.
-    the block projection of a 1x1 conv; ``metric`` applies to the 3x3 projection only.
+    the block projection of a 1x1 conv; ``metric`` and ``connectivity`` (which kernels a
+    3x3 conv keeps, ``projection.CONNECTIVITIES``) apply to the 3x3 projection only.
     """
     shape = problem.kernel_shape
     a = problem.gpp
@@ -127,7 +129,7 @@ def solve_layer(
     def project_z(kernel: npt.NDArray[np.float32]) -> Projection:
         if projector is not None:
             return projector(kernel)
-        return project(kernel, library, keep, tap_weights=taps)
+        return project(kernel, library, keep, tap_weights=taps, connectivity=connectivity)
 
     def w_step(rho: float, z_minus_u: F64) -> F64:
         return _solve_spd(a + np.diag(rho * pen + ridge), c + rho * pen[:, None] * z_minus_u)

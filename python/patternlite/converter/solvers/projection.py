@@ -4,7 +4,11 @@
   ``keep`` survive". For a fixed library this set is a union of coordinate
   subspaces, so the exact projection is: give each kernel the pattern that keeps
   most of its energy, then keep the ``round(keep * I * O)`` kernels with the
-  largest kept energy.
+  largest kept energy. With ``connectivity="block"`` the kept kernels are chosen
+  per block of ``CHANNEL_BLOCK`` consecutive output channels instead: every
+  filter of a block keeps the same ``round(keep * I)`` input channels (each
+  kernel still with its own best pattern), the structure the int8 filter-lane
+  kernel skips on (docs/int8.md).
 * 1x1 convs (:func:`project_pointwise`): blocks of ``CHANNEL_BLOCK`` consecutive
   output channels share one set of kept input channels.
 * 3x3 depthwise convs (:func:`project_depthwise`): the channels of a block share
@@ -43,6 +47,13 @@ class Projection:
     assignment: npt.NDArray[np.uint8]
 
 
+# How a 3x3 conv's kept kernels are chosen: "kernel" ranks every (input, output)
+# kernel on its own; "block" keeps the same input channels for all filters of a
+# block of CHANNEL_BLOCK consecutive output channels (the blocks of the delegate's
+# int8 filter-lane pack, which are over the original filter order).
+CONNECTIVITIES = ("kernel", "block")
+
+
 def kept_count(keep: float, n_kernels: int) -> int:
     """How many kernels survive: at least one, so a layer never goes dead."""
     return max(1, min(n_kernels, int(round(keep * n_kernels))))
@@ -55,6 +66,8 @@ def project(
     *,
     weights: npt.NDArray[np.floating] | None = None,
     tap_weights: npt.NDArray[np.floating] | None = None,
+    connectivity: str = "kernel",
+    block: int = CHANNEL_BLOCK,
 ) -> Projection:
     """Project a (3, 3, I, O) kernel onto the pattern + connectivity set.
 
@@ -66,7 +79,15 @@ def project(
     projection in the diagonal metric ``sum d * w**2``: with ``d`` the input
     energy seen by each tap (the Gram diagonal), a weight on a quiet input
     channel counts for little and one on a loud channel for a lot.
+
+    ``connectivity`` "block": output channels ``[b*block, (b+1)*block)`` form a
+    block (the last may be partial) and each block keeps the ``kept_count(keep, I)``
+    input channels whose kept energy, summed over the block's filters, is largest.
+    For a fixed block support each kernel's best pattern is independent, so this is
+    the exact projection onto that set too.
     """
+    if connectivity not in CONNECTIVITIES:
+        raise ValueError(f"connectivity must be one of {CONNECTIVITIES}, got {connectivity!r}")
     k = np.asarray(kernel_hwio, dtype=np.float32)
     shape = k.shape
     i_ch, o_ch = shape[2], shape[3]
@@ -82,6 +103,22 @@ def project(
     if weights is not None:
         w = np.asarray(weights, dtype=np.float32) ** 2
         kept_energy = kept_energy * np.tile(w, i_ch)
+    if connectivity == "block":
+        alive = _block_alive(kept_energy.reshape(i_ch, o_ch), keep, block).reshape(-1)
+    else:
+        alive = _kernel_alive(kept_energy, keep)
+    mask_rows = (mm.T[best] > 0) & alive[:, None]
+    assignment = np.where(alive, best, PRUNED).astype(np.uint8).reshape(i_ch, o_ch)
+    return Projection(
+        kernel=rows_to_kernel(rows * mask_rows, shape),
+        mask=rows_to_kernel(mask_rows.astype(np.float32), shape) > 0,
+        assignment=assignment,
+    )
+
+
+def _kernel_alive(kept_energy: npt.NDArray[np.floating], keep: float) -> npt.NDArray[np.bool_]:
+    """The ``kept_count(keep, n)`` kernels with the largest kept energy, over the whole layer."""
+    rows = kept_energy
     n_keep = kept_count(keep, len(rows))
     alive = np.zeros(len(rows), dtype=bool)
     if n_keep >= len(rows):
@@ -90,13 +127,20 @@ def project(
         # argpartition + stable tie-break by index makes the result deterministic.
         order = np.lexsort((np.arange(len(rows)), -kept_energy))
         alive[order[:n_keep]] = True
-    mask_rows = (mm.T[best] > 0) & alive[:, None]
-    assignment = np.where(alive, best, PRUNED).astype(np.uint8).reshape(i_ch, o_ch)
-    return Projection(
-        kernel=rows_to_kernel(rows * mask_rows, shape),
-        mask=rows_to_kernel(mask_rows.astype(np.float32), shape) > 0,
-        assignment=assignment,
-    )
+    return alive
+
+
+def _block_alive(kept_energy: npt.NDArray[np.floating], keep: float, block: int) -> npt.NDArray[np.bool_]:
+    """(I, O): per block of ``block`` output channels, the ``kept_count(keep, I)`` inputs of most summed energy."""
+    i_ch, o_ch = kept_energy.shape
+    starts = _block_starts(o_ch, block)
+    score = np.add.reduceat(kept_energy.astype(np.float64), starts, axis=1)  # (I, blocks)
+    n_keep = kept_count(keep, i_ch)
+    # Largest score first, ties to the lower input index: deterministic.
+    order = np.argsort(-score, axis=0, kind="stable")[:n_keep]
+    kept = np.zeros_like(score, dtype=bool)
+    np.put_along_axis(kept, order, True, axis=0)
+    return np.repeat(kept, np.diff(np.append(starts, o_ch)), axis=1)
 
 
 def _block_starts(n: int, block: int) -> npt.NDArray[np.intp]:
@@ -195,10 +239,14 @@ def project_layer(
     keep: float,
     *,
     weights: npt.NDArray[np.floating] | None = None,
+    connectivity: str = "kernel",
 ) -> Projection:
-    """The projection of a layer of ``kind`` (``graph.ALL_KINDS``): the ``magnitude`` method's whole work."""
+    """The projection of a layer of ``kind`` (``graph.ALL_KINDS``): the ``magnitude`` method's whole work.
+
+    ``connectivity`` applies to 3x3 convs (:func:`project`); 1x1 convs are block-structured always.
+    """
     if kind == CONV3X3:
-        return project(kernel, library, keep, weights=weights)
+        return project(kernel, library, keep, weights=weights, connectivity=connectivity)
     if kind == POINTWISE:
         return project_pointwise(kernel, keep, weights=weights)
     if kind == DEPTHWISE:
