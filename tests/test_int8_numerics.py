@@ -430,3 +430,99 @@ def test_int8_option_decides_whether_an_exact_int8_conv_is_claimed(choice: str, 
         np.testing.assert_array_equal(out, ref)
     else:
         assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+
+
+
+def _block_pruned_quant(
+    seed: int, out_c: int, in_c: int, keep: float, *, taps: int = 3
+) -> tuple[npt.NDArray[np.int8], Int8Quant]:
+    """Block-structured filters (``--connectivity block``): the 16 filters of a block keep the same
+    round(keep * in_c) input channels, each kept kernel its own pattern (``taps`` = 1: a 1x1 conv)."""
+    rng = np.random.default_rng(seed)
+    if taps == 3:
+        w, _ = pattern_pruned_filters(rng, out_c, in_c, ALL_TAP_MASKS_WITH_CENTRE[:4], 1.0)
+    else:
+        w = rng.standard_normal((out_c, 1, 1, in_c)).astype(np.float32)
+    n_keep = max(1, round(keep * in_c))
+    for start in range(0, out_c, 16):
+        dropped = rng.permutation(in_c)[n_keep:]
+        w[start : start + 16, :, :, dropped] = 0
+    return quantize_filters(w)[0], choose_quant(rng, w)
+
+
+def _run_auto(wq: npt.NDArray[np.int8], quant: Int8Quant, isa: str = "auto") -> tuple[dict[str, Any], int]:
+    """Runs a 12x12 layer under int8='auto'; returns the stats and the largest difference from TFLite in quanta."""
+    in_c = wq.shape[3]
+    model = build_quantized_conv_model(
+        (1, 12, 12, in_c), wq, quant, quantized_bias(np.random.default_rng(5), quant, wq.shape[0])
+    )
+    x = np.random.default_rng(6).integers(-128, 128, (1, 12, 12, in_c)).astype(np.int8)
+    ref, _ = invoke(model, x)
+    delegate = patternlite.load_delegate(int8="auto", isa=isa, log_level="silent")
+    out, interp = invoke(model, x, delegate)
+    stats = delegate.stats()
+    assert delegated_op_count(interp) == len(stats["claimed"])
+    return stats, int(np.abs(out.astype(int) - ref.astype(int)).max())
+
+
+def _filter_lanes_available() -> bool:
+    """Whether this CPU runs the AVX-512 VNNI int8 kernel (the one that hands layers to filter lanes)."""
+    wq, quant, _ = _pruned_quant(40, out_c=16, in_c=8)
+    model = build_quantized_conv_model((1, 6, 6, 8), wq, quant, np.zeros(16, np.int64))
+    delegate = patternlite.load_delegate(int8="all", log_level="silent")
+    invoke(model, np.zeros((1, 6, 6, 8), np.int8), delegate)
+    claimed = delegate.stats()["claimed"]
+    return bool(claimed) and claimed[0]["int8_kernel"] == "avx512vnni"
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.28])
+def test_auto_claims_a_block_structured_int8_conv_where_filter_lanes_beat_xnnpack(keep: float) -> None:
+    """int8='auto' claims a 3x3 conv with >= 64 filters whose blocks of 16 share their kept inputs,
+    on AVX-512 VNNI (filter lanes: 1.2-2.6x XNNPACK int8 dense, docs/int8.md); elsewhere it says why not."""
+    wq, quant = _block_pruned_quant(41, 64, 32, keep)
+    stats, max_q = _run_auto(wq, quant)
+    assert max_q <= 1
+    if _filter_lanes_available():
+        assert len(stats["claimed"]) == 1, stats["declined"]
+        assert stats["claimed"][0]["dtype"] == "int8" and stats["claimed"][0]["int8_kernel"] == "avx512vnni"
+    else:
+        assert not stats["claimed"] and "the isa option gives" in stats["declined"][0]["reason"]
+    # A forced ISA without the filter-lane kernel is left to TFLite, with the reason.
+    stats, max_q = _run_auto(wq, quant, isa="avx2")
+    assert not stats["claimed"] and max_q == 0
+    assert "the isa option gives the " in stats["declined"][0]["reason"], stats["declined"]
+
+
+@pytest.mark.parametrize(
+    "what,out_c,keep,block,reason",
+    [
+        ("per-kernel pruning", 64, 0.28, False, "of its pairs are non-empty"),
+        ("patterns only", 64, 1.0, True, "of its pairs are non-empty"),
+        ("too few filters", 32, 0.28, True, "it has 32 output channels"),
+    ],
+)
+def test_auto_declines_int8_convs_where_xnnpack_is_faster(
+    what: str, out_c: int, keep: float, block: bool, reason: str
+) -> None:
+    """Per-kernel pruning leaves nearly every (block, channel) pair non-empty; keep 1.0 measured
+    0.8-1.0x XNNPACK; below 64 filters nothing was measured: all left to TFLite with the reason."""
+    if block:
+        wq, quant = _block_pruned_quant(42, out_c, 32, keep)
+    else:
+        rng = np.random.default_rng(42)
+        w, _ = pattern_pruned_filters(rng, out_c, 32, ALL_TAP_MASKS_WITH_CENTRE[:4], keep)
+        wq, quant = quantize_filters(w)[0], choose_quant(rng, w)
+    stats, max_q = _run_auto(wq, quant)
+    assert not stats["claimed"] and max_q == 0, what
+    declined = stats["declined"][0]["reason"]
+    assert "not yet faster than XNNPACK" in declined and "int8='all' claims it" in declined
+    if _filter_lanes_available():
+        assert reason in declined, declined
+
+
+def test_auto_still_declines_block_structured_int8_pointwise() -> None:
+    """The 1x1 int8 kind stays out of int8='auto' (its kernel is not yet measured faster)."""
+    wq, quant = _block_pruned_quant(43, 64, 32, 0.28, taps=1)
+    stats, _ = _run_auto(wq, quant)
+    assert not stats["claimed"]
+    assert "int8 pointwise kernel is exact but not yet faster" in stats["declined"][0]["reason"], stats["declined"]

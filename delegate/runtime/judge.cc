@@ -1,7 +1,12 @@
 #include "delegate/runtime/judge.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <utility>
+#include <vector>
 
+#include "delegate/kernels/conv_int8_kernel.h"
+#include "delegate/kernels/dispatch.h"
 #include "delegate/runtime/judge_steps.h"
 
 namespace patternlite {
@@ -12,17 +17,78 @@ namespace {
 // integer), int16 (16x8) and uint8 (the old asymmetric scheme).
 bool IsQuantizedType(TfLiteType t) { return t == kTfLiteInt8 || t == kTfLiteInt16 || t == kTfLiteUInt8; }
 
+// The fraction of (block of 16 consecutive output channels, input channel)
+// pairs in which some filter of the block keeps the channel: the filter-lane
+// kernel's work (packing/pattern_pack_int8.cc forms its blocks over the
+// original filter order, as here). `masks` per kernel [o*I+i], 0: pruned.
+double NonEmptyBlockPairs(const std::vector<uint16_t>& masks, int out_channels, int in_channels) {
+  constexpr int kFl = 16;
+  const int blocks = (out_channels + kFl - 1) / kFl;
+  if (blocks <= 0 || in_channels <= 0) return 1.0;
+  size_t non_empty = 0;
+  for (int b = 0; b < blocks; ++b) {
+    for (int c = 0; c < in_channels; ++c) {
+      for (int o = b * kFl; o < std::min(out_channels, (b + 1) * kFl); ++o) {
+        if (masks[size_t(o) * in_channels + c] != 0) {
+          ++non_empty;
+          break;
+        }
+      }
+    }
+  }
+  return double(non_empty) / (double(blocks) * in_channels);
+}
+
+// Under int8='auto', why an exact int8 conv3x3 is left to TFLite, or "" when
+// it is claimed. Claimed where its kernel measured faster than XNNPACK's int8
+// dense kernel (docs/int8.md, "The filter-lane kernel"; 1 thread, the
+// ResNet-18 layers): the AVX-512 VNNI filter-lane kernel, which runs at least
+// 64 output channels whose non-empty (block of 16 filters, input channel)
+// pairs are at most 0.6 of all: block-structured pruning measured 1.5-2.6x at
+// 0.28 and 1.2-1.6x at 0.5, but only 0.8-1.0x at 1.0 (patterns only), and the
+// converter's per-kernel pruning leaves ~every pair non-empty. The
+// `avx512vnni` kernel hands a layer to filter lanes when pairs <= kept + 0.3
+// (Int8PreferFilterLanes, conv_int8_dispatch.cc): required too, so a claim
+// always runs the kernel that was measured.
+std::string Int8Conv3x3AutoPolicy(const JudgeEnv& env, const Claim& claim) {
+  constexpr int kMinOutChannels = 64;
+  constexpr double kMaxPairs = 0.6;
+  const std::string head =
+      "the int8 conv3x3 kernel is exact but not yet faster than XNNPACK's int8 dense kernel on this layer (it "
+      "is with AVX-512 VNNI, at least 64 output channels and at most 0.6 of the (16-filter block, input "
+      "channel) pairs non-empty, as block-structured pruning gives: --connectivity block): ";
+  const std::string tail = "; int8='auto' leaves it to TFLite (int8='all' claims it)";
+  const Isa isa = env.options->isa == Isa::kAuto ? BestIsa() : env.options->isa;
+  const Int8Variant variant = Int8VariantForIsa(isa);
+  if (variant != Int8Variant::kAvx512Vnni) {
+    return head + "the isa option gives the " + Int8VariantName(variant) + " kernel" + tail;
+  }
+  const int O = claim.info.out_channels, I = claim.info.in_channels;
+  if (O < kMinOutChannels) return head + "it has " + std::to_string(O) + " output channels" + tail;
+  const double pairs = NonEmptyBlockPairs(claim.masks, O, I);
+  const double kept = double(claim.info.kept_kernels) / (double(O) * I);
+  if (pairs > kMaxPairs || pairs > kept + 0.3) {
+    char figures[128];
+    std::snprintf(figures, sizeof figures, "%.2f of its pairs are non-empty, with %.2f of its kernels kept", pairs,
+                  kept);
+    return head + figures + tail;
+  }
+  return "";
+}
+
 // Whether the int8 option lets the delegate take an int8 node it can run
-// exactly; else why not. Under `auto` a kind is taken only once its int8
+// exactly; else why not. Under `auto` a kind is taken only where its int8
 // kernel is measured faster than XNNPACK's int8 dense kernel on the layers of
-// the benchmark suite (docs/int8.md, "Speed"). No kind has passed that bar
-// yet, so `auto` leaves every int8 conv to TFLite; `all` runs them anyway.
-std::string Int8Policy(const JudgeEnv& env, const contract::KindRule& rule) {
+// the benchmark suite (docs/int8.md, "Speed"): block-structured sparse 3x3
+// convs on AVX-512 VNNI (Int8Conv3x3AutoPolicy); the 1x1 and depthwise int8
+// kinds not yet. `all` runs every exact one anyway.
+std::string Int8Policy(const JudgeEnv& env, const contract::KindRule& rule, const Claim& claim) {
   switch (env.options->int8) {
     case Int8Claims::kAll: return "";
     case Int8Claims::kNone: return "int8 claims are off (int8='none')";
     case Int8Claims::kAuto: break;
   }
+  if (rule.value == contract::kKindConv3x3) return Int8Conv3x3AutoPolicy(env, claim);
   return std::string("the int8 ") + rule.name +
          " kernel is exact but not yet faster than XNNPACK's int8 dense kernel, so int8='auto' leaves it to "
          "TFLite (int8='all' claims it)";
@@ -83,7 +149,7 @@ Verdict Judge(const JudgeEnv& env, TfLiteContext* context, int node_index, const
   }
   // The policy comes last, so a node the delegate could not run exactly is
   // declined with that reason rather than the policy's.
-  if (reason.empty() && quantized) reason = Int8Policy(env, rule);
+  if (reason.empty() && quantized) reason = Int8Policy(env, rule, claim);
   if (!reason.empty()) return Decline{claim.info.filter, reason};
   return Verdict(std::move(claim));
 }
