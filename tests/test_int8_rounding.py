@@ -25,7 +25,6 @@ delegate's int8 kernels (every ISA) against the hand-computed outputs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -227,7 +226,12 @@ def random_case(rng: np.random.Generator, op: str) -> tuple[bytes, npt.NDArray[n
 
 # The variant each op's builtin kernel matches on every output (TFLite 2.x on x86: ruy behind CONV_2D,
 # the optimized per-channel depthwise kernel behind DEPTHWISE_CONV_2D).
-EXPECTED = {"conv3x3": "half_up", "conv1x1": "half_up", "depthwise3x3": "depthwise", "depthwise_multiplier": "depthwise"}
+EXPECTED = {
+    "conv3x3": "half_up",
+    "conv1x1": "half_up",
+    "depthwise3x3": "depthwise",
+    "depthwise_multiplier": "depthwise",
+}
 CASES_PER_OP = 60
 
 
