@@ -33,8 +33,17 @@ def _seeded(build: Any) -> Any:
     return run
 
 
-def keep_tag(keep: float) -> str:
-    return f"keep{keep:g}"
+CONNECTIVITIES = ("kernel", "block")
+
+
+def keep_tag(keep: float, connectivity: str = "kernel") -> str:
+    """The file stem and variant name of a pruned file: ``keep0.28``, or ``keep0.28-block`` for
+    block-structured connectivity (cached apart; the per-kernel default keeps its old name)."""
+    return f"keep{keep:g}" if connectivity == "kernel" else f"keep{keep:g}-{connectivity}"
+
+
+def _variants(keeps: list[float], connectivities: tuple[str, ...] | list[str]) -> list[tuple[float, str]]:
+    return [(keep, c) for keep in keeps for c in connectivities]
 
 
 def _stale(path: Path, made_by: str | None) -> bool:
@@ -48,7 +57,11 @@ def int8_tag(tag: str) -> str:
 
 
 def model_artifacts(
-    name: str, keeps: list[float], cache: Path, dtypes: tuple[str, ...] | list[str] = ("float32",)
+    name: str,
+    keeps: list[float],
+    cache: Path,
+    dtypes: tuple[str, ...] | list[str] = ("float32",),
+    connectivities: tuple[str, ...] | list[str] = ("kernel",),
 ) -> dict[str, Any]:
     """Dense and pruned .tflite paths plus the model's 3x3-conv table (cached as info.json).
 
@@ -68,11 +81,12 @@ def model_artifacts(
         keras_to_tflite(model, dense)
     pruners = info.setdefault("pruner", {})
     pruned: dict[str, str] = {}
-    for keep in keeps:
-        p = d / f"{keep_tag(keep)}.tflite"
-        if _stale(p, pruners.get(keep_tag(keep))):
-            pruners[keep_tag(keep)] = pruned_tflite(_seeded(spec.build), keep, p)
-        pruned[keep_tag(keep)] = str(p)
+    for keep, conn in _variants(keeps, connectivities):
+        tag = keep_tag(keep, conn)
+        p = d / f"{tag}.tflite"
+        if _stale(p, pruners.get(tag)):
+            pruners[tag] = pruned_tflite(_seeded(spec.build), keep, p, connectivity=conn)
+        pruned[tag] = str(p)
     out: dict[str, Any] = {
         "dir": d,
         "dense": str(dense),
@@ -81,13 +95,13 @@ def model_artifacts(
         "input_shape": (1, *spec.input_shape),
     }
     if "int8" in dtypes:
-        out["int8"] = _int8_files(d, spec.build, keeps, pruners, info)
+        out["int8"] = _int8_files(d, spec.build, _variants(keeps, connectivities), pruners, info)
     info_file.write_text(json.dumps(info, indent=1))
     return out
 
 
 def _int8_files(
-    d: Path, build: Any, keeps: list[float], pruners: dict[str, str], info: dict[str, Any]
+    d: Path, build: Any, variants: list[tuple[float, str]], pruners: dict[str, str], info: dict[str, Any]
 ) -> dict[str, Any]:
     """The dense and pruned int8 files of one model, built where missing; updates ``pruners``/``info``."""
     import numpy as np
@@ -105,12 +119,12 @@ def _int8_files(
     if not dense.exists():
         int8_tflite(_seeded(build)(), dense, images)
     pruned: dict[str, str] = {}
-    for keep in keeps:
-        tag = int8_tag(keep_tag(keep))
+    for keep, conn in variants:
+        tag = int8_tag(keep_tag(keep, conn))
         p = d / f"{tag}.tflite"
         if _stale(p, pruners.get(tag)):
-            pruners[tag] = pruned_tflite(_seeded(build), keep, None, int8_path=p, calibration=images)
-        pruned[keep_tag(keep)] = str(p)
+            pruners[tag] = pruned_tflite(_seeded(build), keep, None, int8_path=p, calibration=images, connectivity=conn)
+        pruned[keep_tag(keep, conn)] = str(p)
     return {"dense": str(dense), "pruned": pruned, "calibration": str(calib)}
 
 
@@ -159,7 +173,11 @@ def layer_artifacts(shape: dict[str, Any], keeps: list[float], cache: Path) -> d
 
 
 def build_in_subprocess(
-    name: str, keeps: list[float], cache: Path, dtypes: tuple[str, ...] | list[str] = ("float32",)
+    name: str,
+    keeps: list[float],
+    cache: Path,
+    dtypes: tuple[str, ...] | list[str] = ("float32",),
+    connectivities: tuple[str, ...] | list[str] = ("kernel",),
 ) -> None:
     """Build a model's files in a child process that then exits.
 
@@ -171,6 +189,7 @@ def build_in_subprocess(
     import sys
 
     cmd = [sys.executable, "-m", "benchmarks.artifacts", name, ",".join(map(str, keeps)), str(cache), ",".join(dtypes)]
+    cmd.append(",".join(connectivities))
     # cwd = the repository root, so ``-m benchmarks.artifacts`` resolves wherever pytest runs from.
     subprocess.run(cmd, check=True, cwd=Path(__file__).resolve().parent.parent)
 
@@ -179,4 +198,5 @@ if __name__ == "__main__":
     import sys
 
     dtypes = sys.argv[4].split(",") if len(sys.argv) > 4 else ["float32"]
-    model_artifacts(sys.argv[1], [float(k) for k in sys.argv[2].split(",")], Path(sys.argv[3]), dtypes)
+    conns = sys.argv[5].split(",") if len(sys.argv) > 5 else ["kernel"]
+    model_artifacts(sys.argv[1], [float(k) for k in sys.argv[2].split(",")], Path(sys.argv[3]), dtypes, conns)

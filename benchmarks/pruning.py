@@ -67,12 +67,16 @@ def pruned_tflite(
     prune_first: bool = False,
     int8_path: Path | None = None,
     calibration: Any = None,
+    connectivity: str = "kernel",
 ) -> str:
     """Write a pattern-pruned .tflite of a freshly built model; return which pruner ran.
 
     ``int8_path``: also write the same pruned model as a full-integer int8 .tflite (float32 I/O),
     calibrated on ``calibration`` (the images the dense int8 file was calibrated on). ``path``
-    None writes the int8 file only (the float32 one is cached already).
+    None writes the int8 file only (the float32 one is cached already). ``connectivity``: which
+    3x3 kernels are kept ("kernel", the converter's default, or "block": the 16 filters of a
+    block keep the same input channels); the default is what every cached file was made with,
+    so :data:`PRUNER` does not change.
     """
     from patternlite.converter import Int8Options, export_tflite, prune
     from patternlite.converter.policy import PrunePolicy
@@ -83,7 +87,9 @@ def pruned_tflite(
     res = prune(
         model,
         keep=keep,
-        policy=PrunePolicy.from_options(patterns=patterns, method="magnitude", prune_first=prune_first),
+        policy=PrunePolicy.from_options(
+            patterns=patterns, method="magnitude", prune_first=prune_first, connectivity=connectivity
+        ),
         progress=False,
     )
     if path is not None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.artifacts import build_in_subprocess, layer_artifacts, layer_key, model_artifacts
+from benchmarks.artifacts import CONNECTIVITIES, build_in_subprocess, layer_artifacts, layer_key, model_artifacts
 from benchmarks.engines import ROOT, Engine, EngineError, open_engine
 from benchmarks.models import ALL_MODELS, MODELS
 from benchmarks.peers import DENSE_PEERS, INT8_PEERS, PRUNED_PEERS
@@ -255,8 +255,9 @@ def int8_jobs(args: argparse.Namespace, name: str, art: dict[str, Any], x: np.nd
 def bench_model(sess: Session, name: str) -> dict[str, Any]:
     args = sess.args
     t0 = time.time()
-    build_in_subprocess(name, args.keeps, sess.cache, args.dtypes)
-    art = model_artifacts(name, args.keeps, sess.cache, args.dtypes)  # all cached now: no TensorFlow work here
+    build_in_subprocess(name, args.keeps, sess.cache, args.dtypes, args.connectivity)
+    # All cached now: no TensorFlow work here.
+    art = model_artifacts(name, args.keeps, sess.cache, args.dtypes, args.connectivity)
     shape = art["input_shape"]
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     ref_dense = _reference(art["dense"], x)
@@ -413,6 +414,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--engines", default=",".join([*DENSE_PEERS, *PRUNED_ENGINES]))
     p.add_argument("--keeps", default="1.0,0.5,0.28", help="connectivity keep fractions of the pruned models")
     p.add_argument(
+        "--connectivity",
+        default="kernel",
+        help="comma list of kernel,block: how the models' 3x3 kernels are pruned at each keep (block: the 16 "
+        "filters of a block keep the same input channels, files and variants keep<K>-block; the single-layer "
+        "runs stay per kernel)",
+    )
+    p.add_argument(
         "--dtypes",
         default="float32",
         help="float32 and/or int8 (comma list): int8 adds the full-integer models (whole models only)",
@@ -460,6 +468,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     order = [*DENSE_PEERS, *PRUNED_ENGINES]
     a.engines = sorted((e for e in a.engines.split(",") if e), key=lambda e: order.index(e) if e in order else 99)
     a.keeps = [float(k) for k in a.keeps.split(",") if k]
+    a.connectivity = [c for c in a.connectivity.split(",") if c]
+    if not a.connectivity or set(a.connectivity) - set(CONNECTIVITIES):
+        p.error(f"--connectivity: choose from {','.join(CONNECTIVITIES)}, got {a.connectivity}")
     a.dtypes = [d for d in a.dtypes.split(",") if d]
     if not a.dtypes or set(a.dtypes) - set(DTYPES):
         p.error(f"--dtypes: choose from {','.join(DTYPES)}, got {a.dtypes}")
@@ -510,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
         "models": [],
         "layers": [],
     }
+    if args.connectivity != ["kernel"]:  # recorded only when asked for: default runs' files stay as they were
+        res["settings"]["connectivity"] = args.connectivity
     from benchmarks.pruning import PRUNER
 
     res["pruner"] = PRUNER

@@ -366,3 +366,15 @@ def test_kernel_bench_int8_columns() -> None:
     assert col["int8_efficiency"] == pytest.approx(col["int8_speedup_vs_xnnpack"] / 4.5)
     table = kernel_bench.int8_markdown_table([{"layer": "l", "keep": 0.5, "flop_reduction": 4.5, **col}], 1)
     assert "| l | 0.50 |" in table and "(>= 0.6)" in table
+
+
+def test_connectivity_variant_names_and_default() -> None:
+    """--connectivity block adds variants keep<K>-block (cached apart); the default keeps the old names."""
+    from benchmarks.artifacts import keep_tag
+
+    assert keep_tag(0.28) == keep_tag(0.28, "kernel") == "keep0.28" and keep_tag(1.0) == "keep1"
+    assert keep_tag(0.28, "block") == "keep0.28-block"
+    assert run.parse_args([]).connectivity == ["kernel"]
+    assert run.parse_args(["--connectivity", "kernel,block"]).connectivity == ["kernel", "block"]
+    with pytest.raises(SystemExit):
+        run.parse_args(["--connectivity", "filter"])
