@@ -42,12 +42,10 @@ bool CpuHasDotProd() {
 bool Int8PreferFilterLanes(const Int8ConvKernelParams& p) {
   const PackedConvInt8View& w = p.weights;
   const int O = w.out_channels, C = w.in_channels;
-  if (O < 64 || C <= 0 || w.fl_blocks <= 0 || w.chunks <= 0) return false;
-  // Filter-lane work ~ non-empty pairs; pixel-lane work ~ 0.3 + 0.7 x kept
-  // kernels (its per-pixel tables and requantisation do not shrink with keep).
+  if (C <= 0 || w.fl_blocks <= 0 || w.chunks <= 0) return false;
   const double pairs = double(w.fl_block_entries[w.fl_blocks]) / (double(w.fl_blocks) * C);
   const double kept = double(w.chunk_kernels[size_t(w.chunks) * O]) / (double(O) * C);
-  return pairs <= kept + 0.3;
+  return Int8FilterLanesPay(O, pairs, kept);
 }
 
 const char* Int8VariantName(Int8Variant v) {

@@ -129,6 +129,18 @@ PL_DECLARE_INT8_CONV_KERNELS(NeonDot)
 // of a block); the rule fits the measured layers' break-even.
 bool Int8PreferFilterLanes(const Int8ConvKernelParams& p);
 
+// The filter-lane hand-over rule on a layer's figures: `pairs`, the fraction
+// of (16-filter block, input channel) pairs with a kept kernel, and `kept`,
+// the fraction of kernels kept. Int8PreferFilterLanes applies it to a pack;
+// the delegate's int8='auto' policy applies it to a claim's masks, so both
+// decide with one rule.
+constexpr int kInt8FilterLanesMinOutChannels = 64;
+inline bool Int8FilterLanesPay(int out_channels, double pairs, double kept) {
+  // Filter-lane work ~ non-empty pairs; pixel-lane work ~ 0.3 + 0.7 x kept
+  // kernels (its per-pixel tables and requantisation do not shrink with keep).
+  return out_channels >= kInt8FilterLanesMinOutChannels && pairs <= kept + 0.3;
+}
+
 const char* Int8VariantName(Int8Variant v);
 // Whether this build has the variant and this CPU runs it (cpuid / getauxval).
 bool Int8VariantAvailable(Int8Variant v);

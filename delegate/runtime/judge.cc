@@ -47,11 +47,10 @@ double NonEmptyBlockPairs(const std::vector<uint16_t>& masks, int out_channels, 
 // pairs are at most 0.6 of all: block-structured pruning measured 1.5-2.6x at
 // 0.28 and 1.2-1.6x at 0.5, but only 0.8-1.0x at 1.0 (patterns only), and the
 // converter's per-kernel pruning leaves ~every pair non-empty. The
-// `avx512vnni` kernel hands a layer to filter lanes when pairs <= kept + 0.3
-// (Int8PreferFilterLanes, conv_int8_dispatch.cc): required too, so a claim
-// always runs the kernel that was measured.
+// `avx512vnni` kernel hands a layer to filter lanes by Int8FilterLanesPay
+// (conv_int8_kernel.h): required too, so a claim always runs the kernel that
+// was measured.
 std::string Int8Conv3x3AutoPolicy(const JudgeEnv& env, const Claim& claim) {
-  constexpr int kMinOutChannels = 64;
   constexpr double kMaxPairs = 0.6;
   const std::string head =
       "the int8 conv3x3 kernel is exact but not yet faster than XNNPACK's int8 dense kernel on this layer (it "
@@ -64,10 +63,10 @@ std::string Int8Conv3x3AutoPolicy(const JudgeEnv& env, const Claim& claim) {
     return head + "the isa option gives the " + Int8VariantName(variant) + " kernel" + tail;
   }
   const int O = claim.info.out_channels, I = claim.info.in_channels;
-  if (O < kMinOutChannels) return head + "it has " + std::to_string(O) + " output channels" + tail;
+  if (O < kInt8FilterLanesMinOutChannels) return head + "it has " + std::to_string(O) + " output channels" + tail;
   const double pairs = NonEmptyBlockPairs(claim.masks, O, I);
   const double kept = double(claim.info.kept_kernels) / (double(O) * I);
-  if (pairs > kMaxPairs || pairs > kept + 0.3) {
+  if (pairs > kMaxPairs || !Int8FilterLanesPay(O, pairs, kept)) {
     char figures[128];
     std::snprintf(figures, sizeof figures, "%.2f of its pairs are non-empty, with %.2f of its kernels kept", pairs,
                   kept);
