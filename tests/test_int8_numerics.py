@@ -496,7 +496,7 @@ def test_auto_claims_a_block_structured_int8_conv_where_filter_lanes_beat_xnnpac
 @pytest.mark.parametrize(
     "what,out_c,keep,block,reason",
     [
-        ("per-kernel pruning", 64, 0.28, False, "of its pairs are non-empty"),
+        ("per-kernel pruning at keep 0.5", 64, 0.5, False, "of its pairs are non-empty"),
         ("patterns only", 64, 1.0, True, "of its pairs are non-empty"),
         ("too few filters", 32, 0.28, True, "it has 32 output channels"),
     ],
@@ -504,8 +504,9 @@ def test_auto_claims_a_block_structured_int8_conv_where_filter_lanes_beat_xnnpac
 def test_auto_declines_int8_convs_where_xnnpack_is_faster(
     what: str, out_c: int, keep: float, block: bool, reason: str
 ) -> None:
-    """Per-kernel pruning leaves nearly every (block, channel) pair non-empty; keep 1.0 measured
-    0.8-1.0x XNNPACK; below 64 filters nothing was measured: all left to TFLite with the reason."""
+    """Per-kernel pruning leaves nearly every (block, channel) pair non-empty and keep 0.5 measured
+    0.8-1.2x XNNPACK; keep 1.0 0.8-1.0x; below 64 filters nothing was measured: all left to TFLite
+    with the reason."""
     if block:
         wq, quant = _block_pruned_quant(42, out_c, 32, keep)
     else:
@@ -526,3 +527,16 @@ def test_auto_still_declines_block_structured_int8_pointwise() -> None:
     stats, _ = _run_auto(wq, quant)
     assert not stats["claimed"]
     assert "int8 pointwise kernel is exact but not yet faster" in stats["declined"][0]["reason"], stats["declined"]
+
+
+def test_auto_claims_a_per_kernel_pruned_int8_conv_at_low_keep() -> None:
+    """At most 0.35 of the kernels kept, any structure: the int8 kernels measured faster than XNNPACK."""
+    rng = np.random.default_rng(44)
+    w, _ = pattern_pruned_filters(rng, 64, 32, ALL_TAP_MASKS_WITH_CENTRE[:4], 0.28)
+    wq, quant = quantize_filters(w)[0], choose_quant(rng, w)
+    stats, max_q = _run_auto(wq, quant)
+    assert max_q == 0
+    if _filter_lanes_available():
+        assert len(stats["claimed"]) == 1 and stats["claimed"][0]["dtype"] == "int8", stats["declined"]
+    else:
+        assert not stats["claimed"] and "the isa option gives" in stats["declined"][0]["reason"]

@@ -262,8 +262,9 @@ OPTIONS = (
         choices=("auto", "all", "none"),
         help=(
             "which int8 convs to claim: `auto` only the int8 convs whose kernels measured faster than XNNPACK's int8 "
-            "dense (so far block-structured sparse 3x3 convs with at least 64 filters on AVX-512 VNNI, docs/int8.md), "
-            "`all` every int8 conv the delegate runs exactly (tests, benchmarks), `none` no int8 conv"
+            "dense (so far 3x3 convs with at least 64 filters on AVX-512 VNNI that keep at most 0.35 of their kernels "
+            "or are block-structured sparse, docs/int8.md), `all` every int8 conv the delegate runs exactly (tests, "
+            "benchmarks), `none` no int8 conv"
         ),
     ),
     OptionSpec(
