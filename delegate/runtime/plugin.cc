@@ -103,6 +103,68 @@ bool Int8KernelByName(const char* kernel, patternlite::Int8Variant* variant) {
   }
   return true;
 }
+
+// Every raw-array entry point's body runs through this: a C++ exception
+// becomes -1 with patternlite_last_error() set, since none may cross the C ABI.
+template <class Fn>
+int ReturnCodeOf(Fn body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+  } catch (...) {
+    g_last_error = "unknown error";
+  }
+  return -1;
+}
+
+// The float entry points' isa option value. False with g_last_error set when
+// it is unknown or this CPU or build lacks it.
+bool IsaByName(const char* isa_name, patternlite::Isa* isa) {
+  if (isa_name == nullptr || !patternlite::ParseIsa(isa_name, isa) || !patternlite::IsaAvailable(*isa)) {
+    g_last_error = "isa not available";
+    return false;
+  }
+  return true;
+}
+
+// The block entry points' `kind`: true for kKindPointwise, false for
+// kKindDepthwise3x3; any other value fails with g_last_error set.
+bool BlockKind(int kind, bool* pointwise_kind) {
+  *pointwise_kind = kind == int(contract::kKindPointwise);
+  if (!*pointwise_kind && kind != int(contract::kKindDepthwise3x3)) {
+    g_last_error = "kind must be 1 (pointwise) or 2 (depthwise)";
+    return false;
+  }
+  return true;
+}
+
+TfLitePadding PaddingOf(int padding_same) { return padding_same ? kTfLitePaddingSame : kTfLitePaddingValid; }
+
+// Whether the int8 entry points' zero points and activation range are int8 values.
+bool Int8QuantInRange(int input_zero_point, int output_zero_point, int act_min, int act_max) {
+  return input_zero_point >= -128 && input_zero_point <= 127 && output_zero_point >= -128 &&
+         output_zero_point <= 127 && act_min >= -128 && act_max <= 127 && act_min <= act_max;
+}
+
+// Times a block conv (float or int8 kernels alike): the pointwise kernel over
+// every output pixel at once, or the depthwise kernel image by image.
+template <class Kernels, class PwParams, class DwParams, class T>
+void TimeBlockConv(int repeats, const Kernels& kernels, bool pointwise_kind, const PwParams& pw_params,
+                   const DwParams& dw_params, const patternlite::ConvGeometry& g, int batch, const T* input,
+                   T* output, double* median_seconds) {
+  TimeRuns(
+      repeats,
+      [&] {
+        if (pointwise_kind) {
+          kernels.pointwise(pw_params, input, output, 0, int64_t(batch) * g.out_h * g.out_w);
+        } else {
+          for (int n = 0; n < batch; ++n) kernels.depthwise(dw_params, input, output, n, 0, g.out_h);
+        }
+        return true;
+      },
+      median_seconds);
+}
 }  // namespace
 
 PL_EXPORT TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** values, size_t num_options,
@@ -178,12 +240,9 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
                                  const float* filter, int out_c, const float* bias, int stride_h, int stride_w,
                                  int padding_same, int activation, const char* isa_name, int num_threads,
                                  int repeats, float* output, double* median_seconds) {
-  try {
+  return ReturnCodeOf([&]() -> int {
     patternlite::Isa isa;
-    if (isa_name == nullptr || !patternlite::ParseIsa(isa_name, &isa) || !patternlite::IsaAvailable(isa)) {
-      g_last_error = "isa not available";
-      return -1;
-    }
+    if (!IsaByName(isa_name, &isa)) return -1;
     patternlite::PackedConv packed;
     if (!PackFromWeights(filter, out_c, in_c, bias, &packed)) return -1;
     float lo = 0, hi = 0;
@@ -195,8 +254,7 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
     const int threads = num_threads > 0 ? num_threads : 1;
     patternlite::ConvPlan plan;
     const size_t macs_per_pixel = packed.kept_kernels() * patternlite::contract::kPatternTaps;
-    if (!patternlite::PlanConv(batch, in_h, in_w, in_c, out_c,
-                               padding_same ? kTfLitePaddingSame : kTfLitePaddingValid, stride_h, stride_w, lo,
+    if (!patternlite::PlanConv(batch, in_h, in_w, in_c, out_c, PaddingOf(padding_same), stride_h, stride_w, lo,
                                hi, threads, macs_per_pixel, patternlite::IsaLanes(isa), &plan)) {
       g_last_error = "input too small for the conv";
       return -1;
@@ -214,12 +272,7 @@ PL_EXPORT int patternlite_conv2d(const float* input, int batch, int in_h, int in
         },
         median_seconds);
     return 0;
-  } catch (const std::exception& e) {
-    g_last_error = e.what();
-  } catch (...) {
-    g_last_error = "unknown error";
-  }
-  return -1;
+  });
 }
 
 // Runs one channel-block conv on raw NHWC float arrays with a chosen kernel,
@@ -232,22 +285,15 @@ PL_EXPORT int patternlite_block_conv(int kind, const float* input, int batch, in
                                      const float* filter, int out_c, const float* bias, int stride_h, int stride_w,
                                      int padding_same, int activation, const char* isa_name, int repeats,
                                      float* output, double* median_seconds) {
-  try {
+  return ReturnCodeOf([&]() -> int {
     patternlite::Isa isa;
-    if (isa_name == nullptr || !patternlite::ParseIsa(isa_name, &isa) || !patternlite::IsaAvailable(isa)) {
-      g_last_error = "isa not available";
-      return -1;
-    }
-    namespace contract = patternlite::contract;
-    const bool pointwise_kind = kind == int(contract::kKindPointwise);
-    if (!pointwise_kind && kind != int(contract::kKindDepthwise3x3)) {
-      g_last_error = "kind must be 1 (pointwise) or 2 (depthwise)";
-      return -1;
-    }
+    if (!IsaByName(isa_name, &isa)) return -1;
+    bool pointwise_kind = false;
+    if (!BlockKind(kind, &pointwise_kind)) return -1;
     patternlite::ConvGeometry g;
     float lo = 0, hi = 0;
     const char* act_name = nullptr;
-    const TfLitePadding padding = padding_same ? kTfLitePaddingSame : kTfLitePaddingValid;
+    const TfLitePadding padding = PaddingOf(padding_same);
     if (!patternlite::ActivationRange(TfLiteFusedActivation(activation), &lo, &hi, &act_name) || in_c <= 0 ||
         out_c <= 0 || (!pointwise_kind && out_c != in_c) ||
         !patternlite::MakeGeometry(batch, in_h, in_w, in_c, out_c, padding, stride_h, stride_w, lo, hi,
@@ -270,24 +316,9 @@ PL_EXPORT int patternlite_block_conv(int kind, const float* input, int batch, in
     const patternlite::KernelTable& kernels = patternlite::KernelsFor(isa);
     const patternlite::PointwiseKernelParams pw_params = patternlite::MakeParams(g, pw);
     const patternlite::DepthwiseKernelParams dw_params = patternlite::MakeParams(g, dw);
-    TimeRuns(
-        repeats,
-        [&] {
-          if (pointwise_kind) {
-            kernels.pointwise(pw_params, input, output, 0, int64_t(batch) * g.out_h * g.out_w);
-          } else {
-            for (int n = 0; n < batch; ++n) kernels.depthwise(dw_params, input, output, n, 0, g.out_h);
-          }
-          return true;
-        },
-        median_seconds);
+    TimeBlockConv(repeats, kernels, pointwise_kind, pw_params, dw_params, g, batch, input, output, median_seconds);
     return 0;
-  } catch (const std::exception& e) {
-    g_last_error = e.what();
-  } catch (...) {
-    g_last_error = "unknown error";
-  }
-  return -1;
+  });
 }
 
 // Self-test of the thread pool for the test suite (and its sanitizer run):
@@ -336,7 +367,7 @@ PL_EXPORT int patternlite_opencl_conv2d(const float* input, int batch, int in_h,
                                         int stride_w, int padding_same, int activation, int dense,
                                         const char* platform, const char* device, int repeats, float* output,
                                         double* median_seconds, char* device_name, int device_name_size) {
-  try {
+  return ReturnCodeOf([&]() -> int {
     patternlite::ClDeviceChoice choice;
     choice.platform = platform != nullptr ? platform : "";
     choice.device = device != nullptr ? device : "";
@@ -347,7 +378,7 @@ PL_EXPORT int patternlite_opencl_conv2d(const float* input, int batch, int in_h,
       return -1;
     }
     patternlite::ClConvParams params;
-    params.padding = padding_same ? kTfLitePaddingSame : kTfLitePaddingValid;
+    params.padding = PaddingOf(padding_same);
     params.stride_h = stride_h;
     params.stride_w = stride_w;
     const char* act_name = nullptr;
@@ -383,12 +414,7 @@ PL_EXPORT int patternlite_opencl_conv2d(const float* input, int batch, int in_h,
       std::snprintf(device_name, size_t(device_name_size), "%s", rt->device_name().c_str());
     }
     return 0;
-  } catch (const std::exception& e) {
-    g_last_error = e.what();
-  } catch (...) {
-    g_last_error = "unknown error";
-  }
-  return -1;
+  });
 }
 
 // Runs one int8 3x3 pattern conv on raw NHWC int8 arrays (TFLite's int8
@@ -407,12 +433,11 @@ PL_EXPORT int patternlite_int8_conv3x3(const int8_t* input, int batch, int in_h,
                                        int output_zero_point, int stride_h, int stride_w, int padding_same,
                                        int act_min, int act_max, const char* kernel, int num_threads, int repeats,
                                        int8_t* output, double* median_seconds) {
-  try {
+  return ReturnCodeOf([&]() -> int {
     patternlite::Int8Variant variant;
     if (!Int8KernelByName(kernel, &variant)) return -1;
     if (batch <= 0 || in_h <= 0 || in_w <= 0 || in_c <= 0 || out_c <= 0 || stride_h <= 0 || stride_w <= 0 ||
-        input_zero_point < -128 || input_zero_point > 127 || output_zero_point < -128 || output_zero_point > 127 ||
-        act_min < -128 || act_max > 127 || act_min > act_max) {
+        !Int8QuantInRange(input_zero_point, output_zero_point, act_min, act_max)) {
       g_last_error = "bad int8 conv arguments";
       return -1;
     }
@@ -430,8 +455,7 @@ PL_EXPORT int patternlite_int8_conv3x3(const int8_t* input, int batch, int in_h,
     // The plan and the row split the delegate's Int8ConvNode uses, so that
     // what this entry point times is what a claimed node runs.
     patternlite::Int8ConvPlan plan;
-    if (!patternlite::PlanInt8Conv(batch, in_h, in_w, in_c, out_c,
-                                   padding_same ? kTfLitePaddingSame : kTfLitePaddingValid, stride_h, stride_w,
+    if (!patternlite::PlanInt8Conv(batch, in_h, in_w, in_c, out_c, PaddingOf(padding_same), stride_h, stride_w,
                                    std::max(1, num_threads), packed.kept_kernels() * patternlite::contract::kPatternTaps,
                                    &plan)) {
       g_last_error = "input too small for the conv";
@@ -456,12 +480,7 @@ PL_EXPORT int patternlite_int8_conv3x3(const int8_t* input, int batch, int in_h,
         },
         median_seconds);
     return 0;
-  } catch (const std::exception& e) {
-    g_last_error = e.what();
-  } catch (...) {
-    g_last_error = "unknown error";
-  }
-  return -1;
+  });
 }
 
 // The int8 counterpart of patternlite_block_conv, for benchmarks: one int8
@@ -479,20 +498,15 @@ PL_EXPORT int patternlite_int8_block_conv(int kind, const int8_t* input, int bat
                                           int output_zero_point, int stride_h, int stride_w, int padding_same,
                                           int act_min, int act_max, const char* kernel, int repeats, int8_t* output,
                                           double* median_seconds) {
-  try {
-    namespace contract = patternlite::contract;
+  return ReturnCodeOf([&]() -> int {
     patternlite::Int8Variant variant;
     if (!Int8KernelByName(kernel, &variant)) return -1;
-    const bool pointwise_kind = kind == int(contract::kKindPointwise);
-    if (!pointwise_kind && kind != int(contract::kKindDepthwise3x3)) {
-      g_last_error = "kind must be 1 (pointwise) or 2 (depthwise)";
-      return -1;
-    }
+    bool pointwise_kind = false;
+    if (!BlockKind(kind, &pointwise_kind)) return -1;
     patternlite::ConvGeometry g;
-    const TfLitePadding padding = padding_same ? kTfLitePaddingSame : kTfLitePaddingValid;
-    if (in_c <= 0 || out_c <= 0 || (!pointwise_kind && out_c != in_c) || input_zero_point < -128 ||
-        input_zero_point > 127 || output_zero_point < -128 || output_zero_point > 127 || act_min < -128 ||
-        act_max > 127 || act_min > act_max ||
+    const TfLitePadding padding = PaddingOf(padding_same);
+    if (in_c <= 0 || out_c <= 0 || (!pointwise_kind && out_c != in_c) ||
+        !Int8QuantInRange(input_zero_point, output_zero_point, act_min, act_max) ||
         !patternlite::MakeGeometry(batch, in_h, in_w, in_c, out_c, padding, stride_h, stride_w, 0.0f, 0.0f,
                                    pointwise_kind ? 1 : contract::kKernelSize, &g)) {
       g_last_error = "bad int8 block conv arguments";
@@ -523,22 +537,7 @@ PL_EXPORT int patternlite_int8_block_conv(int kind, const int8_t* input, int bat
     const patternlite::Int8BlockKernels& k = patternlite::Int8BlockKernelsFor(variant);
     const patternlite::PointwiseInt8Params pw_params = patternlite::MakeParams(g, quant, pw);
     const patternlite::DepthwiseInt8Params dw_params = patternlite::MakeParams(g, quant, dw);
-    TimeRuns(
-        repeats,
-        [&] {
-          if (pointwise_kind) {
-            k.pointwise(pw_params, input, output, 0, int64_t(batch) * g.out_h * g.out_w);
-          } else {
-            for (int n = 0; n < batch; ++n) k.depthwise(dw_params, input, output, n, 0, g.out_h);
-          }
-          return true;
-        },
-        median_seconds);
+    TimeBlockConv(repeats, k, pointwise_kind, pw_params, dw_params, g, batch, input, output, median_seconds);
     return 0;
-  } catch (const std::exception& e) {
-    g_last_error = e.what();
-  } catch (...) {
-    g_last_error = "unknown error";
-  }
-  return -1;
+  });
 }
