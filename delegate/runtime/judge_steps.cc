@@ -111,6 +111,54 @@ int ThreadsFor(const DelegateOptions& options, const TfLiteContext* context) {
                                                 : 1;
 }
 
+// The first step of ReadNodeTensors and ReadNodeTensorsInt8: the node's
+// input, filter, optional bias and output tensor indices, each checked to be
+// in range; sets t's indices and input and info's filter name.
+std::string LocateTensors(const TfLiteContext* context, const TfLiteNode* node, ClaimInfo* info, NodeTensors* t,
+                          int* bias_idx) {
+  if (node->inputs == nullptr || node->outputs == nullptr || node->inputs->size < 2 ||
+      node->outputs->size != 1) {
+    return "unexpected number of inputs/outputs";
+  }
+  t->in_idx = node->inputs->data[0];
+  t->filter_idx = node->inputs->data[1];
+  *bias_idx = node->inputs->size >= 3 ? node->inputs->data[2] : kTfLiteOptionalTensor;
+  t->out_idx = node->outputs->data[0];
+  const int n_tensors = int(context->tensors_size);
+  auto valid = [&](int i) { return i >= 0 && i < n_tensors; };
+  if (!valid(t->in_idx) || !valid(t->filter_idx) || !valid(t->out_idx) ||
+      (*bias_idx != kTfLiteOptionalTensor && !valid(*bias_idx))) {
+    return "tensor index out of range";
+  }
+  const TfLiteTensor& filter = context->tensors[t->filter_idx];
+  t->input = &context->tensors[t->in_idx];
+  info->filter = TensorName(filter);
+  return "";
+}
+
+// The shape checks both element types share, after their type checks: a
+// constant dense 4-D kh x kw filter of `element_bytes` elements (sets t->O,
+// t->I), a 4-D input, and no dynamic input or output.
+std::string CheckShapes(const TfLiteTensor& filter, const TfLiteTensor& input, const TfLiteTensor& output, int kh,
+                        int kw, size_t element_bytes, NodeTensors* t) {
+  if (filter.dims == nullptr || filter.dims->size != 4) return "filter is not 4-D";
+  t->O = filter.dims->data[0];
+  t->I = filter.dims->data[3];
+  if (filter.dims->data[1] != kh || filter.dims->data[2] != kw) {
+    return "filter is " + std::to_string(filter.dims->data[1]) + "x" + std::to_string(filter.dims->data[2]) +
+           ", only " + std::to_string(kh) + "x" + std::to_string(kw) + " is supported here";
+  }
+  if (t->O <= 0 || t->I <= 0) return "empty filter";
+  if (!IsConstant(filter)) return "filter is not a constant tensor";
+  if (filter.sparsity != nullptr) return "filter uses TFLite's sparse tensor encoding";
+  if (filter.bytes != size_t(t->O) * kh * kw * t->I * element_bytes) return "filter byte size disagrees with its shape";
+  if (input.dims == nullptr || input.dims->size != 4) return "input is not 4-D NHWC";
+  if (input.allocation_type == kTfLiteDynamic || output.allocation_type == kTfLiteDynamic) {
+    return "input or output is a dynamic tensor (shape known only at run time)";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string ReadNodeParams(const TfLiteNode* node, const contract::KindRule& rule, NodeParams* p) {
@@ -131,44 +179,18 @@ std::string ReadNodeTensors(TfLiteContext* context, const TfLiteNode* node, cons
                             ClaimInfo* info, NodeTensors* t) {
   const int kh = rule.kernel_h, kw = rule.kernel_w;
   const bool depthwise = rule.depth_multiplier > 0;
-  if (node->inputs == nullptr || node->outputs == nullptr || node->inputs->size < 2 ||
-      node->outputs->size != 1) {
-    return "unexpected number of inputs/outputs";
-  }
-  t->in_idx = node->inputs->data[0];
-  t->filter_idx = node->inputs->data[1];
-  const int bias_idx = node->inputs->size >= 3 ? node->inputs->data[2] : kTfLiteOptionalTensor;
-  t->out_idx = node->outputs->data[0];
-  const int n_tensors = int(context->tensors_size);
-  auto valid = [&](int i) { return i >= 0 && i < n_tensors; };
-  if (!valid(t->in_idx) || !valid(t->filter_idx) || !valid(t->out_idx) ||
-      (bias_idx != kTfLiteOptionalTensor && !valid(bias_idx))) {
-    return "tensor index out of range";
-  }
+  int bias_idx = kTfLiteOptionalTensor;
+  const std::string located = LocateTensors(context, node, info, t, &bias_idx);
+  if (!located.empty()) return located;
   const TfLiteTensor& input = context->tensors[t->in_idx];
   const TfLiteTensor& filter = context->tensors[t->filter_idx];
   const TfLiteTensor& output = context->tensors[t->out_idx];
-  t->input = &input;
-  info->filter = TensorName(filter);
   if (input.type != kTfLiteFloat32 || output.type != kTfLiteFloat32) {
     return "input/output are not float32 (type " + std::to_string(input.type) + ")";
   }
   if (filter.type != kTfLiteFloat32) return "filter is not float32 (type " + std::to_string(filter.type) + ")";
-  if (filter.dims == nullptr || filter.dims->size != 4) return "filter is not 4-D";
-  t->O = filter.dims->data[0];
-  t->I = filter.dims->data[3];
-  if (filter.dims->data[1] != kh || filter.dims->data[2] != kw) {
-    return "filter is " + std::to_string(filter.dims->data[1]) + "x" + std::to_string(filter.dims->data[2]) +
-           ", only " + std::to_string(kh) + "x" + std::to_string(kw) + " is supported here";
-  }
-  if (t->O <= 0 || t->I <= 0) return "empty filter";
-  if (!IsConstant(filter)) return "filter is not a constant tensor";
-  if (filter.sparsity != nullptr) return "filter uses TFLite's sparse tensor encoding";
-  if (filter.bytes != size_t(t->O) * kh * kw * t->I * sizeof(float)) return "filter byte size disagrees with its shape";
-  if (input.dims == nullptr || input.dims->size != 4) return "input is not 4-D NHWC";
-  if (input.allocation_type == kTfLiteDynamic || output.allocation_type == kTfLiteDynamic) {
-    return "input or output is a dynamic tensor (shape known only at run time)";
-  }
+  const std::string why = CheckShapes(filter, input, output, kh, kw, sizeof(float), t);
+  if (!why.empty()) return why;
   t->weights = static_cast<const float*>(filter.data);
   t->bias = nullptr;
   if (bias_idx != kTfLiteOptionalTensor) {
@@ -241,25 +263,12 @@ std::string ReadNodeTensorsInt8(TfLiteContext* context, const TfLiteNode* node, 
                                 ClaimInfo* info, NodeTensors* t, Int8Tensors* q) {
   const int kh = rule.kernel_h, kw = rule.kernel_w;
   const bool depthwise = rule.depth_multiplier > 0;
-  if (node->inputs == nullptr || node->outputs == nullptr || node->inputs->size < 2 ||
-      node->outputs->size != 1) {
-    return "unexpected number of inputs/outputs";
-  }
-  t->in_idx = node->inputs->data[0];
-  t->filter_idx = node->inputs->data[1];
-  const int bias_idx = node->inputs->size >= 3 ? node->inputs->data[2] : kTfLiteOptionalTensor;
-  t->out_idx = node->outputs->data[0];
-  const int n_tensors = int(context->tensors_size);
-  auto valid = [&](int i) { return i >= 0 && i < n_tensors; };
-  if (!valid(t->in_idx) || !valid(t->filter_idx) || !valid(t->out_idx) ||
-      (bias_idx != kTfLiteOptionalTensor && !valid(bias_idx))) {
-    return "tensor index out of range";
-  }
+  int bias_idx = kTfLiteOptionalTensor;
+  const std::string located = LocateTensors(context, node, info, t, &bias_idx);
+  if (!located.empty()) return located;
   const TfLiteTensor& input = context->tensors[t->in_idx];
   const TfLiteTensor& filter = context->tensors[t->filter_idx];
   const TfLiteTensor& output = context->tensors[t->out_idx];
-  t->input = &input;
-  info->filter = TensorName(filter);
   if (input.type == kTfLiteInt16) return "int16 activations (16x8 quantization) are not supported";
   if (input.type == kTfLiteUInt8) return "uint8 (asymmetric) quantization is not supported, only int8";
   if (input.type != kTfLiteInt8 || output.type != kTfLiteInt8) {
@@ -267,22 +276,9 @@ std::string ReadNodeTensorsInt8(TfLiteContext* context, const TfLiteNode* node, 
            std::to_string(output.type) + ")";
   }
   if (filter.type != kTfLiteInt8) return "filter is not int8 (type " + std::to_string(filter.type) + ")";
-  if (filter.dims == nullptr || filter.dims->size != 4) return "filter is not 4-D";
-  t->O = filter.dims->data[0];
-  t->I = filter.dims->data[3];
-  if (filter.dims->data[1] != kh || filter.dims->data[2] != kw) {
-    return "filter is " + std::to_string(filter.dims->data[1]) + "x" + std::to_string(filter.dims->data[2]) +
-           ", only " + std::to_string(kh) + "x" + std::to_string(kw) + " is supported here";
-  }
-  if (t->O <= 0 || t->I <= 0) return "empty filter";
-  if (!IsConstant(filter)) return "filter is not a constant tensor";
-  if (filter.sparsity != nullptr) return "filter uses TFLite's sparse tensor encoding";
-  if (filter.bytes != size_t(t->O) * kh * kw * t->I) return "filter byte size disagrees with its shape";
-  if (input.dims == nullptr || input.dims->size != 4) return "input is not 4-D NHWC";
-  if (input.allocation_type == kTfLiteDynamic || output.allocation_type == kTfLiteDynamic) {
-    return "input or output is a dynamic tensor (shape known only at run time)";
-  }
-  std::string why = PerTensorQuantization(input, "input", &q->input_scale, &q->input_zero_point);
+  std::string why = CheckShapes(filter, input, output, kh, kw, 1, t);
+  if (!why.empty()) return why;
+  why = PerTensorQuantization(input, "input", &q->input_scale, &q->input_zero_point);
   if (!why.empty()) return why;
   why = PerTensorQuantization(output, "output", &q->output_scale, &q->output_zero_point);
   if (!why.empty()) return why;
