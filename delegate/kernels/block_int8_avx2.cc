@@ -24,9 +24,7 @@
 namespace patternlite {
 namespace {
 
-struct Traits {
-  static constexpr int kLanes = 8, kPixels = 4;
-  using V = __m256i;
+struct Traits : block_int8_x86::Lanes8 {
   static constexpr bool kSignedInput = true;
   struct W {
     __m256i lo, hi;  // weights (0, 2) and (1, 3) as int16 pairs
@@ -37,15 +35,6 @@ struct Traits {
   static X Input(int32_t d) { return Split(_mm256_set1_epi32(d)); }
   static V Dot(V acc, const X& x, const W& w) {
     return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(x.lo, w.lo), _mm256_madd_epi16(x.hi, w.hi)));
-  }
-  static V Load(const int32_t* p) { return block_int8_x86::Load8(p); }
-  static V Set1(int32_t v) { return _mm256_set1_epi32(v); }
-  static V Widen(const int8_t* p) { return block_int8_x86::Widen8(p); }
-  static V Sub(V a, V b) { return _mm256_sub_epi32(a, b); }
-  static V MulAdd(V acc, V x, V w) { return block_int8_x86::MulAdd8(acc, x, w); }
-  static void Requantize(V acc, const int32_t* m, const int32_t* l, const int32_t* r, const int32_t* mk,
-                         const int32_t* aw, const Int8Quant& q, int8_t* dst) {
-    block_int8_x86::Requantize8(acc, m, l, r, mk, aw, q, dst);
   }
 };
 

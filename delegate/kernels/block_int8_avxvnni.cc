@@ -23,24 +23,13 @@
 namespace patternlite {
 namespace {
 
-struct Traits {
-  static constexpr int kLanes = 8, kPixels = 4;
-  using V = __m256i;
+struct Traits : block_int8_x86::Lanes8 {
   static constexpr bool kSignedInput = false;
   using W = __m256i;
   using X = __m256i;
   static W Weights(const int32_t* w) { return block_int8_x86::Load8(w); }
   static X Input(int32_t d) { return _mm256_set1_epi32(int32_t(uint32_t(d) ^ 0x80808080u)); }
   static V Dot(V acc, X x, W w) { return _mm256_dpbusd_avx_epi32(acc, x, w); }
-  static V Load(const int32_t* p) { return block_int8_x86::Load8(p); }
-  static V Set1(int32_t v) { return _mm256_set1_epi32(v); }
-  static V Widen(const int8_t* p) { return block_int8_x86::Widen8(p); }
-  static V Sub(V a, V b) { return _mm256_sub_epi32(a, b); }
-  static V MulAdd(V acc, V x, V w) { return block_int8_x86::MulAdd8(acc, x, w); }
-  static void Requantize(V acc, const int32_t* m, const int32_t* l, const int32_t* r, const int32_t* mk,
-                         const int32_t* aw, const Int8Quant& q, int8_t* dst) {
-    block_int8_x86::Requantize8(acc, m, l, r, mk, aw, q, dst);
-  }
 };
 
 }  // namespace

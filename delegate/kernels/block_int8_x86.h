@@ -44,6 +44,23 @@ inline __m256i Widen8(const int8_t* p) {
 }
 inline __m256i MulAdd8(__m256i acc, __m256i x, __m256i w) { return _mm256_add_epi32(acc, _mm256_mullo_epi32(x, w)); }
 
+// The Traits members block_int8_simd_impl.h needs beyond the quad dot product,
+// the same for both 256-bit instantiations: each derives its Traits from this
+// and adds only its input/weight forms (kSignedInput, W, X, Weights, Input, Dot).
+struct Lanes8 {
+  static constexpr int kLanes = 8, kPixels = 4;
+  using V = __m256i;
+  static V Load(const int32_t* p) { return Load8(p); }
+  static V Set1(int32_t v) { return _mm256_set1_epi32(v); }
+  static V Widen(const int8_t* p) { return Widen8(p); }
+  static V Sub(V a, V b) { return _mm256_sub_epi32(a, b); }
+  static V MulAdd(V acc, V x, V w) { return MulAdd8(acc, x, w); }
+  static void Requantize(V acc, const int32_t* m, const int32_t* l, const int32_t* r, const int32_t* mk,
+                         const int32_t* aw, const Int8Quant& q, int8_t* dst) {
+    Requantize8(acc, m, l, r, mk, aw, q, dst);
+  }
+};
+
 }  // namespace block_int8_x86
 }  // namespace patternlite
 
