@@ -11,11 +11,11 @@
 //
 // Exits 1 on any failure, 2 on a bad argument.
 #include <cstdio>
-#include <cstring>
 #include <random>
 #include <vector>
 
 #include "tests/native/int8_kernel_tester.h"
+#include "tests/native/int8_variant_main.h"
 
 namespace {
 
@@ -142,41 +142,15 @@ void Sweep(Int8Variant v, Counts* c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Int8Variant all[] = {Int8Variant::kScalar, Int8Variant::kAvx2, Int8Variant::kAvxVnni,
-                             Int8Variant::kAvx512Vnni, Int8Variant::kNeonDot,
-                             Int8Variant::kAvx512VnniFilterLanes};
-  std::vector<Int8Variant> variants;
-  for (int i = 1; i < argc; ++i) {
-    bool found = false;
-    for (Int8Variant v : all) {
-      if (std::strcmp(argv[i], patternlite::Int8VariantName(v)) == 0) {
-        variants.push_back(v);
-        found = true;
-      }
-    }
-    if (!found) {
-      std::fprintf(stderr, "usage: %s [scalar|avx2|avxvnni|avx512vnni|neondot|avx512vnni_fl ...]\n", argv[0]);
-      return 2;
-    }
-  }
-  if (variants.empty()) variants.assign(std::begin(all), std::end(all));
-  int failed = 0, tested = 0;
-  for (Int8Variant v : variants) {
-    if (!patternlite::Int8VariantAvailable(v)) {
-      std::printf("int8_kernel_tests: %s not available here, skipped\n", patternlite::Int8VariantName(v));
-      continue;
-    }
-    ++tested;
-    Counts c;
-    Sweep(v, &c);
-    std::printf("int8_kernel_tests: %-10s conv3x3 %4d cases, %d failed\n", patternlite::Int8VariantName(v), c.run,
-                c.failed);
-    failed += c.failed;
-  }
-  if (tested == 0) {
-    std::printf("int8_kernel_tests: no requested variant is available\n");
-    return 1;
-  }
-  std::printf(failed == 0 ? "int8_kernel_tests: all passed (bit-exact)\n" : "int8_kernel_tests: %d FAILED\n", failed);
-  return failed == 0 ? 0 : 1;
+  return patternlite::Int8VariantMain(argc, argv, "int8_kernel_tests",
+                                      {Int8Variant::kScalar, Int8Variant::kAvx2, Int8Variant::kAvxVnni,
+                                       Int8Variant::kAvx512Vnni, Int8Variant::kNeonDot,
+                                       Int8Variant::kAvx512VnniFilterLanes},
+                                      [](Int8Variant v) {
+                                        Counts c;
+                                        Sweep(v, &c);
+                                        std::printf("int8_kernel_tests: %-10s conv3x3 %4d cases, %d failed\n",
+                                                    patternlite::Int8VariantName(v), c.run, c.failed);
+                                        return c.failed;
+                                      });
 }
