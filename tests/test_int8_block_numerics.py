@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from int8_checks import ISAS, claimed_quanta, invoke, new_totals, record, sweep_input
 from int8_models import (
     Int8Quant,
     build_quantized_conv_model,
@@ -34,7 +35,6 @@ from int8_models import (
 )
 
 import patternlite
-from patternlite.delegate import isa_available
 from patternlite.metadata import (
     CHANNEL_BLOCK,
     KIND_DEPTHWISE3X3,
@@ -48,29 +48,11 @@ from patternlite.metadata import (
 from conv_models import ALL_TAP_MASKS_WITH_CENTRE, FILTER_NAME
 from runtimes import REPO, delegated_op_count, make_interpreter
 
-ISAS = [isa for isa in ("scalar", "avx2", "avx512", "neon") if isa_available(isa)]
 EXACT_FRACTION = 1.0  # of all outputs over a sweep: bit-exact (requantize.h's per-op rounding)
 CASES = 320  # per kind
 STRUCTURES = ["block", "quad", "scattered"]
 # Per kind: outputs compared, bit-exact ones, the largest difference in quanta, cases.
-TOTALS: dict[str, dict[str, int]] = {
-    kind: {"outputs": 0, "exact": 0, "max_quanta": 0, "cases": 0} for kind in ("pointwise", "depthwise3x3")
-}
-
-
-def invoke(model: bytes, x: npt.NDArray[Any], delegate: Any = None, threads: int = 1) -> tuple[npt.NDArray[Any], Any]:
-    interp = make_interpreter(model, delegate=delegate, reference=True, threads=threads)
-    interp.allocate_tensors()
-    interp.set_tensor(interp.get_input_details()[0]["index"], x)
-    interp.invoke()
-    return interp.get_tensor(interp.get_output_details()[0]["index"]).copy(), interp
-
-
-def quanta(out: npt.NDArray[Any], ref: npt.NDArray[Any], scale: float) -> npt.NDArray[np.int64]:
-    """Per-output difference in output quanta (float I/O: dequantized values / scale)."""
-    if out.dtype == np.int8:
-        return np.abs(out.astype(np.int64) - ref.astype(np.int64))
-    return np.rint(np.abs(out.astype(np.float64) - ref.astype(np.float64)) / scale).astype(np.int64)
+TOTALS: dict[str, dict[str, int]] = {kind: new_totals() for kind in ("pointwise", "depthwise3x3")}
 
 
 def pointwise_filters(
@@ -164,31 +146,16 @@ def case_model(case: dict[str, Any], depthwise: bool) -> tuple[bytes, npt.NDArra
         metadata=meta,
         depthwise=depthwise,
     )
-    if case["float_io"]:
-        x: npt.NDArray[Any] = rng.uniform(-3.5, 3.5, shape).astype(np.float32)
-    else:
-        x = rng.integers(-128, 128, shape).astype(np.int8)
+    x = sweep_input(rng, shape, case["float_io"])
     return model, x, quant
 
 
 def check_case(case: dict[str, Any], depthwise: bool) -> None:
     kind = "depthwise3x3" if depthwise else "pointwise"
     model, x, quant = case_model(case, depthwise)
-    ref, _ = invoke(model, x)
-    delegate = patternlite.load_delegate(int8="all", isa=case["isa"], min_sparsity=0.0, log_level="silent")
-    out, interp = invoke(model, x, delegate, threads=case["threads"])
-    stats = delegate.stats()
-    assert delegated_op_count(interp) == 1, stats["declined"]
-    (claim,) = stats["claimed"]
-    assert (claim["kind"], claim["dtype"], claim["invocations"]) == (kind, "int8", 1)
+    diff, claim = claimed_quanta(model, x, quant, case, kind, min_sparsity=0.0)
     assert claim["int8_kernel"]
-    assert claim["source"] == ("metadata" if case["with_metadata"] else "weights")
-    diff = quanta(out, ref, quant.output_scale)
-    t = TOTALS[kind]
-    t["outputs"] += int(diff.size)
-    t["exact"] += int((diff == 0).sum())
-    t["max_quanta"] = max(t["max_quanta"], int(diff.max(initial=0)))
-    t["cases"] += 1
+    record(TOTALS[kind], diff)
     assert diff.max(initial=0) <= 1, f"{int(diff.max())} quanta off: {case}"
 
 

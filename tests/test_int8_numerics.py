@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from int8_checks import ISAS, claimed_quanta, invoke, new_totals, quanta, record, sweep_input
 from int8_models import (
     Int8Quant,
     build_quantized_conv_model,
@@ -34,37 +35,13 @@ from int8_models import (
 )
 
 import patternlite
-from patternlite.delegate import isa_available
 
 from conv_models import ALL_TAP_MASKS_WITH_CENTRE, metadata_for, pattern_pruned_filters
 from runtimes import REPO, delegated_op_count, make_interpreter
 
-ISAS = [isa for isa in ("scalar", "avx2", "avx512", "neon") if isa_available(isa)]
 EXACT_FRACTION = 1.0  # of all outputs over the sweep: bit-exact (requantize.h's CONV_2D rounding)
 # Outputs compared, bit-exact ones, and the largest difference in quanta, over the sweep.
-TOTALS: dict[str, Any] = {"outputs": 0, "exact": 0, "max_quanta": 0, "cases": 0}
-
-
-def invoke(model: bytes, x: npt.NDArray[Any], delegate: Any = None, threads: int = 1) -> tuple[npt.NDArray[Any], Any]:
-    interp = make_interpreter(model, delegate=delegate, reference=True, threads=threads)
-    interp.allocate_tensors()
-    interp.set_tensor(interp.get_input_details()[0]["index"], x)
-    interp.invoke()
-    return interp.get_tensor(interp.get_output_details()[0]["index"]).copy(), interp
-
-
-def quanta(out: npt.NDArray[Any], ref: npt.NDArray[Any], scale: float) -> npt.NDArray[np.int64]:
-    """Per-output difference in output quanta (float I/O: dequantized values / scale)."""
-    if out.dtype == np.int8:
-        return np.abs(out.astype(np.int64) - ref.astype(np.int64))
-    return np.rint(np.abs(out.astype(np.float64) - ref.astype(np.float64)) / scale).astype(np.int64)
-
-
-def record(diff: npt.NDArray[np.int64]) -> None:
-    TOTALS["outputs"] += int(diff.size)
-    TOTALS["exact"] += int((diff == 0).sum())
-    TOTALS["max_quanta"] = max(TOTALS["max_quanta"], int(diff.max()) if diff.size else 0)
-    TOTALS["cases"] += 1
+TOTALS = new_totals()
 
 
 @st.composite
@@ -110,25 +87,14 @@ def case_model(case: dict[str, Any]) -> tuple[bytes, npt.NDArray[Any], Int8Quant
         float_io=case["float_io"],
         metadata=meta,
     )
-    if case["float_io"]:
-        x: npt.NDArray[Any] = rng.uniform(-3.5, 3.5, shape).astype(np.float32)
-    else:
-        x = rng.integers(-128, 128, shape).astype(np.int8)
+    x = sweep_input(rng, shape, case["float_io"])
     return model, x, quant
 
 
 def check_case(case: dict[str, Any]) -> None:
     model, x, quant = case_model(case)
-    ref, _ = invoke(model, x)
-    delegate = patternlite.load_delegate(int8="all", isa=case["isa"], log_level="silent")
-    out, interp = invoke(model, x, delegate, threads=case["threads"])
-    stats = delegate.stats()
-    assert delegated_op_count(interp) == 1, stats["declined"]
-    (claim,) = stats["claimed"]
-    assert (claim["kind"], claim["dtype"], claim["invocations"]) == ("conv3x3", "int8", 1)
-    assert claim["source"] == ("metadata" if case["with_metadata"] else "weights")
-    diff = quanta(out, ref, quant.output_scale)
-    record(diff)
+    diff, _ = claimed_quanta(model, x, quant, case, "conv3x3")
+    record(TOTALS, diff)
     assert diff.max(initial=0) <= 1, f"{int(diff.max())} quanta off: {case}"
 
 
