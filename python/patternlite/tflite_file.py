@@ -212,6 +212,10 @@ class TfliteModel:
             )
         model.inputs = [int(v) for v in _ints(sg, 1)]
         model.outputs = [int(v) for v in _ints(sg, 2)]
+        # The reader promises that every index it returns names a tensor.
+        for what, indices in (("input", model.inputs), ("output", model.outputs)):
+            if not all(0 <= j < len(model.tensors) for j in indices):
+                raise TfliteFileError(f"a subgraph {what} names a tensor outside the {len(model.tensors)} tensors")
         ops = _tables(sg, 3)
         model.operator_count = len(ops)
         for i, op in enumerate(ops):

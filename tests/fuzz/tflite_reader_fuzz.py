@@ -96,6 +96,8 @@ def _read_model(data: bytes) -> None:
     for conv in model.convs:
         for index in (conv.input, conv.filter, conv.output):
             model.tensors[index]  # the reader promises operators name existing tensors
+    for index in (*model.inputs, *model.outputs):
+        model.tensors[index]  # and so do the subgraph's inputs and outputs
 
 
 def _inspect(data: bytes) -> None:
