@@ -442,6 +442,8 @@ def test_growing_pool_adds_adversarial_images_within_the_budget(
     assert d.synthesis_seconds <= growth.share * d.seconds + d.synthesis_seconds / rounds
     # And it keeps starting rounds: synthesis is not far below its share either.
     assert d.synthesis_seconds >= growth.share * d.seconds - d.synthesis_seconds / rounds - 3 * clock.tick
+    # All of these times are the fake clock's (readings and charged rounds), never the machine's.
+    assert 0 < r.seconds <= clock.now
     assert r.seconds <= 60 * budget + round_seconds + 5 * clock.tick, r.seconds
     for name, mask in r.masks.items():
         assert np.all(np.asarray(r.model.get_layer(name).kernel)[~mask] == 0)
