@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,9 +190,9 @@ def _run(engine: str, variant: str, ms: float, status: str = "ok", **extra: obje
     return rec
 
 
-def test_report_pruned_peer_columns() -> None:
-    """DeepSparse dense counts as a dense peer; DeepSparse on the pruned model gets its own table."""
-    res = {
+def _results(*models: dict[str, Any]) -> dict[str, Any]:
+    """A benchmark results file around ``models``, as run.py writes it (one thread, no layers)."""
+    return {
         "date": "2026-01-01",
         "host": "h",
         "command": "x",
@@ -199,20 +200,25 @@ def test_report_pruned_peer_columns() -> None:
         "machine": {"cpu_model": "cpu", "cores": 2, "simd": [], "os": "linux"},
         "settings": {"threads": [1], "warmup": 1, "reps": 3},
         "engines": {},
-        "models": [
-            {
-                "name": "tiny",
-                "runs": [
-                    _run("tflite_xnnpack", "dense", 4.0),
-                    _run("deepsparse", "dense", 2.0),
-                    _run("patternlite", "keep0.5", 1.0),
-                    _run("deepsparse_pruned", "keep0.5", 1.5, info={"conv3x3_weight_zeros": 0.78}),
-                    _run("deepsparse_pruned", "keep0.28", 0.0, status="unavailable"),
-                ],
-            }
-        ],
+        "models": list(models),
         "layers": [],
     }
+
+
+def test_report_pruned_peer_columns() -> None:
+    """DeepSparse dense counts as a dense peer; DeepSparse on the pruned model gets its own table."""
+    res = _results(
+        {
+            "name": "tiny",
+            "runs": [
+                _run("tflite_xnnpack", "dense", 4.0),
+                _run("deepsparse", "dense", 2.0),
+                _run("patternlite", "keep0.5", 1.0),
+                _run("deepsparse_pruned", "keep0.5", 1.5, info={"conv3x3_weight_zeros": 0.78}),
+                _run("deepsparse_pruned", "keep0.28", 0.0, status="unavailable"),
+            ],
+        }
+    )
     md = markdown(res)
     # best dense = DeepSparse's 2.0 ms: patternlite at 1.0 ms is 2x, XNNPACK 0.5x
     assert "| tiny | patternlite (keep 0.5) | 1.00 (1.10) | 2.00x |" in md
@@ -313,27 +319,17 @@ def test_int8_peer_worker_on_tiny(peer: str, tmp_path: Path, cache: Path) -> Non
 
 def test_report_int8_targets() -> None:
     """The int8 table compares with XNNPACK int8 dense and marks the whole-model targets."""
-    res = {
-        "date": "2026-01-01",
-        "host": "h",
-        "command": "x",
-        "wall_s": 1.0,
-        "machine": {"cpu_model": "cpu", "cores": 2, "simd": [], "os": "linux"},
-        "settings": {"threads": [1], "warmup": 1, "reps": 3},
-        "engines": {},
-        "models": [
-            {
-                "name": "resnet18",
-                "runs": [
-                    _run("tflite_xnnpack", "dense", 40.0),
-                    _run("tflite_xnnpack", "dense", 12.0, dtype="int8"),
-                    _run("patternlite", "keep0.28", 5.0, dtype="int8"),
-                    _run("patternlite", "keep1", 10.0, dtype="int8"),
-                ],
-            }
-        ],
-        "layers": [],
-    }
+    res = _results(
+        {
+            "name": "resnet18",
+            "runs": [
+                _run("tflite_xnnpack", "dense", 40.0),
+                _run("tflite_xnnpack", "dense", 12.0, dtype="int8"),
+                _run("patternlite", "keep0.28", 5.0, dtype="int8"),
+                _run("patternlite", "keep1", 10.0, dtype="int8"),
+            ],
+        }
+    )
     md = markdown(res)
     assert "| resnet18 | patternlite int8 (keep 0.28) | 1 | 5.00 (5.50) | 2.40x |" in md
     assert "resnet18 keep 0.28 int8, 1 thr: >= 2x over XNNPACK int8 dense: **met** (2.40x)" in md
