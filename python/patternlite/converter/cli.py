@@ -172,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=fmt)
 
-    pr = command("prune", "data-free pattern + connectivity pruning of a Keras model")
+    pr = command("prune", "pattern + connectivity pruning of a Keras model, data-free or on your own data")
     pr.add_argument("model", type=Path, help="input Keras model (.keras or .h5)")
     pr.add_argument(
         "-o",
@@ -203,6 +203,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--patterns", type=patterns_arg, default=8, help="library size, or explicit masks 0x1b0,...")
     pr.add_argument("--method", choices=("admm", "magnitude"), default="admm", help="magnitude: instant, no data")
+    pr.add_argument(
+        "--data",
+        type=Path,
+        help="prune on your own images instead of synthetic ones, then retrain on them within the budget "
+        f"(default {defaults.DATA_BUDGET:g} min): .npz or a folder, as finetune --data reads",
+    )
     # The research knobs: measured defaults (docs/converter.md); shown after the options above.
     adv = pr.add_argument_group(
         "advanced options", "synthesis, solver, distillation and budget settings; the defaults are measured choices"
@@ -308,6 +314,24 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--no-augment", action="store_true", help="no random crops and flips")
     ft.add_argument(
         "--holdout", type=float, default=_FT.holdout, help="fraction of labelled data scored before/after (0: none)"
+    )
+    ft.add_argument(
+        "--remask",
+        action="store_true",
+        help="let the data re-select patterns and kept kernels (ADMM, then masked retraining; same library and keep)",
+    )
+    ft.add_argument(
+        "--remask-share",
+        type=fraction_arg,
+        default=_FT.remask_share,
+        metavar="F",
+        help="with --remask: the fraction of the budget spent re-selecting",
+    )
+    ft.add_argument(
+        "--remask-from",
+        choices=("pruned", "dense"),
+        default=_FT.remask_from,
+        help="with --remask: start re-selecting from the pruned weights or from the teacher's dense ones",
     )
     ft.add_argument("--seed", type=int, default=0, help="seed of the split, the order and the augmentation")
     ft.add_argument("--tflite", type=Path, help="also export this .tflite")
@@ -432,8 +456,17 @@ def _validate(args: argparse.Namespace) -> None:
         _check_out(args.output, KERAS_SUFFIXES + (".tflite",), "-o", args.model)
         _check_out(masks_path_for(args.output), (".npz",), "the masks file", args.model)
         if args.tflite:
-            _check_out(args.tflite, (".tflite",), "--tflite", args.model, args.output, args.calibration)
+            _check_out(args.tflite, (".tflite",), "--tflite", args.model, args.output, args.calibration, args.data)
         _validate_int8(args, args.tflite)
+        args.client_x = args.client_y = None
+        if args.data is not None:
+            from patternlite.converter.client_data import read_before_model
+
+            if args.method != "admm":
+                raise ConverterError("--data is used by the ADMM solver; --method magnitude prunes without data")
+            _check_out(args.output, KERAS_SUFFIXES + (".tflite",), "-o", args.data)
+            # The data last: reading it can take a while, and it is refused before any model loads.
+            args.client_x, args.client_y, _ = read_before_model(args.data)
     elif args.command == "export":
         _check_input(args.model, KERAS_SUFFIXES, "the model")
         if args.masks:
@@ -444,6 +477,8 @@ def _validate(args: argparse.Namespace) -> None:
         from patternlite.converter.client_data import check_data_path, read_before_model
 
         _finetune_policy(args)
+        if args.remask and args.remask_from == "dense" and not args.teacher:
+            raise ConverterError("--remask-from dense starts from the teacher's weights; give --teacher DENSE.keras")
         _check_input(args.model, KERAS_SUFFIXES, "the model")
         if args.teacher:
             _check_input(args.teacher, KERAS_SUFFIXES, "--teacher")
@@ -575,7 +610,17 @@ def _prune(args: argparse.Namespace) -> int:
         prune_head=args.prune_head,
         connectivity=args.connectivity,
     )
-    result = prune(model, keep=args.keep, policy=policy, seed=args.seed, progress=not args.no_progress)
+    data = None
+    if args.data is not None:
+        from patternlite.converter.client_data import load_client_data
+
+        x, y = args.client_x, args.client_y  # an .npz, read and checked before the model loaded
+        if x is None:  # a folder: decoded now, at the model's input size
+            shape = tuple(model.inputs[0].shape[1:])
+            x, y = load_client_data(args.data, shape if len(shape) == 3 else None)  # type: ignore[arg-type]
+        print(f"client data: {len(x)} images from {args.data}, {'labelled' if y is not None else 'unlabelled'}")
+        data = (x, y)
+    result = prune(model, keep=args.keep, policy=policy, data=data, seed=args.seed, progress=not args.no_progress)
     print(result.summary())
     print("pattern library:", " ".join(f"{p:#05x}" for p in result.library))
     _save_model(result.model, args.output, args.model)
@@ -644,6 +689,9 @@ def _finetune_policy(args: argparse.Namespace) -> FinetunePolicy:
         batchnorm=args.batchnorm,
         holdout=args.holdout,
         seed=args.seed,
+        remask=args.remask,
+        remask_share=args.remask_share,
+        remask_from=args.remask_from,
     ).check()
 
 
@@ -663,8 +711,11 @@ def _finetune(args: argparse.Namespace) -> int:
         x, y = load_client_data(args.data, shape if len(shape) == 3 else None)  # type: ignore[arg-type]
     kind = "labelled" if y is not None else "unlabelled"
     print(f"client data: {len(x)} images, {kind}; budget {policy.minutes:g} min")
-    report = masked_finetune(model, x, y, masks=masks, teacher=teacher, policy=policy, progress=not args.no_progress)
+    report = masked_finetune(
+        model, x, y, masks=masks, teacher=teacher, policy=policy, library=library, progress=not args.no_progress
+    )
     print(report.summary())
+    masks = report.masks  # re-selected by --remask, else the ones given
     _save_model(model, args.output, args.model)
     save_masks(masks_path_for(args.output), masks, library, keep)
     print(f"wrote {args.output}")

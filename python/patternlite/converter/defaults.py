@@ -60,3 +60,13 @@ SYNTHESIS_SHARE = 0.3
 # the range estimate with room to spare: TFLite keeps a running min/max per tensor,
 # which settles after a few batches' worth of images.
 CALIBRATION_IMAGES = 200
+
+# ``prune(..., data=...)`` / ``prune --data``: the client's own images replace the
+# synthetic ones. The layer-wise solve sees at most this many of them (plus
+# AUGMENT_COPIES augmented copies): its least-squares problems subsample patch
+# rows anyway, and each layer's forward passes scale with the pool. The client-
+# stage retraining that replaces distillation then sees all of them.
+DATA_LAYERWISE_IMAGES = 1024
+# The whole run's budget with data, unless given (minutes): the layer-wise pass,
+# then retraining for the rest, as ``finetune``'s default.
+DATA_BUDGET = 10.0

@@ -32,9 +32,9 @@ Defaults are measured choices, see docs/converter.md ("client stage").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import keras
 import numpy as np
@@ -46,9 +46,38 @@ from patternlite.converter.errors import ConverterError
 from patternlite.converter.finetune_policy import FinetunePolicy
 from patternlite.converter.graph import with_logits
 from patternlite.converter.progress import progress_bar
-from patternlite.converter.pruner import PruneResult
+from patternlite.converter.remask import AdmmState, changed_fraction
 from patternlite.converter.schedule import BudgetedCosine
 from patternlite.converter.synthesis.distill import augment
+
+
+class PrunedModel(Protocol):
+    """What the client stage reads from a ``PruneResult`` (``prune --data`` runs this module, so no import)."""
+
+    model: keras.Model
+    masks: dict[str, npt.NDArray[np.bool_]]
+    library: list[int]
+
+
+@dataclass
+class RemaskReport:
+    """What the mask re-selection (``remask``) did.
+
+    ``changed``: the fraction of weight positions whose kept/pruned state the
+    projection changed; ``gap_last``: ``||W - Z|| / ||W||`` at the last Z/U step
+    (how far the weights still were from the structure); ``kept_new_masks``:
+    False when the held-out slice scored the starting weights (old masks) best,
+    which are then returned. ``assignments``: the new library index per kernel.
+    """
+
+    admm_steps: int
+    admm_epochs: float
+    admm_seconds: float
+    z_updates: int
+    gap_last: float | None
+    changed: float
+    kept_new_masks: bool
+    assignments: dict[str, npt.NDArray[np.uint8]] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -78,9 +107,22 @@ class FinetuneReport:
     kept_epoch: float | None = None
     accuracy_last: float | None = None
     checkpoints: int = 0
+    # The masks the returned weights follow: the given ones, or the re-selected ones after a remask.
+    masks: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict, repr=False)
+    remask: RemaskReport | None = None
 
     def summary(self) -> str:
-        line = (
+        line = ""
+        if self.remask is not None:
+            r = self.remask
+            gap = "" if r.gap_last is None else f", last distance to the structure {r.gap_last:.3f}"
+            line = (
+                f"re-selected the masks: {r.admm_steps} ADMM steps ({r.admm_epochs:.1f} epochs), "
+                f"{r.z_updates} Z/U updates{gap}; the projection changed {r.changed:.1%} of the weight positions"
+                + ("" if r.kept_new_masks else "; the starting weights (old masks) scored best and are returned")
+                + "\n"
+            )
+        line += (
             f"retrained {self.steps} steps ({self.epochs:.1f} epochs of {self.train_images} images) "
             f"in {self.seconds / 60:.1f} of {self.budget_seconds / 60:.1f} min; loss {self.loss_start:.3g} -> "
             f"{self.loss_end:.3g}"
@@ -114,6 +156,7 @@ class _Checkpoint:
     epoch: float
     accuracy: float
     weights: list[npt.NDArray[Any]]
+    masks: Mapping[str, npt.NDArray[np.bool_]]
 
 
 class MaskConstraint(keras.constraints.Constraint):
@@ -176,13 +219,14 @@ def check_client_data(
 
 
 def masked_finetune(
-    result_or_model: PruneResult | keras.Model,
+    result_or_model: PrunedModel | keras.Model,
     x: npt.ArrayLike,
     y: npt.ArrayLike | None = None,
     *,
     masks: Mapping[str, npt.ArrayLike] | None = None,
     teacher: keras.Model | None = None,
     policy: FinetunePolicy | None = None,
+    library: Sequence[int] | None = None,
     progress: bool = True,
     **overrides: Any,
 ) -> FinetuneReport:
@@ -193,15 +237,25 @@ def masked_finetune(
     how. With ``teacher`` (the client's dense model) the student learns its
     softened outputs, mixed with the labels by ``label_weight``; without
     ``teacher`` the labels are required and the loss is plain cross-entropy.
+    With ``remask=True`` (a policy field) the data re-selects the masks first
+    (``remask.py``; it needs ``library``, which a PruneResult carries); the
+    report's ``masks`` are then the ones the returned weights follow.
     """
-    if isinstance(result_or_model, PruneResult):
+    if isinstance(result_or_model, keras.Model):
+        model = result_or_model
+    else:  # a PruneResult
         model = result_or_model.model
         masks = result_or_model.masks if masks is None else masks
-    else:
-        model = result_or_model
+        library = result_or_model.library if library is None else library
     if masks is None:
         raise ConverterError("masked_finetune needs masks (a PruneResult or masks=...)")
     pol = replace(policy or FinetunePolicy(), **overrides).check()
+    if pol.remask and not library:
+        raise ConverterError(
+            "remask needs the pattern library: pass a PruneResult, or library=... (the masks file has it)"
+        )
+    if pol.remask and pol.remask_from == "dense" and teacher is None:
+        raise ConverterError("remask_from='dense' needs the teacher (the dense model)")
     xf, ya = check_client_data(model, x, y)
     if ya is None and teacher is None:
         raise ConverterError("unlabelled client data needs a teacher (the dense model)")
@@ -217,7 +271,7 @@ def masked_finetune(
             raise ConverterError(f"the masks name {name!r}, which is not a layer of the model") from exc
         if shape != np.shape(m):
             raise ConverterError(f"mask for {name} has shape {np.shape(m)}, kernel has {shape}")
-    return _Trainer(model, teacher, masks, pol, progress).run(xf, ya)
+    return _Trainer(model, teacher, masks, pol, progress, library).run(xf, ya)
 
 
 def _split(
@@ -231,8 +285,42 @@ def _split(
     return order[held:], order[:held]
 
 
+class _Batches:
+    """The client images in shuffled epochs, freshly augmented; shared by the phases of one run."""
+
+    def __init__(
+        self,
+        x: npt.NDArray[np.float32],
+        y: npt.NDArray[np.int64] | None,
+        train: npt.NDArray[np.intp],
+        batch: int,
+        augment_images: bool,
+        rng: np.random.Generator,
+    ) -> None:
+        self.x, self.y, self.train, self.batch, self.rng = x, y, train, batch, rng
+        self.shift = max(1, min(4, x.shape[1] // 8)) if x.ndim == 4 and augment_images else 0
+        self.order = rng.permutation(train)
+        self.pos = 0
+
+    def next(self) -> tuple[tf.Tensor, tf.Tensor, bool]:
+        """(images, labels, whether an epoch ended just before this batch)."""
+        ended = False
+        if self.pos + self.batch > len(self.order):
+            self.order, self.pos, ended = self.rng.permutation(self.train), 0, True
+        idx = self.order[self.pos : self.pos + self.batch]
+        self.pos += self.batch
+        xb = augment(self.x[idx], self.rng, shift=self.shift, mix=False) if self.shift else self.x[idx]
+        yb = self.y[idx] if self.y is not None else np.zeros(len(idx), np.int64)
+        return tf.constant(xb), tf.constant(yb), ended
+
+
 class _Trainer:
-    """One client-stage run: the compiled step, the budgeted schedule and the scoring."""
+    """One client-stage run: the compiled step, the budgeted schedule(s) and the scoring.
+
+    Without ``remask`` it is one masked phase over the whole budget. With it, an
+    ADMM phase (masks lifted, ``remask.AdmmState`` pulling towards the structure)
+    comes first, then the hard projection, then the masked phase over the rest.
+    """
 
     def __init__(
         self,
@@ -241,20 +329,36 @@ class _Trainer:
         masks: Mapping[str, npt.ArrayLike],
         policy: FinetunePolicy,
         progress: bool,
+        library: Sequence[int] | None = None,
     ) -> None:
         self.model, self.policy, self.progress = model, policy, progress
         self.student = with_logits(model)
         self.teacher = with_logits(teacher) if teacher is not None else None
         # "frozen": BatchNorm runs in inference mode (pretrained statistics); its scale and offset still train.
         self.bn_training = policy.batchnorm == "train"
+        self.masks = {n: np.asarray(m, bool) for n, m in masks.items()}
+        # Variables, so the remask can change them without retracing the step.
         self.kernels = [
-            (self.student.get_layer(n).kernel, tf.constant(np.asarray(m, np.float32))) for n, m in masks.items()
+            (self.student.get_layer(n).kernel, tf.Variable(m.astype(np.float32), trainable=False))
+            for n, m in self.masks.items()
         ]
         mask_of = {id(k): m for k, m in self.kernels}
         self.variables = self.student.trainable_variables
         self.var_masks = [mask_of.get(id(v)) for v in self.variables]
         self.opt = keras.optimizers.SGD(learning_rate=0.0, momentum=policy.momentum, nesterov=True)
         self.lr = self.opt.learning_rate  # a variable the schedule assigns before every step
+        self.admm = (
+            AdmmState(
+                self.student,
+                self.masks,
+                library or [],
+                rho_start=policy.rho_start,
+                rho_end=policy.rho_end,
+                updates=policy.admm_updates,
+            )
+            if policy.remask
+            else None
+        )
 
     def _loss(self, logits: tf.Tensor, target: tf.Tensor | None, labels: tf.Tensor | None) -> tf.Tensor:
         p = self.policy
@@ -277,7 +381,9 @@ class _Trainer:
             with tf.GradientTape() as tape:
                 logits = self.student(xb, training=self.bn_training)
                 loss = self._loss(logits, target, yb if labelled else None)
-            grads = tape.gradient(loss, self.variables)
+                # The ADMM pull (zero once rho is: after the hard projection) is not part of the reported loss.
+                total = loss + self.admm.penalty() if self.admm is not None else loss
+            grads = tape.gradient(total, self.variables)
             grads = [g if m is None or g is None else g * m for g, m in zip(grads, self.var_masks, strict=True)]
             self.opt.apply_gradients(zip(grads, self.variables, strict=True))
             for kernel, mask in self.kernels:
@@ -286,14 +392,50 @@ class _Trainer:
 
         return step
 
+    def _set_masks(self, masks: Mapping[str, npt.NDArray[np.bool_]] | None) -> None:
+        """Hold these masks from now on (None: lift them all, for the ADMM phase)."""
+        for (_, var), name in zip(self.kernels, self.masks, strict=True):
+            var.assign(np.ones(var.shape, np.float32) if masks is None else masks[name].astype(np.float32))
+
     def _accuracy(self, net: keras.Model, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> float:
         hits = 0
         for i in range(0, len(x), 256):
             hits += int(np.sum(np.argmax(np.asarray(net(x[i : i + 256], training=False)), axis=1) == y[i : i + 256]))
         return hits / len(x)
 
+    def _phase(
+        self,
+        name: str,
+        seconds: float,
+        max_steps: int | None,
+        batches: _Batches,
+        step_fn: Any,
+        on_step: Any,
+    ) -> list[float]:
+        """One cosine run of the learning rate over ``seconds`` (or ``max_steps``); ``on_step(ended)`` after each."""
+        p = self.policy
+        schedule = BudgetedCosine(p.lr, seconds=seconds, max_steps=max_steps, warmup=p.warmup, clock=p.clock)
+        bar = progress_bar(total=round(seconds), desc=name, unit="s", disable=not self.progress, leave=False)
+        losses: list[float] = []
+        shown = 0
+        while True:
+            xb, yb, ended = batches.next()
+            on_step(ended, schedule, len(losses))
+            self.lr.assign(schedule.lr(len(losses)))
+            losses.append(float(step_fn(xb, yb)))
+            if schedule.done(len(losses)):
+                break
+            now = round(min(schedule.elapsed(), seconds))
+            if self.progress and now > shown:
+                bar.update(now - shown)
+                shown = now
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3g}", lr=f"{float(self.lr.numpy()):.3g}", refresh=False)
+        bar.close()
+        return losses
+
     def run(self, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64] | None) -> FinetuneReport:
         p = self.policy
+        t_start = p.clock()
         rng = np.random.default_rng(p.seed)
         train, held = _split(len(x), y, p.holdout, rng)
         x_held = x[held]
@@ -302,64 +444,53 @@ class _Trainer:
         best: _Checkpoint | None = None
         if y_held is not None and len(held):
             before = self._accuracy(self.student, x_held, y_held)
-            best = _Checkpoint(0, 0.0, before, self.student.get_weights())
+            best = _Checkpoint(0, 0.0, before, self.student.get_weights(), self.masks)
             if self.teacher is not None:
                 teacher_acc = self._accuracy(self.teacher, x_held, y_held)
-        checkpoints = 0
-        last_scored = 0
-        labelled = y is not None
-        step_fn = self._step_fn(labelled)
+        step_fn = self._step_fn(y is not None)
         batch = min(p.batch_size, len(train))
-        shift = max(1, min(4, x.shape[1] // 8)) if x.ndim == 4 else 0
+        batches = _Batches(x, y, train, batch, p.augment, rng)
         budget = 60.0 * p.minutes
         per_epoch = max(1, len(train) // batch)
         cap = None if p.epochs is None else max(1, int(p.epochs * per_epoch))
-        schedule = BudgetedCosine(p.lr, seconds=budget, max_steps=cap, warmup=p.warmup, clock=p.clock)
+        steps = 0
         losses: list[float] = []
-        order = rng.permutation(train)
-        pos = 0
-        bar = progress_bar(total=round(budget), desc="finetune", unit="s", disable=not self.progress, leave=False)
-        step = 0
-        shown = 0
-        while True:
-            if pos + batch > len(order):
-                if best is not None and y_held is not None and step > last_scored:  # an epoch ended: score it
-                    best, _ = self._checkpoint(best, step, step * batch / len(train), x_held, y_held)
-                    checkpoints, last_scored = checkpoints + 1, step
-                order, pos = rng.permutation(train), 0
-            idx = order[pos : pos + batch]
-            pos += batch
-            xb = augment(x[idx], rng, shift=shift, mix=False) if p.augment and shift else x[idx]
-            yb = tf.constant(y[idx] if y is not None else np.zeros(len(idx), np.int64))
-            self.lr.assign(schedule.lr(step))
-            losses.append(float(step_fn(tf.constant(xb), yb)))
-            step += 1
-            if schedule.done(step):
-                break
-            now = round(min(schedule.elapsed(), budget))
-            if self.progress and now > shown:
-                bar.update(now - shown)
-                shown = now
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3g}", lr=f"{float(self.lr.numpy()):.3g}", refresh=False)
-        seconds = schedule.elapsed()
-        bar.close()
+        admm: _AdmmRun | None = None
+        masks: Mapping[str, npt.NDArray[np.bool_]] = self.masks
+        if self.admm is not None:
+            admm = self._admm_phase(budget, cap, batches, step_fn)
+            steps, losses, masks = admm.steps, admm.losses, admm.masks
+        first = steps  # the masked phase's steps are counted after the ADMM phase's
+        scored = _Scoring(best, first)
+        held_out = (x_held, y_held) if y_held is not None else None
+
+        def score_epoch_end(ended: bool, schedule: BudgetedCosine, done: int) -> None:
+            if ended and held_out is not None:
+                scored.score(self, first + done, batch / len(train), masks, *held_out)
+
+        left = max(budget - (p.clock() - t_start), 1e-3)
+        left_steps = None if cap is None else max(1, cap - steps)
+        losses += self._phase("finetune", left, left_steps, batches, step_fn, score_epoch_end)
+        steps = len(losses)
+        seconds = p.clock() - t_start
         after = last_acc = None
-        if best is not None and y_held is not None:
+        if held_out is not None and scored.best is not None:
             # The last step is a checkpoint too; the best one (the start included) is what the client gets.
-            if step > last_scored:
-                best, last_acc = self._checkpoint(best, step, step * batch / len(train), x_held, y_held)
-                checkpoints += 1
-            else:
-                last_acc = self._accuracy(self.student, x_held, y_held)
+            last_acc = scored.score(self, steps, batch / len(train), masks, *held_out, last=True)
+            best = scored.best
             self.student.set_weights(best.weights)
             after = best.accuracy
+            masks = best.masks
+        else:
+            best = None
+        checkpoints = scored.checkpoints
         # with_logits made a copy: the kept weights (BN statistics included) go back to the model.
         self.model.set_weights(self.student.get_weights())
         tail = max(1, len(losses) // 10)
         return FinetuneReport(
             model=self.model,
-            steps=step,
-            epochs=step * batch / max(1, len(train)),
+            steps=steps,
+            epochs=steps * batch / max(1, len(train)),
             seconds=seconds,
             budget_seconds=budget,
             train_images=len(train),
@@ -374,21 +505,107 @@ class _Trainer:
             kept_epoch=None if best is None else best.epoch,
             accuracy_last=last_acc,
             checkpoints=checkpoints,
+            masks=dict(masks),
+            remask=None if admm is None else admm.summary(best is None or best.step > 0, self.masks),
         )
 
-    def _checkpoint(
+    def _load_dense(self) -> None:
+        """The teacher's weights into the student: the ADMM phase then prunes the dense model (PatDNN's flow)."""
+        if self.teacher is None:
+            raise ConverterError("remask_from='dense' needs the teacher (the dense model)")
+        dense = self.teacher.get_weights()
+        if [w.shape for w in dense] != [tuple(v.shape) for v in self.student.weights]:
+            raise ConverterError("remask_from='dense' needs a teacher of the same architecture as the pruned model")
+        self.student.set_weights(dense)
+
+    def _admm_phase(self, budget: float, cap: int | None, batches: _Batches, step_fn: Any) -> _AdmmRun:
+        """Masks lifted, the ADMM pull on, Z/U steps evenly over the phase's time; then the hard projection."""
+        assert self.admm is not None
+        p, admm = self.policy, self.admm
+        if p.remask_from == "dense":
+            self._load_dense()
+        admm.start()
+        seconds = p.remask_share * budget
+        max_steps = None if cap is None else max(1, int(p.remask_share * cap))
+        # The Z/U steps split the phase into equal parts; the hard projection ends the last part.
+        interval = seconds / (p.admm_updates + 1)
+        step_interval = None if max_steps is None else max(1, max_steps // (p.admm_updates + 1))
+        gaps: list[float] = []
+
+        def z_step(ended: bool, schedule: BudgetedCosine, done: int) -> None:
+            # Time-driven (or step-driven under a step cap), so the number of Z/U steps does not depend on
+            # how many training steps the machine manages in the budget.
+            due = (
+                schedule.elapsed() >= interval * (admm.updates + 1)
+                if step_interval is None
+                else done >= step_interval * (admm.updates + 1)
+            )
+            if due and admm.updates < p.admm_updates:
+                gaps.append(admm.update())
+
+        self._set_masks(None)
+        t0 = p.clock()
+        losses = self._phase("remask (ADMM)", seconds, max_steps, batches, step_fn, z_step)
+        spent = p.clock() - t0
+        masks, assignments = admm.harden()
+        self._set_masks(masks)
+        epochs = len(losses) * batches.batch / len(batches.train)
+        return _AdmmRun(len(losses), losses, masks, assignments, gaps, epochs, spent)
+
+
+class _Scoring:
+    """The best checkpoint by held-out top-1 (the starting weights are step 0), and how many were scored."""
+
+    def __init__(self, best: _Checkpoint | None, last_scored: int) -> None:
+        self.best, self.last_scored, self.checkpoints = best, last_scored, 0
+
+    def score(
         self,
-        best: _Checkpoint,
+        trainer: _Trainer,
         step: int,
-        epoch: float,
+        epochs_per_step: float,
+        masks: Mapping[str, npt.NDArray[np.bool_]],
         x_held: npt.NDArray[np.float32],
         y_held: npt.NDArray[np.int64],
-    ) -> tuple[_Checkpoint, float]:
-        """Score the current weights on the held-out slice; (the better of them and ``best``, their score).
+        *,
+        last: bool = False,
+    ) -> float | None:
+        """Score the current weights unless this step was scored already (then the last call just reads it).
 
         A tie goes to the later weights: they score the same on the slice and have trained longer.
         """
-        acc = self._accuracy(self.student, x_held, y_held)
-        if acc >= best.accuracy:
-            return _Checkpoint(step, epoch, acc, self.student.get_weights()), acc
-        return best, acc
+        if self.best is None:
+            return None
+        if step <= self.last_scored:
+            return trainer._accuracy(trainer.student, x_held, y_held) if last else None
+        acc = trainer._accuracy(trainer.student, x_held, y_held)
+        self.checkpoints += 1
+        self.last_scored = step
+        if acc >= self.best.accuracy:
+            self.best = _Checkpoint(step, step * epochs_per_step, acc, trainer.student.get_weights(), dict(masks))
+        return acc
+
+
+@dataclass
+class _AdmmRun:
+    """What the ADMM phase did: its steps and losses, the masks and assignments it projected onto."""
+
+    steps: int
+    losses: list[float]
+    masks: dict[str, npt.NDArray[np.bool_]]
+    assignments: dict[str, npt.NDArray[np.uint8]]
+    gaps: list[float]
+    epochs: float
+    seconds: float
+
+    def summary(self, kept: bool, old: Mapping[str, npt.NDArray[np.bool_]]) -> RemaskReport:
+        return RemaskReport(
+            admm_steps=self.steps,
+            admm_epochs=self.epochs,
+            admm_seconds=self.seconds,
+            z_updates=len(self.gaps),
+            gap_last=self.gaps[-1] if self.gaps else None,
+            changed=changed_fraction(old, self.masks),
+            kept_new_masks=kept,
+            assignments=self.assignments if kept else None,
+        )

@@ -14,6 +14,8 @@ from patternlite.converter.clock import MONOTONIC, Clock
 from patternlite.converter.errors import ConverterError
 
 BATCHNORM_POLICIES = ("train", "frozen")
+# Where the ADMM phase of a remask starts: the pruned model's weights, or the dense teacher's (PatDNN's flow).
+REMASK_STARTS = ("pruned", "dense")
 LEARNING_RATE = {"train": 0.02, "frozen": 0.002}  # peak SGD learning rate per BatchNorm policy
 
 
@@ -29,6 +31,15 @@ class FinetunePolicy:
     ``learning_rate`` None means the measured default for the BatchNorm policy:
     0.02 with BatchNorm training; with frozen statistics nothing renormalises
     the convs' outputs, and 0.02 diverged on ResNet-20 (11% top-1), so 10x less.
+
+    ``remask`` lets the client's data re-select the masks (``remask.py``): the
+    first ``remask_share`` of the budget trains with the masks lifted under an
+    ADMM pull towards the structure (``admm_updates`` Z/U steps spread over that
+    time, ``rho`` growing from ``rho_start`` to ``rho_end``), then the weights are
+    projected onto the structure (same library, same kept count per layer) and
+    the rest of the budget retrains them masked. ``remask_from`` "dense" starts
+    the ADMM phase from the teacher's weights (same architecture needed) instead
+    of the pruned model's.
     """
 
     minutes: float = 10.0
@@ -43,6 +54,12 @@ class FinetunePolicy:
     batchnorm: str = "train"
     holdout: float = 0.1
     seed: int = 0
+    remask: bool = False
+    remask_share: float = 0.5
+    remask_from: str = "pruned"
+    admm_updates: int = 8
+    rho_start: float = 1e-3
+    rho_end: float = 10.0
     clock: Clock = field(default=MONOTONIC, repr=False, compare=False)  # what ``minutes`` is measured on
 
     def check(self) -> FinetunePolicy:
@@ -60,6 +77,12 @@ class FinetunePolicy:
             raise ConverterError("warmup must be in [0, 1), temperature > 0, label_weight in [0, 1]")
         if not 0 <= self.holdout < 1:
             raise ConverterError(f"holdout must be in [0, 1), got {self.holdout}")
+        if self.remask_from not in REMASK_STARTS:
+            raise ConverterError(f"remask_from must be one of {REMASK_STARTS}, got {self.remask_from!r}")
+        if not 0 < self.remask_share < 1 or self.admm_updates < 1:
+            raise ConverterError("remask_share must be in (0, 1) and admm_updates >= 1")
+        if not 0 < self.rho_start <= self.rho_end or not math.isfinite(self.rho_end):
+            raise ConverterError(f"rho must satisfy 0 < rho_start <= rho_end, got {self.rho_start}, {self.rho_end}")
         return self
 
     @property

@@ -22,6 +22,8 @@ import numpy.typing as npt
 from patternlite._contract import PRUNED
 from patternlite.converter import defaults
 from patternlite.converter.errors import ConverterError
+from patternlite.converter.finetune import FinetuneReport, check_client_data, masked_finetune
+from patternlite.converter.finetune_policy import FinetunePolicy
 from patternlite.converter.graph import (
     CONV3X3,
     DEPTHWISE,
@@ -79,9 +81,16 @@ class PruneResult:
     kinds: dict[str, str] = field(default_factory=dict)
     # Up to defaults.CALIBRATION_IMAGES of the inputs pruning saw: an int8 export calibrates on them.
     calibration_pool: npt.NDArray[np.float32] | None = field(default=None, repr=False)
+    # With ``data``: how many client images (labelled or not) and the retraining that replaced distillation.
+    data_images: int = 0
+    data_labelled: bool = False
+    retrained: FinetuneReport | None = None
 
     def summary(self) -> str:
-        table = format_table(self.report)
+        inputs = {"data": "the client's images", "custom": "the given inputs"}.get(
+            str(self.synthetic), "synthetic inputs"
+        )
+        table = format_table(self.report, inputs)
         if self.allocation is not None:
             rows = [r for r in self.report if r.kind == CONV3X3]
             kept = sum(r.kept_kernels for r in rows)
@@ -90,8 +99,16 @@ class PruneResult:
                 f"\n3x3 keep allocated by measured sensitivity: {kept} of {total} kernels kept ({kept / total:.1%}), "
                 f"{self.macs_kept():.1%} of the pruned layers' 3x3 multiply-accumulates"
             )
-        if self.synthetic_images:
+        if self.data_images:
+            kind = "labelled" if self.data_labelled else "unlabelled"
+            table += (
+                f"\nclient data: {self.data_images} {kind} images; the layer-wise solve used "
+                f"{self.synthetic_images} of them (no synthetic images)"
+            )
+        elif self.synthetic_images:
             table += f"\nsynthetic inputs: {self.synthetic_images} images"
+        if self.retrained is not None:
+            table += "\nretrained on the client data (distilled from the original model):\n" + self.retrained.summary()
         if self.distilled is not None:
             d = self.distilled
             table += (
@@ -265,6 +282,7 @@ def prune(
     keep: float | dict[str, float] = 1.0,
     policy: PrunePolicy | None = None,
     inputs: npt.NDArray[np.float32] | None = None,
+    data: npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike | None] | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> PruneResult:
@@ -295,6 +313,14 @@ def prune(
     (``synthesis/distill.py``). The budget bounds synthesis and distillation
     (0 minutes: no bound, every stage runs its full sizes). ``seed`` seeds every
     random choice.
+
+    ``data`` (the client's images, or ``(images, labels)``) replaces the synthetic
+    inputs: the layer-wise solve runs on up to ``defaults.DATA_LAYERWISE_IMAGES``
+    of them (plus augmented copies), and instead of distillation the pruned model
+    is retrained on all of them with the client stage's recipe (``masked_finetune``:
+    distilled from ``model``, with the labels when given, crops and flips, the
+    best held-out checkpoint) for whatever the budget leaves. The budget then
+    covers the whole run (``defaults.DATA_BUDGET`` minutes unless set).
     """
     policy = PrunePolicy() if policy is None else policy
     sparsity, synthesis, solver = policy.sparsity, policy.synthesis, policy.solver
@@ -328,6 +354,10 @@ def prune(
         raise ConverterError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
     if allocation == "sensitivity" and (method != "admm" or isinstance(keep, Mapping)):
         raise ConverterError("allocation='sensitivity' needs method='admm' and one float keep (it sets per-layer keep)")
+    data_x, data_y = _client_data(model, data, inputs, method)
+    if data_x is not None and policy.budget.minutes is None:
+        budget = defaults.DATA_BUDGET
+        deadline = t_start + 60.0 * budget
     kinds = resolve_kinds(layers)
     # ``not x >= 0`` also refuses NaN.
     if samples < 1 or min(iterations, augment, distill_steps) < 0 or not distill_adversarial >= 0:
@@ -349,7 +379,10 @@ def prune(
 
     x: npt.NDArray[np.float32] | None = None
     if method == "admm":
-        if inputs is not None:
+        if data_x is not None:
+            pick = np.random.default_rng(seed).permutation(len(data_x))[: defaults.DATA_LAYERWISE_IMAGES]
+            x = data_x[np.sort(pick)]
+        elif inputs is not None:
             x = np.asarray(inputs, np.float32)
         else:
             share = None if deadline is None else defaults.SYNTHESIS_SHARE * 60.0 * budget
@@ -423,8 +456,20 @@ def prune(
         )
     bar.close()
     distilled: DistillReport | None = None
+    retrained: FinetuneReport | None = None
     left = None if deadline is None else deadline - clock()
-    if x is not None and distill_steps > 0 and (left is None or left > 0):
+    if data_x is not None:
+        if left is not None and left > 0:
+            retrained = masked_finetune(
+                pruned,
+                data_x,
+                data_y,
+                masks=masks,
+                teacher=model,
+                policy=FinetunePolicy(minutes=left / 60.0, seed=seed, clock=clock),
+                progress=progress,
+            )
+    elif x is not None and distill_steps > 0 and (left is None or left > 0):
         distilled = distill(
             pruned,
             model,
@@ -447,11 +492,35 @@ def prune(
         keep=keeps,
         assignments=assignments,
         method=method,
-        synthetic=(None if method == "magnitude" else ("custom" if inputs is not None else synthetic)),
+        synthetic=(
+            None
+            if method == "magnitude"
+            else ("data" if data_x is not None else "custom" if inputs is not None else synthetic)
+        ),
         seconds=clock() - t_start,
         distilled=distilled,
         synthetic_images=0 if x is None else len(x),
         allocation=allocated,
         kinds={c.name: c.kind for c in targets},
         calibration_pool=None if x is None else x[: defaults.CALIBRATION_IMAGES].copy(),
+        data_images=0 if data_x is None else len(data_x),
+        data_labelled=data_y is not None,
+        retrained=retrained,
     )
+
+
+def _client_data(
+    model: keras.Model,
+    data: npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike | None] | None,
+    inputs: npt.NDArray[np.float32] | None,
+    method: str,
+) -> tuple[npt.NDArray[np.float32] | None, npt.NDArray[np.int64] | None]:
+    """``data`` as checked (images, labels or None), before any work starts; (None, None) without data."""
+    if data is None:
+        return None, None
+    if inputs is not None:
+        raise ConverterError("give either data (the client's images) or inputs, not both")
+    if method != "admm":
+        raise ConverterError("data is used by the ADMM solver; method='magnitude' prunes without any")
+    x, y = data if isinstance(data, tuple) else (data, None)
+    return check_client_data(model, x, y)

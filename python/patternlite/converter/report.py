@@ -47,7 +47,7 @@ class LayerReport:
         return asdict(self)
 
 
-def format_table(rows: Sequence[LayerReport]) -> str:
+def format_table(rows: Sequence[LayerReport], inputs: str = "synthetic inputs") -> str:
     """Plain-text table, one line per pruned layer plus a total."""
     head = (
         f"{'layer':<28} {'kind':<9} {'kernel':>14} {'keep':>5} {'kernels kept':>14} {'weights':>8} "
@@ -76,7 +76,7 @@ def format_table(rows: Sequence[LayerReport]) -> str:
     if present:
         lines.append("kernels kept: " + ", ".join(_KEPT_LEGEND[k] for k in present))
     lines.append(
-        "err = relative squared error of the layer's output on synthetic inputs "
+        f"err = relative squared error of the layer's output on {inputs} "
         "(err(proj): plain projection, err: the solution)"
     )
     return "\n".join(lines)
