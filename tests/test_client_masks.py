@@ -112,7 +112,7 @@ def test_remask_from_the_dense_weights(dense: tuple[keras.Model, Path], magnitud
         masks=magnitude.masks,
         library=magnitude.library,
         teacher=dense[0],
-        epochs=10,
+        epochs=20,
         remask=True,
         remask_from="dense",
         holdout=0.0,

@@ -411,8 +411,11 @@ class _Trainer:
         batches: _Batches,
         step_fn: Any,
         on_step: Any,
-    ) -> list[float]:
-        """One cosine run of the learning rate over ``seconds`` (or ``max_steps``); ``on_step(ended)`` after each."""
+    ) -> tuple[list[float], float]:
+        """One cosine run of the learning rate over ``seconds`` (or ``max_steps``), ``on_step`` before each step.
+
+        Returns the losses and the seconds it took on the policy's clock.
+        """
         p = self.policy
         schedule = BudgetedCosine(p.lr, seconds=seconds, max_steps=max_steps, warmup=p.warmup, clock=p.clock)
         bar = progress_bar(total=round(seconds), desc=name, unit="s", disable=not self.progress, leave=False)
@@ -431,11 +434,10 @@ class _Trainer:
                 shown = now
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3g}", lr=f"{float(self.lr.numpy()):.3g}", refresh=False)
         bar.close()
-        return losses
+        return losses, schedule.elapsed()
 
     def run(self, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64] | None) -> FinetuneReport:
         p = self.policy
-        t_start = p.clock()
         rng = np.random.default_rng(p.seed)
         train, held = _split(len(x), y, p.holdout, rng)
         x_held = x[held]
@@ -468,11 +470,14 @@ class _Trainer:
             if ended and held_out is not None:
                 scored.score(self, first + done, batch / len(train), masks, *held_out)
 
-        left = max(budget - (p.clock() - t_start), 1e-3)
+        # The budget bounds the training phases (and the projection between them), not the scoring.
+        used = 0.0 if admm is None else admm.seconds
+        left = max(budget - used, 1e-3)
         left_steps = None if cap is None else max(1, cap - steps)
-        losses += self._phase("finetune", left, left_steps, batches, step_fn, score_epoch_end)
+        more, spent = self._phase("finetune", left, left_steps, batches, step_fn, score_epoch_end)
+        losses += more
         steps = len(losses)
-        seconds = p.clock() - t_start
+        seconds = used + spent
         after = last_acc = None
         if held_out is not None and scored.best is not None:
             # The last step is a checkpoint too; the best one (the start included) is what the client gets.
@@ -544,11 +549,11 @@ class _Trainer:
                 gaps.append(admm.update())
 
         self._set_masks(None)
+        losses, spent = self._phase("remask (ADMM)", seconds, max_steps, batches, step_fn, z_step)
         t0 = p.clock()
-        losses = self._phase("remask (ADMM)", seconds, max_steps, batches, step_fn, z_step)
-        spent = p.clock() - t0
         masks, assignments = admm.harden()
         self._set_masks(masks)
+        spent += p.clock() - t0  # the projection counts against the budget too
         epochs = len(losses) * batches.batch / len(batches.train)
         return _AdmmRun(len(losses), losses, masks, assignments, gaps, epochs, spent)
 
