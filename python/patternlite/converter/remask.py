@@ -32,8 +32,9 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
+from patternlite._contract import KERNEL_TAPS
 from patternlite.converter.errors import ConverterError
-from patternlite.converter.graph import CONV3X3, ConvInfo, find_layers
+from patternlite.converter.graph import CONV3X3, POINTWISE, ConvInfo, find_layers
 from patternlite.converter.solvers.layer_problem import bn_scale
 from patternlite.converter.solvers.projection import Projection, project_layer
 from patternlite.metadata import CHANNEL_BLOCK
@@ -45,7 +46,7 @@ def infer_connectivity(mask: npt.NDArray[np.bool_]) -> str:
     The masks file does not record how connectivity was chosen, and a remask must
     keep the structure the delegate's kernels were picked for.
     """
-    kept = np.asarray(np.asarray(mask, bool).reshape(9, mask.shape[2], mask.shape[3]).any(axis=0))
+    kept = np.asarray(np.asarray(mask, bool).reshape(KERNEL_TAPS, mask.shape[2], mask.shape[3]).any(axis=0))
     o = kept.shape[1]
     if o < CHANNEL_BLOCK or kept.all():
         return "kernel"
@@ -63,12 +64,8 @@ def kept_fraction(kind: str, mask: npt.NDArray[np.bool_]) -> float:
     the mask rather than the masks file so the re-selected mask keeps exactly as
     many as the old one.
     """
-    if kind == CONV3X3:
-        kept = mask.reshape(9, -1).any(axis=0)
-    elif kind == "pointwise":
-        kept = mask.reshape(-1)
-    else:
-        kept = mask.reshape(9, -1).any(axis=0)  # (3, 3, C, 1): a channel is kept when any tap is
+    # 3x3: a kernel is kept when any tap is; (3, 3, C, 1) depthwise: a channel.
+    kept = mask.reshape(-1) if kind == POINTWISE else mask.reshape(KERNEL_TAPS, -1).any(axis=0)
     return float(np.count_nonzero(kept)) / max(1, kept.size)
 
 
@@ -190,7 +187,7 @@ def changed_fraction(old: Mapping[str, npt.NDArray[np.bool_]], new: Mapping[str,
 
 def count_kept(kind: str, mask: npt.NDArray[np.bool_]) -> int:
     """The kept count :func:`kept_fraction` is the fraction of (for tests and the report)."""
-    return round(kept_fraction(kind, mask) * (mask.size if kind == "pointwise" else mask.size // 9))
+    return round(kept_fraction(kind, mask) * (mask.size if kind == POINTWISE else mask.size // KERNEL_TAPS))
 
 
 __all__ = ["AdmmState", "changed_fraction", "count_kept", "infer_connectivity", "kept_fraction"]
