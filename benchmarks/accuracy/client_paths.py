@@ -86,6 +86,7 @@ def run_path(
         model = result.model
     else:
         data_free = pruned_model(name, dense_model, keep, cache, patterns=8, preset="fast", budget=None)
+        t0 = time.perf_counter()  # the pruning time is counted once, as measured when it was cached
         model = clone_with_weights(data_free.model)
         left = max(minutes - data_free.seconds / 60.0, 0.5)
         rep = masked_finetune(
