@@ -257,6 +257,9 @@ def test_prune_policy_holds_every_old_option() -> None:
     }  # fmt: skip
     # ...plus the options added since, each a policy field with an unchanged default.
     assert former | {"connectivity"} == set(OPTIONS)
-    assert set(pyinspect.signature(prune).parameters) == {"model", "keep", "policy", "inputs", "seed", "progress"}
+    # The data a prune runs on is an argument, like the model, not a setting: ``data`` (the client's images).
+    assert set(pyinspect.signature(prune).parameters) == {
+        "model", "keep", "policy", "inputs", "data", "seed", "progress",
+    }  # fmt: skip
     with pytest.raises(ConverterError, match="unknown prune option"):
         PrunePolicy.from_options(sample=3)
