@@ -177,7 +177,7 @@ bool PackPatternConvInt8(const int8_t* ohwi, int out_channels, int in_channels, 
         const int c = p.kernel_channel[k];
         const size_t at = size_t(entry_of[size_t(o / kFl) * in_channels + c]) * 64 + size_t(o % kFl) * 4;
         for (int t = 0; t < 4; ++t) {
-          p.fl_index[at + t] = uint8_t(4 * g.taps[t] + c % 4);
+          p.fl_index[at + t] = uint8_t(12 * (g.taps[t] % 3) + 4 * (g.taps[t] / 3) + c % 4);
           p.fl_weights[at + t] = p.kernel_weights[size_t(k) * 4 + t];
         }
       }

@@ -43,7 +43,8 @@ struct PackedConvInt8 {
   std::vector<Int8Kernel> kernels;
   // Filter-lane form (conv_int8_avx512_fl.cc): per block of 16 output
   // channels, the input channels any of its filters keeps (ascending), each
-  // with a 64-byte vpermb index (lane f: 4 x (4 * tap + c % 4)) and 64 int8
+  // with a 64-byte vpermb index (lane f: 4 x (12 * kx + 4 * ky + c % 4), a
+  // row-triple table position) and 64 int8
   // weights (lane f: filter 16b+f's 4 weights in tap order, 0 where it prunes
   // the channel). Entries of block b: [fl_block_entries[b], [b+1]).
   std::vector<int32_t> fl_block_entries;

@@ -125,6 +125,13 @@ void Sweep(Int8Variant v, Counts* c) {
   c->Add(Int8PatternConvTester().height(7).width(7).channels(70).filters(70).keep(1.0).seed(++seed).Test(v));
   c->Add(Int8PatternConvTester().height(56).width(56).channels(16).filters(16).rows_per_call(14).seed(++seed)
              .Test(v));
+  // Many input channels: the AVX-512 filter-lane kernel reads its row tables
+  // directly instead of copying the tile's windows (over 32 KiB of records).
+  c->Add(Int8PatternConvTester().height(9).width(13).channels(200).filters(40).keep(0.5).seed(++seed).Test(v));
+  c->Add(Int8PatternConvTester().height(7).width(7).channels(257).filters(33).stride(2).rows_per_call(3)
+             .seed(++seed).Test(v));
+  c->Add(Int8PatternConvTester().height(6).width(30).channels(130).filters(18).stride_w(2).padding(Int8Padding::kValid)
+             .rows_per_call(5).seed(++seed).Test(v));
   // Random cases over every parameter at once (reproducible: fixed seeds).
   std::mt19937 rng(7);
   const auto pick = [&](int lo, int hi) { return lo + int(rng() % unsigned(hi - lo + 1)); };
