@@ -55,6 +55,12 @@
 namespace patternlite {
 namespace {
 
+#if defined(__clang__)
+#define PL_UNROLL _Pragma("unroll")
+#else
+#define PL_UNROLL _Pragma("GCC unroll 16")
+#endif
+
 constexpr int kLanes = 16;
 // Pixels per register tile: one accumulator each, plus the block's index and
 // weight vectors and the permuted tap dwords (32 zmm).
@@ -181,14 +187,20 @@ void Tile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, i
     const __mmask16 om = __mmask16((1u << nf) - 1);
     const __m512i bias = _mm512_maskz_loadu_epi32(om, w.bias_u8 + o0);
     __m512i acc[R][NP];
+    PL_UNROLL
     for (int r = 0; r < R; ++r) {
+      PL_UNROLL
       for (int i = 0; i < NP; ++i) acc[r][i] = bias;
     }
     for (int e = w.fl_block_entries[b], ee = w.fl_block_entries[b + 1]; e < ee; ++e) {
       const __m512i idx = _mm512_loadu_si512(w.fl_index + size_t(e) * 64);
       const __m512i wv = _mm512_loadu_si512(w.fl_weights + size_t(e) * 64);
       const size_t q = size_t(w.fl_channel[e] / 4);
+      // Unrolled, so that the accumulators live in registers (GCC -O2 keeps
+      // the array in memory otherwise: a load and store per vpdpbusd).
+      PL_UNROLL
       for (int r = 0; r < R; ++r) {
+        PL_UNROLL
         for (int i = 0; i < NP; ++i) {
           const __m512i win = kCopy ? _mm512_load_si512(rec + q * rec_stride + (r * NP + i) * kWindow)
                                     : _mm512_loadu_si512(tab + q * tab_stride + r * row_bytes + i * SW * kColumn);
@@ -197,7 +209,9 @@ void Tile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, i
       }
     }
     const LaneQuant lq = MakeLaneQuant(w, o0, om);
+    PL_UNROLL
     for (int r = 0; r < R; ++r) {
+      PL_UNROLL
       for (int i = 0; i < NP; ++i) {
         _mm_mask_storeu_epi8(out + r * out_row + size_t(i) * O + o0, om, Requantize(acc[r][i], lq, p.quant));
       }
