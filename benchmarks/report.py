@@ -346,7 +346,8 @@ def markdown(res: dict[str, Any]) -> str:
         ]
         cover = [
             f"- {m['name']} {r['variant'].replace('keep', 'keep ')}: {r['info']['claimed_int8']} int8 convs claimed "
-            f"({', '.join(r['info'].get('int8_kernels', [])) or 'no int8 kernel'}), "
+            f"({', '.join(r['info'].get('int8_kernels', [])) or 'no int8 kernel'}"
+            f"{'; int8=' + repr(r['info']['int8_policy']) if r['info'].get('int8_policy') else ''}), "
             f"{r['info']['declined']} declined ({'; '.join(r['info'].get('declined_reasons', []))})"
             for m in res["models"]
             for r in m["runs"]

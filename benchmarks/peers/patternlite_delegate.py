@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ def _is_int8(tflite: str) -> bool:
     from patternlite.tflite_file import TfliteModel
 
     return any(t.dtype == "int8" for t in TfliteModel.from_file(tflite).tensors)
+
+
+def int8_policy() -> str:
+    """The delegate's int8 option for the suite's int8 models."""
+    return os.environ.get("PATTERNLITE_BENCH_INT8", "auto")
 
 
 class Peer(TflitePeer):
@@ -39,10 +45,12 @@ class Peer(TflitePeer):
         try:
             import patternlite
 
-            # The int8 runs time our int8 kernels, which the default int8="auto"
-            # leaves to XNNPACK until they are faster (docs/int8.md). The option
-            # is passed only there, so float runs also load older libraries.
-            int8 = {"int8": "all"} if _is_int8(artifacts["tflite"]) else {}
+            # int8 models run under the delegate's default int8="auto" (what a
+            # user gets: int8 convs only where our kernel measured faster than
+            # XNNPACK's), or the policy PATTERNLITE_BENCH_INT8 names ("all"
+            # times every int8 kernel, docs/int8.md). The option is passed only
+            # for int8 models, so float runs also load older libraries.
+            int8 = {"int8": int8_policy()} if _is_int8(artifacts["tflite"]) else {}
             self.delegate = patternlite.load_delegate(num_threads=threads, **int8)
         except Exception as exc:  # not built yet, missing .so, ...: report, never drop
             raise PeerUnavailableError(f"delegate not loadable: {type(exc).__name__}: {exc}") from exc
@@ -70,6 +78,7 @@ class Peer(TflitePeer):
             # int8 convs claimed (an int8 model's 3x3 pattern convs) and the int8 kernels they run.
             "claimed_int8": sum(1 for c in claimed if c.get("dtype") == "int8"),
             "int8_kernels": sorted({str(c["int8_kernel"]) for c in claimed if c.get("int8_kernel")}),
+            "int8_policy": int8_policy() if _is_int8(artifacts["tflite"]) else None,
         }
 
     def _tune(self) -> None:
