@@ -210,7 +210,7 @@ inline __m128i Requantize(__m512i acc, const LaneQuant& l, const Int8Quant& q) {
 // filters.
 template <int R, int NP, int SW, bool kCopy>
 void Tile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, int8_t* out, size_t out_row,
-          uint8_t* rec) {
+          uint8_t* rec, bool first) {
   const PackedConvInt8View& w = p.weights;
   const int O = p.geometry.out_c;
   const int groups = (p.geometry.in_c + 3) / 4;
@@ -243,8 +243,10 @@ void Tile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, i
       // A layer's weights come from DRAM on its first tile (measured: a
       // 512-channel layer ran 1.5x slower with L3 flushed, as inside a
       // model): ask for them well ahead.
-      _mm_prefetch(reinterpret_cast<const char*>(w.fl_index + size_t(e + kAhead) * 64), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(w.fl_weights + size_t(e + kAhead) * 64), _MM_HINT_T0);
+      if (first) {  // later tiles find them in L2
+        _mm_prefetch(reinterpret_cast<const char*>(w.fl_index + size_t(e + kAhead) * 64), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w.fl_weights + size_t(e + kAhead) * 64), _MM_HINT_T0);
+      }
       const __m512i idx = _mm512_loadu_si512(w.fl_index + size_t(e) * 64);
       const __m512i wv = _mm512_loadu_si512(w.fl_weights + size_t(e) * 64);
       const size_t q = size_t(w.fl_channel[e] / 4);
@@ -271,7 +273,7 @@ void Tile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, i
   }
 }
 
-using TileFn = void (*)(const Int8ConvKernelParams&, const uint8_t*, size_t, int8_t*, size_t, uint8_t*);
+using TileFn = void (*)(const Int8ConvKernelParams&, const uint8_t*, size_t, int8_t*, size_t, uint8_t*, bool);
 
 template <int R, int SW, bool kCopy, int... I>
 constexpr std::array<TileFn, sizeof...(I)> TileTable(std::integer_sequence<int, I...>) {
@@ -330,7 +332,8 @@ void Int8ConvRowsAvx512VnniFl(const Int8ConvKernelParams& p, const int8_t* input
       const bool copy = size_t((g.in_c + 3) / 4) * (pair ? 2 : 1) * np * kWindow <= kMaxRecordBytes;
       const TileFn fn = pair ? TileTables<2, kMaxPairPix>::kFns[copy][sw][np - 1]
                              : TileTables<1, kMaxRowPix>::kFns[copy][sw][np - 1];
-      fn(p, tab + size_t(x0) * g.stride_w * kColumn, t.row_bytes, out + size_t(x0) * O, out_row, rec);
+      fn(p, tab + size_t(x0) * g.stride_w * kColumn, t.row_bytes, out + size_t(x0) * O, out_row, rec,
+         oy == oy0 && k == 0);
       x0 = x1;
     }
     oy += pair ? 2 : 1;
