@@ -19,6 +19,7 @@
 #endif
 
 #include "delegate/kernels/block_int8_simd_impl.h"
+#include "delegate/kernels/requantize_avx512.h"
 
 namespace patternlite {
 namespace {
@@ -29,6 +30,28 @@ struct Traits {
   using V = __m512i;
   using W = __m512i;
   using X = __m512i;
+  // Pointwise chunks are flipped to u8 once (Flip); each quad is then one
+  // broadcast load (Broadcast) feeding vpdpbusd.
+  static constexpr bool kFlipped = true;
+  // Pointwise requantisation with per-lane constants made once per tile
+  // (requantize_avx512.h; ties up, as 1x1 convs round them).
+  static constexpr bool kLaneQuant = true;
+  using Lane = Avx512LaneQuant;
+  static Lane MakeLane(const Int8BlockRequantView& rq, size_t o) {
+    return MakeAvx512LaneQuant(_mm512_loadu_si512(rq.multiplier + o), _mm512_loadu_si512(rq.left + o),
+                               _mm512_loadu_si512(rq.right + o));
+  }
+  static void StoreLane(__m512i acc, const Lane& l, const Int8Quant& q, int width, int8_t* dst) {
+    _mm_mask_storeu_epi8(dst, __mmask16((1u << width) - 1), RequantizeAvx512(acc, l, q));
+  }
+  static X Broadcast(int32_t d) { return _mm512_set1_epi32(d); }
+  static void Flip(const int8_t* src, int n, int8_t* dst) {
+    const __m512i flip = _mm512_set1_epi8(char(0x80));
+    int i = 0;
+    for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), flip));
+    const __mmask64 m = n - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (n - i)) - 1;
+    _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), flip));
+  }
   static W Weights(const int32_t* w) { return _mm512_loadu_si512(w); }
   static X Input(int32_t d) { return _mm512_set1_epi32(int32_t(uint32_t(d) ^ 0x80808080u)); }
   static V Dot(V acc, X x, W w) { return _mm512_dpbusd_epi32(acc, x, w); }

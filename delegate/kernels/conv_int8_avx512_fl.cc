@@ -52,6 +52,8 @@
 
 #include <immintrin.h>
 
+#include "delegate/kernels/requantize_avx512.h"
+
 namespace patternlite {
 namespace {
 
@@ -161,50 +163,6 @@ void BuildTriples(const int8_t* img, const ConvGeometry& g, const Triples& t, in
   }
 }
 
-// requantize.h's MultiplyByQuantizedMultiplier with CONV_2D's ties (up) and a
-// multiplier and shift per lane, then the output zero point and the
-// activation range. Its two roundings, y = floor((x*m + 2^30) / 2^31) then
-// floor((y + 2^(r-1)) / 2^r), nest into one exact 64-bit step,
-// floor((x*m + 2^30 + 2^(30+r)) / 2^(31+r)) (floor(floor(a/b)/c) =
-// floor(a/(b*c)); the 2^(30+r) term only for r > 0), so each half of the
-// lanes costs a multiply, an add and a variable arithmetic shift. |x*m| <
-// 2^62, so nothing overflows.
-struct LaneQuant {
-  __m512i left, m_even, m_odd, k_even, k_odd, s_even, s_odd;
-};
-
-inline LaneQuant MakeLaneQuant(const PackedConvInt8View& w, int o0, __mmask16 om) {
-  LaneQuant l;
-  const __m512i m = _mm512_maskz_loadu_epi32(om, w.multiplier + o0);
-  const __m512i sh = _mm512_maskz_loadu_epi32(om, w.shift + o0);
-  l.left = _mm512_max_epi32(sh, _mm512_setzero_si512());
-  const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), sh), _mm512_setzero_si512());
-  const __m512i low = _mm512_set1_epi64(0xFFFFFFFF);
-  l.m_even = m;  // vpmuldq reads the low dword of each qword
-  l.m_odd = _mm512_srli_epi64(m, 32);
-  const __m512i r_even = _mm512_and_si512(right, low), r_odd = _mm512_srli_epi64(right, 32);
-  const __m512i half = _mm512_set1_epi64(int64_t(1) << 30);
-  l.k_even = _mm512_add_epi64(
-      half, _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(r_even, _mm512_setzero_si512()), half, r_even));
-  l.k_odd = _mm512_add_epi64(
-      half, _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(r_odd, _mm512_setzero_si512()), half, r_odd));
-  l.s_even = _mm512_add_epi64(r_even, _mm512_set1_epi64(31));
-  l.s_odd = _mm512_add_epi64(r_odd, _mm512_set1_epi64(31));
-  return l;
-}
-
-inline __m128i Requantize(__m512i acc, const LaneQuant& l, const Int8Quant& q) {
-  const __m512i x = _mm512_sllv_epi32(acc, l.left);
-  const __m512i even = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, l.m_even), l.k_even), l.s_even);
-  const __m512i x_odd = _mm512_shuffle_epi32(x, _MM_PERM_CDAB);  // odd dwords to the low halves
-  const __m512i odd = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x_odd, l.m_odd), l.k_odd), l.s_odd);
-  // Odd lanes take the low dword of their qword of `odd`.
-  __m512i r = _mm512_mask_shuffle_epi32(even, __mmask16(0xAAAA), odd, _MM_PERM_CDAB);
-  r = _mm512_add_epi32(r, _mm512_set1_epi32(q.zp_out));
-  r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(q.act_min)), _mm512_set1_epi32(q.act_max));
-  return _mm512_cvtepi32_epi8(r);
-}
-
 // One tile: NP pixels (stride SW apart in the tables) of each of R output
 // rows (tables row_bytes apart, outputs out_row apart), all blocks of 16
 // filters.
@@ -262,12 +220,13 @@ void Tile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, i
         }
       }
     }
-    const LaneQuant lq = MakeLaneQuant(w, o0, om);
+    const Avx512LaneQuant lq = MakeAvx512LaneQuantFromShift(_mm512_maskz_loadu_epi32(om, w.multiplier + o0),
+                                                             _mm512_maskz_loadu_epi32(om, w.shift + o0));
     PL_UNROLL
     for (int r = 0; r < R; ++r) {
       PL_UNROLL
       for (int i = 0; i < NP; ++i) {
-        _mm_mask_storeu_epi8(out + r * out_row + size_t(i) * O + o0, om, Requantize(acc[r][i], lq, p.quant));
+        _mm_mask_storeu_epi8(out + r * out_row + size_t(i) * O + o0, om, RequantizeAvx512(acc[r][i], lq, p.quant));
       }
     }
   }

@@ -1,0 +1,69 @@
+// AVX-512 form of requantize.h's MultiplyByQuantizedMultiplier with the final
+// shift's ties rounded up (CONV_2D's rule, docs/int8.md "Numerics"), 16 output
+// channels per vector, each with its own multiplier and shifts. Included by
+// the AVX-512 kernel files after their target pragmas.
+//
+// TFLite rounds twice: y = floor((x*m + 2^30) / 2^31), then
+// floor((y + 2^(r-1)) / 2^r). The two nest into one exact 64-bit step,
+// floor((x*m + 2^30 + 2^(30+r)) / 2^(31+r)), since floor(floor(a/b)/c) =
+// floor(a/(b*c)) (the 2^(30+r) term only for r > 0). So each half of the
+// lanes costs one multiply, one add and one variable arithmetic shift; |x*m|
+// < 2^62, so nothing overflows. The per-lane constants are made once per
+// block of 16 channels and reused for every pixel.
+#ifndef PATTERNLITE_DELEGATE_KERNELS_REQUANTIZE_AVX512_H_
+#define PATTERNLITE_DELEGATE_KERNELS_REQUANTIZE_AVX512_H_
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "delegate/kernels/conv_int8_kernel.h"
+
+namespace patternlite {
+
+struct Avx512LaneQuant {
+  __m512i left, m_even, m_odd, k_even, k_odd, s_even, s_odd;
+};
+
+// Lanes `om` of 16 channels: Q31 multipliers, left shifts (>= 0) and right
+// shifts (>= 0); lanes outside `om` requantise to the zero point.
+inline Avx512LaneQuant MakeAvx512LaneQuant(__m512i m, __m512i left, __m512i right) {
+  Avx512LaneQuant l;
+  l.left = left;
+  l.m_even = m;  // vpmuldq reads the low dword of each qword
+  l.m_odd = _mm512_srli_epi64(m, 32);
+  const __m512i r_even = _mm512_and_si512(right, _mm512_set1_epi64(0xFFFFFFFF));
+  const __m512i r_odd = _mm512_srli_epi64(right, 32);
+  const __m512i half = _mm512_set1_epi64(int64_t(1) << 30);
+  const __m512i zero = _mm512_setzero_si512();
+  l.k_even = _mm512_add_epi64(half, _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(r_even, zero), half, r_even));
+  l.k_odd = _mm512_add_epi64(half, _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(r_odd, zero), half, r_odd));
+  l.s_even = _mm512_add_epi64(r_even, _mm512_set1_epi64(31));
+  l.s_odd = _mm512_add_epi64(r_odd, _mm512_set1_epi64(31));
+  return l;
+}
+
+// From TFLite's signed shift per channel (left = max(shift, 0), right =
+// max(-shift, 0)).
+inline Avx512LaneQuant MakeAvx512LaneQuantFromShift(__m512i m, __m512i shift) {
+  const __m512i zero = _mm512_setzero_si512();
+  return MakeAvx512LaneQuant(m, _mm512_max_epi32(shift, zero), _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero));
+}
+
+// acc -> 16 int8 outputs: requantised, plus the output zero point, clamped to
+// the activation range.
+inline __m128i RequantizeAvx512(__m512i acc, const Avx512LaneQuant& l, const Int8Quant& q) {
+  const __m512i x = _mm512_sllv_epi32(acc, l.left);
+  const __m512i even = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, l.m_even), l.k_even), l.s_even);
+  const __m512i x_odd = _mm512_shuffle_epi32(x, _MM_PERM_CDAB);  // odd dwords to the low halves
+  const __m512i odd = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x_odd, l.m_odd), l.k_odd), l.s_odd);
+  // Odd lanes take the low dword of their qword of `odd`.
+  __m512i r = _mm512_mask_shuffle_epi32(even, __mmask16(0xAAAA), odd, _MM_PERM_CDAB);
+  r = _mm512_add_epi32(r, _mm512_set1_epi32(q.zp_out));
+  r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(q.act_min)), _mm512_set1_epi32(q.act_max));
+  return _mm512_cvtepi32_epi8(r);
+}
+
+}  // namespace patternlite
+
+#endif  // PATTERNLITE_DELEGATE_KERNELS_REQUANTIZE_AVX512_H_
