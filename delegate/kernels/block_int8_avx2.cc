@@ -28,6 +28,7 @@ struct Traits : block_int8_x86::Lanes8 {
   static constexpr bool kSignedInput = true;
   static constexpr bool kFlipped = false;  // flips (or widens) each quad as it is read
   static constexpr bool kLaneQuant = false;  // requantises through StoreBlock
+  struct Lane {};
   struct W {
     __m256i lo, hi;  // weights (0, 2) and (1, 3) as int16 pairs
   };

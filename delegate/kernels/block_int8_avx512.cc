@@ -33,13 +33,18 @@ struct Traits {
   // Pointwise chunks are flipped to u8 once (Flip); each quad is then one
   // broadcast load (Broadcast) feeding vpdpbusd.
   static constexpr bool kFlipped = true;
-  // Pointwise requantisation with per-lane constants made once per tile
-  // (requantize_avx512.h; ties up, as 1x1 convs round them).
+  // Requantisation with per-lane constants made once per block and tile or
+  // row (requantize_avx512.h): every 1x1 block, and the depthwise blocks
+  // whose ties all round up (TiesUp).
   static constexpr bool kLaneQuant = true;
   using Lane = Avx512LaneQuant;
   static Lane MakeLane(const Int8BlockRequantView& rq, size_t o) {
     return MakeAvx512LaneQuant(_mm512_loadu_si512(rq.multiplier + o), _mm512_loadu_si512(rq.left + o),
                                _mm512_loadu_si512(rq.right + o));
+  }
+  // Whether lanes [o, o + 16) all round ties up (no `away` lane).
+  static bool TiesUp(const Int8BlockRequantView& rq, size_t o) {
+    return _mm512_test_epi32_mask(_mm512_loadu_si512(rq.away + o), _mm512_loadu_si512(rq.away + o)) == 0;
   }
   static void StoreLane(__m512i acc, const Lane& l, const Int8Quant& q, int width, int8_t* dst) {
     _mm_mask_storeu_epi8(dst, __mmask16((1u << width) - 1), RequantizeAvx512(acc, l, q));

@@ -27,6 +27,7 @@ struct Traits : block_int8_x86::Lanes8 {
   static constexpr bool kSignedInput = false;
   static constexpr bool kFlipped = false;  // flips (or widens) each quad as it is read
   static constexpr bool kLaneQuant = false;  // requantises through StoreBlock
+  struct Lane {};
   using W = __m256i;
   using X = __m256i;
   static W Weights(const int32_t* w) { return block_int8_x86::Load8(w); }

@@ -28,6 +28,7 @@ struct Traits {
   static constexpr bool kSignedInput = true;
   static constexpr bool kFlipped = false;  // flips (or widens) each quad as it is read
   static constexpr bool kLaneQuant = false;  // requantises through StoreBlock
+  struct Lane {};
   using V = int32x4_t;
   using W = int8x16_t;
   using X = int8x16_t;

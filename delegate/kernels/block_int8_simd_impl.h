@@ -214,6 +214,18 @@ void DepthwiseRows(const DepthwiseInt8Params& p, const int8_t* input, int8_t* ou
         bias[v] = T::Load(w.bias + size_t(b) * kBlock + v * L);
         bias_in[v] = T::Load(w.bias_interior + size_t(b) * kBlock + v * L);
       }
+      // Interior pixels: each kept tap's input offset from the window corner.
+      ptrdiff_t offset[contract::kKernelTaps];
+      for (int t = 0; t < taps; ++t) offset[t] = (ptrdiff_t(tap[t] / K) * g.in_w + tap[t] % K) * C;
+      // Blocks whose ties all round up (every block of a layer whose channel
+      // count is a multiple of 8: docs/int8.md, "Numerics") requantise with
+      // per-lane constants made once per row; the others lane by lane.
+      [[maybe_unused]] bool lane_quant = false;
+      [[maybe_unused]] typename T::Lane lane{};
+      if constexpr (T::kLaneQuant) {
+        lane_quant = T::TiesUp(w.requant, size_t(b) * kBlock);
+        if (lane_quant) lane = T::MakeLane(w.requant, size_t(b) * kBlock);
+      }
       for (int ox = 0; ox < g.out_w; ++ox) {
         const int ix0 = ox * g.stride_w - g.pad_left;
         const bool inside = row_inside && ix0 >= 0 && ix0 + K - 1 < g.in_w;
@@ -223,7 +235,7 @@ void DepthwiseRows(const DepthwiseInt8Params& p, const int8_t* input, int8_t* ou
 #pragma GCC unroll 4
           for (int v = 0; v < NV; ++v) acc[v] = bias_in[v];
           for (int t = 0; t < taps; ++t) {
-            const int8_t* src = base + (size_t(tap[t] / K) * g.in_w + tap[t] % K) * C;
+            const int8_t* src = base + offset[t];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[v] = T::MulAdd(acc[v], T::Widen(src + v * L), wt[t][v]);
           }
@@ -236,7 +248,14 @@ void DepthwiseRows(const DepthwiseInt8Params& p, const int8_t* input, int8_t* ou
             for (int v = 0; v < NV; ++v) acc[v] = T::MulAdd(acc[v], T::Sub(x[v], zp), wt[t][v]);
           }
         }
-        StoreBlock<T>(acc, w.requant, size_t(b) * kBlock, q, width, out_row + size_t(ox) * C + b * kBlock);
+        int8_t* dst = out_row + size_t(ox) * C + b * kBlock;
+        if constexpr (T::kLaneQuant) {
+          if (lane_quant) {
+            T::StoreLane(acc[0], lane, q, width, dst);
+            continue;
+          }
+        }
+        StoreBlock<T>(acc, w.requant, size_t(b) * kBlock, q, width, dst);
       }
     }
   }
