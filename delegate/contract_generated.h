@@ -78,6 +78,8 @@ inline constexpr KindRule kKindRules[kKindCount] = {
 
 // Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).
 inline constexpr int kChannelBlock = 16;
+// Input channels one int8 dot product reads (pointwise_quads: kept in aligned groups).
+inline constexpr int kInputQuad = 4;
 
 // Patterns: 9-bit masks over a 3x3 kernel, bit TapBit(ky, kx) set for a kept tap.
 inline constexpr int kKernelSize = 3;

@@ -26,11 +26,12 @@ from patternlite.converter.graph import (  # noqa: E402
     resolve_kinds,
 )
 from patternlite.converter.policy import PrunePolicy  # noqa: E402
+from patternlite.converter.remask import infer_quads  # noqa: E402
 from patternlite.converter.solvers.conv import LayerProblem, solve_layer  # noqa: E402
 from patternlite.converter.solvers.depthwise import DepthwiseProblem, solve_depthwise  # noqa: E402
 from patternlite.converter.solvers.patterns import all_candidates, masks_matrix  # noqa: E402
 from patternlite.converter.solvers.projection import kept_count, project_depthwise, project_pointwise  # noqa: E402
-from patternlite.metadata import CHANNEL_BLOCK, METADATA_NAME, PRUNED, PatternMetadata, decode  # noqa: E402
+from patternlite.metadata import CHANNEL_BLOCK, INPUT_QUAD, METADATA_NAME, PRUNED, PatternMetadata, decode  # noqa: E402
 from patternlite.tflite_file import TfliteModel  # noqa: E402
 
 SIZE = 16
@@ -211,6 +212,34 @@ def test_pointwise_projection_keeps_each_blocks_strongest_inputs() -> None:
         assert np.all(p.mask[0, 0, :, cols] == want[:, None])
     np.testing.assert_array_equal(p.kernel, k * p.mask)
     assert project_pointwise(k, 0.001).mask[0, 0, :, 0].sum() == 1  # never a dead block
+
+
+def test_pointwise_quads_keep_whole_aligned_fours_of_most_energy() -> None:
+    rng = np.random.default_rng(3)
+    k = rng.standard_normal((1, 1, 42, 37)).astype(np.float32)  # 42 inputs: the last four is short
+    scale = rng.uniform(0.1, 3.0, 37)
+    p = project_pointwise(k, 0.3, weights=scale, quads=True)
+    n_quads = round(kept_count(0.3, 42) / INPUT_QUAD)
+    for start in range(0, 37, CHANNEL_BLOCK):
+        cols = slice(start, start + CHANNEL_BLOCK)
+        score = ((k[0, 0, :, cols] * scale[cols]) ** 2).sum(axis=1)
+        quad_score = np.add.reduceat(score, np.arange(0, 42, INPUT_QUAD))
+        want = np.zeros(42, bool)
+        for q in np.argsort(-quad_score, kind="stable")[:n_quads]:
+            want[q * INPUT_QUAD : (q + 1) * INPUT_QUAD] = True
+        assert np.all(p.mask[0, 0, :, cols] == want[:, None])
+    np.testing.assert_array_equal(p.kernel, k * p.mask)
+    assert infer_quads(p.mask) and not infer_quads(project_pointwise(k, 0.3, weights=scale).mask)
+    # At least one four per block, however small the keep.
+    assert project_pointwise(k, 0.001, quads=True).mask[0, 0, :, 0].sum() == INPUT_QUAD
+
+
+def test_prune_with_pointwise_quads_keeps_fours_in_every_1x1(model: keras.Model) -> None:
+    res = prune(model, keep=0.5, policy=PrunePolicy.from_options(method="magnitude", pointwise_quads=True))
+    pointwise = [n for n, kind in res.kinds.items() if kind == "pointwise"]
+    assert pointwise
+    for name in pointwise:
+        assert infer_quads(res.masks[name]), name
 
 
 def test_depthwise_projection_shares_one_pattern_per_block() -> None:

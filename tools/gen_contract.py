@@ -144,6 +144,7 @@ class Contract:
     version: str
     pattern_entry: str  # type of a pattern-library entry
     channel_block: int
+    input_quad: int
     kernel_size: int
     row_stride: int
     taps: int
@@ -266,6 +267,9 @@ def load(path: Path = ROOT / SPEC) -> Contract:
     channel_block = int(raw["structure"]["channel_block"])
     if channel_block < 1 or channel_block & (channel_block - 1):
         raise SpecError("structure.channel_block must be a power of two")
+    input_quad = int(raw["structure"]["input_quad"])
+    if input_quad < 1 or input_quad & (input_quad - 1):
+        raise SpecError("structure.input_quad must be a power of two")
     if len(md["magic"].encode("ascii")) != header.fields[0].size or header.fields[0].name != "magic":
         raise SpecError("the header must start with the magic, as many bytes as metadata.magic")
     if md["max_patterns"] >= md["pruned"] or md["pruned"] > 0xFF:
@@ -316,6 +320,7 @@ def load(path: Path = ROOT / SPEC) -> Contract:
         version=version,
         pattern_entry=pattern_entry,
         channel_block=channel_block,
+        input_quad=input_quad,
         kernel_size=k,
         row_stride=stride,
         taps=int(pat["taps"]),
@@ -408,6 +413,8 @@ def render_cxx(c: Contract) -> str:
         "",
         "// Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).",
         f"inline constexpr int kChannelBlock = {c.channel_block};",
+        "// Input channels one int8 dot product reads (pointwise_quads: kept in aligned groups).",
+        f"inline constexpr int kInputQuad = {c.input_quad};",
     ]
     out += [
         "",
@@ -613,6 +620,8 @@ def render_python(c: Contract) -> str:
     out += [
         "# Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).",
         f"CHANNEL_BLOCK = {c.channel_block}",
+        "# Input channels one int8 dot product reads (pointwise_quads: kept in aligned groups).",
+        f"INPUT_QUAD = {c.input_quad}",
     ]
     out += [
         "",

@@ -144,6 +144,8 @@ KIND_RULES: tuple[KindRule, ...] = (
 
 # Channels sharing one structure (pointwise: kept inputs; depthwise: pattern).
 CHANNEL_BLOCK = 16
+# Input channels one int8 dot product reads (pointwise_quads: kept in aligned groups).
+INPUT_QUAD = 4
 
 # Patterns: 9-bit masks over a 3x3 kernel, bit 3*ky + kx set for a kept tap.
 KERNEL_SIZE = 3

@@ -271,6 +271,12 @@ def _parser() -> argparse.ArgumentParser:
         help="which 3x3 kernels are kept: kernel: each ranked on its own; block: the 16 filters of a block "
         "keep the same input channels (what the int8 filter-lane kernel skips on)",
     )
+    adv.add_argument(
+        "--pointwise-quads",
+        action="store_true",
+        help="1x1 convs keep whole aligned fours of input channels per block of 16 filters "
+        "(what the int8 1x1 kernel reads as one dot product; int8 models)",
+    )
     pr.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     pr.add_argument("--prune-first", action="store_true", help="also prune the conv that sees the raw input")
     pr.add_argument(
@@ -609,6 +615,7 @@ def _prune(args: argparse.Namespace) -> int:
         prune_first=args.prune_first,
         prune_head=args.prune_head,
         connectivity=args.connectivity,
+        pointwise_quads=args.pointwise_quads,
     )
     data = None
     if args.data is not None:

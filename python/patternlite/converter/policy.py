@@ -43,7 +43,10 @@ class SparsityPolicy:
     kernels a 3x3 conv keeps, "kernel" (the ``keep`` fraction with the most energy, each
     kernel ranked on its own) or "block" (every filter of a block of ``CHANNEL_BLOCK``
     output channels keeps the same input channels, each kernel its own pattern: what
-    the delegate's int8 filter-lane kernel skips work on).
+    the delegate's int8 filter-lane kernel skips work on). ``pointwise_quads``: every
+    block of a 1x1 conv keeps whole aligned fours of input channels (what the
+    delegate's int8 1x1 kernel reads as one dot product; its ``int8="auto"`` claims
+    int8 1x1 layers only so, docs/int8.md).
     """
 
     layers: str | Sequence[str] | None = None
@@ -53,6 +56,7 @@ class SparsityPolicy:
     prune_first: bool = False
     prune_head: bool = False
     connectivity: str = "kernel"
+    pointwise_quads: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "prune_first": ("sparsity", "prune_first"),
     "prune_head": ("sparsity", "prune_head"),
     "connectivity": ("sparsity", "connectivity"),
+    "pointwise_quads": ("sparsity", "pointwise_quads"),
     "synthetic": ("synthesis", "kind"),
     "samples": ("synthesis", "samples"),
     "synthetic_steps": ("synthesis", "steps"),

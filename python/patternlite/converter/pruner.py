@@ -257,6 +257,7 @@ def _solve(
     iterations: int,
     rng: np.random.Generator,
     connectivity: str = "kernel",
+    pointwise_quads: bool = False,
 ) -> LayerSolution:
     """The layer-wise ADMM solve of one layer of any kind, written back into the pruned model."""
     if conv.kind == DEPTHWISE:
@@ -269,7 +270,7 @@ def _solve(
     if conv.kind == POINTWISE:
 
         def projector(kernel: npt.NDArray[np.float32]) -> Projection:
-            return project_pointwise(kernel, keep)
+            return project_pointwise(kernel, keep, quads=pointwise_quads)
 
     sol = solve_layer(problem, library, keep, iterations=iterations, projector=projector, connectivity=connectivity)
     apply_weights(conv, sol.weights, scale, sol.projection.mask)
@@ -326,7 +327,7 @@ def prune(
     sparsity, synthesis, solver = policy.sparsity, policy.synthesis, policy.solver
     layers, kind_keep, patterns = sparsity.layers, sparsity.kind_keep, sparsity.patterns
     allocation, prune_first, prune_head = sparsity.allocation, sparsity.prune_first, sparsity.prune_head
-    connectivity = sparsity.connectivity
+    connectivity, pointwise_quads = sparsity.connectivity, sparsity.pointwise_quads
     synthetic, samples, synthetic_steps = synthesis.kind, synthesis.samples, synthesis.steps
     augment, growth = synthesis.augment, synthesis.growth
     method, iterations = solver.method, solver.iterations
@@ -425,7 +426,13 @@ def prune(
         err: float | None = None
         if method == "magnitude" or x_layers is None:
             proj = project_layer(
-                conv.kind, kernel, library, keeps[conv.name], weights=scales[conv.name], connectivity=connectivity
+                conv.kind,
+                kernel,
+                library,
+                keeps[conv.name],
+                weights=scales[conv.name],
+                connectivity=connectivity,
+                pointwise_quads=pointwise_quads,
             )
             conv.layer.kernel.assign(proj.kernel)
         else:
@@ -433,7 +440,17 @@ def prune(
             xp = forward(keras.Model(pruned.inputs, conv.layer.input), x_layers)
             xq = forward(keras.Model(model.inputs, orig.layer.input), x_layers)
             sol = _solve(
-                conv, orig, xp, xq, scales[conv.name], library, keeps[conv.name], iterations, rng, connectivity
+                conv,
+                orig,
+                xp,
+                xq,
+                scales[conv.name],
+                library,
+                keeps[conv.name],
+                iterations,
+                rng,
+                connectivity,
+                pointwise_quads,
             )
             proj = sol.projection
             err_proj, err = sol.error_projection, sol.error

@@ -36,7 +36,7 @@ from patternlite._contract import KERNEL_TAPS
 from patternlite.converter.errors import ConverterError
 from patternlite.converter.graph import CONV3X3, POINTWISE, ConvInfo, find_layers
 from patternlite.converter.solvers.layer_problem import bn_scale
-from patternlite.converter.solvers.projection import Projection, project_layer
+from patternlite.converter.solvers.projection import QUAD, Projection, project_layer
 from patternlite.metadata import CHANNEL_BLOCK
 
 
@@ -55,6 +55,21 @@ def infer_connectivity(mask: npt.NDArray[np.bool_]) -> str:
         if not np.all(block == block[:, :1]):
             return "kernel"
     return "block"
+
+
+def infer_quads(mask: npt.NDArray[np.bool_]) -> bool:
+    """Whether a 1x1 mask keeps whole aligned fours of inputs in every block (``pointwise_quads``).
+
+    As for :func:`infer_connectivity`: the remask keeps what the old masks had. A
+    mask that keeps every input counts as not quad-structured (nothing to keep).
+    """
+    kept = np.asarray(mask, bool).reshape(mask.shape[2], mask.shape[3])
+    if kept.all() or not kept.any():
+        return False
+    i_ch = kept.shape[0]
+    pad = (-i_ch) % QUAD
+    quads = np.pad(kept, ((0, pad), (0, 0)), mode="edge").reshape(-1, QUAD, kept.shape[1])
+    return bool(np.all(quads == quads[:, :1, :]))
 
 
 def kept_fraction(kind: str, mask: npt.NDArray[np.bool_]) -> float:
@@ -77,6 +92,7 @@ class _Layer:
     u: tf.Variable
     keep: float
     connectivity: str
+    quads: bool = False
 
 
 class AdmmState:
@@ -118,6 +134,7 @@ class AdmmState:
                     u=tf.Variable(np.zeros_like(value), trainable=False, name=f"{name}_admm_u"),
                     keep=kept_fraction(conv.kind, mask),
                     connectivity=infer_connectivity(mask) if conv.kind == CONV3X3 else "kernel",
+                    quads=conv.kind == POINTWISE and infer_quads(mask),
                 )
             )
         self.rho = tf.Variable(float(rho_start), trainable=False, dtype=tf.float32, name="admm_rho")
@@ -134,6 +151,7 @@ class AdmmState:
             layer.keep,
             weights=bn_scale(layer.conv),
             connectivity=layer.connectivity,
+            pointwise_quads=layer.quads,
         )
 
     def start(self) -> None:
@@ -190,4 +208,4 @@ def count_kept(kind: str, mask: npt.NDArray[np.bool_]) -> int:
     return round(kept_fraction(kind, mask) * (mask.size if kind == POINTWISE else mask.size // KERNEL_TAPS))
 
 
-__all__ = ["AdmmState", "changed_fraction", "count_kept", "infer_connectivity", "kept_fraction"]
+__all__ = ["AdmmState", "changed_fraction", "count_kept", "infer_connectivity", "infer_quads", "kept_fraction"]
