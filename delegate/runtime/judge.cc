@@ -81,12 +81,71 @@ std::string Int8Conv3x3AutoPolicy(const JudgeEnv& env, const Claim& claim) {
   return "";
 }
 
+// The fraction of (block of 16 consecutive filters, aligned group of
+// kInputQuad inputs) pairs in which some filter of the block keeps some input
+// of the group: the int8 1x1 kernel's work against a dense layer's
+// (packing/block_pack_int8.cc forms the same blocks). `kept` per weight
+// [o*I+i].
+double TouchedQuads(const std::vector<uint8_t>& kept, int out_channels, int in_channels) {
+  constexpr int kQ = contract::kInputQuad, kB = contract::kChannelBlock;
+  const int blocks = (out_channels + kB - 1) / kB, quads = (in_channels + kQ - 1) / kQ;
+  if (blocks <= 0 || quads <= 0) return 1.0;
+  size_t touched = 0;
+  for (int b = 0; b < blocks; ++b) {
+    for (int q = 0; q < quads; ++q) {
+      bool any = false;
+      for (int o = b * kB; o < std::min(out_channels, (b + 1) * kB) && !any; ++o) {
+        for (int i = q * kQ; i < std::min(in_channels, (q + 1) * kQ) && !any; ++i) {
+          any = kept[size_t(o) * in_channels + i] != 0;
+        }
+      }
+      touched += any;
+    }
+  }
+  return double(touched) / (double(blocks) * quads);
+}
+
+// Under int8='auto', why an exact int8 1x1 conv is left to TFLite, or "" when
+// it is claimed. Measured (docs/int8.md, "int8 1x1 and depthwise", second
+// round; 1 thread, AVX-512 VNNI): with the kept inputs of each block in
+// aligned groups of four (the converter's pointwise_quads) at keep 0.28, the
+// layers with at least 128 inputs and 64 outputs ran 1.4-1.9x faster than
+// XNNPACK's int8 dense kernel (efficiency 0.40-0.52), the smaller ones
+// 0.9-1.1x; with inputs kept one by one (~73% of the groups touched) every
+// layer ran 0.7-0.9x.
+std::string Int8PointwiseAutoPolicy(const JudgeEnv& env, const Claim& claim) {
+  constexpr double kMaxTouched = 0.35;
+  constexpr int kMinIn = 128, kMinOut = 64;
+  const std::string head =
+      "the int8 pointwise kernel is exact but not yet faster than XNNPACK's int8 dense kernel on this layer (it "
+      "is with AVX-512 VNNI, at least 128 inputs and 64 outputs, and at most 0.35 of the (16-filter block, "
+      "aligned four of inputs) pairs touched, as --pointwise-quads gives at low keep): ";
+  const std::string tail = "; int8='auto' leaves it to TFLite (int8='all' claims it)";
+  const Isa isa = env.options->isa == Isa::kAuto ? BestIsa() : env.options->isa;
+  const Int8Variant variant = Int8VariantForIsa(isa);
+  if (variant != Int8Variant::kAvx512Vnni) {
+    return head + "the isa option gives the " + Int8VariantName(variant) + " kernel" + tail;
+  }
+  const int O = claim.info.out_channels, I = claim.info.in_channels;
+  if (I < kMinIn || O < kMinOut) {
+    return head + "it has " + std::to_string(I) + " inputs and " + std::to_string(O) + " outputs" + tail;
+  }
+  const double touched = TouchedQuads(claim.kept, O, I);
+  if (touched > kMaxTouched) {
+    char figures[96];
+    std::snprintf(figures, sizeof figures, "%.2f of its pairs are touched", touched);
+    return head + figures + tail;
+  }
+  return "";
+}
+
 // Whether the int8 option lets the delegate take an int8 node it can run
 // exactly; else why not. Under `auto` a kind is taken only where its int8
 // kernel is measured faster than XNNPACK's int8 dense kernel on the layers of
 // the benchmark suite (docs/int8.md, "Speed"): block-structured sparse 3x3
-// convs on AVX-512 VNNI (Int8Conv3x3AutoPolicy); the 1x1 and depthwise int8
-// kinds not yet. `all` runs every exact one anyway.
+// convs on AVX-512 VNNI (Int8Conv3x3AutoPolicy), 1x1 convs whose kept inputs
+// come in aligned fours (Int8PointwiseAutoPolicy); the depthwise int8 kind
+// not yet. `all` runs every exact one anyway.
 std::string Int8Policy(const JudgeEnv& env, const contract::KindRule& rule, const Claim& claim) {
   switch (env.options->int8) {
     case Int8Claims::kAll: return "";
@@ -94,6 +153,7 @@ std::string Int8Policy(const JudgeEnv& env, const contract::KindRule& rule, cons
     case Int8Claims::kAuto: break;
   }
   if (rule.value == contract::kKindConv3x3) return Int8Conv3x3AutoPolicy(env, claim);
+  if (rule.value == contract::kKindPointwise) return Int8PointwiseAutoPolicy(env, claim);
   return std::string("the int8 ") + rule.name +
          " kernel is exact but not yet faster than XNNPACK's int8 dense kernel, so int8='auto' leaves it to "
          "TFLite (int8='all' claims it)";
