@@ -33,7 +33,7 @@ def _seeded(build: Any) -> Any:
     return run
 
 
-CONNECTIVITIES = ("kernel", "block")
+CONNECTIVITIES = ("kernel", "block", "quads")  # "quads": block 3x3 + 1x1 inputs in aligned fours
 
 
 def keep_tag(keep: float, connectivity: str = "kernel") -> str:

@@ -75,8 +75,9 @@ def pruned_tflite(
     calibrated on ``calibration`` (the images the dense int8 file was calibrated on). ``path``
     None writes the int8 file only (the float32 one is cached already). ``connectivity``: which
     3x3 kernels are kept ("kernel", the converter's default, or "block": the 16 filters of a
-    block keep the same input channels); the default is what every cached file was made with,
-    so :data:`PRUNER` does not change.
+    block keep the same input channels), or "quads": "block" plus 1x1 blocks that keep whole
+    aligned fours of inputs (``pointwise_quads``, what the int8 1x1 kernel wants); the default is
+    what every cached file was made with, so :data:`PRUNER` does not change.
     """
     from patternlite.converter import Int8Options, export_tflite, prune
     from patternlite.converter.policy import PrunePolicy
@@ -88,7 +89,11 @@ def pruned_tflite(
         model,
         keep=keep,
         policy=PrunePolicy.from_options(
-            patterns=patterns, method="magnitude", prune_first=prune_first, connectivity=connectivity
+            patterns=patterns,
+            method="magnitude",
+            prune_first=prune_first,
+            connectivity="block" if connectivity == "quads" else connectivity,
+            pointwise_quads=connectivity == "quads",
         ),
         progress=False,
     )
