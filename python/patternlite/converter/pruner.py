@@ -109,6 +109,9 @@ class PruneResult:
             table += f"\nsynthetic inputs: {self.synthetic_images} images"
         if self.retrained is not None:
             table += "\nretrained on the client data (distilled from the original model):\n" + self.retrained.summary()
+        elif self.data_images:
+            # Said out loud: a budget the layer-wise solve used up leaves the masked model unretrained.
+            table += "\nnot retrained on the client data: the layer-wise solve used the whole budget (raise --budget)"
         if self.distilled is not None:
             d = self.distilled
             table += (
