@@ -256,7 +256,7 @@ def test_prune_policy_holds_every_old_option() -> None:
         "distill_only_pruned", "allocation", "preset", "budget", "growth",
     }  # fmt: skip
     # ...plus the options added since, each a policy field with an unchanged default.
-    assert former | {"connectivity"} == set(OPTIONS)
+    assert former | {"connectivity", "pointwise_quads"} == set(OPTIONS)
     # The data a prune runs on is an argument, like the model, not a setting: ``data`` (the client's images).
     assert set(pyinspect.signature(prune).parameters) == {
         "model", "keep", "policy", "inputs", "data", "seed", "progress",
