@@ -30,8 +30,22 @@ from patternlite.converter.remask import infer_quads  # noqa: E402
 from patternlite.converter.solvers.conv import LayerProblem, solve_layer  # noqa: E402
 from patternlite.converter.solvers.depthwise import DepthwiseProblem, solve_depthwise  # noqa: E402
 from patternlite.converter.solvers.patterns import all_candidates, masks_matrix  # noqa: E402
-from patternlite.converter.solvers.projection import kept_count, project_depthwise, project_pointwise  # noqa: E402
-from patternlite.metadata import CHANNEL_BLOCK, INPUT_QUAD, METADATA_NAME, PRUNED, PatternMetadata, decode  # noqa: E402
+from patternlite.converter.solvers.projection import (  # noqa: E402
+    kept_count,
+    project_depthwise,
+    project_pointwise,
+    quads_pay,
+)
+from patternlite.metadata import (  # noqa: E402
+    CHANNEL_BLOCK,
+    INPUT_QUAD,
+    METADATA_NAME,
+    PRUNED,
+    QUAD_MIN_INPUTS,
+    QUAD_MIN_OUTPUTS,
+    PatternMetadata,
+    decode,
+)
 from patternlite.tflite_file import TfliteModel  # noqa: E402
 
 SIZE = 16
@@ -216,15 +230,16 @@ def test_pointwise_projection_keeps_each_blocks_strongest_inputs() -> None:
 
 def test_pointwise_quads_keep_whole_aligned_fours_of_most_energy() -> None:
     rng = np.random.default_rng(3)
-    k = rng.standard_normal((1, 1, 42, 37)).astype(np.float32)  # 42 inputs: the last four is short
-    scale = rng.uniform(0.1, 3.0, 37)
+    k = rng.standard_normal((1, 1, 130, 70)).astype(np.float32)  # 130 inputs: the last four is short
+    scale = rng.uniform(0.1, 3.0, 70)
+    assert quads_pay(130, 70)
     p = project_pointwise(k, 0.3, weights=scale, quads=True)
-    n_quads = round(kept_count(0.3, 42) / INPUT_QUAD)
-    for start in range(0, 37, CHANNEL_BLOCK):
+    n_quads = round(kept_count(0.3, 130) / INPUT_QUAD)
+    for start in range(0, 70, CHANNEL_BLOCK):
         cols = slice(start, start + CHANNEL_BLOCK)
         score = ((k[0, 0, :, cols] * scale[cols]) ** 2).sum(axis=1)
-        quad_score = np.add.reduceat(score, np.arange(0, 42, INPUT_QUAD))
-        want = np.zeros(42, bool)
+        quad_score = np.add.reduceat(score, np.arange(0, 130, INPUT_QUAD))
+        want = np.zeros(130, bool)
         for q in np.argsort(-quad_score, kind="stable")[:n_quads]:
             want[q * INPUT_QUAD : (q + 1) * INPUT_QUAD] = True
         assert np.all(p.mask[0, 0, :, cols] == want[:, None])
@@ -234,12 +249,30 @@ def test_pointwise_quads_keep_whole_aligned_fours_of_most_energy() -> None:
     assert project_pointwise(k, 0.001, quads=True).mask[0, 0, :, 0].sum() == INPUT_QUAD
 
 
-def test_prune_with_pointwise_quads_keeps_fours_in_every_1x1(model: keras.Model) -> None:
-    res = prune(model, keep=0.5, policy=PrunePolicy.from_options(method="magnitude", pointwise_quads=True))
-    pointwise = [n for n, kind in res.kinds.items() if kind == "pointwise"]
-    assert pointwise
-    for name in pointwise:
-        assert infer_quads(res.masks[name]), name
+def test_pointwise_quads_leave_layers_too_small_to_gain_alone() -> None:
+    """Below QUAD_MIN_INPUTS inputs or QUAD_MIN_OUTPUTS outputs the int8 kernel gains nothing from
+    fours (spec/contract.toml), so the inputs stay chosen one by one."""
+    rng = np.random.default_rng(4)
+    for shape in [(1, 1, QUAD_MIN_INPUTS - 4, 70), (1, 1, 130, QUAD_MIN_OUTPUTS - 1)]:
+        k = rng.standard_normal(shape).astype(np.float32)
+        assert not quads_pay(shape[2], shape[3])
+        np.testing.assert_array_equal(project_pointwise(k, 0.3, quads=True).mask, project_pointwise(k, 0.3).mask)
+
+
+def test_prune_with_pointwise_quads_groups_the_layers_where_it_pays() -> None:
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((4, 4, 8), name="x")
+    h = keras.layers.Conv2D(132, 1, use_bias=False, name="widen")(inp)  # 8 inputs: too small to group
+    h = keras.layers.Conv2D(64, 1, use_bias=False, name="squeeze")(h)  # 132 inputs, 64 outputs: grouped
+    out = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(h))
+    model = keras.Model(inp, out)
+    policy = PrunePolicy.from_options(method="magnitude", pointwise_quads=True, prune_first=True)
+    res = prune(model, keep=0.28, policy=policy, progress=False)
+    assert res.kinds == {"widen": "pointwise", "squeeze": "pointwise"}
+    assert infer_quads(res.masks["squeeze"])
+    plain = prune(model, keep=0.28, policy=policy.replace(pointwise_quads=False), progress=False)
+    assert not infer_quads(plain.masks["squeeze"])
+    np.testing.assert_array_equal(res.masks["widen"], plain.masks["widen"])
 
 
 def test_depthwise_projection_shares_one_pattern_per_block() -> None:

@@ -145,6 +145,8 @@ class Contract:
     pattern_entry: str  # type of a pattern-library entry
     channel_block: int
     input_quad: int
+    quad_min_inputs: int
+    quad_min_outputs: int
     kernel_size: int
     row_stride: int
     taps: int
@@ -270,6 +272,10 @@ def load(path: Path = ROOT / SPEC) -> Contract:
     input_quad = int(raw["structure"]["input_quad"])
     if input_quad < 1 or input_quad & (input_quad - 1):
         raise SpecError("structure.input_quad must be a power of two")
+    quad_min_inputs = int(raw["structure"]["quad_min_inputs"])
+    quad_min_outputs = int(raw["structure"]["quad_min_outputs"])
+    if quad_min_inputs < 1 or quad_min_outputs < 1:
+        raise SpecError("structure.quad_min_inputs and quad_min_outputs must be >= 1")
     if len(md["magic"].encode("ascii")) != header.fields[0].size or header.fields[0].name != "magic":
         raise SpecError("the header must start with the magic, as many bytes as metadata.magic")
     if md["max_patterns"] >= md["pruned"] or md["pruned"] > 0xFF:
@@ -321,6 +327,8 @@ def load(path: Path = ROOT / SPEC) -> Contract:
         pattern_entry=pattern_entry,
         channel_block=channel_block,
         input_quad=input_quad,
+        quad_min_inputs=quad_min_inputs,
+        quad_min_outputs=quad_min_outputs,
         kernel_size=k,
         row_stride=stride,
         taps=int(pat["taps"]),
@@ -415,6 +423,9 @@ def render_cxx(c: Contract) -> str:
         f"inline constexpr int kChannelBlock = {c.channel_block};",
         "// Input channels one int8 dot product reads (pointwise_quads: kept in aligned groups).",
         f"inline constexpr int kInputQuad = {c.input_quad};",
+        "// The smallest 1x1 conv whose inputs are grouped and claimed as int8 under auto.",
+        f"inline constexpr int kQuadMinInputs = {c.quad_min_inputs};",
+        f"inline constexpr int kQuadMinOutputs = {c.quad_min_outputs};",
     ]
     out += [
         "",
@@ -622,6 +633,9 @@ def render_python(c: Contract) -> str:
         f"CHANNEL_BLOCK = {c.channel_block}",
         "# Input channels one int8 dot product reads (pointwise_quads: kept in aligned groups).",
         f"INPUT_QUAD = {c.input_quad}",
+        "# The smallest 1x1 conv whose inputs are grouped and claimed as int8 under auto.",
+        f"QUAD_MIN_INPUTS = {c.quad_min_inputs}",
+        f"QUAD_MIN_OUTPUTS = {c.quad_min_outputs}",
     ]
     out += [
         "",

@@ -115,11 +115,12 @@ double TouchedQuads(const std::vector<uint8_t>& kept, int out_channels, int in_c
 // layer ran 0.7-0.9x.
 std::string Int8PointwiseAutoPolicy(const JudgeEnv& env, const Claim& claim) {
   constexpr double kMaxTouched = 0.35;
-  constexpr int kMinIn = 128, kMinOut = 64;
+  constexpr int kMinIn = contract::kQuadMinInputs, kMinOut = contract::kQuadMinOutputs;
   const std::string head =
       "the int8 pointwise kernel is exact but not yet faster than XNNPACK's int8 dense kernel on this layer (it "
-      "is with AVX-512 VNNI, at least 128 inputs and 64 outputs, and at most 0.35 of the (16-filter block, "
-      "aligned four of inputs) pairs touched, as --pointwise-quads gives at low keep): ";
+      "is with AVX-512 VNNI, at least " + std::to_string(kMinIn) + " inputs and " + std::to_string(kMinOut) +
+      " outputs, and at most 0.35 of the (16-filter block, aligned four of inputs) pairs touched, as "
+      "--pointwise-quads gives at low keep): ";
   const std::string tail = "; int8='auto' leaves it to TFLite (int8='all' claims it)";
   const Isa isa = env.options->isa == Isa::kAuto ? BestIsa() : env.options->isa;
   const Int8Variant variant = Int8VariantForIsa(isa);

@@ -146,6 +146,9 @@ KIND_RULES: tuple[KindRule, ...] = (
 CHANNEL_BLOCK = 16
 # Input channels one int8 dot product reads (pointwise_quads: kept in aligned groups).
 INPUT_QUAD = 4
+# The smallest 1x1 conv whose inputs are grouped and claimed as int8 under auto.
+QUAD_MIN_INPUTS = 128
+QUAD_MIN_OUTPUTS = 64
 
 # Patterns: 9-bit masks over a 3x3 kernel, bit 3*ky + kx set for a kept tap.
 KERNEL_SIZE = 3

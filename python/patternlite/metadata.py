@@ -42,6 +42,8 @@ from patternlite._contract import MAGIC as MAGIC
 from patternlite._contract import MAX_PATTERNS as MAX_PATTERNS
 from patternlite._contract import METADATA_NAME as METADATA_NAME
 from patternlite._contract import PRUNED as PRUNED
+from patternlite._contract import QUAD_MIN_INPUTS as QUAD_MIN_INPUTS
+from patternlite._contract import QUAD_MIN_OUTPUTS as QUAD_MIN_OUTPUTS
 from patternlite._contract import VERSION_MAJOR as VERSION_MAJOR
 from patternlite._contract import VERSION_MINOR as VERSION_MINOR
 

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from patternlite._contract import KERNEL_TAPS
 from patternlite.converter.solvers.patterns import kernels_as_rows, masks_matrix, rows_to_kernel
-from patternlite.metadata import CHANNEL_BLOCK, INPUT_QUAD, KINDS, PRUNED
+from patternlite.metadata import CHANNEL_BLOCK, INPUT_QUAD, KINDS, PRUNED, QUAD_MIN_INPUTS, QUAD_MIN_OUTPUTS
 
 CONV3X3, POINTWISE, DEPTHWISE = KINDS  # as graph.py names them; this module needs numpy only
 
@@ -150,6 +150,17 @@ def _block_starts(n: int, block: int) -> npt.NDArray[np.intp]:
     return np.arange(0, n, block)
 
 
+def quads_pay(in_channels: int, out_channels: int) -> bool:
+    """Whether a 1x1 conv of this size gains from inputs kept in aligned fours.
+
+    The delegate's int8 1x1 kernel beats XNNPACK's int8 dense kernel only from
+    ``QUAD_MIN_INPUTS`` inputs and ``QUAD_MIN_OUTPUTS`` outputs (spec/contract.toml;
+    its ``int8="auto"`` claims no smaller layer), so grouping a smaller one would
+    cost accuracy and buy nothing.
+    """
+    return in_channels >= QUAD_MIN_INPUTS and out_channels >= QUAD_MIN_OUTPUTS
+
+
 def project_pointwise(
     kernel_11io: npt.NDArray[np.floating],
     keep: float,
@@ -176,7 +187,8 @@ def project_pointwise(
     score: the exact projection onto that coarser set. The delegate's int8 1x1
     kernel reads a pixel's four bytes ``4q..4q+3`` as one dot product, so it runs
     a block in proportion to the fours it touches: with inputs chosen one by one
-    at keep 0.28 that is ~73% of the fours, with ``quads`` 28%.
+    at keep 0.28 that is ~73% of the fours, with ``quads`` 28%. Only where it pays
+    (:func:`quads_pay`): a smaller layer keeps its inputs one by one.
     """
     k = np.asarray(kernel_11io, dtype=np.float32)
     i_ch, o_ch = k.shape[2], k.shape[3]
@@ -186,7 +198,7 @@ def project_pointwise(
     starts = _block_starts(o_ch, block)
     score = np.add.reduceat(w2, starts, axis=1)  # (I, blocks)
     n_keep = kept_count(keep, i_ch)
-    if quads:
+    if quads and quads_pay(i_ch, o_ch):
         quad_score = np.add.reduceat(score, np.arange(0, i_ch, QUAD), axis=0)  # (ceil(I/4), blocks)
         n_quads = min(quad_score.shape[0], max(1, round(n_keep / QUAD)))
         order = np.argsort(-quad_score, axis=0, kind="stable")[:n_quads]
