@@ -51,6 +51,7 @@
 #include <immintrin.h>
 
 #include "delegate/kernels/conv_int8_x86.h"
+#include "delegate/kernels/requantize_avx512.h"
 
 #if defined(PL_INT8_PHASE_TIMERS)
 #include <x86intrin.h>
@@ -242,22 +243,9 @@ inline void SlotTiles(const uint8_t* cp, const Piece (*pieces)[kLanes], const in
   PL_PHASE_END(kPhaseSlots, t0);
 }
 
-// One output channel's 16 pixels: requantize.h's two roundings (CONV_2D's
-// ties up) done as one exact 64-bit step, as in requantize_avx512.h, with the
-// channel's multiplier and shifts broadcast.
+// One output channel's 16 pixels (requantize_avx512.h, constants broadcast).
 inline void Requantize16(__m512i acc, int32_t m, int shift, const Int8Quant& q, int8_t* dst) {
-  const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-  const __m512i x = _mm512_sll_epi32(acc, _mm_cvtsi32_si128(left));
-  const __m512i mv = _mm512_set1_epi32(m);
-  const __m512i k = _mm512_set1_epi64((int64_t(1) << 30) + (right > 0 ? int64_t(1) << (30 + right) : 0));
-  const __m128i s = _mm_cvtsi32_si128(31 + right);
-  const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mv), k), s);
-  const __m512i odd =
-      _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(x, _MM_PERM_CDAB), mv), k), s);
-  __m512i r = _mm512_mask_shuffle_epi32(even, __mmask16(0xAAAA), odd, _MM_PERM_CDAB);
-  r = _mm512_add_epi32(r, _mm512_set1_epi32(q.zp_out));
-  r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(q.act_min)), _mm512_set1_epi32(q.act_max));
-  _mm_store_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(r));
+  _mm_store_si128(reinterpret_cast<__m128i*>(dst), RequantizeAvx512(acc, MakeAvx512LaneQuantUniform(m, shift), q));
 }
 
 // The kernels of one chunk for F output channels o.. o+F-1 over the NT tiles

@@ -70,10 +70,7 @@ constexpr int kMaxRowPix = 12;  // a tile within one output row
 constexpr int kMaxPairPix = 8;  // a tile of two whole rows: rows of at most 8 pixels
 constexpr int kColumn = 12;     // bytes per padded input column of a row-triple table
 constexpr int kWindow = 64;     // the bytes vpermb reads per pixel
-#ifndef PL_FL_AHEAD
-#define PL_FL_AHEAD 32
-#endif
-constexpr int kAhead = PL_FL_AHEAD;  // entries the weight prefetch runs ahead
+constexpr int kAhead = 32;  // entries the weight prefetch runs ahead (8-32 measured; 32 best cold)
 
 size_t Up(size_t b) { return (b + kScratchAlign - 1) / kScratchAlign * kScratchAlign; }
 
@@ -98,13 +95,13 @@ void BuildTriples(const int8_t* img, const ConvGeometry& g, const Triples& t, in
     const int iy = oy * g.stride_h - g.pad_top + ky;
     rows[ky] = iy >= 0 && iy < g.in_h ? img + size_t(iy) * g.in_w * C : nullptr;
   }
-  // 64 channels at a time while they last: 3 row loads, 8 in-lane unpacks
-  // and 16 stores per column (the 16-channel path below spends twice the
-  // instructions on the same stores).
-  const __m512i flip64 = _mm512_set1_epi8(char(0x80));
+  // 64 channels per step (the last step masked): 3 row loads, 8 in-lane
+  // unpacks and up to 16 stores per column.
+  const __m512i flip = _mm512_set1_epi8(char(0x80));
   const __m512i pad64 = _mm512_set1_epi32(_mm_cvtsi128_si32(pad));  // pad: one byte repeated
-  int c0 = 0;
-  for (; c0 + 64 <= C; c0 += 64) {
+  for (int c0 = 0; c0 < C; c0 += 64) {
+    const int n = std::min(64, C - c0), groups = (n + 3) / 4;
+    const __mmask64 m = n == 64 ? ~__mmask64(0) : (__mmask64(1) << n) - 1;
     uint8_t* dst = tab + size_t(c0 / 4) * t.group_stride;
     for (int j = 0; j < t.columns; ++j, dst += kColumn) {
       const int ix = j - g.pad_left;
@@ -112,52 +109,25 @@ void BuildTriples(const int8_t* img, const ConvGeometry& g, const Triples& t, in
       __m512i r[3];
       for (int ky = 0; ky < 3; ++ky) {
         r[ky] = inside && rows[ky] != nullptr
-                    ? _mm512_xor_si512(_mm512_loadu_si512(rows[ky] + size_t(ix) * C + c0), flip64)
+                    ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, rows[ky] + size_t(ix) * C + c0), flip)
                     : pad64;
       }
-      // 128-bit lane k holds channels c0+16k..: groups 4k..4k+3 of the step.
+      // 128-bit lane k holds channels c0+16k..: groups 4k..4k+3 of the step;
+      // q[i] lane k is group 4k+i: [r0, r1, r2, r2] dwords. Each 16-byte store
+      // spills 4 bytes into the next column, which the next column's store
+      // (or the slack) takes.
       const __m512i lo01 = _mm512_unpacklo_epi32(r[0], r[1]), hi01 = _mm512_unpackhi_epi32(r[0], r[1]);
       const __m512i lo22 = _mm512_unpacklo_epi32(r[2], r[2]), hi22 = _mm512_unpackhi_epi32(r[2], r[2]);
       const __m512i q[4] = {_mm512_unpacklo_epi64(lo01, lo22), _mm512_unpackhi_epi64(lo01, lo22),
                             _mm512_unpacklo_epi64(hi01, hi22), _mm512_unpackhi_epi64(hi01, hi22)};
-      for (int i = 0; i < 4; ++i) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + size_t(i) * t.group_stride), _mm512_castsi512_si128(q[i]));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + size_t(4 + i) * t.group_stride),
-                         _mm512_extracti32x4_epi32(q[i], 1));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + size_t(8 + i) * t.group_stride),
-                         _mm512_extracti32x4_epi32(q[i], 2));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + size_t(12 + i) * t.group_stride),
-                         _mm512_extracti32x4_epi32(q[i], 3));
-      }
-    }
-  }
-  const __m128i flip = _mm_set1_epi8(char(0x80));
-  for (; c0 < C; c0 += 16) {
-    const int n = std::min(16, C - c0);
-    const __mmask16 m = __mmask16((1u << n) - 1);
-    const int groups = (n + 3) / 4;
-    uint8_t* dst = tab + size_t(c0 / 4) * t.group_stride;
-    for (int j = 0; j < t.columns; ++j, dst += kColumn) {
-      const int ix = j - g.pad_left;
-      const bool inside = ix >= 0 && ix < g.in_w;
-      __m128i r[3];
-      for (int ky = 0; ky < 3; ++ky) {
-        r[ky] = inside && rows[ky] != nullptr
-                    ? _mm_xor_si128(_mm_maskz_loadu_epi8(m, rows[ky] + size_t(ix) * C + c0), flip)
-                    : pad;
-      }
-      // Dword q of the 3 rows -> [r0.q, r1.q, r2.q, r2.q]: group q's column.
-      // Each 16-byte store spills 4 bytes into the next column, which the
-      // next column's store (or the slack) takes.
-      const __m128i lo01 = _mm_unpacklo_epi32(r[0], r[1]), hi01 = _mm_unpackhi_epi32(r[0], r[1]);
-      const __m128i lo22 = _mm_unpacklo_epi32(r[2], r[2]), hi22 = _mm_unpackhi_epi32(r[2], r[2]);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi64(lo01, lo22));
-      if (groups > 1) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + t.group_stride), _mm_unpackhi_epi64(lo01, lo22));
-      if (groups > 2) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * t.group_stride), _mm_unpacklo_epi64(hi01, hi22));
-      }
-      if (groups > 3) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 3 * t.group_stride), _mm_unpackhi_epi64(hi01, hi22));
+      for (int k = 0; k < 4; ++k) {
+        for (int i = 0; i < 4 && 4 * k + i < groups; ++i) {
+          const __m128i lane = k == 0   ? _mm512_castsi512_si128(q[i])
+                               : k == 1 ? _mm512_extracti32x4_epi32(q[i], 1)
+                               : k == 2 ? _mm512_extracti32x4_epi32(q[i], 2)
+                                        : _mm512_extracti32x4_epi32(q[i], 3);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + size_t(4 * k + i) * t.group_stride), lane);
+        }
       }
     }
   }

@@ -50,6 +50,18 @@ inline Avx512LaneQuant MakeAvx512LaneQuantFromShift(__m512i m, __m512i shift) {
   return MakeAvx512LaneQuant(m, _mm512_max_epi32(shift, zero), _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero));
 }
 
+// Every lane the same channel (the pixel-lane 3x3 kernel: 16 pixels of one
+// output channel): the constants from scalars, no per-lane shuffling.
+inline Avx512LaneQuant MakeAvx512LaneQuantUniform(int32_t m, int shift) {
+  const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+  Avx512LaneQuant l;
+  l.left = _mm512_set1_epi32(left);
+  l.m_even = l.m_odd = _mm512_set1_epi32(m);
+  l.k_even = l.k_odd = _mm512_set1_epi64((int64_t(1) << 30) + (right > 0 ? int64_t(1) << (30 + right) : 0));
+  l.s_even = l.s_odd = _mm512_set1_epi64(31 + right);
+  return l;
+}
+
 // acc -> 16 int8 outputs: requantised, plus the output zero point, clamped to
 // the activation range.
 inline __m128i RequantizeAvx512(__m512i acc, const Avx512LaneQuant& l, const Int8Quant& q) {

@@ -39,6 +39,18 @@ double NonEmptyBlockPairs(const std::vector<uint16_t>& masks, int out_channels, 
   return double(non_empty) / (double(blocks) * in_channels);
 }
 
+// What every int8 auto decline ends with.
+constexpr const char* kAutoTail = "; int8='auto' leaves it to TFLite (int8='all' claims it)";
+
+// "" when the `isa` option gives the AVX-512 VNNI int8 kernels, the only ones
+// measured faster than XNNPACK's; else which kernel it gives instead.
+std::string OtherThanAvx512Vnni(const JudgeEnv& env) {
+  const Isa isa = env.options->isa == Isa::kAuto ? BestIsa() : env.options->isa;
+  const Int8Variant variant = Int8VariantForIsa(isa);
+  if (variant == Int8Variant::kAvx512Vnni) return "";
+  return std::string("the isa option gives the ") + Int8VariantName(variant) + " kernel";
+}
+
 // Under int8='auto', why an exact int8 conv3x3 is left to TFLite, or "" when
 // it is claimed. Claimed where its kernel measured faster than XNNPACK's int8
 // dense kernel (docs/int8.md, "The filter-lane kernel"; 1 thread, the
@@ -61,12 +73,8 @@ std::string Int8Conv3x3AutoPolicy(const JudgeEnv& env, const Claim& claim) {
       "is with AVX-512 VNNI, at least 64 output channels, and at most 0.35 of the kernels kept or at most 0.6 of "
       "the (16-filter block, input channel) pairs non-empty, as block-structured pruning gives: "
       "--connectivity block): ";
-  const std::string tail = "; int8='auto' leaves it to TFLite (int8='all' claims it)";
-  const Isa isa = env.options->isa == Isa::kAuto ? BestIsa() : env.options->isa;
-  const Int8Variant variant = Int8VariantForIsa(isa);
-  if (variant != Int8Variant::kAvx512Vnni) {
-    return head + "the isa option gives the " + Int8VariantName(variant) + " kernel" + tail;
-  }
+  const std::string tail = kAutoTail;
+  if (const std::string other = OtherThanAvx512Vnni(env); !other.empty()) return head + other + tail;
   const int O = claim.info.out_channels, I = claim.info.in_channels;
   if (O < kInt8FilterLanesMinOutChannels) return head + "it has " + std::to_string(O) + " output channels" + tail;
   const double kept = double(claim.info.kept_kernels) / (double(O) * I);
@@ -121,12 +129,8 @@ std::string Int8PointwiseAutoPolicy(const JudgeEnv& env, const Claim& claim) {
       "is with AVX-512 VNNI, at least " + std::to_string(kMinIn) + " inputs and " + std::to_string(kMinOut) +
       " outputs, and at most 0.35 of the (16-filter block, aligned four of inputs) pairs touched, as "
       "--pointwise-quads gives at low keep): ";
-  const std::string tail = "; int8='auto' leaves it to TFLite (int8='all' claims it)";
-  const Isa isa = env.options->isa == Isa::kAuto ? BestIsa() : env.options->isa;
-  const Int8Variant variant = Int8VariantForIsa(isa);
-  if (variant != Int8Variant::kAvx512Vnni) {
-    return head + "the isa option gives the " + Int8VariantName(variant) + " kernel" + tail;
-  }
+  const std::string tail = kAutoTail;
+  if (const std::string other = OtherThanAvx512Vnni(env); !other.empty()) return head + other + tail;
   const int O = claim.info.out_channels, I = claim.info.in_channels;
   if (I < kMinIn || O < kMinOut) {
     return head + "it has " + std::to_string(I) + " inputs and " + std::to_string(O) + " outputs" + tail;
