@@ -26,7 +26,6 @@ namespace {
 
 struct Traits : block_int8_x86::Lanes8 {
   static constexpr bool kSignedInput = true;
-  static constexpr bool kFlipped = false;  // flips (or widens) each quad as it is read
   static constexpr bool kLaneQuant = false;  // requantises through StoreBlock
   struct Lane {};
   struct W {

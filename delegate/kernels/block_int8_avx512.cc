@@ -1,7 +1,6 @@
-// AVX-512 VNNI instantiation of the int8 channel-block kernels
-// (block_int8_simd_impl.h): 16 int32 lanes, one vector per block. A pointwise
-// quad is one vpdpbusd (u8 x s8) per pixel: the input dword is offset to
-// x ^ 0x80 = x + 128 and the packed bias corrects by -(zp_in + 128) * sum(w).
+// AVX-512 VNNI instantiation of the int8 depthwise block kernel
+// (block_int8_simd_impl.h): 16 int32 lanes, one vector per block. (The
+// AVX-512 pointwise kernel has its own input layout: pointwise_int8_avx512.cc.)
 // VNNI and BW are enabled by the target pragma; dispatch calls this only
 // after checking avx512_vnni and avx512bw.
 #include <immintrin.h>
@@ -25,17 +24,10 @@ namespace patternlite {
 namespace {
 
 struct Traits {
-  static constexpr int kLanes = 16, kPixels = 12;
-  static constexpr bool kSignedInput = false;
+  static constexpr int kLanes = 16;
   using V = __m512i;
-  using W = __m512i;
-  using X = __m512i;
-  // Pointwise chunks are flipped to u8 once (Flip); each quad is then one
-  // broadcast load (Broadcast) feeding vpdpbusd.
-  static constexpr bool kFlipped = true;
-  // Requantisation with per-lane constants made once per block and tile or
-  // row (requantize_avx512.h): every 1x1 block, and the depthwise blocks
-  // whose ties all round up (TiesUp).
+  // Requantisation with per-lane constants made once per block and row
+  // (requantize_avx512.h) for the blocks whose ties all round up (TiesUp).
   static constexpr bool kLaneQuant = true;
   using Lane = Avx512LaneQuant;
   static Lane MakeLane(const Int8BlockRequantView& rq, size_t o) {
@@ -49,17 +41,6 @@ struct Traits {
   static void StoreLane(__m512i acc, const Lane& l, const Int8Quant& q, int width, int8_t* dst) {
     _mm_mask_storeu_epi8(dst, __mmask16((1u << width) - 1), RequantizeAvx512(acc, l, q));
   }
-  static X Broadcast(int32_t d) { return _mm512_set1_epi32(d); }
-  static void Flip(const int8_t* src, int n, int8_t* dst) {
-    const __m512i flip = _mm512_set1_epi8(char(0x80));
-    int i = 0;
-    for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), flip));
-    const __mmask64 m = n - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (n - i)) - 1;
-    _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), flip));
-  }
-  static W Weights(const int32_t* w) { return _mm512_loadu_si512(w); }
-  static X Input(int32_t d) { return _mm512_set1_epi32(int32_t(uint32_t(d) ^ 0x80808080u)); }
-  static V Dot(V acc, X x, W w) { return _mm512_dpbusd_epi32(acc, x, w); }
   static V Load(const int32_t* p) { return _mm512_loadu_si512(p); }
   static V Set1(int32_t v) { return _mm512_set1_epi32(v); }
   static V Widen(const int8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
@@ -87,11 +68,6 @@ struct Traits {
 };
 
 }  // namespace
-
-void PointwiseInt8Avx512Vnni(const PointwiseInt8Params& p, const int8_t* input, int8_t* output, int64_t p0,
-                             int64_t p1) {
-  block_int8_impl::PointwiseRange<Traits>(p, input, output, p0, p1);
-}
 
 void DepthwiseInt8Avx512Vnni(const DepthwiseInt8Params& p, const int8_t* input, int8_t* output, int n, int oy0,
                              int oy1) {

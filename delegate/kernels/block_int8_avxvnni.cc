@@ -25,7 +25,6 @@ namespace {
 
 struct Traits : block_int8_x86::Lanes8 {
   static constexpr bool kSignedInput = false;
-  static constexpr bool kFlipped = false;  // flips (or widens) each quad as it is read
   static constexpr bool kLaneQuant = false;  // requantises through StoreBlock
   struct Lane {};
   using W = __m256i;

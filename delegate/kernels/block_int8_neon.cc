@@ -26,7 +26,6 @@ namespace {
 struct Traits {
   static constexpr int kLanes = 4, kPixels = 6;
   static constexpr bool kSignedInput = true;
-  static constexpr bool kFlipped = false;  // flips (or widens) each quad as it is read
   static constexpr bool kLaneQuant = false;  // requantises through StoreBlock
   struct Lane {};
   using V = int32x4_t;

@@ -3,12 +3,13 @@
 // block_int8_{avx512,avxvnni,avx2,neon}.cc, after their target pragmas.
 // Layouts and numerics: block_int8_kernels.h and docs/int8.md.
 //
-//  * pointwise: a register tile of T::kPixels output pixels x one block of 16
-//    filters. Per kept input quad: the block's 16 weight dwords are loaded
-//    once, and per pixel the quad's 4 input bytes are one broadcast dword
-//    feeding one 4-byte dot product per vector. Pixels are walked in chunks
-//    whose input rows stay in L2 while each block (its weights in L1) passes
-//    over them.
+//  * pointwise (the 256-bit and NEON variants; AVX-512 has its own,
+//    pointwise_int8_avx512.cc): a register tile of T::kPixels output pixels
+//    x one block of 16 filters. Per kept input quad: the block's 16 weight
+//    dwords are loaded once, and per pixel the quad's 4 input bytes are one
+//    broadcast dword feeding one 4-byte dot product per vector. Pixels are
+//    walked in chunks whose input rows stay in L2 while each block (its
+//    weights in L1) passes over them.
 //  * depthwise: per output row, block and pixel, each kept tap is 16 input
 //    bytes widened to int32 lanes and one multiply-accumulate by its 16
 //    weights. Interior pixels start from the bias with -zp_in * sum(w)
@@ -59,16 +60,6 @@ inline const int8_t* PointwisePixel(const ConvGeometry& g, const int8_t* input, 
   return input + ((n * g.in_h + oy * g.stride_h) * g.in_w + ox * g.stride_w) * g.in_c;
 }
 
-// A quad's 4 input bytes as the dot product's input operand.
-template <class T>
-PL_INT8_BLOCK_INLINE typename T::X Quad(int32_t d) {
-  if constexpr (T::kFlipped) {
-    return T::Broadcast(d);
-  } else {
-    return T::Input(d);
-  }
-}
-
 // R pixels of one block: full quads [q0, q1) by direct dword loads, then a
 // last quad reaching past in_c (when there is one) from a zero-padded copy.
 template <class T, int R>
@@ -99,9 +90,7 @@ PL_INT8_BLOCK_INLINE void PointwiseTile(const ConvGeometry& g, const Int8Quant& 
     for (int r = 0; r < R; ++r) {
       int32_t d;
       std::memcpy(&d, px[r] + c, 4);
-      // Pre-flipped pixels (T::kFlipped) are broadcast as they are: one
-      // load-port broadcast per dot product, no flip per quad and pixel.
-      const typename T::X x = Quad<T>(d);
+      const typename T::X x = T::Input(d);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = T::Dot(acc[r][v], x, wv[v]);
     }
@@ -114,21 +103,12 @@ PL_INT8_BLOCK_INLINE void PointwiseTile(const ConvGeometry& g, const Int8Quant& 
     for (int r = 0; r < R; ++r) {
       int32_t d = 0;  // the missing bytes meet zero weights
       std::memcpy(&d, px[r] + c, size_t(n));
-      const typename T::X x = Quad<T>(d);
+      const typename T::X x = T::Input(d);
       for (int v = 0; v < NV; ++v) acc[r][v] = T::Dot(acc[r][v], x, wv[v]);
     }
   }
   const int width = std::min(kBlock, w.out_channels - b * kBlock);
-  if constexpr (T::kLaneQuant) {
-    // One vector per block: its per-lane constants made once for the tile's
-    // pixels (1x1 ties round up in every lane, as CONV_2D's do).
-    static_assert(NV == 1, "one vector per block");
-    const typename T::Lane lane = T::MakeLane(w.requant, size_t(b) * kBlock);
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) T::StoreLane(acc[r][0], lane, q, width, dst[r] + b * kBlock);
-  } else {
-    for (int r = 0; r < R; ++r) StoreBlock<T>(acc[r], w.requant, size_t(b) * kBlock, q, width, dst[r] + b * kBlock);
-  }
+  for (int r = 0; r < R; ++r) StoreBlock<T>(acc[r], w.requant, size_t(b) * kBlock, q, width, dst[r] + b * kBlock);
 }
 
 template <class T>
@@ -139,30 +119,19 @@ void PointwiseRange(const PointwiseInt8Params& p, const int8_t* input, int8_t* o
   const int64_t chunk = std::max<int64_t>(R, int64_t(kPointwiseChunkBytes / size_t(std::max(1, g.in_c))) / R * R);
   const int8_t* px[R];
   int8_t* dst[R];
-  // T::kFlipped: each chunk's input pixels, x ^ 0x80, packed in this thread's
-  // buffer (sized once, reused by every later call on the thread), so that
-  // every block reads them without flipping again.
-  thread_local std::vector<int8_t> flipped;
-  if (T::kFlipped && flipped.size() < size_t(chunk) * size_t(g.in_c)) flipped.resize(size_t(chunk) * g.in_c);
-  const auto pixel = [&](int64_t c0, int64_t t) {
-    return T::kFlipped ? flipped.data() + (t - c0) * g.in_c : PointwisePixel(g, input, t);
-  };
   for (int64_t c0 = p0; c0 < p1; c0 += chunk) {
     const int64_t c1 = std::min(p1, c0 + chunk);
-    if constexpr (T::kFlipped) {
-      for (int64_t t = c0; t < c1; ++t) T::Flip(PointwisePixel(g, input, t), g.in_c, flipped.data() + (t - c0) * g.in_c);
-    }
     for (int b = 0; b < w.blocks; ++b) {
       int64_t t = c0;
       for (; t + R <= c1; t += R) {
         for (int r = 0; r < R; ++r) {
-          px[r] = pixel(c0, t + r);
+          px[r] = PointwisePixel(g, input, t + r);
           dst[r] = output + (t + r) * g.out_c;
         }
         PointwiseTile<T, R>(g, p.quant, w, b, px, dst);
       }
       for (; t < c1; ++t) {
-        px[0] = pixel(c0, t);
+        px[0] = PointwisePixel(g, input, t);
         dst[0] = output + t * g.out_c;
         PointwiseTile<T, 1>(g, p.quant, w, b, px, dst);
       }

@@ -62,19 +62,46 @@ inline Avx512LaneQuant MakeAvx512LaneQuantUniform(int32_t m, int shift) {
   return l;
 }
 
-// acc -> 16 int8 outputs: requantised, plus the output zero point, clamped to
-// the activation range.
-inline __m128i RequantizeAvx512(__m512i acc, const Avx512LaneQuant& l, const Int8Quant& q) {
+// acc -> 16 requantised int32 values, before the output zero point.
+inline __m512i RequantizeAvx512Int32(__m512i acc, const Avx512LaneQuant& l) {
   const __m512i x = _mm512_sllv_epi32(acc, l.left);
   const __m512i even = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, l.m_even), l.k_even), l.s_even);
   const __m512i x_odd = _mm512_shuffle_epi32(x, _MM_PERM_CDAB);  // odd dwords to the low halves
   const __m512i odd = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x_odd, l.m_odd), l.k_odd), l.s_odd);
   // Odd lanes take the low dword of their qword of `odd`.
-  __m512i r = _mm512_mask_shuffle_epi32(even, __mmask16(0xAAAA), odd, _MM_PERM_CDAB);
-  r = _mm512_add_epi32(r, _mm512_set1_epi32(q.zp_out));
+  return _mm512_mask_shuffle_epi32(even, __mmask16(0xAAAA), odd, _MM_PERM_CDAB);
+}
+
+// acc -> 16 int8 outputs: requantised, plus the output zero point, clamped to
+// the activation range.
+inline __m128i RequantizeAvx512(__m512i acc, const Avx512LaneQuant& l, const Int8Quant& q) {
+  __m512i r = _mm512_add_epi32(RequantizeAvx512Int32(acc, l), _mm512_set1_epi32(q.zp_out));
   r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(q.act_min)), _mm512_set1_epi32(q.act_max));
   return _mm512_cvtepi32_epi8(r);
 }
+
+// The output stage of four requantised vectors (RequantizeAvx512Int32) at
+// once: saturating packs to int16, the zero point added with int16
+// saturation, a saturating pack to int8, the clamp on bytes. Exact: the
+// clamp range lies inside int8 and every saturation is monotone, so a value
+// saturated on the way ends on the same bound as the int32 clamp. Returns
+// the 16 bytes of r_j in 128-bit lane j (dword order restored by one vpermd).
+struct Avx512OutputStage {
+  __m512i zp16, lo, hi, order;
+  explicit Avx512OutputStage(const Int8Quant& q)
+      : zp16(_mm512_set1_epi16(int16_t(q.zp_out))),
+        lo(_mm512_set1_epi8(int8_t(q.act_min))),
+        hi(_mm512_set1_epi8(int8_t(q.act_max))),
+        // The packs interleave 4-byte pieces per 128-bit lane: piece L of r_j
+        // lands at dword 4L + j; it belongs at dword 4j + L.
+        order(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)) {}
+  __m512i Pack4(__m512i r0, __m512i r1, __m512i r2, __m512i r3) const {
+    const __m512i a = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), zp16);
+    const __m512i b = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), zp16);
+    const __m512i y = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(a, b), lo), hi);
+    return _mm512_permutexvar_epi32(order, y);
+  }
+};
 
 }  // namespace patternlite
 

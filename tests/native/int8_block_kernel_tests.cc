@@ -107,6 +107,13 @@ void SweepPointwise(Int8Variant v, Counts* c) {
   c->Add(Int8PointwiseTester().height(8).width(9).channels(301).filters(70).pixels_per_call(29).seed(++seed).Test(v));
   c->Add(Int8PointwiseTester().height(7).width(7).channels(512).filters(64).keep(0.28).zeros(Int8Zeros::kQuad)
              .seed(++seed).Test(v));
+  // More pixels than one chunk of the AVX-512 kernel's input copy holds
+  // (128 KiB: 12 groups of 16 pixels at 600 channels, 4 at 2048), with a
+  // last group of fewer than 16 pixels.
+  c->Add(Int8PointwiseTester().height(19).width(21).channels(600).filters(24).keep(0.28).zeros(Int8Zeros::kQuad)
+             .seed(++seed).Test(v));
+  c->Add(Int8PointwiseTester().batch(2).height(9).width(9).channels(2048).filters(17).keep(0.1).stride(2)
+             .seed(++seed).Test(v));
   std::mt19937 rng(11);
   const auto pick = [&](int lo, int hi) { return lo + int(rng() % unsigned(hi - lo + 1)); };
   for (int i = 0; i < 60; ++i) {
