@@ -35,6 +35,7 @@ from int8_models import (
 )
 
 import patternlite
+from patternlite.metadata import QUAD_MIN_INPUTS, QUAD_MIN_OUTPUTS
 
 from conv_models import ALL_TAP_MASKS_WITH_CENTRE, metadata_for, pattern_pruned_filters
 from runtimes import REPO, delegated_op_count, make_interpreter
@@ -506,8 +507,9 @@ def _quad_pruned_pointwise(seed: int, out_c: int, in_c: int, keep: float) -> tup
 
 
 def test_auto_claims_int8_pointwise_with_kept_inputs_in_aligned_fours() -> None:
-    """int8='auto' claims a 1x1 conv with >= 128 inputs and >= 64 outputs whose blocks keep whole
-    aligned fours at low keep (measured 1.4-1.9x XNNPACK int8 dense, docs/int8.md); exact."""
+    """int8='auto' claims a 1x1 conv with >= QUAD_MIN_INPUTS inputs and >= QUAD_MIN_OUTPUTS outputs
+    whose blocks keep whole aligned fours at low keep (measured 1.3-2.1x XNNPACK int8 dense,
+    docs/int8.md); exact."""
     wq, quant = _quad_pruned_pointwise(43, 64, 128, 0.28)
     stats, max_q = _run_auto(wq, quant)
     assert max_q == 0
@@ -522,15 +524,15 @@ def test_auto_claims_int8_pointwise_with_kept_inputs_in_aligned_fours() -> None:
     "what,out_c,in_c,quads,reason",
     [
         ("inputs kept one by one", 64, 128, False, "of its pairs are touched"),
-        ("too few inputs", 64, 64, True, "it has 64 inputs and 64 outputs"),
-        ("too few outputs", 32, 128, True, "it has 128 inputs and 32 outputs"),
+        ("too few inputs", 64, QUAD_MIN_INPUTS - 4, True, f"it has {QUAD_MIN_INPUTS - 4} inputs and 64 outputs"),
+        ("too few outputs", QUAD_MIN_OUTPUTS - 8, 128, True, f"it has 128 inputs and {QUAD_MIN_OUTPUTS - 8} outputs"),
     ],
 )
 def test_auto_declines_int8_pointwise_where_xnnpack_is_faster(
     what: str, out_c: int, in_c: int, quads: bool, reason: str
 ) -> None:
-    """Inputs kept one by one touch ~73% of the fours at keep 0.28 (0.7-0.9x XNNPACK); layers with
-    few inputs or outputs measured 0.9-1.1x even in fours: left to TFLite with the reason."""
+    """Inputs kept one by one touch ~73% of the fours at keep 0.28 (0.7-1.1x XNNPACK); layers smaller
+    than any measured to gain (spec/contract.toml's quad_min_*): left to TFLite with the reason."""
     if quads:
         wq, quant = _quad_pruned_pointwise(44, out_c, in_c, 0.28)
     else:

@@ -114,13 +114,12 @@ double TouchedQuads(const std::vector<uint8_t>& kept, int out_channels, int in_c
 }
 
 // Under int8='auto', why an exact int8 1x1 conv is left to TFLite, or "" when
-// it is claimed. Measured (docs/int8.md, "int8 1x1 and depthwise", second
+// it is claimed. Measured (docs/int8.md, "int8 1x1 and depthwise", third
 // round; 1 thread, AVX-512 VNNI): with the kept inputs of each block in
-// aligned groups of four (the converter's pointwise_quads) at keep 0.28, the
-// layers with at least 128 inputs and 64 outputs ran 1.4-1.9x faster than
-// XNNPACK's int8 dense kernel (efficiency 0.40-0.52), the smaller ones
-// 0.9-1.1x; with inputs kept one by one (~73% of the groups touched) every
-// layer ran 0.7-0.9x.
+// aligned groups of four (the converter's pointwise_quads) at keep 0.28,
+// every layer of the suite, the smallest with 24 inputs and 24 outputs, ran
+// 1.3-2.1x faster than XNNPACK's int8 dense kernel; with inputs kept one by
+// one (~73% of the groups touched) the layers ran 0.7-1.1x.
 std::string Int8PointwiseAutoPolicy(const JudgeEnv& env, const Claim& claim) {
   constexpr double kMaxTouched = 0.35;
   constexpr int kMinIn = contract::kQuadMinInputs, kMinOut = contract::kQuadMinOutputs;
