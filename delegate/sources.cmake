@@ -58,7 +58,7 @@ set(PL_AVX2_SOURCES delegate/kernels/block_avx2.cc delegate/kernels/conv_avx2.cc
 set(PL_AVX2_FLAGS -mavx2 -mfma)
 set(PL_AVX512_SOURCES delegate/kernels/block_avx512.cc delegate/kernels/conv_avx512.cc
   delegate/kernels/conv_int8_avx512.cc delegate/kernels/conv_int8_avx512_fl.cc
-  delegate/kernels/block_int8_avx512.cc delegate/kernels/pointwise_int8_avx512.cc)
+  delegate/kernels/pointwise_int8_avx512.cc delegate/kernels/depthwise_int8_avx512.cc)
 set(PL_AVX512_FLAGS -mavx512f -mavx512vl -mavx2 -mfma)
 
 # arm64 only (NEON is part of the base ISA there: no flags).

@@ -294,3 +294,51 @@ def test_int8_block_declines(depthwise: bool, edit: str, reason: str) -> None:
     model = build_quantized_conv_model(shape, wq, quant, **kwargs)
     refused = edit in ("zero_point", "dimension", "filter_input")
     assert reason in _decline_reason(model, x, refused, min_sparsity=0.5)
+
+
+def _depthwise_under_auto(blocked: bool, seed: int) -> tuple[dict[str, Any], int, str]:
+    """A 24x24x48 int8 depthwise layer (4-tap library patterns) under int8='auto': the stats, the
+    largest difference from TFLite's builtin kernel in quanta, and the kernel int8='all' would run."""
+    rng = np.random.default_rng(seed)
+    shape = (1, 24, 24, 48)
+    w, _ = depthwise_filters(rng, shape[3], ALL_TAP_MASKS_WITH_CENTRE[::9], 1.0, blocked=blocked)
+    quant = choose_quant(rng, np.ascontiguousarray(w.transpose(3, 1, 2, 0)))
+    wq, _ = quantize_depthwise_filters(w)
+    model = build_quantized_conv_model(
+        shape, wq, quant, quantized_bias(rng, quant, shape[3]), activation="RELU6", depthwise=True
+    )
+    x = rng.integers(-128, 128, shape).astype(np.int8)
+    ref, _ = invoke(model, x)
+    # min_sparsity 0: a block mixing patterns skips few zeros, and only the int8 policy is under test.
+    every = patternlite.load_delegate(int8="all", min_sparsity=0.0, log_level="silent")
+    invoke(model, x, every)
+    kernel = str(every.stats()["claimed"][0]["int8_kernel"])
+    delegate = patternlite.load_delegate(int8="auto", min_sparsity=0.0, log_level="silent")
+    out, interp = invoke(model, x, delegate)
+    stats = delegate.stats()
+    assert delegated_op_count(interp) == len(stats["claimed"])
+    return stats, int(np.abs(out.astype(int) - ref.astype(int)).max()), kernel
+
+
+def test_auto_claims_int8_depthwise_with_one_pattern_per_block() -> None:
+    """One 4-tap pattern per block of 16 channels (the converter's structure) is one dot product per
+    pixel and block on AVX-512 VNNI (measured 1.0-1.3x XNNPACK int8 dense, docs/int8.md): claimed
+    there, exact; elsewhere left to TFLite with the reason."""
+    stats, max_q, kernel = _depthwise_under_auto(blocked=True, seed=51)
+    assert max_q == 0
+    if kernel == "avx512vnni":
+        assert len(stats["claimed"]) == 1, stats["declined"]
+        assert stats["claimed"][0]["kind"] == "depthwise3x3" and stats["claimed"][0]["dtype"] == "int8"
+    else:
+        assert not stats["claimed"] and "int8='all' claims it" in stats["declined"][0]["reason"]
+
+
+def test_auto_declines_int8_depthwise_whose_blocks_mix_patterns() -> None:
+    """Channels of one block with different patterns need a dot product per four taps of their union:
+    not measured to gain, so left to TFLite, saying which block keeps how many taps."""
+    stats, max_q, kernel = _depthwise_under_auto(blocked=False, seed=52)
+    assert not stats["claimed"] and max_q == 0
+    reason = stats["declined"][0]["reason"]
+    assert "int8 depthwise3x3 kernel is exact but not yet faster" in reason and "int8='all' claims it" in reason
+    if kernel == "avx512vnni":
+        assert "channels 0-15 keep" in reason and "taps between them" in reason, reason

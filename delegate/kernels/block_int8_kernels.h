@@ -58,6 +58,9 @@ struct PackedPointwiseInt8View {
   const int32_t* shift = nullptr;
 };
 
+// Groups of four taps a depthwise block's 9 taps at most take.
+constexpr int kTapQuads = 3;
+
 struct PackedDepthwiseInt8View {
   int channels = 0;
   int blocks = 0;
@@ -66,6 +69,12 @@ struct PackedDepthwiseInt8View {
   const int32_t* weights = nullptr;          // blocks * 9 * kBlock: tap t of block b at (b*9 + t)*kBlock
   const int32_t* bias = nullptr;             // blocks * kBlock: TFLite's bias (border pixels)
   const int32_t* bias_interior = nullptr;    // blocks * kBlock: bias - zp_in * sum(block taps' weights)
+  // The dot-product form: block b's taps in groups of four, group j at
+  // (b * kTapQuads + j) * kBlock: per channel a dword of 4 int8 weights (taps
+  // 4j..4j+3 of the block's list; 0 past its count); and the bias for inputs
+  // offset to u8 (x + 128): bias - (zp_in + 128) * sum(block taps' weights).
+  const int32_t* tap_quads = nullptr;
+  const int32_t* bias_u8 = nullptr;
   Int8BlockRequantView requant;
   // The scalar form.
   const uint16_t* channel_mask = nullptr;   // channels

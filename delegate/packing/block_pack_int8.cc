@@ -148,6 +148,8 @@ bool PackDepthwiseInt8(const int8_t* filter, int channels, const std::vector<uin
   p.weights.assign(size_t(p.blocks) * kTaps * kBlock, 0);
   p.bias.assign(size_t(p.blocks) * kBlock, 0);
   p.bias_interior.assign(size_t(p.blocks) * kBlock, 0);
+  p.tap_quads.assign(size_t(p.blocks) * kTapQuads * kBlock, 0);
+  p.bias_u8.assign(size_t(p.blocks) * kBlock, 0);
   for (int b = 0; b < p.blocks; ++b) {
     const int c0 = b * kBlock, c1 = std::min(C, c0 + kBlock);
     uint16_t any = 0;
@@ -168,6 +170,12 @@ bool PackDepthwiseInt8(const int8_t* filter, int channels, const std::vector<uin
       for (int k = 0; k < n; ++k) wsum += p.weights[(size_t(b) * kTaps + k) * kBlock + (c - c0)];
       p.bias[size_t(c)] = p.channel_bias[size_t(c)];
       p.bias_interior[size_t(c)] = Corrected(p.channel_bias[size_t(c)], q.input_zero_point, wsum);
+      p.bias_u8[size_t(c)] = Corrected(p.channel_bias[size_t(c)], int64_t(q.input_zero_point) + 128, wsum);
+      for (int k = 0; k < n; ++k) {
+        const uint32_t byte = uint8_t(int8_t(p.weights[(size_t(b) * kTaps + k) * kBlock + (c - c0)]));
+        uint32_t& dword = reinterpret_cast<uint32_t&>(p.tap_quads[(size_t(b) * kTapQuads + k / 4) * kBlock + (c - c0)]);
+        dword |= byte << (8 * (k % 4));
+      }
     }
   }
   p.requant = BlockRequant(p.multiplier, p.shift, p.blocks, requant::DepthwiseConv2DTie);

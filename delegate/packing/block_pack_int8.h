@@ -59,6 +59,7 @@ struct PackedDepthwiseInt8 {
   int channels = 0, blocks = 0;
   std::vector<uint8_t> block_taps, block_tap_count;
   std::vector<int32_t> weights, bias, bias_interior;
+  std::vector<int32_t> tap_quads, bias_u8;
   Int8BlockRequant requant;
   std::vector<uint16_t> channel_mask;
   std::vector<int8_t> channel_weights;
@@ -78,6 +79,8 @@ struct PackedDepthwiseInt8 {
     v.weights = weights.data();
     v.bias = bias.data();
     v.bias_interior = bias_interior.data();
+    v.tap_quads = tap_quads.data();
+    v.bias_u8 = bias_u8.data();
     v.requant = requant.View();
     v.channel_mask = channel_mask.data();
     v.channel_weights = channel_weights.data();

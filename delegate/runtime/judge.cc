@@ -143,13 +143,42 @@ std::string Int8PointwiseAutoPolicy(const JudgeEnv& env, const Claim& claim) {
   return "";
 }
 
+// Under int8='auto', why an exact int8 depthwise conv is left to TFLite, or
+// "" when it is claimed. The AVX-512 kernel runs each block's taps four at a
+// time in one dot product (depthwise_int8_avx512.cc). Measured (docs/int8.md,
+// "int8 1x1 and depthwise", third round; 1 thread): with one 4-tap pattern
+// per block of 16 channels, as the converter prunes, MobileNetV2's depthwise
+// layers ran 1.0-1.3x XNNPACK's int8 dense kernel (efficiency 0.44-0.59). A
+// block whose channels keep different taps needs a dot product per four taps
+// of their union (up to 9: three), which was not measured to gain.
+std::string Int8DepthwiseAutoPolicy(const JudgeEnv& env, const Claim& claim) {
+  constexpr int kB = contract::kChannelBlock, kMaxTaps = contract::kInputQuad;  // one 4-byte dot product
+  const std::string head =
+      "the int8 depthwise3x3 kernel is exact but not yet faster than XNNPACK's int8 dense kernel on this layer "
+      "(it is with AVX-512 VNNI and at most 4 taps kept in each block of 16 channels, as the converter's "
+      "one pattern per block gives): ";
+  const std::string tail = kAutoTail;
+  if (const std::string other = OtherThanAvx512Vnni(env); !other.empty()) return head + other + tail;
+  const int C = int(claim.masks.size());
+  for (int c0 = 0; c0 < C; c0 += kB) {
+    uint16_t taps = 0;
+    for (int c = c0; c < std::min(C, c0 + kB); ++c) taps |= claim.masks[size_t(c)];
+    if (__builtin_popcount(taps) > kMaxTaps) {
+      return head + "channels " + std::to_string(c0) + "-" + std::to_string(std::min(C, c0 + kB) - 1) + " keep " +
+             std::to_string(__builtin_popcount(taps)) + " taps between them" + tail;
+    }
+  }
+  return "";
+}
+
 // Whether the int8 option lets the delegate take an int8 node it can run
 // exactly; else why not. Under `auto` a kind is taken only where its int8
 // kernel is measured faster than XNNPACK's int8 dense kernel on the layers of
 // the benchmark suite (docs/int8.md, "Speed"): block-structured sparse 3x3
 // convs on AVX-512 VNNI (Int8Conv3x3AutoPolicy), 1x1 convs whose kept inputs
-// come in aligned fours (Int8PointwiseAutoPolicy); the depthwise int8 kind
-// not yet. `all` runs every exact one anyway.
+// come in aligned fours (Int8PointwiseAutoPolicy), depthwise convs with one
+// 4-tap pattern per block (Int8DepthwiseAutoPolicy). `all` runs every exact
+// one anyway.
 std::string Int8Policy(const JudgeEnv& env, const contract::KindRule& rule, const Claim& claim) {
   switch (env.options->int8) {
     case Int8Claims::kAll: return "";
@@ -158,6 +187,7 @@ std::string Int8Policy(const JudgeEnv& env, const contract::KindRule& rule, cons
   }
   if (rule.value == contract::kKindConv3x3) return Int8Conv3x3AutoPolicy(env, claim);
   if (rule.value == contract::kKindPointwise) return Int8PointwiseAutoPolicy(env, claim);
+  if (rule.value == contract::kKindDepthwise3x3) return Int8DepthwiseAutoPolicy(env, claim);
   return std::string("the int8 ") + rule.name +
          " kernel is exact but not yet faster than XNNPACK's int8 dense kernel, so int8='auto' leaves it to "
          "TFLite (int8='all' claims it)";

@@ -182,6 +182,16 @@ void SweepDepthwise(Int8Variant v, Counts* c) {
   c->Add(Int8DepthwiseTester().height(8).width(9).channels(20).stride_h(2).stride_w(1).seed(++seed).Test(v));
   c->Add(Int8DepthwiseTester().batch(3).height(7).width(8).channels(33).rows_per_call(3).seed(++seed).Test(v));
   c->Add(Int8DepthwiseTester().height(28).width(28).channels(96).stride(2).seed(++seed).Test(v));
+  // Images above the AVX-512 kernel's padded-copy size (32x32 output
+  // pixels), whose border pixels check each tap's bounds: both paddings and
+  // strides, a partial block, split rows, zero points at the extremes.
+  for (Int8Padding p : kPaddings) {
+    for (int s = 1; s <= 2; ++s) {
+      c->Add(Int8DepthwiseTester().height(36 * s).width(40 * s).channels(37).stride(s).padding(p)
+                 .block_taps(s == 1 ? 0 : 5).input_zero_point(s == 1 ? -128 : 127).rows_per_call(s == 1 ? 0 : 7)
+                 .activation(Int8Activation::kRelu6).seed(++seed).Test(v));
+    }
+  }
   std::mt19937 rng(13);
   const auto pick = [&](int lo, int hi) { return lo + int(rng() % unsigned(hi - lo + 1)); };
   for (int i = 0; i < 60; ++i) {
