@@ -137,6 +137,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--quick", action="store_true", help="two layers, fewer repeats")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--tag", default="", help="suffix for the results file name (keeps earlier runs of the day)")
     args = ap.parse_args()
     layers = [LAYERS[0], LAYERS[-4]] if args.quick else LAYERS
     repeats = 5 if args.quick else args.repeats
@@ -148,7 +149,7 @@ def main() -> int:
     table = markdown_table(rows, args.threads)
     print(table)
     if not args.no_save:
-        save_layers("int8-blocks", "benchmarks.int8_block_bench", args.threads, rows, table)
+        save_layers("int8-blocks", "benchmarks.int8_block_bench", args.threads, rows, table, args.tag)
     return 0
 
 

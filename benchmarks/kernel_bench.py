@@ -107,10 +107,11 @@ def print_row(row: dict[str, Any]) -> None:
     print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
 
 
-def save_layers(prefix: str, module: str, threads: int, rows: list[dict[str, Any]], table: str) -> None:
-    """``results/<prefix>-<date>-<host>-t<threads>.{json,md}``: the machine, the command, the rows, the table."""
+def save_layers(prefix: str, module: str, threads: int, rows: list[dict[str, Any]], table: str, tag: str = "") -> None:
+    """``results/<prefix>-<date>-<host>-t<threads>[-<tag>].{json,md}``: the machine, the command, the rows,
+    the table."""
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"{prefix}-{dt.date.today()}-{socket.gethostname()}-t{threads}"
+    stem = RESULTS / (f"{prefix}-{dt.date.today()}-{socket.gethostname()}-t{threads}" + (f"-{tag}" if tag else ""))
     payload = {
         "machine": {**machine_info(), "isa": patternlite.delegate.best_isa()},
         "threads": threads,

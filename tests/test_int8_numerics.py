@@ -551,3 +551,26 @@ def test_auto_claims_a_per_kernel_pruned_int8_conv_at_low_keep() -> None:
         assert len(stats["claimed"]) == 1 and stats["claimed"][0]["dtype"] == "int8", stats["declined"]
     else:
         assert not stats["claimed"] and "the isa option gives" in stats["declined"][0]["reason"]
+
+
+def test_int8_conv_threads_are_tuned_and_results_stay_exact() -> None:
+    """At 2 threads with autotune (the default), an int8 3x3 conv large enough for the pool first
+    alternates the pool's plan and a one-thread plan and keeps the faster (int8 layers do their MACs
+    3-4x faster than the fp32 ones the thread threshold was measured on); every run bit-exact."""
+    wq, quant = _block_pruned_quant(61, 64, 64, 0.5)
+    shape = (1, 40, 40, 64)
+    model = build_quantized_conv_model(shape, wq, quant, quantized_bias(np.random.default_rng(62), quant, 64))
+    delegate = patternlite.load_delegate(int8="all", num_threads=2, log_level="silent")
+    x0 = np.random.default_rng(0).integers(-128, 128, shape).astype(np.int8)
+    _, interp = invoke(model, x0, delegate, threads=2)
+    first = delegate.stats()["claimed"][0]["plan"]
+    assert first["threads"] == 2 and first["tuned"] is False, first
+    idx_in, idx_out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+    for i in range(8):
+        x = np.random.default_rng(i).integers(-128, 128, shape).astype(np.int8)
+        expected, _ = invoke(model, x)
+        interp.set_tensor(idx_in, x)
+        interp.invoke()
+        np.testing.assert_array_equal(interp.get_tensor(idx_out), expected)
+    plan = delegate.stats()["claimed"][0]["plan"]
+    assert plan["tuned"] is True and plan["threads"] in (1, 2), plan

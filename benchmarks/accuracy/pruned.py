@@ -29,8 +29,14 @@ class Pruned:
     seconds: float
 
 
-def cache_tag(name: str, keep: float, patterns: int, preset: str, budget: float | None) -> str:
-    return f"{name}-keep{keep:g}-p{patterns}-{preset}" + (f"-b{budget:g}" if budget else "")
+def cache_tag(
+    name: str, keep: float, patterns: int, preset: str, budget: float | None, pointwise_quads: bool = False
+) -> str:
+    return (
+        f"{name}-keep{keep:g}-p{patterns}-{preset}"
+        + (f"-b{budget:g}" if budget else "")
+        + ("-quads" if pointwise_quads else "")
+    )
 
 
 def pruned_model(
@@ -42,8 +48,10 @@ def pruned_model(
     patterns: int,
     preset: str,
     budget: float | None,
+    pointwise_quads: bool = False,
 ) -> Pruned:
-    """``prune(dense_model, keep)`` without data, from the cache when an earlier run saved it."""
+    """``prune(dense_model, keep)`` without data, from the cache when an earlier run saved it.
+    ``pointwise_quads``: the converter's ``--pointwise-quads`` (1x1 blocks keep aligned fours of inputs)."""
     import keras
 
     from patternlite.converter import prune
@@ -51,13 +59,13 @@ def pruned_model(
     from patternlite.converter.policy import PrunePolicy
 
     cache.mkdir(parents=True, exist_ok=True)
-    tag = cache_tag(name, keep, patterns, preset, budget)
+    tag = cache_tag(name, keep, patterns, preset, budget, pointwise_quads)
     cached, cached_masks, info_file = cache / f"{tag}.keras", cache / f"{tag}.masks.npz", cache / f"{tag}.json"
     if cached.exists() and cached_masks.exists() and info_file.exists():
         masks, library, keeps = load_masks(cached_masks)
         seconds = json.loads(info_file.read_text())["seconds"]
         return Pruned(keras.models.load_model(cached, compile=False), masks, library, keeps, seconds)
-    options: dict[str, Any] = {"patterns": patterns, "preset": preset}
+    options: dict[str, Any] = {"patterns": patterns, "preset": preset, "pointwise_quads": pointwise_quads}
     if budget:
         options["budget"] = budget
     t = time.perf_counter()

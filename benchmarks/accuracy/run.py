@@ -108,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache" / "accuracy")
     p.add_argument("--tag", default="")
     p.add_argument(
+        "--pointwise-quads",
+        action="store_true",
+        help="prune with the converter's --pointwise-quads (1x1 blocks keep aligned fours of inputs)",
+    )
+    p.add_argument(
         "--train-minutes", type=float, default=8.0, help="training time of the mobilenet model on the client images"
     )
     args = p.parse_args(argv)
@@ -128,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     base, stamp, host = results_base(args.out, "accuracy", args.tag)
     args.cache.mkdir(parents=True, exist_ok=True)
+    quads = " --pointwise-quads" if args.pointwise_quads else ""
     stage = f"preset {args.preset}" + (f", budget {args.budget:g} min" if args.budget else "")
     meta = {
         "date": stamp,
@@ -137,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "note": (
-            f"Data-free: `prune --keep K --patterns {args.patterns}` ({stage}), no data. "
+            f"Data-free: `prune --keep K --patterns {args.patterns}{quads}` ({stage}), no data. "
             "+ client: `finetune --teacher dense` on the 10,000 client JPEG training images "
             "(cifar10_client_train_jpeg_q75.npz, all of them: --holdout 0), default recipe, per budget. "
             "lossless: top-1 on the 500 lossless dev images; JPEG: on the 4,500 JPEG dev images (compare "
@@ -178,7 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: fine-tuned dense {json.dumps(ft_dense)}", flush=True)
         for keep in keeps:
             data_free = pruned_model(
-                name, dense_model, keep, args.cache, patterns=args.patterns, preset=args.preset, budget=args.budget
+                name,
+                dense_model,
+                keep,
+                args.cache,
+                patterns=args.patterns,
+                preset=args.preset,
+                budget=args.budget,
+                pointwise_quads=args.pointwise_quads,
             )
             pruned, masks, prune_seconds = data_free.model, data_free.masks, data_free.seconds
             row: dict[str, Any] = {

@@ -73,7 +73,7 @@ std::unique_ptr<NodeKernel> BuildConv3x3Int8(Claim* claim, const BuildEnv& env, 
   config.variant = Int8VariantForIsa(env.isa);
   claim->info.int8_kernel = Int8VariantName(config.variant);
   return std::make_unique<Int8ConvNode>(config, std::move(packed), env.pool(claim->info.threads),
-                                        claim->info.counters);
+                                        claim->info.counters, env.autotune);
 }
 
 // The channel-block kinds run on the CPU kernels whatever the backend.

@@ -50,12 +50,13 @@ bool PlanInt8Conv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadd
 }
 
 Int8ConvNode::Int8ConvNode(const Int8ConvNodeConfig& config, PackedConvInt8 packed, std::shared_ptr<ThreadPool> pool,
-                           std::shared_ptr<NodeCounters> counters)
+                           std::shared_ptr<NodeCounters> counters, bool autotune)
     : config_(config),
       packed_(std::move(packed)),
       pool_(std::move(pool)),
       counters_(std::move(counters)),
-      kernel_(&Int8KernelFor(config.variant)) {}
+      kernel_(&Int8KernelFor(config.variant)),
+      autotune_(autotune) {}
 
 TfLiteStatus Int8ConvNode::Prepare(TfLiteContext* context) {
   const TfLiteTensor& input = context->tensors[config_.input_tensor];
@@ -66,13 +67,17 @@ TfLiteStatus Int8ConvNode::Prepare(TfLiteContext* context) {
   }
   const int threads = pool_ ? pool_->size() : 1;
   const size_t macs_per_pixel = packed_.kept_kernels() * contract::kPatternTaps;
-  if (!PlanInt8Conv(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3],
-                    packed_.out_channels, config_.padding, config_.stride_h, config_.stride_w, threads,
-                    macs_per_pixel, &plan_)) {
+  const auto plan = [&](int t, Int8ConvPlan* out) {
+    return PlanInt8Conv(input.dims->data[0], input.dims->data[1], input.dims->data[2], input.dims->data[3],
+                        packed_.out_channels, config_.padding, config_.stride_h, config_.stride_w, t, macs_per_pixel,
+                        out);
+  };
+  if (!plan(threads, &plan_) || !plan(1, &single_)) {
     context->ReportError(context, "patternlite: input %dx%d is too small for this 3x3 conv", input.dims->data[1],
                          input.dims->data[2]);
     return kTfLiteError;
   }
+  tuning_run_ = autotune_ && plan_.threads > 1 ? 0 : -1;
   counters_->plan_threads.store(plan_.threads, std::memory_order_relaxed);
   counters_->plan_filter_block.store(0, std::memory_order_relaxed);
   counters_->plan_row_blocks.store(plan_.blocks_per_image, std::memory_order_relaxed);
@@ -96,17 +101,40 @@ TfLiteStatus Int8ConvNode::Eval(TfLiteContext* context) {
     context->ReportError(context, "patternlite: int8 conv tensors changed shape after Prepare");
     return kTfLiteError;
   }
-  const ConvGeometry& g = plan_.geometry;
+  if (tuning_run_ >= 0) {
+    // Even runs on the pool's plan, odd runs on one thread; then keep the faster.
+    const int candidate = tuning_run_ % 2;
+    const EvalTimer run;
+    Run(candidate == 0 ? plan_ : single_, in, out);
+    tuning_ns_[candidate][tuning_run_ / 2] = run.Nanoseconds();
+    if (++tuning_run_ == 2 * kTuningRuns) {
+      const auto median = [](uint64_t* v) {
+        std::sort(v, v + kTuningRuns);
+        return v[kTuningRuns / 2];
+      };
+      if (median(tuning_ns_[1]) <= median(tuning_ns_[0])) plan_ = single_;
+      tuning_run_ = -1;
+      counters_->plan_threads.store(plan_.threads, std::memory_order_relaxed);
+      counters_->plan_row_blocks.store(plan_.blocks_per_image, std::memory_order_relaxed);
+      counters_->plan_tuned.store(true, std::memory_order_relaxed);
+    }
+  } else {
+    Run(plan_, in, out);
+  }
+  timer.Record(counters_.get());
+  return kTfLiteOk;
+}
+
+void Int8ConvNode::Run(const Int8ConvPlan& plan, const int8_t* in, int8_t* out) {
+  const ConvGeometry& g = plan.geometry;
   const Int8ConvKernelParams params = MakeParams(g, config_.quant, packed_);
-  const size_t scratch_bytes = kernel_->scratch_bytes(params, std::min(plan_.block_rows, g.out_h));
-  ThreadPool* pool = plan_.threads > 1 ? pool_.get() : nullptr;
+  const size_t scratch_bytes = kernel_->scratch_bytes(params, std::min(plan.block_rows, g.out_h));
+  ThreadPool* pool = plan.threads > 1 ? pool_.get() : nullptr;
   const Int8ConvKernel& k = *kernel_;
-  ForEachRowBlock(g.batch, g.out_h, plan_.block_rows, pool, &workspaces_, scratch_bytes,
+  ForEachRowBlock(g.batch, g.out_h, plan.block_rows, pool, &workspaces_, scratch_bytes,
                   [&](int n, int oy0, int oy1, void* scratch) {
                     k.rows(params, in, out, n, oy0, oy1, scratch, scratch_bytes);
                   });
-  timer.Record(counters_.get());
-  return kTfLiteOk;
 }
 
 }  // namespace patternlite

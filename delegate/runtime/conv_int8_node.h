@@ -43,8 +43,14 @@ bool PlanInt8Conv(int batch, int in_h, int in_w, int in_c, int out_c, TfLitePadd
 
 class Int8ConvNode : public NodeKernel {
  public:
+  // `autotune`: where the plan uses the pool, the first runs alternate the
+  // pool's plan and a one-thread plan and keep the faster (as BlockNode does:
+  // an int8 layer does its MACs 3-4x faster than fp32, so kMinParallelMacs,
+  // measured in fp32, lets small int8 layers wake a second thread that does
+  // not repay it). Every plan adds each output's terms in the same order, so
+  // the outputs do not depend on the choice.
   Int8ConvNode(const Int8ConvNodeConfig& config, PackedConvInt8 packed, std::shared_ptr<ThreadPool> pool,
-               std::shared_ptr<NodeCounters> counters);
+               std::shared_ptr<NodeCounters> counters, bool autotune);
 
   TfLiteStatus Prepare(TfLiteContext* context) override;
   TfLiteStatus Eval(TfLiteContext* context) override;
@@ -55,9 +61,18 @@ class Int8ConvNode : public NodeKernel {
   PackedConvInt8 packed_;
   std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<NodeCounters> counters_;
+  // Runs the conv with `plan`.
+  void Run(const Int8ConvPlan& plan, const int8_t* in, int8_t* out);
+
+  static constexpr int kTuningRuns = 3;  // per candidate (the pool, one thread)
+
   const Int8ConvKernel* kernel_ = nullptr;
   Int8ConvPlan plan_;
+  Int8ConvPlan single_;  // the one-thread plan the tuning compares against
   std::vector<Workspace> workspaces_;
+  bool autotune_ = false;
+  int tuning_run_ = -1;  // >= 0 while tuning: the next run's index
+  uint64_t tuning_ns_[2][kTuningRuns] = {};
 };
 
 }  // namespace patternlite
