@@ -8,6 +8,9 @@ on (convs and the ADDs next to them), at each thread count. It reports the
 execution plan (the delegate's nodes, XNNPACK's partitions, TFLite's own ops)
 and the steady-state latency, timed round-robin with an idle gap before each
 turn so one variant's spinning pool is not billed to the next.
+``--dtype int8 --connectivity quads``: the same for the full-integer files
+(the delegate at its default ``int8="auto"``; int8 ADDs are not claimed, so
+its two variants differ only in the float ops they could take).
 """
 
 from __future__ import annotations
@@ -95,12 +98,14 @@ class Variant:
 
 
 def bench(model: str, keep: float, threads: list[int], args: argparse.Namespace) -> list[dict[str, Any]]:
-    art = model_artifacts(model, [keep], Path(args.cache))
-    pruned = next(iter(art["pruned"].values()))
+    art = model_artifacts(model, [keep], Path(args.cache), (args.dtype,), (args.connectivity,))
+    files = art["int8"] if args.dtype == "int8" else art
+    dense, pruned = files["dense"], next(iter(files["pruned"].values()))
+    # The int8 files take float32 input too (the converter's default float I/O).
     x = np.random.default_rng(0).standard_normal(art["input_shape"]).astype(np.float32)
     variants = []
     for t in threads:
-        variants.append(Variant("tflite_xnnpack dense", art["dense"], t, None))
+        variants.append(Variant("tflite_xnnpack dense", dense, t, None))
         variants.append(Variant("patternlite convs only", pruned, t, False))
         variants.append(Variant("patternlite convs+ops", pruned, t, True))
         if args.one_thread_delegate and t > 1:
@@ -117,7 +122,7 @@ def bench(model: str, keep: float, threads: list[int], args: argparse.Namespace)
             v.turn(x, args.burst)
     rows = []
     for v in variants:
-        row = {"model": model, "keep": keep, **v.report()}
+        row = {"model": model, "keep": keep, "dtype": args.dtype, "connectivity": args.connectivity, **v.report()}
         rows.append(row)
         print(json.dumps({k: row[k] for k in row if k != "claimed_ops"}), flush=True)
     return rows
@@ -135,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--one-thread-delegate", action="store_true", help="also: the delegate on 1 thread beside XNNPACK on N"
     )
+    p.add_argument(
+        "--dtype", default="float32", choices=["float32", "int8"], help="int8: the full-integer files, int8='auto'"
+    )
+    p.add_argument("--connectivity", default="kernel", choices=["kernel", "block", "quads"])
     p.add_argument("--cache", default=str(ROOT / "benchmarks" / ".cache"))
     p.add_argument("--out", default="", help="JSON file to write (default: print only)")
     p.add_argument("--note", default="")
