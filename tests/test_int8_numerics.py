@@ -508,7 +508,7 @@ def _quad_pruned_pointwise(seed: int, out_c: int, in_c: int, keep: float) -> tup
 
 def test_auto_claims_int8_pointwise_with_kept_inputs_in_aligned_fours() -> None:
     """int8='auto' claims a 1x1 conv with >= QUAD_MIN_INPUTS inputs and >= QUAD_MIN_OUTPUTS outputs
-    whose blocks keep whole aligned fours at low keep (measured 1.3-2.1x XNNPACK int8 dense,
+    whose blocks keep whole aligned fours at low keep (measured 1.05-2.2x XNNPACK int8 dense,
     docs/int8.md); exact."""
     wq, quant = _quad_pruned_pointwise(43, 64, 128, 0.28)
     stats, max_q = _run_auto(wq, quant)

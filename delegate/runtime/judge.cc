@@ -118,7 +118,7 @@ double TouchedQuads(const std::vector<uint8_t>& kept, int out_channels, int in_c
 // round; 1 thread, AVX-512 VNNI): with the kept inputs of each block in
 // aligned groups of four (the converter's pointwise_quads) at keep 0.28,
 // every layer of the suite, the smallest with 24 inputs and 24 outputs, ran
-// 1.3-2.1x faster than XNNPACK's int8 dense kernel; with inputs kept one by
+// 1.05-2.2x faster than XNNPACK's int8 dense kernel; with inputs kept one by
 // one (~73% of the groups touched) the layers ran 0.7-1.1x.
 std::string Int8PointwiseAutoPolicy(const JudgeEnv& env, const Claim& claim) {
   constexpr double kMaxTouched = 0.35;
