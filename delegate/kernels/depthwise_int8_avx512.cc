@@ -60,7 +60,7 @@ inline __m512i RequantizePerLaneInt32(__m512i acc, const Int8BlockRequantView& r
   return _mm512_mask_add_epi32(ys, _mm512_cmpgt_epi32_mask(rem, thr), ys, _mm512_set1_epi32(1));
 }
 
-// What one (row, block) pass needs.
+// What a block's pass over a band of rows needs, set up once per call.
 struct BlockPass {
   int groups = 0;              // groups of four taps
   __m512i w[3];                // per group: 16 dwords of 4 weights
@@ -146,38 +146,38 @@ void BlockRows(const ConvGeometry& geometry, const Int8Quant& q, const Int8Block
   };
   const ptrdiff_t step = ptrdiff_t(g.stride_w) * C;
   for (int oy = oy0; oy < oy1; ++oy) {
-  const int iy0 = oy * g.stride_h - g.pad_top;
-  const bool row_inside = iy0 >= 0 && iy0 + K - 1 < g.in_h;
-  const int8_t* row_base = in_n + ptrdiff_t(iy0) * g.in_w * C + block_c;
-  for (int ox0 = 0; ox0 < g.out_w; ox0 += kPixels) {
-    const int count = std::min(kPixels, g.out_w - ox0);
-    __m512i r[kPixels];
+    const int iy0 = oy * g.stride_h - g.pad_top;
+    const bool row_inside = iy0 >= 0 && iy0 + K - 1 < g.in_h;
+    const int8_t* row_base = row_inside ? in_n + ptrdiff_t(iy0) * g.in_w * C + block_c : nullptr;
+    for (int ox0 = 0; ox0 < g.out_w; ox0 += kPixels) {
+      const int count = std::min(kPixels, g.out_w - ox0);
+      __m512i r[kPixels];
 #pragma GCC unroll 4
-    for (int i = 0; i < kPixels; ++i) {
-      if (i >= count) {
-        r[i] = _mm512_setzero_si512();  // past the row's end: never stored
-        continue;
-      }
-      const int ix0 = (ox0 + i) * g.stride_w - g.pad_left;
-      __m512i acc;
-      if (row_inside && ix0 >= 0 && ix0 + K - 1 < g.in_w) {
-        // Every tap inside the image: the common case, no bounds checks.
-        const int8_t* px = row_base + ptrdiff_t(ox0 + i) * step - ptrdiff_t(g.pad_left) * C;
-        acc = bp.bias;
-        for (int j = 0; j < bp.groups; ++j) {
-          __m512i v = _mm512_castsi128_si512(LoadChannels<kFull>(px + bp.offset[4 * j], m));
-          v = _mm512_inserti32x4(v, LoadChannels<kFull>(px + bp.offset[4 * j + 1], m), 1);
-          v = _mm512_inserti32x4(v, LoadChannels<kFull>(px + bp.offset[4 * j + 2], m), 2);
-          v = _mm512_inserti32x4(v, LoadChannels<kFull>(px + bp.offset[4 * j + 3], m), 3);
-          acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(order, _mm512_xor_si512(v, flip)), bp.w[j]);
+      for (int i = 0; i < kPixels; ++i) {
+        if (i >= count) {
+          r[i] = _mm512_setzero_si512();  // past the row's end: never stored
+          continue;
         }
-      } else {
-        acc = BorderPixel<kFull>(bp, g, in_n, block_c, iy0, ix0, m, zp_block, flip, order);
+        const int ix0 = (ox0 + i) * g.stride_w - g.pad_left;
+        __m512i acc;
+        if (row_inside && ix0 >= 0 && ix0 + K - 1 < g.in_w) {
+          // Every tap inside the image: the common case, no bounds checks.
+          const int8_t* px = row_base + ptrdiff_t(ox0 + i) * step - ptrdiff_t(g.pad_left) * C;
+          acc = bp.bias;
+          for (int j = 0; j < bp.groups; ++j) {
+            __m512i v = _mm512_castsi128_si512(LoadChannels<kFull>(px + bp.offset[4 * j], m));
+            v = _mm512_inserti32x4(v, LoadChannels<kFull>(px + bp.offset[4 * j + 1], m), 1);
+            v = _mm512_inserti32x4(v, LoadChannels<kFull>(px + bp.offset[4 * j + 2], m), 2);
+            v = _mm512_inserti32x4(v, LoadChannels<kFull>(px + bp.offset[4 * j + 3], m), 3);
+            acc = _mm512_dpbusd_epi32(acc, _mm512_permutexvar_epi8(order, _mm512_xor_si512(v, flip)), bp.w[j]);
+          }
+        } else {
+          acc = BorderPixel<kFull>(bp, g, in_n, block_c, iy0, ix0, m, zp_block, flip, order);
+        }
+        r[i] = requantize(acc);
       }
-      r[i] = requantize(acc);
+      store(oy, ox0, count, r);
     }
-    store(oy, ox0, count, r);
-  }
   }
 }
 

@@ -1,5 +1,5 @@
 // AVX-512 VNNI sparse int8 1x1 kernel (block_int8_kernels.h's pointwise),
-// over a "quad-major" copy of the input.
+// over a regrouped copy of the input.
 //
 // A register tile is 16 output pixels x one block of 16 filters: 16 zmm
 // accumulators, and per kept input quad one weight vector (the block's 16
@@ -9,10 +9,10 @@
 // the compiler spilled them and shuffled accumulators (about 4 instructions
 // per dot product). So each chunk of pixels is first copied, flipped to u8
 // (x ^ 0x80, the bias corrects by -(zp_in + 128) * sum(w)), into groups of 16
-// pixels where each input quad's 16 pixel dwords are contiguous: a quad is
-// then one base address and the 16 broadcasts are fixed displacements from
-// it. The copy is a 16x16 dword transpose per 64 input bytes of 16 pixels,
-// made once per chunk and read by every block of the layer.
+// pixels whose 64-byte slabs of input channels lie one after another: a quad
+// is then one base address and the 16 broadcasts are fixed displacements
+// (64 bytes apart) from it. The copy is one load, flip and store per 64 input
+// bytes, made once per chunk and read by every block of the layer.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -36,7 +36,7 @@ namespace patternlite {
 namespace {
 
 constexpr int kGroup = 16;  // pixels per group and per register tile
-// Quad-major bytes a chunk may span: it stays in L2 while every block passes over it.
+// Copied bytes a chunk may span: it stays in L2 while every block passes over it.
 constexpr size_t kChunkBytes = 128 * 1024;
 
 // The input pixel of output pixel t (counted over the batch).
