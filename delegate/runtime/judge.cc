@@ -155,8 +155,8 @@ std::string Int8DepthwiseAutoPolicy(const JudgeEnv& env, const Claim& claim) {
   constexpr int kB = contract::kChannelBlock, kMaxTaps = contract::kInputQuad;  // one 4-byte dot product
   const std::string head =
       "the int8 depthwise3x3 kernel is exact but not yet faster than XNNPACK's int8 dense kernel on this layer "
-      "(it is with AVX-512 VNNI and at most 4 taps kept in each block of 16 channels, as the converter's "
-      "one pattern per block gives): ";
+      "(it is with AVX-512 VNNI and at most " + std::to_string(kMaxTaps) + " taps kept in each block of " +
+      std::to_string(kB) + " channels, as the converter's one pattern per block gives): ";
   const std::string tail = kAutoTail;
   if (const std::string other = OtherThanAvx512Vnni(env); !other.empty()) return head + other + tail;
   const int C = int(claim.masks.size());
