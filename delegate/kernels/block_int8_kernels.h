@@ -58,6 +58,11 @@ struct PackedPointwiseInt8View {
   const int32_t* shift = nullptr;
 };
 
+// Input bytes a pointwise chunk of pixels may span: every SIMD pointwise
+// kernel walks its pixels in such chunks, which stay in L2 while each block
+// of filters passes over them.
+constexpr size_t kPointwiseInt8ChunkBytes = 128 * 1024;
+
 // Groups of four taps a depthwise block's 9 taps at most take.
 constexpr int kTapQuads = 3;
 

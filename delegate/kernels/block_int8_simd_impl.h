@@ -30,8 +30,6 @@ namespace block_int8_impl {
 
 #define PL_INT8_BLOCK_INLINE inline __attribute__((always_inline))
 
-// Input bytes a pointwise chunk of pixels may span (re-read by every block).
-constexpr size_t kPointwiseChunkBytes = 128 * 1024;
 
 // Requantises one block's accumulators (NV vectors) and writes its `width`
 // real channels to dst.
@@ -50,14 +48,6 @@ PL_INT8_BLOCK_INLINE void StoreBlock(const typename T::V* acc, const Int8BlockRe
   } else {
     std::memcpy(dst, bytes, size_t(width));
   }
-}
-
-// The input pixel of output pixel p (counted over the batch) of a 1x1 conv.
-inline const int8_t* PointwisePixel(const ConvGeometry& g, const int8_t* input, int64_t p) {
-  if (g.stride_h == 1 && g.stride_w == 1) return input + p * g.in_c;
-  const int64_t per_image = int64_t(g.out_h) * g.out_w;
-  const int64_t n = p / per_image, oy = p % per_image / g.out_w, ox = p % g.out_w;
-  return input + ((n * g.in_h + oy * g.stride_h) * g.in_w + ox * g.stride_w) * g.in_c;
 }
 
 // R pixels of one block: full quads [q0, q1) by direct dword loads, then a
@@ -116,7 +106,7 @@ void PointwiseRange(const PointwiseInt8Params& p, const int8_t* input, int8_t* o
   constexpr int R = T::kPixels;
   const ConvGeometry& g = p.geometry;
   const PackedPointwiseInt8View& w = p.weights;
-  const int64_t chunk = std::max<int64_t>(R, int64_t(kPointwiseChunkBytes / size_t(std::max(1, g.in_c))) / R * R);
+  const int64_t chunk = std::max<int64_t>(R, int64_t(kPointwiseInt8ChunkBytes / size_t(std::max(1, g.in_c))) / R * R);
   const int8_t* px[R];
   int8_t* dst[R];
   for (int64_t c0 = p0; c0 < p1; c0 += chunk) {

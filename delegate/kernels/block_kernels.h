@@ -58,6 +58,16 @@ struct DepthwiseKernelParams {
   PackedDepthwiseView weights;
 };
 
+// The input pixel of output pixel p (counted over the batch) of a 1x1 conv
+// on an NHWC `input` of either element type.
+template <class E>
+inline const E* PointwisePixel(const ConvGeometry& g, const E* input, int64_t p) {
+  if (g.stride_h == 1 && g.stride_w == 1) return input + p * g.in_c;
+  const int64_t per_image = int64_t(g.out_h) * g.out_w;
+  const int64_t n = p / per_image, oy = p % per_image / g.out_w, ox = p % g.out_w;
+  return input + ((n * g.in_h + oy * g.stride_h) * g.in_w + ox * g.stride_w) * g.in_c;
+}
+
 // Output pixels [p0, p1) of a 1x1 conv, counted over the whole batch
 // (p = (n * out_h + oy) * out_w + ox).
 using PointwiseFn = void (*)(const PointwiseKernelParams& p, const float* input, float* output, int64_t p0,

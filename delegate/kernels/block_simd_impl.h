@@ -55,14 +55,6 @@ PL_BLOCK_INLINE void StoreBlock(typename T::V* acc, float* dst, int width, typen
   }
 }
 
-// The input pixel of output pixel p (counted over the batch) of a 1x1 conv.
-inline const float* PointwisePixel(const ConvGeometry& g, const float* input, int64_t p) {
-  if (g.stride_h == 1 && g.stride_w == 1) return input + p * g.in_c;
-  const int64_t per_image = int64_t(g.out_h) * g.out_w;
-  const int64_t n = p / per_image, oy = p % per_image / g.out_w, ox = p % g.out_w;
-  return input + ((n * g.in_h + oy * g.stride_h) * g.in_w + ox * g.stride_w) * g.in_c;
-}
-
 // R pixels (inputs px[r], outputs dst[r]) of one pointwise block.
 template <class T, int R>
 PL_BLOCK_INLINE void PointwiseTile(const float* const* px, float* const* dst, const int32_t* channel,

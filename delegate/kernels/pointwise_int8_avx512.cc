@@ -36,16 +36,6 @@ namespace patternlite {
 namespace {
 
 constexpr int kGroup = 16;  // pixels per group and per register tile
-// Copied bytes a chunk may span: it stays in L2 while every block passes over it.
-constexpr size_t kChunkBytes = 128 * 1024;
-
-// The input pixel of output pixel t (counted over the batch).
-inline const int8_t* InputPixel(const ConvGeometry& g, const int8_t* input, int64_t t) {
-  if (g.stride_h == 1 && g.stride_w == 1) return input + t * g.in_c;
-  const int64_t per_image = int64_t(g.out_h) * g.out_w;
-  const int64_t n = t / per_image, oy = t % per_image / g.out_w, ox = t % g.out_w;
-  return input + ((n * g.in_h + oy * g.stride_h) * g.in_w + ox * g.stride_w) * g.in_c;
-}
 
 // Output pixels [t0, t0 + n), n <= 16, flipped into one group: per slab of
 // 16 input quads (64 bytes), the 16 pixels' slabs one after another, so
@@ -54,7 +44,7 @@ inline const int8_t* InputPixel(const ConvGeometry& g, const int8_t* input, int6
 void PackGroup(const ConvGeometry& g, const int8_t* input, int64_t t0, int n, int8_t* dst) {
   const __m512i flip = _mm512_set1_epi8(char(0x80));
   for (int r = 0; r < kGroup; ++r) {
-    const int8_t* src = r < n ? InputPixel(g, input, t0 + r) : nullptr;
+    const int8_t* src = r < n ? PointwisePixel(g, input, t0 + r) : nullptr;
     for (int c0 = 0; c0 < g.in_c; c0 += 64) {
       __m512i v = _mm512_setzero_si512();
       if (src != nullptr) {
@@ -86,9 +76,16 @@ inline __attribute__((always_inline)) void Dot8(__m512i& a0, __m512i& a1, __m512
 #undef PL_DOT
 }
 
+// What a tile needs of its block beyond the weights, made once per block and chunk.
+struct BlockOut {
+  Avx512LaneQuant lane;
+  __mmask16 channels;  // the block's real output channels
+};
+
 // One block of 16 filters over one group of 16 pixels; stores pixels [0, n).
 inline __attribute__((always_inline)) void Tile(const PackedPointwiseInt8View& w, int b, const int8_t* group,
-                                                const Int8Quant& q, int n, int8_t* dst, int out_c) {
+                                                const BlockOut& bo, const Avx512OutputStage& stage, int n,
+                                                int8_t* dst, int out_c) {
   // Sixteen named accumulators, not an array: GCC keeps an array that an
   // asm statement reads in memory.
   const __m512i bias = _mm512_loadu_si512(w.bias_u8 + size_t(b) * kBlock);
@@ -102,20 +99,12 @@ inline __attribute__((always_inline)) void Tile(const PackedPointwiseInt8View& w
     Dot8(a8, a9, a10, a11, a12, a13, a14, a15, wv, x + 8 * 64);
   }
   const __m512i acc[kGroup] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15};
-  const int width = std::min(kBlock, w.out_channels - b * kBlock);
-  const Avx512LaneQuant lane = MakeAvx512LaneQuant(_mm512_loadu_si512(w.requant.multiplier + size_t(b) * kBlock),
-                                                   _mm512_loadu_si512(w.requant.left + size_t(b) * kBlock),
-                                                   _mm512_loadu_si512(w.requant.right + size_t(b) * kBlock));
-  const Avx512OutputStage stage(q);
-  const __mmask16 m = __mmask16((1u << width) - 1);
   int8_t* out = dst + b * kBlock;
   const auto store4 = [&](int r, int count) {
-    const __m512i y = stage.Pack4(RequantizeAvx512Int32(acc[r], lane), RequantizeAvx512Int32(acc[r + 1], lane),
-                                  RequantizeAvx512Int32(acc[r + 2], lane), RequantizeAvx512Int32(acc[r + 3], lane));
-    _mm_mask_storeu_epi8(out + size_t(r) * out_c, m, _mm512_castsi512_si128(y));
-    if (count > 1) _mm_mask_storeu_epi8(out + size_t(r + 1) * out_c, m, _mm512_extracti32x4_epi32(y, 1));
-    if (count > 2) _mm_mask_storeu_epi8(out + size_t(r + 2) * out_c, m, _mm512_extracti32x4_epi32(y, 2));
-    if (count > 3) _mm_mask_storeu_epi8(out + size_t(r + 3) * out_c, m, _mm512_extracti32x4_epi32(y, 3));
+    const __m512i y =
+        stage.Pack4(RequantizeAvx512Int32(acc[r], bo.lane), RequantizeAvx512Int32(acc[r + 1], bo.lane),
+                    RequantizeAvx512Int32(acc[r + 2], bo.lane), RequantizeAvx512Int32(acc[r + 3], bo.lane));
+    Avx512OutputStage::Store4(y, out + size_t(r) * out_c, out_c, count, bo.channels);
   };
   if (n == kGroup) {
 #pragma GCC unroll 4
@@ -131,9 +120,10 @@ void PointwiseInt8Avx512Vnni(const PointwiseInt8Params& p, const int8_t* input, 
                              int64_t p1) {
   const ConvGeometry& g = p.geometry;
   const PackedPointwiseInt8View& w = p.weights;
+  const Avx512OutputStage stage(p.quant);
   // A group: 16 pixels x the input channels rounded up to 64 bytes.
   const size_t group_bytes = size_t((g.in_c + 63) / 64) * 64 * kGroup;
-  const int64_t groups_per_chunk = std::max<int64_t>(1, int64_t(kChunkBytes / group_bytes));
+  const int64_t groups_per_chunk = std::max<int64_t>(1, int64_t(kPointwiseInt8ChunkBytes / group_bytes));
   // This thread's copy (64-byte aligned), sized once and reused by every later call on the thread.
   struct alignas(64) Line {
     int8_t bytes[64];
@@ -150,9 +140,11 @@ void PointwiseInt8Avx512Vnni(const PointwiseInt8Params& p, const int8_t* input, 
       PackGroup(g, input, t0, int(std::min<int64_t>(kGroup, c1 - t0)), base + size_t(i) * group_bytes);
     }
     for (int b = 0; b < w.blocks; ++b) {
+      const int width = std::min(kBlock, w.out_channels - b * kBlock);
+      const BlockOut bo{MakeAvx512LaneQuant(w.requant, size_t(b) * kBlock), __mmask16((1u << width) - 1)};
       for (int i = 0; i < groups; ++i) {
         const int64_t t0 = c0 + int64_t(i) * kGroup;
-        Tile(w, b, base + size_t(i) * group_bytes, p.quant, int(std::min<int64_t>(kGroup, c1 - t0)),
+        Tile(w, b, base + size_t(i) * group_bytes, bo, stage, int(std::min<int64_t>(kGroup, c1 - t0)),
              output + t0 * g.out_c, g.out_c);
       }
     }

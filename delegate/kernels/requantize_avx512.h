@@ -15,8 +15,10 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 
+#include "delegate/kernels/block_int8_kernels.h"
 #include "delegate/kernels/conv_int8_kernel.h"
 
 namespace patternlite {
@@ -41,6 +43,13 @@ inline Avx512LaneQuant MakeAvx512LaneQuant(__m512i m, __m512i left, __m512i righ
   l.s_even = _mm512_add_epi64(r_even, _mm512_set1_epi64(31));
   l.s_odd = _mm512_add_epi64(r_odd, _mm512_set1_epi64(31));
   return l;
+}
+
+// Lanes [o, o + 16) of a channel-block pack's requantisation (every lane
+// rounding ties up).
+inline Avx512LaneQuant MakeAvx512LaneQuant(const Int8BlockRequantView& rq, size_t o) {
+  return MakeAvx512LaneQuant(_mm512_loadu_si512(rq.multiplier + o), _mm512_loadu_si512(rq.left + o),
+                             _mm512_loadu_si512(rq.right + o));
 }
 
 // From TFLite's signed shift per channel (left = max(shift, 0), right =
@@ -100,6 +109,23 @@ struct Avx512OutputStage {
     const __m512i b = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), zp16);
     const __m512i y = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(a, b), lo), hi);
     return _mm512_permutexvar_epi32(order, y);
+  }
+  // Stores 128-bit lane j of a Pack4 result (pixel j's channels `m`) at
+  // dst + j * stride, for the first `count` pixels. kFull: all 16 channels,
+  // plain stores (measured faster than masked ones in the depthwise kernel).
+  template <bool kFull = false>
+  static void Store4(__m512i y, int8_t* dst, ptrdiff_t stride, int count, __mmask16 m) {
+    const auto put = [m](int8_t* p, __m128i v) {
+      if constexpr (kFull) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+      } else {
+        _mm_mask_storeu_epi8(p, m, v);
+      }
+    };
+    put(dst, _mm512_castsi512_si128(y));
+    if (count > 1) put(dst + stride, _mm512_extracti32x4_epi32(y, 1));
+    if (count > 2) put(dst + 2 * stride, _mm512_extracti32x4_epi32(y, 2));
+    if (count > 3) put(dst + 3 * stride, _mm512_extracti32x4_epi32(y, 3));
   }
 };
 

@@ -77,7 +77,9 @@ TfLiteStatus Int8ConvNode::Prepare(TfLiteContext* context) {
                          input.dims->data[2]);
     return kTfLiteError;
   }
-  tuning_run_ = autotune_ && plan_.threads > 1 ? 0 : -1;
+  PlanChoice one, pool;  // PlanChoice's default is one thread
+  pool.threads = plan_.threads;
+  tuner_.Start(autotune_ && plan_.threads > 1 ? std::vector<PlanChoice>{one, pool} : std::vector<PlanChoice>{});
   counters_->plan_threads.store(plan_.threads, std::memory_order_relaxed);
   counters_->plan_filter_block.store(0, std::memory_order_relaxed);
   counters_->plan_row_blocks.store(plan_.blocks_per_image, std::memory_order_relaxed);
@@ -101,19 +103,11 @@ TfLiteStatus Int8ConvNode::Eval(TfLiteContext* context) {
     context->ReportError(context, "patternlite: int8 conv tensors changed shape after Prepare");
     return kTfLiteError;
   }
-  if (tuning_run_ >= 0) {
-    // Even runs on the pool's plan, odd runs on one thread; then keep the faster.
-    const int candidate = tuning_run_ % 2;
+  if (tuner_.active()) {
     const EvalTimer run;
-    Run(candidate == 0 ? plan_ : single_, in, out);
-    tuning_ns_[candidate][tuning_run_ / 2] = run.Nanoseconds();
-    if (++tuning_run_ == 2 * kTuningRuns) {
-      const auto median = [](uint64_t* v) {
-        std::sort(v, v + kTuningRuns);
-        return v[kTuningRuns / 2];
-      };
-      if (median(tuning_ns_[1]) <= median(tuning_ns_[0])) plan_ = single_;
-      tuning_run_ = -1;
+    Run(tuner_.candidates()[size_t(tuner_.next())].threads > 1 ? plan_ : single_, in, out);
+    if (tuner_.Record(run.Nanoseconds())) {
+      if (tuner_.winner().threads == 1) plan_ = single_;
       counters_->plan_threads.store(plan_.threads, std::memory_order_relaxed);
       counters_->plan_row_blocks.store(plan_.blocks_per_image, std::memory_order_relaxed);
       counters_->plan_tuned.store(true, std::memory_order_relaxed);

@@ -12,6 +12,7 @@
 #include "delegate/kernels/workspace.h"
 #include "delegate/node/node_kernel.h"
 #include "delegate/packing/pattern_pack_int8.h"
+#include "delegate/runtime/autotune.h"
 #include "delegate/runtime/cpu_node.h"
 #include "delegate/runtime/thread_pool.h"
 
@@ -64,15 +65,12 @@ class Int8ConvNode : public NodeKernel {
   // Runs the conv with `plan`.
   void Run(const Int8ConvPlan& plan, const int8_t* in, int8_t* out);
 
-  static constexpr int kTuningRuns = 3;  // per candidate (the pool, one thread)
-
   const Int8ConvKernel* kernel_ = nullptr;
-  Int8ConvPlan plan_;
+  Int8ConvPlan plan_;    // the pool's plan, then the tuner's choice
   Int8ConvPlan single_;  // the one-thread plan the tuning compares against
   std::vector<Workspace> workspaces_;
   bool autotune_ = false;
-  int tuning_run_ = -1;  // >= 0 while tuning: the next run's index
-  uint64_t tuning_ns_[2][kTuningRuns] = {};
+  PlanTuner tuner_;  // candidates {1 thread, the pool}: ties go to one thread
 };
 
 }  // namespace patternlite
