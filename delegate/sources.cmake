@@ -33,6 +33,7 @@ set(PL_CORE_SOURCES
   # The cheap ops claimed next to claimed convs (runtime/op_claim.h).
   delegate/runtime/op_claim.cc
   delegate/runtime/add_node.cc
+  delegate/kernels/add_int8.cc
   # The OpenCL backend: OpenCL is loaded at run time (dlopen), so it adds no
   # link-time dependency and runs on whatever device the machine has.
   delegate/opencl/cl_loader.cc
@@ -58,7 +59,8 @@ set(PL_AVX2_SOURCES delegate/kernels/block_avx2.cc delegate/kernels/conv_avx2.cc
 set(PL_AVX2_FLAGS -mavx2 -mfma)
 set(PL_AVX512_SOURCES delegate/kernels/block_avx512.cc delegate/kernels/conv_avx512.cc
   delegate/kernels/conv_int8_avx512.cc delegate/kernels/conv_int8_avx512_fl.cc
-  delegate/kernels/pointwise_int8_avx512.cc delegate/kernels/depthwise_int8_avx512.cc)
+  delegate/kernels/pointwise_int8_avx512.cc delegate/kernels/depthwise_int8_avx512.cc
+  delegate/kernels/add_int8_avx512.cc)
 set(PL_AVX512_FLAGS -mavx512f -mavx512vl -mavx2 -mfma)
 
 # arm64 only (NEON is part of the base ISA there: no flags).

@@ -44,16 +44,27 @@ class GraphBuilder:
         data: npt.NDArray[Any] | None = None,
         *,
         int8: tuple[float, int] | None = None,
+        per_channel: npt.NDArray[np.float32] | None = None,
+        ttype: int | None = None,
     ) -> int:
-        """A float32 tensor (an int8 one with `int8` = (scale, zero point))."""
+        """A float32 tensor (an int8 one with `int8` = (scale, zero point)).
+
+        `per_channel`: symmetric scales along dimension 0 (an int8 filter, or
+        with `ttype` INT32 a bias)."""
         t = self.s.TensorT()
         t.name = name
         t.shape = list(shape)
-        t.type = self.s.TensorType.INT8 if int8 else self.s.TensorType.FLOAT32
+        t.type = self.s.TensorType.INT8 if int8 or per_channel is not None else self.s.TensorType.FLOAT32
+        if ttype is not None:
+            t.type = ttype
         t.buffer = self._buffer(data)
-        if int8:
+        if int8 or per_channel is not None:
             qp = self.s.QuantizationParametersT()
-            qp.scale, qp.zeroPoint = [int8[0]], [int8[1]]
+            if per_channel is not None:
+                qp.scale, qp.zeroPoint = [float(v) for v in per_channel], [0] * len(per_channel)
+            else:
+                assert int8 is not None
+                qp.scale, qp.zeroPoint = [int8[0]], [int8[1]]
             t.quantization = qp
         self.tensors.append(t)
         self.shapes.append(tuple(shape))
@@ -87,6 +98,35 @@ class GraphBuilder:
         opts = self.s.Conv2DOptionsT()
         opts.padding = self.s.Padding.SAME
         opts.strideH = opts.strideW = stride
+        opts.dilationHFactor = opts.dilationWFactor = 1
+        opts.fusedActivationFunction = ACTIVATIONS[activation]
+        self._op(self.s.BuiltinOperator.CONV_2D, [x, f, b], [y], self.s.BuiltinOptions.Conv2DOptions, opts)
+        return y
+
+    def conv_int8(
+        self,
+        x: int,
+        filters_q: npt.NDArray[np.int8],
+        filter_scales: npt.NDArray[np.float32],
+        out: tuple[float, int],
+        *,
+        activation: str = "NONE",
+        name: str = "",
+    ) -> int:
+        """An int8 CONV_2D (SAME, stride 1, OHWI `filters_q` with per-channel scales, a small
+        int32 bias) of int8 tensor `x`, its output quantized as `out` = (scale, zero point)."""
+        name = name or f"conv{len(self.ops)}"
+        n, h, w, _ = self.shapes[x]
+        o, kh, kw, _ = filters_q.shape
+        in_scale = self.tensors[x].quantization.scale[0]
+        bias_scales = (np.float32(in_scale) * filter_scales).astype(np.float32)
+        bias = np.arange(-(o // 2), o - o // 2, dtype=np.int32) * 7
+        f = self.tensor(f"{name}/filter", filters_q.shape, filters_q, per_channel=filter_scales)
+        b = self.tensor(f"{name}/bias", (o,), bias, per_channel=bias_scales, ttype=self.s.TensorType.INT32)
+        y = self.tensor(f"{name}/out", (n, out_size(h, 1, "SAME", kh), out_size(w, 1, "SAME", kw), o), int8=out)
+        opts = self.s.Conv2DOptionsT()
+        opts.padding = self.s.Padding.SAME
+        opts.strideH = opts.strideW = 1
         opts.dilationHFactor = opts.dilationWFactor = 1
         opts.fusedActivationFunction = ACTIVATIONS[activation]
         self._op(self.s.BuiltinOperator.CONV_2D, [x, f, b], [y], self.s.BuiltinOptions.Conv2DOptions, opts)

@@ -192,18 +192,23 @@ def test_broadcasting_add_is_declined() -> None:
     assert max_scaled_error(out, ref) <= 1e-5
 
 
-def test_int8_add_is_declined() -> None:
-    """TFLite's quantized ADD is fixed point (left_shift 20, a multiplier per input):
-    not reproduced, so the delegate leaves it to TFLite and says so."""
+def test_int16_add_is_declined() -> None:
+    """Only float32 and int8 ADDs are reproduced (int8 in tests/test_int8_add.py): an
+    int16 ADD stays with TFLite, and stats() says why."""
     g = GraphBuilder()
-    a, b = g.input(SHAPE, int8=(0.05, -3)), g.input(SHAPE, int8=(0.04, 7))
-    model = g.build([g.add(a, b, int8=(0.08, 1))])
+    int16 = g.s.TensorType.INT16
+    a = g.tensor("a", SHAPE, int8=(0.05, 0), ttype=int16)
+    b = g.tensor("b", SHAPE, int8=(0.04, 0), ttype=int16)
+    g.inputs = [a, b]
+    y = g.add(a, b, int8=(0.08, 0))
+    g.tensors[y].type = int16
+    model = g.build([y])
     delegate = patternlite.load_delegate()
     interp = make_interpreter(model, delegate=delegate, reference=True)
     interp.allocate_tensors()
     stats = delegate.stats()
     [decline] = stats["declined_ops"]
-    assert "quantized ADD" in decline["reason"]
+    assert "quantized ADD of type 7 (only int8 is reproduced)" in decline["reason"]
     assert _plan_ops(interp) == ["ADD"]
 
 

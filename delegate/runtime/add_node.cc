@@ -59,14 +59,19 @@ TfLiteStatus AddNode::Eval(TfLiteContext* context) {
   const TfLiteTensor& a = context->tensors[config_.input_a];
   const TfLiteTensor& b = context->tensors[config_.input_b];
   TfLiteTensor& out = context->tensors[config_.output];
-  const size_t bytes = elements_ * sizeof(float);
+  const size_t bytes = elements_ * (config_.int8 != nullptr ? sizeof(int8_t) : sizeof(float));
   if (a.data == nullptr || b.data == nullptr || out.data == nullptr || a.bytes != bytes || b.bytes != bytes ||
       out.bytes != bytes) {
     context->ReportError(context, "patternlite: ADD tensors changed shape after Prepare");
     return kTfLiteError;
   }
-  AddClamp(static_cast<const float*>(a.data), static_cast<const float*>(b.data), static_cast<float*>(out.data),
-           elements_, config_.act_min, config_.act_max);
+  if (config_.int8 != nullptr) {
+    config_.int8(config_.int8_params, static_cast<const int8_t*>(a.data), static_cast<const int8_t*>(b.data),
+                 static_cast<int8_t*>(out.data), elements_);
+  } else {
+    AddClamp(static_cast<const float*>(a.data), static_cast<const float*>(b.data), static_cast<float*>(out.data),
+             elements_, config_.act_min, config_.act_max);
+  }
   timer.Record(counters_.get());
   return kTfLiteOk;
 }

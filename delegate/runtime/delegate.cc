@@ -188,7 +188,7 @@ void PatternDelegate::ClaimOps(TfLiteContext* context, const std::vector<int>& p
                               std::vector<std::pair<int, const char*>>* claimed) {
   std::vector<int> convs;
   for (const auto& entry : *claimed) convs.push_back(entry.first);
-  OpVerdicts verdicts = JudgeOps(context, plan, convs);
+  OpVerdicts verdicts = JudgeOps(context, plan, convs, options_.isa == Isa::kAuto ? BestIsa() : options_.isa);
   std::lock_guard<std::mutex> lock(mu_);
   for (OpClaim& claim : verdicts.claims) {
     std::unique_ptr<NodeKernel> kernel = BuildOp(&claim);

@@ -8,6 +8,7 @@
 
 #include "delegate/node/conv_shape.h"
 #include "delegate/runtime/add_node.h"
+#include "delegate/runtime/judge_steps.h"
 
 namespace patternlite {
 namespace {
@@ -26,6 +27,57 @@ std::string Shape(const TfLiteIntArray* dims) {
   return s + "]";
 }
 
+// The per-tensor affine quantization of an int8 tensor, or why not.
+std::string Affine(const TfLiteTensor& t, const char* what, Int8Affine* q) {
+  if (t.quantization.type != kTfLiteAffineQuantization || t.quantization.params == nullptr) {
+    return std::string(what) + " has no affine quantization";
+  }
+  const auto* aq = static_cast<const TfLiteAffineQuantization*>(t.quantization.params);
+  if (aq->scale == nullptr || aq->scale->size != 1 || aq->zero_point == nullptr || aq->zero_point->size != 1) {
+    return std::string(what) + " is not quantized per tensor";
+  }
+  q->scale = aq->scale->data[0];
+  q->zero_point = aq->zero_point->data[0];
+  if (q->zero_point < -128 || q->zero_point > 127) return std::string(what) + " zero point outside int8";
+  return "";
+}
+
+// TFLite's int8 ADD (add_int8.h), on two inputs of one shape. Claimed only
+// where the ISA has a vector kernel (XNNPACK's int8 ADD is faster than a
+// scalar one), or when the scalar kernels are forced.
+std::string JudgeAddInt8(const TfLiteNode* node, const TfLiteTensor& ta, const TfLiteTensor& tb,
+                         const TfLiteTensor& to, OpClaim* claim) {
+  if (!SameDims(ta.dims, tb.dims)) {
+    return "inputs of different shapes " + Shape(ta.dims) + " and " + Shape(tb.dims) + " (broadcast)";
+  }
+  claim->add_int8 = AddInt8KernelFor(claim->isa);
+  if (claim->add_int8 == nullptr) {
+    return std::string("int8 ADD: no vector kernel for ") + IsaName(claim->isa) + " (XNNPACK's is faster)";
+  }
+  const auto* params = static_cast<const TfLiteAddParams*>(node->builtin_data);
+  if (params == nullptr) return "no ADD parameters";
+  const TfLiteFusedActivation act = params->activation;
+  float unused_lo = 0, unused_hi = 0;
+  const char* act_name = nullptr;
+  if (!ActivationRange(act, &unused_lo, &unused_hi, &act_name)) {
+    return "fused activation " + std::to_string(int(act)) + " not supported";
+  }
+  Int8Affine qa, qb, qo;
+  for (const std::string& why : {Affine(ta, "input 1", &qa), Affine(tb, "input 2", &qb), Affine(to, "output", &qo)}) {
+    if (!why.empty()) return "int8 ADD: " + why;
+  }
+  int32_t lo = -128, hi = 127;
+  Int8ActivationRange(act, qo.scale, qo.zero_point, &lo, &hi);
+  std::string why = PrepareAddInt8(qa, qb, qo, lo, hi, &claim->add_int8_params);
+  if (!why.empty()) return why;
+  const int a = node->inputs->data[0], b = node->inputs->data[1], out = node->outputs->data[0];
+  claim->inputs = {a, b};
+  claim->outputs = {out};
+  claim->info.dtype = "int8";
+  claim->info.activation = act_name;
+  return "";
+}
+
 // TFLite's float ADD: out = ActivationFunctionWithMinMax(a + b) over the
 // range of CalculateActivationRange, which is finite (NONE is [-FLT_MAX,
 // FLT_MAX], RELU [0, FLT_MAX]), so an overflowing sum clamps as TFLite's does.
@@ -39,10 +91,9 @@ std::string JudgeAdd(const TfLiteContext* context, const TfLiteNode* node, OpCla
   const TfLiteTensor& tb = context->tensors[b];
   const TfLiteTensor& to = context->tensors[out];
   const TfLiteType type = ta.type;
+  if (type == kTfLiteInt8 && tb.type == kTfLiteInt8 && to.type == kTfLiteInt8) return JudgeAddInt8(node, ta, tb, to, claim);
   if (type == kTfLiteInt8 || type == kTfLiteUInt8 || type == kTfLiteInt16) {
-    // TFLite's quantized ADD rescales both inputs in fixed point (left_shift
-    // 20, a multiplier per input); not reproduced bit-exactly yet.
-    return "quantized ADD: TFLite's fixed-point scheme is not reproduced yet";
+    return "quantized ADD of type " + std::to_string(int(type)) + " (only int8 is reproduced)";
   }
   if (type != kTfLiteFloat32 || tb.type != kTfLiteFloat32 || to.type != kTfLiteFloat32) {
     return "not float32 (type " + std::to_string(int(type)) + ")";
@@ -75,6 +126,8 @@ std::unique_ptr<NodeKernel> BuildAdd(const OpClaim& claim) {
   config.output = claim.outputs[0];
   config.act_min = claim.act_min;
   config.act_max = claim.act_max;
+  config.int8 = claim.add_int8;
+  config.int8_params = claim.add_int8_params;
   return std::make_unique<AddNode>(config, claim.info.counters);
 }
 
@@ -104,7 +157,8 @@ std::string Reason(const std::vector<int>& before, const std::vector<int>& after
 
 }  // namespace
 
-OpVerdicts JudgeOps(TfLiteContext* context, const std::vector<int>& plan, const std::vector<int>& claimed_convs) {
+OpVerdicts JudgeOps(TfLiteContext* context, const std::vector<int>& plan, const std::vector<int>& claimed_convs,
+                    Isa isa) {
   OpVerdicts verdicts;
   const std::set<int> claimed(claimed_convs.begin(), claimed_convs.end());
   // Which claimed conv writes each tensor, and which read it.
@@ -133,6 +187,7 @@ OpVerdicts JudgeOps(TfLiteContext* context, const std::vector<int>& plan, const 
     if (rule == nullptr) continue;
     OpClaim claim;
     claim.rule = rule;
+    claim.isa = isa;
     claim.info.node = node_index;
     claim.info.op = rule->name;
     std::string why = rule->judge(context, node, &claim);

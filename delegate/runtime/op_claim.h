@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "delegate/abi/tflite_abi.h"
+#include "delegate/kernels/add_int8.h"
+#include "delegate/kernels/dispatch.h"
 #include "delegate/node/node_kernel.h"
 
 namespace patternlite {
@@ -47,7 +49,10 @@ struct OpRule;
 struct OpClaim {
   const OpRule* rule = nullptr;
   std::vector<int> inputs, outputs;  // tensor indices
-  float act_min = 0, act_max = 0;    // the fused activation as TFLite's clamp
+  float act_min = 0, act_max = 0;    // float32: the fused activation as TFLite's clamp
+  Isa isa = Isa::kAuto;              // the delegate's kernel choice (set before the judge runs)
+  AddInt8Fn add_int8 = nullptr;      // int8 ADD: its kernel and TFLite's parameters
+  AddInt8Params add_int8_params;
   OpClaimInfo info;
 };
 
@@ -60,12 +65,14 @@ struct OpRule {
 };
 
 // The verdicts on every node of `plan` whose op is in the table, given the
-// conv nodes already claimed (`claimed_convs`, node indices).
+// conv nodes already claimed (`claimed_convs`, node indices) and the ISA the
+// delegate runs (`isa`, resolved: never kAuto).
 struct OpVerdicts {
   std::vector<OpClaim> claims;
   std::vector<OpDeclineInfo> declines;
 };
-OpVerdicts JudgeOps(TfLiteContext* context, const std::vector<int>& plan, const std::vector<int>& claimed_convs);
+OpVerdicts JudgeOps(TfLiteContext* context, const std::vector<int>& plan, const std::vector<int>& claimed_convs,
+                    Isa isa);
 
 // The claimed op's kernel, with fresh counters in claim->info.
 std::unique_ptr<NodeKernel> BuildOp(OpClaim* claim);
