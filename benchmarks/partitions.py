@@ -9,8 +9,8 @@ execution plan (the delegate's nodes, XNNPACK's partitions, TFLite's own ops)
 and the steady-state latency, timed round-robin with an idle gap before each
 turn so one variant's spinning pool is not billed to the next.
 ``--dtype int8 --connectivity quads``: the same for the full-integer files
-(the delegate at its default ``int8="auto"``; int8 ADDs are not claimed, so
-its two variants differ only in the float ops they could take).
+(the delegate at its default ``int8="auto"``; with ``claim_ops`` it also takes
+the int8 ADDs next to its claimed convs, where its ISA has an int8 ADD kernel).
 """
 
 from __future__ import annotations

@@ -63,8 +63,10 @@ def run_path(
     minutes: float,
     client: tuple[np.ndarray, np.ndarray],
     cache: Path,
+    allocation: str = "uniform",
 ) -> tuple[Any, dict[str, Any]]:
-    """One path; (the model it produced, what it did)."""
+    """One path; (the model it produced, what it did). `allocation` is the data path's keep
+    allocation across layers (``prune --allocation``)."""
     from patternlite.converter import masked_finetune, prune
     from patternlite.converter.graph import clone_with_weights
     from patternlite.converter.policy import PrunePolicy
@@ -73,7 +75,11 @@ def run_path(
     t0 = time.perf_counter()
     if path == "data":
         result = prune(
-            dense_model, keep=keep, policy=PrunePolicy.from_options(budget=minutes), data=(x, y), progress=False
+            dense_model,
+            keep=keep,
+            policy=PrunePolicy.from_options(budget=minutes, allocation=allocation),
+            data=(x, y),
+            progress=False,
         )
         rep = result.retrained
         info: dict[str, Any] = {
@@ -161,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache" / "accuracy")
     p.add_argument("--tag", default="")
+    p.add_argument(
+        "--allocation", default="uniform", choices=["uniform", "sensitivity"], help="the data path's keep allocation"
+    )
     args = p.parse_args(argv)
     runs = parse_runs(args.runs)
     paths = [s for s in args.paths.split(",") if s]
@@ -206,12 +215,13 @@ def main(argv: list[str] | None = None) -> int:
         dense = top1(dense_model, x_eval, y_eval)
         meta["dense"][name] = {"lossless": dense, "jpeg": top1(dense_model, x_jpeg, y_jpeg)}
         for path in paths:
-            model, info = run_path(path, name, dense_model, keep, minutes, client, args.cache)
+            model, info = run_path(path, name, dense_model, keep, minutes, client, args.cache, args.allocation)
             row = {
                 "model": name,
                 "keep": keep,
                 "minutes": minutes,
                 "path": path,
+                "allocation": args.allocation if path == "data" else "uniform",
                 "dense": dense,
                 "lossless": top1(model, x_eval, y_eval),
                 "jpeg": top1(model, x_jpeg, y_jpeg),

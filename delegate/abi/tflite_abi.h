@@ -245,7 +245,7 @@ typedef struct TfLiteDepthwiseConvParams {
 
 typedef struct TfLiteAddParams {
   TfLiteFusedActivation activation;
-  bool pot_scale_int16;  // int16 only; the delegate takes float ADDs
+  bool pot_scale_int16;  // int16 only; the delegate takes float32 and int8 ADDs
 } TfLiteAddParams;
 
 enum { kTfLiteBuiltinAdd = 0, kTfLiteBuiltinConv2d = 3, kTfLiteBuiltinDepthwiseConv2d = 4 };

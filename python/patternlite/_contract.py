@@ -280,9 +280,9 @@ OPTIONS = (
         maximum=1,
         choices=(),
         help=(
-            "`True`/`1`: also claim the cheap ops next to claimed convs (float32 ADD with its fused activation), so "
-            "that XNNPACK is not cut into one-op partitions between them (stats' `claimed_ops` says which and why); "
-            "`False`/`0`: claim convs only"
+            "`True`/`1`: also claim the cheap ops next to claimed convs (ADD with its fused activation: float32, and "
+            "int8 where the ISA has an int8 ADD kernel), so that XNNPACK is not cut into one-op partitions between "
+            "them (stats' `claimed_ops` says which and why); `False`/`0`: claim convs only"
         ),
     ),
     OptionSpec(

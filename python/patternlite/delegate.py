@@ -192,8 +192,9 @@ def load_delegate(num_threads: int | None = None, **options: Any) -> Delegate:
       autotune: ``True`` (default) times each claimed layer's candidate
         plans (thread count, work split) on its first run and keeps the
         fastest; ``False`` uses the fixed heuristics, for reproducible plans.
-      claim_ops: ``True`` (default) also claims the float32 ADDs next to
-        claimed convs, so that XNNPACK is not cut into one-op partitions
+      claim_ops: ``True`` (default) also claims the ADDs next to claimed
+        convs (float32; int8 where the ISA has an int8 ADD kernel, AVX-512),
+        so that XNNPACK is not cut into one-op partitions
         between them; ``stats()["claimed_ops"]`` says which and why.
         ``False`` claims convs only.
       backend: ``"cpu"`` (default, the SIMD kernels), ``"opencl"`` (an
