@@ -23,7 +23,9 @@ TfLiteStatus BlockNode::Prepare(TfLiteContext* context) {
   const int pool_threads = pool_ ? pool_->size() : 1;
   threads_ = ParallelPays(macs) ? pool_threads : 1;
   tasks_ = Split(threads_);
-  tuning_run_ = autotune_ && threads_ > 1 ? 0 : -1;
+  PlanChoice one, pool;  // PlanChoice's default is one thread; listed first, it wins ties
+  pool.threads = threads_;
+  tuner_.Start(autotune_ && threads_ > 1 ? std::vector<PlanChoice>{one, pool} : std::vector<PlanChoice>{});
   counters_->plan_threads.store(threads_, std::memory_order_relaxed);
   counters_->plan_tuned.store(false, std::memory_order_relaxed);
   const int shape[4] = {g.batch, g.out_h, g.out_w, g.out_c};
@@ -40,21 +42,13 @@ TfLiteStatus BlockNode::Eval(TfLiteContext* context) {
     context->ReportError(context, "patternlite: node tensors changed shape after Prepare");
     return kTfLiteError;
   }
-  if (tuning_run_ >= 0) {
-    // Even runs on the pool, odd runs on one thread; then keep the faster.
-    const int candidate = tuning_run_ % 2, threads = candidate == 0 ? threads_ : 1;
+  if (tuner_.active()) {
+    const int threads = tuner_.candidates()[size_t(tuner_.next())].threads;
     const EvalTimer run;
     Run(threads, Split(threads), in, out);
-    tuning_ns_[candidate][tuning_run_ / 2] = run.Nanoseconds();
-    if (++tuning_run_ == 2 * kTuningRuns) {
-      auto median = [](uint64_t* v) {
-        std::sort(v, v + kTuningRuns);
-        return v[kTuningRuns / 2];
-      };
-      const uint64_t pool_ns = median(tuning_ns_[0]), one_ns = median(tuning_ns_[1]);
-      if (one_ns <= pool_ns) threads_ = 1;
+    if (tuner_.Record(run.Nanoseconds())) {
+      threads_ = tuner_.winner().threads;
       tasks_ = Split(threads_);
-      tuning_run_ = -1;
       counters_->plan_threads.store(threads_, std::memory_order_relaxed);
       counters_->plan_tuned.store(true, std::memory_order_relaxed);
     }

@@ -12,6 +12,7 @@
 #include "delegate/kernels/dispatch.h"
 #include "delegate/node/node_kernel.h"
 #include "delegate/packing/block_pack.h"
+#include "delegate/runtime/autotune.h"
 #include "delegate/runtime/cpu_node.h"
 #include "delegate/runtime/thread_pool.h"
 
@@ -55,14 +56,12 @@ class BlockNode : public NodeKernel {
   int tasks_ = 1;
 
  private:
-  static constexpr int kTuningRuns = 3;  // per candidate (1 thread, the pool)
   void Run(int threads, int tasks, const void* in, void* out);
 
   std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<NodeCounters> counters_;
   bool autotune_ = false;
-  int tuning_run_ = -1;  // >= 0 while tuning: the next run's index
-  uint64_t tuning_ns_[2][kTuningRuns] = {};
+  PlanTuner tuner_;  // one thread against the pool, on the first runs (ties: one thread)
 };
 
 class PointwiseNode : public BlockNode {
