@@ -60,6 +60,9 @@ void PackGroup(const ConvGeometry& g, const int8_t* input, int64_t t0, int n, in
 // The byte offset in a group of input channel c's quad (c a multiple of 4), pixel 0.
 inline size_t SlabOffset(int c) { return size_t(c & ~63) * kGroup + size_t(c & 63); }
 
+// One pixel r of a quad step in Dot8 and Dot4: broadcast its 4 bytes, one vpdpbusd into a<r>.
+#define PL_DOT(i) "vpbroadcastd " #i "*64(%[x]), %[t]\n\tvpdpbusd %[w], %[t], %[a" #i "]\n\t"
+
 // Eight pixels of a quad step: a_r += the 4 bytes at x[r] (broadcast) . w.
 // In assembly: with intrinsics GCC 12 kept the loop-carried accumulators in
 // rotating registers and copied all 16 every step, and turned the fixed
@@ -68,13 +71,23 @@ inline size_t SlabOffset(int c) { return size_t(c & ~63) * kGroup + size_t(c & 6
 inline __attribute__((always_inline)) void Dot8(__m512i& a0, __m512i& a1, __m512i& a2, __m512i& a3, __m512i& a4,
                                                 __m512i& a5, __m512i& a6, __m512i& a7, __m512i w, const int8_t* x) {
   __m512i t;
-#define PL_DOT(i) "vpbroadcastd " #i "*64(%[x]), %[t]\n\tvpdpbusd %[w], %[t], %[a" #i "]\n\t"
   asm(PL_DOT(0) PL_DOT(1) PL_DOT(2) PL_DOT(3) PL_DOT(4) PL_DOT(5) PL_DOT(6) PL_DOT(7)
       : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5), [a6] "+v"(a6),
         [a7] "+v"(a7), [t] "=&v"(t)
       : [w] "v"(w), [x] "r"(x), "m"(*reinterpret_cast<const int8_t(*)[8 * 64]>(x)));
-#undef PL_DOT
 }
+
+// Four pixels of a quad step, for a group's last few pixels (a 7x7 image's
+// 49 pixels leave a group of 1: stepping all 16 accumulators for it cost a
+// quarter of the layer's dot products).
+inline __attribute__((always_inline)) void Dot4(__m512i& a0, __m512i& a1, __m512i& a2, __m512i& a3, __m512i w,
+                                                const int8_t* x) {
+  __m512i t;
+  asm(PL_DOT(0) PL_DOT(1) PL_DOT(2) PL_DOT(3)
+      : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [t] "=&v"(t)
+      : [w] "v"(w), [x] "r"(x), "m"(*reinterpret_cast<const int8_t(*)[4 * 64]>(x)));
+}
+#undef PL_DOT
 
 // What a tile needs of its block beyond the weights, made once per block and chunk.
 struct BlockOut {
@@ -91,12 +104,25 @@ inline __attribute__((always_inline)) void Tile(const PackedPointwiseInt8View& w
   const __m512i bias = _mm512_loadu_si512(w.bias_u8 + size_t(b) * kBlock);
   __m512i a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias;
   __m512i a8 = bias, a9 = bias, a10 = bias, a11 = bias, a12 = bias, a13 = bias, a14 = bias, a15 = bias;
-  const int k1 = w.block_begin[b + 1];
-  for (int k = w.block_begin[b]; k < k1; ++k) {
-    const __m512i wv = _mm512_loadu_si512(w.quad_weights + size_t(k) * kBlock);
-    const int8_t* x = group + SlabOffset(w.quad_channel[k]);
-    Dot8(a0, a1, a2, a3, a4, a5, a6, a7, wv, x);
-    Dot8(a8, a9, a10, a11, a12, a13, a14, a15, wv, x + 8 * 64);
+  const int k0 = w.block_begin[b], k1 = w.block_begin[b + 1];
+  // Only the accumulators of pixels [0, n) are stored: a short group steps 4 or 8 of them.
+  if (n > 8) {
+    for (int k = k0; k < k1; ++k) {
+      const __m512i wv = _mm512_loadu_si512(w.quad_weights + size_t(k) * kBlock);
+      const int8_t* x = group + SlabOffset(w.quad_channel[k]);
+      Dot8(a0, a1, a2, a3, a4, a5, a6, a7, wv, x);
+      Dot8(a8, a9, a10, a11, a12, a13, a14, a15, wv, x + 8 * 64);
+    }
+  } else if (n > 4) {
+    for (int k = k0; k < k1; ++k) {
+      const __m512i wv = _mm512_loadu_si512(w.quad_weights + size_t(k) * kBlock);
+      Dot8(a0, a1, a2, a3, a4, a5, a6, a7, wv, group + SlabOffset(w.quad_channel[k]));
+    }
+  } else {
+    for (int k = k0; k < k1; ++k) {
+      const __m512i wv = _mm512_loadu_si512(w.quad_weights + size_t(k) * kBlock);
+      Dot4(a0, a1, a2, a3, wv, group + SlabOffset(w.quad_channel[k]));
+    }
   }
   const __m512i acc[kGroup] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15};
   int8_t* out = dst + b * kBlock;
