@@ -81,7 +81,7 @@ inline constexpr int kChannelBlock = 16;
 // Input channels one int8 dot product reads (pointwise_quads: kept in aligned groups).
 inline constexpr int kInputQuad = 4;
 // The smallest 1x1 conv whose inputs are grouped and claimed as int8 under auto.
-inline constexpr int kQuadMinInputs = 24;
+inline constexpr int kQuadMinInputs = 16;
 inline constexpr int kQuadMinOutputs = 24;
 
 // Patterns: 9-bit masks over a 3x3 kernel, bit TapBit(ky, kx) set for a kept tap.

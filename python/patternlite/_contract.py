@@ -147,7 +147,7 @@ CHANNEL_BLOCK = 16
 # Input channels one int8 dot product reads (pointwise_quads: kept in aligned groups).
 INPUT_QUAD = 4
 # The smallest 1x1 conv whose inputs are grouped and claimed as int8 under auto.
-QUAD_MIN_INPUTS = 24
+QUAD_MIN_INPUTS = 16
 QUAD_MIN_OUTPUTS = 24
 
 # Patterns: 9-bit masks over a 3x3 kernel, bit 3*ky + kx set for a kept tap.
