@@ -34,6 +34,7 @@ set(PL_CORE_SOURCES
   delegate/runtime/op_claim.cc
   delegate/runtime/add_node.cc
   delegate/kernels/add_int8.cc
+  delegate/packing/add_int8_params.cc
   # The OpenCL backend: OpenCL is loaded at run time (dlopen), so it adds no
   # link-time dependency and runs on whatever device the machine has.
   delegate/opencl/cl_loader.cc

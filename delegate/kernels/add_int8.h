@@ -20,7 +20,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
 #include "delegate/kernels/dispatch.h"
 
@@ -43,16 +42,11 @@ struct AddInt8Params {
   // The fast kernel: t = a * coef_a + b * coef_b + bias in float, rounded to
   // nearest, is TFLite's output wherever t is farther than `near` from a
   // half-integer; lanes within `near` of one are recomputed exactly.
-  // fast = false when the bound behind that does not hold (see Prepare).
+  // fast = false when the bound behind that does not hold
+  // (packing/add_int8_params.h, PrepareAddInt8).
   bool fast = false;
   float coef_a = 0, coef_b = 0, bias = 0, near = 0;
 };
-
-// TFLite's Prepare for an int8 ADD with inputs `a`, `b`, output `out` and the
-// fused activation's int8 range. Empty when the delegate can reproduce it,
-// else why not (TFLite itself rejects some of these).
-std::string PrepareAddInt8(Int8Affine a, Int8Affine b, Int8Affine out, int32_t act_min, int32_t act_max,
-                           AddInt8Params* params);
 
 // The builtin kernel's two element formulas (exact, scalar): the vector code's
 // for elements of a whole group of 16, the scalar code's for the tail.

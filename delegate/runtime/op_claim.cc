@@ -7,6 +7,7 @@
 #include <set>
 
 #include "delegate/node/conv_shape.h"
+#include "delegate/packing/add_int8_params.h"
 #include "delegate/runtime/add_node.h"
 #include "delegate/runtime/judge_steps.h"
 

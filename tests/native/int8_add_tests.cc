@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "delegate/kernels/add_int8.h"
+#include "delegate/packing/add_int8_params.h"
 
 namespace {
 
