@@ -62,20 +62,6 @@ const TfLiteAffineQuantization* Affine(const TfLiteTensor& t) {
 
 bool ValidScale(float s) { return std::isfinite(s) && s > 0; }
 
-// The one scale and zero point of an int8 activation tensor.
-std::string PerTensorQuantization(const TfLiteTensor& t, const std::string& what, float* scale, int32_t* zero_point) {
-  const TfLiteAffineQuantization* a = Affine(t);
-  if (a == nullptr || a->scale == nullptr || a->scale->size < 1) return what + " has no quantization parameters";
-  if (a->scale->size != 1 || (a->zero_point != nullptr && a->zero_point->size > 1)) {
-    return what + " is quantized per channel (only per-tensor activations are supported)";
-  }
-  *scale = a->scale->data[0];
-  *zero_point = a->zero_point != nullptr && a->zero_point->size == 1 ? a->zero_point->data[0] : 0;
-  if (!ValidScale(*scale)) return what + " scale is not finite and positive";
-  if (*zero_point < -128 || *zero_point > 127) return what + " zero point is outside int8";
-  return "";
-}
-
 // The filter's per-output-channel scales (a per-tensor one broadcast); all
 // zero points must be 0 (symmetric), the channel dimension `channel_dim`.
 std::string FilterScales(const TfLiteTensor& filter, int out_channels, int channel_dim, std::vector<float>* scales) {
@@ -160,6 +146,19 @@ std::string CheckShapes(const TfLiteTensor& filter, const TfLiteTensor& input, c
 }
 
 }  // namespace
+
+std::string PerTensorQuantization(const TfLiteTensor& t, const std::string& what, float* scale, int32_t* zero_point) {
+  const TfLiteAffineQuantization* a = Affine(t);
+  if (a == nullptr || a->scale == nullptr || a->scale->size < 1) return what + " has no quantization parameters";
+  if (a->scale->size != 1 || (a->zero_point != nullptr && a->zero_point->size > 1)) {
+    return what + " is quantized per channel (only per-tensor activations are supported)";
+  }
+  *scale = a->scale->data[0];
+  *zero_point = a->zero_point != nullptr && a->zero_point->size == 1 ? a->zero_point->data[0] : 0;
+  if (!ValidScale(*scale)) return what + " scale is not finite and positive";
+  if (*zero_point < -128 || *zero_point > 127) return what + " zero point is outside int8";
+  return "";
+}
 
 std::string ReadNodeParams(const TfLiteNode* node, const contract::KindRule& rule, NodeParams* p) {
   if (rule.builtin_code == kTfLiteBuiltinDepthwiseConv2d) {

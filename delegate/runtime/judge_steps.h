@@ -52,6 +52,10 @@ std::string ReadNodeTensors(TfLiteContext* context, const TfLiteNode* node, cons
 std::string ReadNodeTensorsInt8(TfLiteContext* context, const TfLiteNode* node, const contract::KindRule& rule,
                                 ClaimInfo* info, NodeTensors* t, Int8Tensors* q);
 
+// The one scale and zero point of an int8 activation tensor (`what` names it
+// in the reason): per-tensor affine, a finite positive scale, a zero point in int8.
+std::string PerTensorQuantization(const TfLiteTensor& t, const std::string& what, float* scale, int32_t* zero_point);
+
 // TFLite's CalculateActivationRangeQuantized for an int8 output: the fused
 // activation's bounds quantized with the output's scale and zero point
 // (float division, round half away from zero), clamped to int8.

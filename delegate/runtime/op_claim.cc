@@ -28,22 +28,7 @@ std::string Shape(const TfLiteIntArray* dims) {
   return s + "]";
 }
 
-// The per-tensor affine quantization of an int8 tensor, or why not.
-std::string Affine(const TfLiteTensor& t, const char* what, Int8Affine* q) {
-  if (t.quantization.type != kTfLiteAffineQuantization || t.quantization.params == nullptr) {
-    return std::string(what) + " has no affine quantization";
-  }
-  const auto* aq = static_cast<const TfLiteAffineQuantization*>(t.quantization.params);
-  if (aq->scale == nullptr || aq->scale->size != 1 || aq->zero_point == nullptr || aq->zero_point->size != 1) {
-    return std::string(what) + " is not quantized per tensor";
-  }
-  q->scale = aq->scale->data[0];
-  q->zero_point = aq->zero_point->data[0];
-  if (q->zero_point < -128 || q->zero_point > 127) return std::string(what) + " zero point outside int8";
-  return "";
-}
-
-// TFLite's int8 ADD (add_int8.h), on two inputs of one shape. Claimed only
+// TFLite's int8 ADD (kernels/add_int8.h), on two inputs of one shape. Claimed only
 // where the ISA has a vector kernel (XNNPACK's int8 ADD is faster than a
 // scalar one), or when the scalar kernels are forced.
 std::string JudgeAddInt8(const TfLiteNode* node, const TfLiteTensor& ta, const TfLiteTensor& tb,
@@ -64,7 +49,9 @@ std::string JudgeAddInt8(const TfLiteNode* node, const TfLiteTensor& ta, const T
     return "fused activation " + std::to_string(int(act)) + " not supported";
   }
   Int8Affine qa, qb, qo;
-  for (const std::string& why : {Affine(ta, "input 1", &qa), Affine(tb, "input 2", &qb), Affine(to, "output", &qo)}) {
+  for (const std::string& why : {PerTensorQuantization(ta, "input 1", &qa.scale, &qa.zero_point),
+                                 PerTensorQuantization(tb, "input 2", &qb.scale, &qb.zero_point),
+                                 PerTensorQuantization(to, "output", &qo.scale, &qo.zero_point)}) {
     if (!why.empty()) return "int8 ADD: " + why;
   }
   int32_t lo = -128, hi = 127;
@@ -92,7 +79,9 @@ std::string JudgeAdd(const TfLiteContext* context, const TfLiteNode* node, OpCla
   const TfLiteTensor& tb = context->tensors[b];
   const TfLiteTensor& to = context->tensors[out];
   const TfLiteType type = ta.type;
-  if (type == kTfLiteInt8 && tb.type == kTfLiteInt8 && to.type == kTfLiteInt8) return JudgeAddInt8(node, ta, tb, to, claim);
+  if (type == kTfLiteInt8 && tb.type == kTfLiteInt8 && to.type == kTfLiteInt8) {
+    return JudgeAddInt8(node, ta, tb, to, claim);
+  }
   if (type == kTfLiteInt8 || type == kTfLiteUInt8 || type == kTfLiteInt16) {
     return "quantized ADD of type " + std::to_string(int(type)) + " (only int8 is reproduced)";
   }
