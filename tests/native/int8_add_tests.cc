@@ -46,8 +46,8 @@ int Clamp(int64_t v, int lo, int hi) { return int(v < lo ? lo : v > hi ? hi : v)
 
 // AddElementwiseInt8's vector code (whole groups of 16).
 int OracleGroup(const AddInt8Params& p, int a, int b) {
-  const int64_t xa = int64_t(a + p.offset_a) << (p.left_shift + p.shift_a);
-  const int64_t xb = int64_t(b + p.offset_b) << (p.left_shift + p.shift_b);
+  const int64_t xa = int64_t(a + p.offset_a) * (int64_t(1) << (p.left_shift + p.shift_a));
+  const int64_t xb = int64_t(b + p.offset_b) * (int64_t(1) << (p.left_shift + p.shift_b));
   const int64_t raw = DivPot(HighMul(HighMul(xa, p.multiplier_a) + HighMul(xb, p.multiplier_b), p.multiplier_out),
                              -p.shift_out);
   const int16_t narrow = int16_t(uint16_t(uint64_t(raw)));          // vmovn_s32
@@ -57,8 +57,9 @@ int OracleGroup(const AddInt8Params& p, int a, int b) {
 
 // Its scalar code (the last size % 16 elements).
 int OracleTail(const AddInt8Params& p, int a, int b) {
-  const int64_t ya = DivPot(HighMul(int64_t(a + p.offset_a) << p.left_shift, p.multiplier_a), -p.shift_a);
-  const int64_t yb = DivPot(HighMul(int64_t(b + p.offset_b) << p.left_shift, p.multiplier_b), -p.shift_b);
+  const int64_t left = int64_t(1) << p.left_shift;
+  const int64_t ya = DivPot(HighMul(int64_t(a + p.offset_a) * left, p.multiplier_a), -p.shift_a);
+  const int64_t yb = DivPot(HighMul(int64_t(b + p.offset_b) * left, p.multiplier_b), -p.shift_b);
   return Clamp(DivPot(HighMul(ya + yb, p.multiplier_out), -p.shift_out) + p.zp_out, p.act_min, p.act_max);
 }
 
