@@ -16,6 +16,7 @@ import numpy.typing as npt
 from patternlite.tflite_file import _schema
 
 from conv_models import ACTIVATIONS, out_size
+from runtimes import make_interpreter
 
 
 class GraphBuilder:
@@ -191,3 +192,23 @@ def execution_plan_ops(interp: Any) -> list[str]:
             replaced.add(p["index"])
             stack.extend(int(i) for i in p["inputs"])
     return [op["op_name"] for op in ops if op["index"] not in replaced]
+
+
+def builtin_add(
+    a: npt.NDArray[Any],
+    b: npt.NDArray[Any],
+    *,
+    activation: str = "NONE",
+    quant: tuple[tuple[float, int], tuple[float, int], tuple[float, int]] | None = None,
+) -> npt.NDArray[Any]:
+    """TFLite's builtin ADD of `a` and `b` (no XNNPACK): float32, or int8 with `quant` = the
+    (scale, zero point) of input 1, input 2 and the output."""
+    qa, qb, qz = quant if quant is not None else (None, None, None)
+    g = GraphBuilder()
+    model = g.build([g.add(g.input(a.shape, int8=qa), g.input(b.shape, int8=qb), int8=qz, activation=activation)])
+    interp = make_interpreter(model, reference=True)
+    interp.allocate_tensors()
+    for detail, value in zip(interp.get_input_details(), (a, b), strict=True):
+        interp.set_tensor(detail["index"], value)
+    interp.invoke()
+    return np.array(interp.get_tensor(interp.get_output_details()[0]["index"]))

@@ -120,3 +120,20 @@ def check_declined(model: bytes, x: npt.NDArray[np.float32], reason_part: str, *
     assert reason_part in stats["declined"][0]["reason"], stats["declined"][0]["reason"]
     assert max_scaled_error(out, ref) <= 1e-5
     return stats
+
+
+def run_keeping_tensors(model: bytes, inputs: list[npt.NDArray[Any]], delegate: Any, threads: int = 1) -> Any:
+    """`model` under `delegate` on TFLite's builtin resolver (no XNNPACK), every tensor kept
+    readable (``experimental_preserve_all_tensors``), invoked once on `inputs` in input order."""
+    interp = interpreter_class("litert")(
+        model_content=model,
+        experimental_delegates=[delegate],
+        experimental_op_resolver_type=builtin_resolver("litert"),
+        num_threads=threads,
+        experimental_preserve_all_tensors=True,
+    )
+    interp.allocate_tensors()
+    for detail, value in zip(interp.get_input_details(), inputs, strict=True):
+        interp.set_tensor(detail["index"], value)
+    interp.invoke()
+    return interp

@@ -24,8 +24,8 @@ import patternlite
 from patternlite.delegate import isa_available
 
 from conv_models import pattern_pruned_filters
-from graph_models import GraphBuilder, execution_plan_ops
-from runtimes import builtin_resolver, interpreter_class, make_interpreter
+from graph_models import GraphBuilder, builtin_add, execution_plan_ops
+from runtimes import make_interpreter, run_keeping_tensors
 
 LIBRARY = [0b000111010, 0b010110010, 0b010011010, 0b010111000]
 I8 = npt.NDArray[np.int8]
@@ -64,19 +64,9 @@ def _add_then_conv(shape: tuple[int, ...], qa: Quant, qb: Quant, qz: Quant) -> b
 
 
 def _delegated(model: bytes, inputs: list[I8], **options: Any) -> tuple[Any, Any]:
-    """The model under the delegate (TFLite's builtin kernels elsewhere), every tensor kept."""
+    """The model under the delegate (int8="all"; TFLite's builtin kernels elsewhere), every tensor kept."""
     delegate = patternlite.load_delegate(int8="all", **options)
-    interp = interpreter_class("litert")(
-        model_content=model,
-        experimental_delegates=[delegate],
-        experimental_op_resolver_type=builtin_resolver("litert"),
-        experimental_preserve_all_tensors=True,
-    )
-    interp.allocate_tensors()
-    for detail, value in zip(interp.get_input_details(), inputs, strict=True):
-        interp.set_tensor(detail["index"], value)
-    interp.invoke()
-    return interp, delegate
+    return run_keeping_tensors(model, inputs, delegate), delegate
 
 
 def _tensor(interp: Any, name: str) -> I8:
@@ -86,14 +76,7 @@ def _tensor(interp: Any, name: str) -> I8:
 
 def _builtin_add(a: I8, b: I8, qa: Quant, qb: Quant, qz: Quant, activation: str = "NONE") -> I8:
     """TFLite's builtin int8 ADD of `a` and `b` (no XNNPACK)."""
-    g = GraphBuilder()
-    model = g.build([g.add(g.input(a.shape, int8=qa), g.input(b.shape, int8=qb), int8=qz, activation=activation)])
-    interp = make_interpreter(model, reference=True)
-    interp.allocate_tensors()
-    for detail, value in zip(interp.get_input_details(), (a, b), strict=True):
-        interp.set_tensor(detail["index"], value)
-    interp.invoke()
-    return np.array(interp.get_tensor(interp.get_output_details()[0]["index"]))
+    return builtin_add(a, b, activation=activation, quant=(qa, qb, qz))
 
 
 def _random_quant(rng: np.random.Generator, scale: float) -> Quant:

@@ -17,8 +17,8 @@ import pytest
 import patternlite
 
 from conv_models import pattern_pruned_filters
-from graph_models import GraphBuilder, execution_plan_ops
-from runtimes import builtin_resolver, delegated_op_count, interpreter_class, make_interpreter, max_scaled_error, run
+from graph_models import GraphBuilder, builtin_add, execution_plan_ops
+from runtimes import delegated_op_count, make_interpreter, max_scaled_error, run, run_keeping_tensors
 
 LIBRARY = [0b000111010, 0b010110010, 0b010011010, 0b010111000]  # centre + 3 neighbours each
 SHAPE = (1, 10, 10, 8)
@@ -47,33 +47,6 @@ def _plan_ops(interp: Any) -> list[str]:
     return execution_plan_ops(interp)
 
 
-def _tflite_add(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], activation: str) -> npt.NDArray[np.float32]:
-    """TFLite's builtin float ADD of `a` and `b`."""
-    g = GraphBuilder()
-    model = g.build([g.add(g.input(a.shape), g.input(b.shape), activation=activation)])
-    interp = make_interpreter(model, reference=True)
-    interp.allocate_tensors()
-    for detail, value in zip(interp.get_input_details(), (a, b), strict=True):
-        interp.set_tensor(detail["index"], value)
-    interp.invoke()
-    return np.array(interp.get_tensor(interp.get_output_details()[0]["index"]))
-
-
-def _run_keeping_tensors(model: bytes, x: npt.NDArray[np.float32], delegate: Any, threads: int = 1) -> Any:
-    """The delegated model on TFLite's builtin resolver, every tensor kept readable."""
-    interp = interpreter_class("litert")(
-        model_content=model,
-        experimental_delegates=[delegate],
-        experimental_op_resolver_type=builtin_resolver("litert"),
-        num_threads=threads,
-        experimental_preserve_all_tensors=True,
-    )
-    interp.allocate_tensors()
-    interp.set_tensor(interp.get_input_details()[0]["index"], x)
-    interp.invoke()
-    return interp
-
-
 @pytest.mark.parametrize("activation", ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_residual_adds_are_claimed_and_bit_exact(activation: str, threads: int) -> None:
@@ -95,12 +68,13 @@ def test_residual_adds_are_claimed_and_bit_exact(activation: str, threads: int) 
     # (relative to the clamped output's scale, which RELU_N1_TO_1 makes 1 over sums of ~100) ...
     assert max_scaled_error(out, ref) <= 1e-4
     # ... and each claimed ADD is bit-exact against TFLite's ADD on the same inputs.
-    interp = _run_keeping_tensors(model, x, patternlite.load_delegate(num_threads=threads), threads)
+    interp = run_keeping_tensors(model, [x], patternlite.load_delegate(num_threads=threads), threads)
     adds = [op for op in interp._get_ops_details() if op["op_name"] == "ADD"]
     assert len(adds) == 2
     for op in adds:
         a, b = (interp.get_tensor(int(t)) for t in op["inputs"])
-        np.testing.assert_array_equal(interp.get_tensor(int(op["outputs"][0])), _tflite_add(a, b, activation))
+        got = interp.get_tensor(int(op["outputs"][0]))
+        np.testing.assert_array_equal(got, builtin_add(a, b, activation=activation))
 
 
 def test_claimed_add_reasons_name_its_convs() -> None:
@@ -236,16 +210,7 @@ def test_claimed_add_overflow_and_nan_as_tflite(activation: str) -> None:
     x[0, 0, 0, :3] = [np.nan, 1.0, -big]
     y[0, 0, 0, :3] = [1.0, np.inf, big]
     delegate = patternlite.load_delegate()
-    interp = interpreter_class("litert")(
-        model_content=model,
-        experimental_delegates=[delegate],
-        experimental_op_resolver_type=builtin_resolver("litert"),
-        experimental_preserve_all_tensors=True,
-    )
-    interp.allocate_tensors()
-    for detail, value in zip(interp.get_input_details(), (x, y), strict=True):
-        interp.set_tensor(detail["index"], value)
-    interp.invoke()
+    interp = run_keeping_tensors(model, [x, y], delegate)
     [op] = delegate.stats()["claimed_ops"]
     assert op["reason"] == "before claimed conv 1"
-    np.testing.assert_array_equal(interp.get_tensor(s), _tflite_add(x, y, activation))
+    np.testing.assert_array_equal(interp.get_tensor(s), builtin_add(x, y, activation=activation))
