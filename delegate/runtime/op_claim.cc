@@ -28,25 +28,15 @@ std::string Shape(const TfLiteIntArray* dims) {
   return s + "]";
 }
 
-// TFLite's int8 ADD (kernels/add_int8.h), on two inputs of one shape. Claimed only
-// where the ISA has a vector kernel (XNNPACK's int8 ADD is faster than a
-// scalar one), or when the scalar kernels are forced.
-std::string JudgeAddInt8(const TfLiteNode* node, const TfLiteTensor& ta, const TfLiteTensor& tb,
-                         const TfLiteTensor& to, OpClaim* claim) {
-  if (!SameDims(ta.dims, tb.dims)) {
-    return "inputs of different shapes " + Shape(ta.dims) + " and " + Shape(tb.dims) + " (broadcast)";
-  }
-  claim->add_int8 = AddInt8KernelFor(claim->isa);
-  if (claim->add_int8 == nullptr) {
+// TFLite's int8 ADD (kernels/add_int8.h) with fused activation `act`, once
+// JudgeAdd has checked what both types share. Claimed only where the ISA has a
+// vector kernel (XNNPACK's int8 ADD is faster than a scalar one), or when the
+// scalar kernels are forced.
+std::string JudgeAddInt8(const TfLiteTensor& ta, const TfLiteTensor& tb, const TfLiteTensor& to,
+                         TfLiteFusedActivation act, OpClaim* claim) {
+  claim->add.int8 = AddInt8KernelFor(claim->isa);
+  if (claim->add.int8 == nullptr) {
     return std::string("int8 ADD: no vector kernel for ") + IsaName(claim->isa) + " (XNNPACK's is faster)";
-  }
-  const auto* params = static_cast<const TfLiteAddParams*>(node->builtin_data);
-  if (params == nullptr) return "no ADD parameters";
-  const TfLiteFusedActivation act = params->activation;
-  float unused_lo = 0, unused_hi = 0;
-  const char* act_name = nullptr;
-  if (!ActivationRange(act, &unused_lo, &unused_hi, &act_name)) {
-    return "fused activation " + std::to_string(int(act)) + " not supported";
   }
   Int8Affine qa, qb, qo;
   for (const std::string& why : {PerTensorQuantization(ta, "input 1", &qa.scale, &qa.zero_point),
@@ -56,19 +46,16 @@ std::string JudgeAddInt8(const TfLiteNode* node, const TfLiteTensor& ta, const T
   }
   int32_t lo = -128, hi = 127;
   Int8ActivationRange(act, qo.scale, qo.zero_point, &lo, &hi);
-  std::string why = PrepareAddInt8(qa, qb, qo, lo, hi, &claim->add_int8_params);
+  std::string why = PrepareAddInt8(qa, qb, qo, lo, hi, &claim->add.int8_params);
   if (!why.empty()) return why;
-  const int a = node->inputs->data[0], b = node->inputs->data[1], out = node->outputs->data[0];
-  claim->inputs = {a, b};
-  claim->outputs = {out};
   claim->info.dtype = "int8";
-  claim->info.activation = act_name;
   return "";
 }
 
-// TFLite's float ADD: out = ActivationFunctionWithMinMax(a + b) over the
-// range of CalculateActivationRange, which is finite (NONE is [-FLT_MAX,
-// FLT_MAX], RELU [0, FLT_MAX]), so an overflowing sum clamps as TFLite's does.
+// An ADD of two inputs of one shape, float32 or int8 (JudgeAddInt8). TFLite's
+// float ADD: out = ActivationFunctionWithMinMax(a + b) over the range of
+// CalculateActivationRange, which is finite (NONE is [-FLT_MAX, FLT_MAX], RELU
+// [0, FLT_MAX]), so an overflowing sum clamps as TFLite's does.
 std::string JudgeAdd(const TfLiteContext* context, const TfLiteNode* node, OpClaim* claim) {
   if (node->inputs == nullptr || node->inputs->size != 2 || node->outputs == nullptr || node->outputs->size != 1) {
     return "not two inputs and one output";
@@ -79,13 +66,11 @@ std::string JudgeAdd(const TfLiteContext* context, const TfLiteNode* node, OpCla
   const TfLiteTensor& tb = context->tensors[b];
   const TfLiteTensor& to = context->tensors[out];
   const TfLiteType type = ta.type;
-  if (type == kTfLiteInt8 && tb.type == kTfLiteInt8 && to.type == kTfLiteInt8) {
-    return JudgeAddInt8(node, ta, tb, to, claim);
-  }
-  if (type == kTfLiteInt8 || type == kTfLiteUInt8 || type == kTfLiteInt16) {
+  const bool int8 = type == kTfLiteInt8 && tb.type == kTfLiteInt8 && to.type == kTfLiteInt8;
+  if (!int8 && (type == kTfLiteInt8 || type == kTfLiteUInt8 || type == kTfLiteInt16)) {
     return "quantized ADD of type " + std::to_string(int(type)) + " (only int8 is reproduced)";
   }
-  if (type != kTfLiteFloat32 || tb.type != kTfLiteFloat32 || to.type != kTfLiteFloat32) {
+  if (!int8 && (type != kTfLiteFloat32 || tb.type != kTfLiteFloat32 || to.type != kTfLiteFloat32)) {
     return "not float32 (type " + std::to_string(int(type)) + ")";
   }
   if (!SameDims(ta.dims, tb.dims)) {
@@ -98,27 +83,23 @@ std::string JudgeAdd(const TfLiteContext* context, const TfLiteNode* node, OpCla
   if (!ActivationRange(params->activation, &lo, &hi, &act_name)) {
     return "fused activation " + std::to_string(int(params->activation)) + " not supported";
   }
+  claim->inputs = {a, b};
+  claim->outputs = {out};
+  claim->add.input_a = a;
+  claim->add.input_b = b;
+  claim->add.output = out;
+  claim->info.activation = act_name;
+  if (int8) return JudgeAddInt8(ta, tb, to, params->activation, claim);
   // TFLite's ranges are finite: NONE is [lowest, max], RELU [0, max].
   lo = std::max(lo, -FLT_MAX);
   hi = std::min(hi, FLT_MAX);
-  claim->inputs = {a, b};
-  claim->outputs = {out};
-  claim->act_min = lo;
-  claim->act_max = hi;
-  claim->info.activation = act_name;
+  claim->add.act_min = lo;
+  claim->add.act_max = hi;
   return "";
 }
 
 std::unique_ptr<NodeKernel> BuildAdd(const OpClaim& claim) {
-  AddNodeConfig config;
-  config.input_a = claim.inputs[0];
-  config.input_b = claim.inputs[1];
-  config.output = claim.outputs[0];
-  config.act_min = claim.act_min;
-  config.act_max = claim.act_max;
-  config.int8 = claim.add_int8;
-  config.int8_params = claim.add_int8_params;
-  return std::make_unique<AddNode>(config, claim.info.counters);
+  return std::make_unique<AddNode>(claim.add, claim.info.counters);
 }
 
 const OpRule kOpRules[] = {

@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "delegate/abi/tflite_abi.h"
-#include "delegate/kernels/add_int8.h"
 #include "delegate/kernels/dispatch.h"
 #include "delegate/node/node_kernel.h"
+#include "delegate/runtime/add_node.h"
 
 namespace patternlite {
 
@@ -49,10 +49,8 @@ struct OpRule;
 struct OpClaim {
   const OpRule* rule = nullptr;
   std::vector<int> inputs, outputs;  // tensor indices
-  float act_min = 0, act_max = 0;    // float32: the fused activation as TFLite's clamp
   Isa isa = Isa::kAuto;              // the delegate's kernel choice (set before the judge runs)
-  AddInt8Fn add_int8 = nullptr;      // int8 ADD: its kernel and TFLite's parameters
-  AddInt8Params add_int8_params;
+  AddNodeConfig add;                 // an ADD's node, as its judge filled it
   OpClaimInfo info;
 };
 
