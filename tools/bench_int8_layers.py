@@ -6,6 +6,11 @@ interpreter (XNNPACK), 1 thread, interleaved rounds, medians. Efficiency =
 speed-up over XNNPACK / (9 / (4 * keep)).
 
     python tools/bench_int8_layers.py LIB.so [LIB2.so ...]   # ROUNDS=7 by default
+
+STRUCTURE=kernel (default) keeps kernels one by one, each with a random pattern;
+block keeps the same input channels for each block of 16 filters (each kernel its
+own pattern); shared also gives the 16 filters one pattern per kept channel (the
+converter's connectivity of the same names).
 """
 from __future__ import annotations
 
@@ -51,13 +56,18 @@ def ours(lib: ctypes.CDLL, x: np.ndarray, q: tuple, w: np.ndarray, b: np.ndarray
 
 def pattern_mask(c: int, o: int, keep: float, rng: np.random.Generator) -> np.ndarray:
     """OHWI 0/1 mask: `keep` of the kernels, each one of 8 centre-keeping 4-tap patterns."""
+    structure = os.environ.get("STRUCTURE", "kernel")
     pats = [m for m in range(512) if bin(m).count("1") == 4 and m & 16]
     lib8 = rng.choice(pats, 8, replace=False)
     mask = np.zeros((o, 3, 3, c), np.float32)
+    blocks = -(-o // 16)
+    block_keep = rng.random((blocks, c)) < keep
+    block_pattern = rng.integers(8, size=(blocks, c))
     for i in range(c):
         for f in range(o):
-            if rng.random() < keep:
-                m = int(lib8[rng.integers(8)])
+            kept = block_keep[f // 16, i] if structure in ("block", "shared") else rng.random() < keep
+            if kept:
+                m = int(lib8[block_pattern[f // 16, i] if structure == "shared" else rng.integers(8)])
                 for t in range(9):
                     if m >> t & 1:
                         mask[f, t // 3, t % 3, i] = 1

@@ -365,7 +365,12 @@ void RunBlock(const Int8ConvKernelParams& p, const Shape& sh, const uint8_t* pla
 
 void Int8ConvRowsAvx512Vnni(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0,
                             int oy1, void* scratch, size_t scratch_bytes) {
-  // Dense-ish packs run faster with 16 filters per vector (docs/int8.md).
+  // Packs whose blocks share patterns, and dense-ish packs, run faster with
+  // 16 filters per vector (docs/int8.md).
+  if (Int8PreferSharedPatterns(p)) {
+    Int8ConvRowsAvx512VnniSp(p, input, output, n, oy0, oy1, scratch, scratch_bytes);
+    return;
+  }
   if (Int8PreferFilterLanes(p)) {
     Int8ConvRowsAvx512VnniFl(p, input, output, n, oy0, oy1, scratch, scratch_bytes);
     return;
@@ -402,6 +407,7 @@ void Int8ConvRowsAvx512Vnni(const Int8ConvKernelParams& p, const int8_t* input, 
 }
 
 size_t Int8ConvScratchAvx512Vnni(const Int8ConvKernelParams& p, int rows) {
+  if (Int8PreferSharedPatterns(p)) return Int8ConvScratchAvx512VnniSp(p, rows);
   return Int8PreferFilterLanes(p) ? Int8ConvScratchAvx512VnniFl(p, rows) : Shape(p, rows).total;
 }
 

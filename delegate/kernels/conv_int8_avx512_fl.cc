@@ -34,6 +34,7 @@
 #include <array>
 #include <cassert>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "delegate/kernels/conv_int8_kernel.h"
@@ -52,6 +53,7 @@
 
 #include <immintrin.h>
 
+#include "delegate/kernels/conv_int8_x86.h"
 #include "delegate/kernels/requantize_avx512.h"
 
 namespace patternlite {
@@ -76,14 +78,14 @@ size_t Up(size_t b) { return (b + kScratchAlign - 1) / kScratchAlign * kScratchA
 
 // One output row's tables: channel group q at q * group_stride, the padded
 // columns 0..columns-1 (input column j - pad_left), then slack for the last
-// pixel's 64-byte window.
+// pixel's 64-byte window and the shared-pattern tiles' 128-byte reads.
 struct Triples {
   int columns;
   size_t group_stride;
   size_t row_bytes;  // all groups of one output row
   explicit Triples(const ConvGeometry& g)
       : columns((g.out_w - 1) * g.stride_w + 3),
-        group_stride(Up(size_t(columns) * kColumn + kWindow)),
+        group_stride(Up(size_t(columns) * kColumn + 2 * kWindow)),
         row_bytes(group_stride * size_t((g.in_c + 3) / 4)) {}
 };
 
@@ -129,6 +131,24 @@ void BuildTriples(const int8_t* img, const ConvGeometry& g, const Triples& t, in
           _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + size_t(4 * k + i) * t.group_stride), lane);
         }
       }
+    }
+  }
+}
+
+// Requantises a tile's accumulators (16 filters from o0, lanes om) and
+// stores each pixel's 16 outputs, contiguous in NHWC.
+template <int R, int NP>
+inline void StoreTile(const Int8ConvKernelParams& p, const __m512i (&acc)[R][NP], int o0, __mmask16 om, int8_t* out,
+                      size_t out_row) {
+  const PackedConvInt8View& w = p.weights;
+  const int O = p.geometry.out_c;
+  const Avx512LaneQuant lq = MakeAvx512LaneQuantFromShift(_mm512_maskz_loadu_epi32(om, w.multiplier + o0),
+                                                           _mm512_maskz_loadu_epi32(om, w.shift + o0));
+  PL_UNROLL
+  for (int r = 0; r < R; ++r) {
+    PL_UNROLL
+    for (int i = 0; i < NP; ++i) {
+      _mm_mask_storeu_epi8(out + r * out_row + size_t(i) * O + o0, om, RequantizeAvx512(acc[r][i], lq, p.quant));
     }
   }
 }
@@ -190,14 +210,100 @@ void Tile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, i
         }
       }
     }
-    const Avx512LaneQuant lq = MakeAvx512LaneQuantFromShift(_mm512_maskz_loadu_epi32(om, w.multiplier + o0),
-                                                             _mm512_maskz_loadu_epi32(om, w.shift + o0));
+    StoreTile<R, NP>(p, acc, o0, om, out, out_row);
+  }
+}
+
+// One tile of a shared-pattern pack (pattern_pack_int8.h, sp_*): every
+// entry's 16 filters read one channel through one pattern, so a pixel's 4
+// tap bytes are the same for all lanes and one broadcast dword replaces the
+// vpermb. First, per slot (channel, pattern), the tile's tap dwords (dword d
+// = pixel d's 4 taps, rows after each other) are gathered from the tables
+// into `dwords` by one vpermi2b per segment of pixels whose windows fit in
+// 128 bytes (8 at stride 1, 4 at stride 2); then per block the accumulators
+// take one broadcast vpdpbusd per (entry, pixel), weights in a register.
+template <int R, int NP, int SW>
+void SharedTile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, int8_t* out, size_t out_row,
+                uint8_t* dwords, bool first) {
+  static_assert(R * NP <= kLanes, "a tile's tap dwords fill at most one vector");
+  const PackedConvInt8View& w = p.weights;
+  const int O = p.geometry.out_c;
+  const int groups = (p.geometry.in_c + 3) / 4;
+  const size_t tab_stride = Triples(p.geometry).group_stride;
+  constexpr int kSegPix = SW == 1 ? 8 : 4;  // ((n - 1) * SW + 3) * 12 <= 128 bytes
+  constexpr int kRowSegs = (NP + kSegPix - 1) / kSegPix;
+  constexpr int kSegs = R * kRowSegs;
+  __mmask64 seg_mask[kSegs];
+  size_t seg_at[kSegs];
+  alignas(64) uint8_t off[64] = {};
+  for (int r = 0; r < R; ++r) {
+    for (int s = 0; s < kRowSegs; ++s) {
+      const int i0 = s * kSegPix, i1 = std::min(NP, i0 + kSegPix);
+      const int d0 = r * NP + i0, d1 = r * NP + i1;
+      const __mmask64 below_d1 = d1 * 4 >= 64 ? ~__mmask64(0) : (__mmask64(1) << (4 * d1)) - 1;
+      seg_mask[r * kRowSegs + s] = below_d1 & ~((__mmask64(1) << (4 * d0)) - 1);
+      seg_at[r * kRowSegs + s] = r * row_bytes + size_t(i0) * SW * kColumn;
+      for (int i = i0; i < i1; ++i) {
+        for (int t = 0; t < 4; ++t) off[4 * (r * NP + i) + t] = uint8_t(kColumn * SW * (i - i0));
+      }
+    }
+  }
+  const __m512i offv = _mm512_load_si512(off);
+  for (int q = 0; q < groups; ++q) {
+    const int s0 = w.sp_group_slots[q], s1 = w.sp_group_slots[q + 1];
+    if (s0 == s1) continue;
+    const uint8_t* g = tab + q * tab_stride;
+    __m512i lo[kSegs], hi[kSegs];
+    PL_UNROLL
+    for (int s = 0; s < kSegs; ++s) {
+      lo[s] = _mm512_loadu_si512(g + seg_at[s]);
+      hi[s] = _mm512_loadu_si512(g + seg_at[s] + 64);
+    }
+    for (int sl = s0; sl < s1; ++sl) {
+      const __m512i idx = _mm512_add_epi8(_mm512_set1_epi32(int(w.sp_slot_index[sl])), offv);
+      __m512i t = _mm512_maskz_permutex2var_epi8(seg_mask[0], lo[0], idx, hi[0]);
+      PL_UNROLL
+      for (int s = 1; s < kSegs; ++s) {
+        t = _mm512_or_si512(t, _mm512_maskz_permutex2var_epi8(seg_mask[s], lo[s], idx, hi[s]));
+      }
+      _mm512_store_si512(dwords + size_t(sl) * 64, t);
+    }
+  }
+  // Per block, 16 accumulators, one per filter, whose lanes are the tile's
+  // pixels: an entry's tap dwords are one load, and each filter's weight
+  // dword is vpdpbusd's broadcast memory operand (no shuffle, no extra load
+  // instruction), so the loop is 16 vpdpbusd per 64-byte load.
+  for (int b = 0; b < w.sp_blocks; ++b) {
+    const int o0 = b * kLanes, nf = std::min(kLanes, O - o0);
+    __m512i acc[kLanes];
+    PL_UNROLL
+    for (int f = 0; f < kLanes; ++f) acc[f] = _mm512_set1_epi32(f < nf ? w.bias_u8[o0 + f] : 0);
+    for (int e = w.sp_block_entries[b], ee = w.sp_block_entries[b + 1]; e < ee; ++e) {
+      if (first) _mm_prefetch(reinterpret_cast<const char*>(w.sp_weights + size_t(e + kAhead) * 64), _MM_HINT_T0);
+      const __m512i x = _mm512_load_si512(dwords + size_t(w.sp_entry_slot[e]) * 64);
+      const int8_t* wp = w.sp_weights + size_t(e) * 64;
+      PL_UNROLL
+      for (int f = 0; f < kLanes; ++f) {
+        int32_t wd;
+        std::memcpy(&wd, wp + 4 * f, 4);
+        acc[f] = _mm512_dpbusd_epi32(acc[f], x, _mm512_set1_epi32(wd));
+      }
+    }
+    // Requantise per filter (16 pixels each), then a 16x16 byte transpose
+    // gives each pixel's 16 outputs, contiguous in NHWC.
+    __m128i rows[kLanes];
+    PL_UNROLL
+    for (int f = 0; f < kLanes; ++f) {
+      rows[f] = f < nf ? RequantizeAvx512(acc[f], MakeAvx512LaneQuantUniform(w.multiplier[o0 + f], w.shift[o0 + f]),
+                                          p.quant)
+                       : _mm_setzero_si128();
+    }
+    int8_x86::Transpose16x16(rows);
+    const __mmask16 om = __mmask16((1u << nf) - 1);
     PL_UNROLL
     for (int r = 0; r < R; ++r) {
       PL_UNROLL
-      for (int i = 0; i < NP; ++i) {
-        _mm_mask_storeu_epi8(out + r * out_row + size_t(i) * O + o0, om, RequantizeAvx512(acc[r][i], lq, p.quant));
-      }
+      for (int i = 0; i < NP; ++i) _mm_mask_storeu_epi8(out + r * out_row + size_t(i) * O + o0, om, rows[r * NP + i]);
     }
   }
 }
@@ -220,6 +326,19 @@ struct TileTables {
          TileTable<R, 2, true>(std::make_integer_sequence<int, kMax>())}}}};
 };
 
+template <int R, int SW, int... I>
+constexpr std::array<TileFn, sizeof...(I)> SharedTileTable(std::integer_sequence<int, I...>) {
+  return {{&SharedTile<R, I + 1, SW>...}};
+}
+
+template <int R, int kMax>
+struct SharedTileTables {
+  using Row = std::array<TileFn, kMax>;
+  // [stride_w - 1][np - 1]
+  static constexpr std::array<Row, 2> kFns = {{SharedTileTable<R, 1>(std::make_integer_sequence<int, kMax>()),
+                                               SharedTileTable<R, 2>(std::make_integer_sequence<int, kMax>())}};
+};
+
 // Copy a tile's windows to records when they take at most this much L1
 // (measured on VGG-16's layers: copying 256 input channels' records, 64 KiB,
 // ran 15% slower than reading the tables).
@@ -227,13 +346,14 @@ constexpr size_t kMaxRecordBytes = 32 << 10;
 
 }  // namespace
 
-size_t Int8ConvScratchAvx512VnniFl(const Int8ConvKernelParams& p, int /*rows*/) {
-  const size_t records = size_t((p.geometry.in_c + 3) / 4) * std::max(kMaxRowPix, 2 * kMaxPairPix) * kWindow;
-  return 2 * Triples(p.geometry).row_bytes + std::min(records, kMaxRecordBytes);
-}
+namespace {
 
-void Int8ConvRowsAvx512VnniFl(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0,
-                              int oy1, void* scratch, size_t /*scratch_bytes*/) {
+// The tiles of output rows [oy0, oy1): two rows per tile where the call has
+// them (up to 16 accumulators: more independent chains than one row of a
+// narrow image gives), the columns split evenly over the fewest tiles.
+// `shared`: the shared-pattern tiles (sp_* form), else the vpermb ones.
+void RunRows(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0, int oy1,
+             void* scratch, bool shared) {
   const ConvGeometry& g = p.geometry;
   const int O = g.out_c, W = g.out_w;
   // The conv3x3 judge claims column strides 1 and 2 only.
@@ -242,12 +362,9 @@ void Int8ConvRowsAvx512VnniFl(const Int8ConvKernelParams& p, const int8_t* input
   const int8_t* img = input + size_t(n) * g.in_h * g.in_w * g.in_c;
   const Triples t(g);
   uint8_t* tab = static_cast<uint8_t*>(scratch);
-  uint8_t* rec = tab + 2 * t.row_bytes;
+  uint8_t* rec = tab + 2 * t.row_bytes;  // records, or the shared tiles' tap dwords
   const __m128i pad = _mm_set1_epi8(char(uint8_t(p.quant.zp_in + 128)));
   const size_t out_row = size_t(W) * O;
-  // Two output rows per tile where the call has them (up to 16 accumulators:
-  // more independent chains than one row of a narrow image gives), the
-  // columns split evenly over the fewest tiles.
   for (int oy = oy0; oy < oy1;) {
     int8_t* out = output + (size_t(n) * g.out_h + oy) * out_row;
     const bool pair = oy + 1 < oy1;
@@ -258,15 +375,43 @@ void Int8ConvRowsAvx512VnniFl(const Int8ConvKernelParams& p, const int8_t* input
     for (int k = 0, x0 = 0; k < tiles; ++k) {
       const int x1 = W * (k + 1) / tiles;
       const int np = x1 - x0;
-      const bool copy = size_t((g.in_c + 3) / 4) * (pair ? 2 : 1) * np * kWindow <= kMaxRecordBytes;
-      const TileFn fn = pair ? TileTables<2, kMaxPairPix>::kFns[copy][sw][np - 1]
-                             : TileTables<1, kMaxRowPix>::kFns[copy][sw][np - 1];
+      TileFn fn;
+      if (shared) {
+        fn = pair ? SharedTileTables<2, kMaxPairPix>::kFns[sw][np - 1]
+                  : SharedTileTables<1, kMaxRowPix>::kFns[sw][np - 1];
+      } else {
+        const bool copy = size_t((g.in_c + 3) / 4) * (pair ? 2 : 1) * np * kWindow <= kMaxRecordBytes;
+        fn = pair ? TileTables<2, kMaxPairPix>::kFns[copy][sw][np - 1]
+                  : TileTables<1, kMaxRowPix>::kFns[copy][sw][np - 1];
+      }
       fn(p, tab + size_t(x0) * g.stride_w * kColumn, t.row_bytes, out + size_t(x0) * O, out_row, rec,
          oy == oy0 && k == 0);
       x0 = x1;
     }
     oy += pair ? 2 : 1;
   }
+}
+
+}  // namespace
+
+size_t Int8ConvScratchAvx512VnniFl(const Int8ConvKernelParams& p, int /*rows*/) {
+  const size_t records = size_t((p.geometry.in_c + 3) / 4) * std::max(kMaxRowPix, 2 * kMaxPairPix) * kWindow;
+  return 2 * Triples(p.geometry).row_bytes + std::min(records, kMaxRecordBytes);
+}
+
+void Int8ConvRowsAvx512VnniFl(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0,
+                              int oy1, void* scratch, size_t /*scratch_bytes*/) {
+  RunRows(p, input, output, n, oy0, oy1, scratch, false);
+}
+
+size_t Int8ConvScratchAvx512VnniSp(const Int8ConvKernelParams& p, int /*rows*/) {
+  return 2 * Triples(p.geometry).row_bytes + size_t(p.weights.sp_slots) * 64;
+}
+
+void Int8ConvRowsAvx512VnniSp(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0,
+                              int oy1, void* scratch, size_t /*scratch_bytes*/) {
+  assert(p.weights.sp_blocks > 0);
+  RunRows(p, input, output, n, oy0, oy1, scratch, true);
 }
 
 }  // namespace patternlite

@@ -48,6 +48,10 @@ bool Int8PreferFilterLanes(const Int8ConvKernelParams& p) {
   return Int8FilterLanesPay(O, pairs, kept);
 }
 
+bool Int8PreferSharedPatterns(const Int8ConvKernelParams& p) {
+  return p.weights.sp_blocks > 0 && p.weights.out_channels >= kInt8FilterLanesMinOutChannels;
+}
+
 const char* Int8VariantName(Int8Variant v) {
   switch (v) {
     case Int8Variant::kScalar: return "scalar";
@@ -56,6 +60,7 @@ const char* Int8VariantName(Int8Variant v) {
     case Int8Variant::kAvx512Vnni: return "avx512vnni";
     case Int8Variant::kNeonDot: return "neondot";
     case Int8Variant::kAvx512VnniFilterLanes: return "avx512vnni_fl";
+    case Int8Variant::kAvx512VnniSharedPatterns: return "avx512vnni_sp";
   }
   return "unknown";
 }
@@ -70,7 +75,8 @@ bool Int8VariantAvailable(Int8Variant v) {
       return Int8VariantAvailable(Int8Variant::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
-    case Int8Variant::kAvx512VnniFilterLanes: return Int8VariantAvailable(Int8Variant::kAvx512Vnni);
+    case Int8Variant::kAvx512VnniFilterLanes:
+    case Int8Variant::kAvx512VnniSharedPatterns: return Int8VariantAvailable(Int8Variant::kAvx512Vnni);
 #endif
 #if defined(PL_HAVE_NEON)
     case Int8Variant::kNeonDot: return CpuHasDotProd();
@@ -88,6 +94,8 @@ const Int8ConvKernel& Int8KernelFor(Int8Variant v) {
                                           Int8ConvScratchAvx512Vnni};
   static const Int8ConvKernel kAvx512VnniFl{Int8Variant::kAvx512VnniFilterLanes, 16, Int8ConvRowsAvx512VnniFl,
                                             Int8ConvScratchAvx512VnniFl};
+  static const Int8ConvKernel kAvx512VnniSp{Int8Variant::kAvx512VnniSharedPatterns, 16, Int8ConvRowsAvx512VnniSp,
+                                            Int8ConvScratchAvx512VnniSp};
 #endif
 #if defined(PL_HAVE_NEON)
   static const Int8ConvKernel kNeonDot{Int8Variant::kNeonDot, 4, Int8ConvRowsNeonDot, Int8ConvScratchNeonDot};
@@ -99,6 +107,7 @@ const Int8ConvKernel& Int8KernelFor(Int8Variant v) {
     case Int8Variant::kAvxVnni: return kAvxVnni;
     case Int8Variant::kAvx512Vnni: return kAvx512Vnni;
     case Int8Variant::kAvx512VnniFilterLanes: return kAvx512VnniFl;
+    case Int8Variant::kAvx512VnniSharedPatterns: return kAvx512VnniSp;
 #endif
 #if defined(PL_HAVE_NEON)
     case Int8Variant::kNeonDot: return kNeonDot;

@@ -77,6 +77,16 @@ struct PackedConvInt8View {
   const int32_t* fl_channel = nullptr;
   const uint8_t* fl_index = nullptr;  // entries * 64
   const int8_t* fl_weights = nullptr;  // entries * 64
+  // Shared-pattern form (16 filters reading one channel through one
+  // pattern: one broadcast tap dword per pixel); sp_blocks is 0 where the
+  // pack does not have it.
+  int sp_blocks = 0;
+  int sp_slots = 0;
+  const int32_t* sp_group_slots = nullptr;    // ceil(in_channels / 4) + 1
+  const uint32_t* sp_slot_index = nullptr;    // sp_slots
+  const int32_t* sp_block_entries = nullptr;  // sp_blocks + 1
+  const int32_t* sp_entry_slot = nullptr;
+  const int8_t* sp_weights = nullptr;  // entries * 64
 };
 
 struct Int8ConvKernelParams {
@@ -96,7 +106,17 @@ using Int8ConvScratchFn = size_t (*)(const Int8ConvKernelParams& p, int rows);
 // x86 int8 kernels differ in the dot-product instruction they use.
 // kAvx512VnniFilterLanes: the AVX-512 kernel with 16 filters (not 16 pixels)
 // per vector, conv_int8_avx512_fl.cc.
-enum class Int8Variant { kScalar, kAvx2, kAvxVnni, kAvx512Vnni, kNeonDot, kAvx512VnniFilterLanes };
+// kAvx512VnniSharedPatterns: its shared-pattern tiles (broadcast tap dwords),
+// for packs that have the sp_* form.
+enum class Int8Variant {
+  kScalar,
+  kAvx2,
+  kAvxVnni,
+  kAvx512Vnni,
+  kNeonDot,
+  kAvx512VnniFilterLanes,
+  kAvx512VnniSharedPatterns
+};
 
 struct Int8ConvKernel {
   Int8Variant variant;
@@ -116,6 +136,7 @@ PL_DECLARE_INT8_CONV_KERNELS(Avx2)
 PL_DECLARE_INT8_CONV_KERNELS(AvxVnni)
 PL_DECLARE_INT8_CONV_KERNELS(Avx512Vnni)
 PL_DECLARE_INT8_CONV_KERNELS(Avx512VnniFl)
+PL_DECLARE_INT8_CONV_KERNELS(Avx512VnniSp)
 #endif
 #if defined(PL_HAVE_NEON)
 PL_DECLARE_INT8_CONV_KERNELS(NeonDot)
@@ -139,6 +160,24 @@ inline bool Int8FilterLanesPay(int out_channels, double pairs, double kept) {
   // Filter-lane work ~ non-empty pairs; pixel-lane work ~ 0.3 + 0.7 x kept
   // kernels (its per-pixel tables and requantisation do not shrink with keep).
   return out_channels >= kInt8FilterLanesMinOutChannels && pairs <= kept + 0.3;
+}
+
+// Whether the avx512vnni kernel runs this layer with shared-pattern tiles
+// (docs/int8.md, "Shared patterns"): the pack has the form (its 16-filter
+// blocks read each kept channel through one pattern, kInt8SharedMaxEntries)
+// and at least 64 output channels, the sizes measured.
+bool Int8PreferSharedPatterns(const Int8ConvKernelParams& p);
+
+// The packing builds the shared-pattern form when its entries, (block,
+// channel, pattern) triples, are at most this many times the non-empty
+// (block, channel) pairs: an entry costs one broadcast-operand vpdpbusd per
+// pixel where a pair costs a vpermb and a vpdpbusd in the filter-lane
+// kernel, so a few pairs with two patterns still pay.
+constexpr double kInt8SharedMaxEntries = 1.25;
+
+// The rule on a layer's figures, for the int8='auto' policy.
+inline bool Int8SharedPatternsPay(int out_channels, double entries, double pairs) {
+  return out_channels >= kInt8FilterLanesMinOutChannels && entries <= kInt8SharedMaxEntries * pairs;
 }
 
 const char* Int8VariantName(Int8Variant v);

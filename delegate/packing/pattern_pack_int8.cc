@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
+#include <utility>
 
 #include "delegate/packing/pattern_pack.h"
 
@@ -26,6 +28,107 @@ void QuantizeMultiplier(double real_multiplier, int32_t* quantized_multiplier, i
   }
   *quantized_multiplier = int32_t(q_fixed);
 }
+
+namespace {
+
+// The shared-pattern form (pattern_pack_int8.h), from the filter-major form:
+// per (block of 16 filters, input channel) one entry per pattern its filters
+// need. A kernel with zero weights fits every pattern that covers its
+// non-zero taps (an int8 weight may round to 0, and a file without metadata
+// then gives such a kernel whichever fitting pattern comes first), so the
+// patterns of a pair are chosen greedily: the one that fits most of its
+// kernels, then the one that fits most of the rest. Left empty when the
+// entries exceed kInt8SharedMaxEntries x the filter-lane pairs.
+void PackSharedPatterns(PackedConvInt8* pp) {
+  PackedConvInt8& p = *pp;
+  constexpr int kFl = 16;
+  const int O = p.out_channels, C = p.in_channels;
+  const int blocks = (O + kFl - 1) / kFl;
+  struct Kept {
+    int lane;
+    uint16_t mask, nonzero;
+    int8_t w[contract::kKernelTaps];  // by tap 3*ky+kx
+  };
+  std::map<std::pair<int, int>, std::vector<Kept>> pairs;  // (block, channel), ascending
+  for (int fi = 0; fi < O; ++fi) {
+    const int o = p.filter_order[fi];
+    for (int gi = p.filter_groups[fi]; gi < p.filter_groups[fi + 1]; ++gi) {
+      const PackedGroup& g = p.groups[gi];
+      for (int k = g.begin; k < g.end; ++k) {
+        Kept kept{o % kFl, g.mask, 0, {}};
+        for (int t = 0; t < 4; ++t) {
+          const int8_t v = p.kernel_weights[size_t(k) * 4 + t];
+          kept.w[g.taps[t]] = v;
+          if (v != 0) kept.nonzero |= uint16_t(1u << g.taps[t]);
+        }
+        pairs[{o / kFl, p.kernel_channel[k]}].push_back(kept);
+      }
+    }
+  }
+  struct Entry {
+    int block, channel;
+    uint16_t mask;
+    std::vector<const Kept*> kernels;
+  };
+  std::vector<Entry> entries;
+  for (const auto& [key, kernels] : pairs) {
+    std::vector<const Kept*> left;
+    for (const Kept& k : kernels) left.push_back(&k);
+    while (!left.empty()) {
+      uint16_t best = left.front()->mask;
+      size_t best_fits = 0;
+      for (const Kept* cand : left) {
+        size_t fits = 0;
+        for (const Kept* k : left) fits += (k->nonzero & ~cand->mask) == 0;
+        if (fits > best_fits) best = cand->mask, best_fits = fits;
+      }
+      Entry e{key.first, key.second, best, {}};
+      std::vector<const Kept*> rest;
+      for (const Kept* k : left) ((k->nonzero & ~best) == 0 ? e.kernels : rest).push_back(k);
+      entries.push_back(std::move(e));
+      left = std::move(rest);
+    }
+  }
+  if (double(entries.size()) > kInt8SharedMaxEntries * double(p.fl_channel.size())) return;
+  // Slots ascending by (channel, mask): a group of 4 channels is one range.
+  std::map<std::pair<int, uint16_t>, int> slot_of;
+  for (const Entry& e : entries) slot_of.emplace(std::make_pair(e.channel, e.mask), 0);
+  const int groups = (C + 3) / 4;
+  p.sp_group_slots.assign(size_t(groups) + 1, 0);
+  for (auto& [key, slot] : slot_of) {
+    const auto [c, mask] = key;
+    slot = int(p.sp_slot_index.size());
+    uint32_t index = 0;
+    for (int t = 0, tap = 0; tap < contract::kKernelTaps; ++tap) {
+      if (((mask >> tap) & 1) == 0) continue;
+      index |= uint32_t(12 * (tap % 3) + 4 * (tap / 3) + c % 4) << (8 * t++);
+    }
+    p.sp_slot_index.push_back(index);
+    p.sp_group_slots[size_t(c / 4) + 1] = slot + 1;
+  }
+  for (int q = 1; q <= groups; ++q) p.sp_group_slots[q] = std::max(p.sp_group_slots[q], p.sp_group_slots[q - 1]);
+  // Entries block-major, slots ascending within a block; weights in the
+  // slot's tap order.
+  std::stable_sort(entries.begin(), entries.end(), [&](const Entry& a, const Entry& b) {
+    return a.block != b.block ? a.block < b.block
+                              : slot_of.at({a.channel, a.mask}) < slot_of.at({b.channel, b.mask});
+  });
+  p.sp_block_entries.assign(size_t(blocks) + 1, 0);
+  p.sp_weights.assign(entries.size() * 64, 0);
+  for (size_t n = 0; n < entries.size(); ++n) {
+    const Entry& e = entries[n];
+    p.sp_entry_slot.push_back(slot_of.at({e.channel, e.mask}));
+    p.sp_block_entries[size_t(e.block) + 1] = int32_t(n + 1);
+    for (const Kept* k : e.kernels) {
+      for (int t = 0, tap = 0; tap < contract::kKernelTaps; ++tap) {
+        if (((e.mask >> tap) & 1) != 0) p.sp_weights[n * 64 + size_t(k->lane) * 4 + size_t(t++)] = k->w[tap];
+      }
+    }
+  }
+  for (int b = 1; b <= blocks; ++b) p.sp_block_entries[b] = std::max(p.sp_block_entries[b], p.sp_block_entries[b - 1]);
+}
+
+}  // namespace
 
 bool PackPatternConvInt8(const int8_t* ohwi, int out_channels, int in_channels, const uint16_t* masks,
                          const int32_t* bias, const Int8ConvQuantization& q, int max_chunk_slots, PackedConvInt8* out,
@@ -183,6 +286,7 @@ bool PackPatternConvInt8(const int8_t* ohwi, int out_channels, int in_channels, 
       }
     }
   }
+  PackSharedPatterns(&p);
   *out = std::move(p);
   return true;
 }

@@ -51,6 +51,20 @@ struct PackedConvInt8 {
   std::vector<int32_t> fl_channel;
   std::vector<uint8_t> fl_index;
   std::vector<int8_t> fl_weights;
+  // Shared-pattern form (conv_int8_avx512_fl.cc, SharedTile): built only where
+  // the 16 filters of a block mostly read a kept channel through one pattern
+  // (kInt8SharedMaxEntries), as the converter's `shared` connectivity makes
+  // them. A slot is a distinct (input channel, pattern), ascending by channel;
+  // the slots of channels 4q..4q+3 are [sp_group_slots[q], [q+1]), and a
+  // slot's dword holds its 4 taps' row-triple window positions (byte t:
+  // 12 * kx + 4 * ky + c % 4). An entry is (block, slot) with 64 weight bytes
+  // (lane f: filter 16b+f's 4 weights if it reads the slot, else 0); entries
+  // of block b: [sp_block_entries[b], [b+1]). Empty when not built.
+  std::vector<int32_t> sp_group_slots;
+  std::vector<uint32_t> sp_slot_index;
+  std::vector<int32_t> sp_block_entries;
+  std::vector<int32_t> sp_entry_slot;
+  std::vector<int8_t> sp_weights;
 
   size_t kept_kernels() const { return kernel_channel.size(); }
   int chunks() const { return int(chunk_slots.size()) - 1; }
@@ -79,6 +93,13 @@ struct PackedConvInt8 {
     v.fl_channel = fl_channel.data();
     v.fl_index = fl_index.data();
     v.fl_weights = fl_weights.data();
+    v.sp_blocks = sp_block_entries.empty() ? 0 : int(sp_block_entries.size()) - 1;
+    v.sp_slots = int(sp_slot_index.size());
+    v.sp_group_slots = sp_group_slots.data();
+    v.sp_slot_index = sp_slot_index.data();
+    v.sp_block_entries = sp_block_entries.data();
+    v.sp_entry_slot = sp_entry_slot.data();
+    v.sp_weights = sp_weights.data();
     return v;
   }
 };

@@ -39,6 +39,31 @@ double NonEmptyBlockPairs(const std::vector<uint16_t>& masks, int out_channels, 
   return double(non_empty) / (double(blocks) * in_channels);
 }
 
+// The shared-pattern kernel's entries over the filter-lane kernel's pairs:
+// the distinct patterns per non-empty (block, channel) pair, averaged (1.0
+// when every block reads each kept channel through one pattern). From the
+// masks alone: a kernel whose int8 weights include a 0 may have been given
+// another fitting pattern (no metadata), which the packing merges and this
+// count does not, so it errs towards declining.
+double SharedPatternEntriesPerPair(const std::vector<uint16_t>& masks, int out_channels, int in_channels) {
+  constexpr int kFl = 16;
+  const int blocks = (out_channels + kFl - 1) / kFl;
+  size_t pairs = 0, entries = 0;
+  for (int b = 0; b < blocks; ++b) {
+    for (int c = 0; c < in_channels; ++c) {
+      uint16_t seen[kFl];
+      int n = 0;
+      for (int o = b * kFl; o < std::min(out_channels, (b + 1) * kFl); ++o) {
+        const uint16_t m = masks[size_t(o) * in_channels + c];
+        if (m != 0 && std::find(seen, seen + n, m) == seen + n) seen[n++] = m;
+      }
+      pairs += n > 0;
+      entries += size_t(n);
+    }
+  }
+  return pairs == 0 ? 1.0 : double(entries) / double(pairs);
+}
+
 // What every int8 auto decline ends with.
 constexpr const char* kAutoTail = "; int8='auto' leaves it to TFLite (int8='all' claims it)";
 
@@ -53,37 +78,42 @@ std::string OtherThanAvx512Vnni(const JudgeEnv& env) {
 
 // Under int8='auto', why an exact int8 conv3x3 is left to TFLite, or "" when
 // it is claimed. Claimed where its kernel measured faster than XNNPACK's int8
-// dense kernel (docs/int8.md, "The filter-lane kernel"; 1 thread, the
-// ResNet-18 layers): the AVX-512 VNNI filter-lane kernel, which runs at least
-// 64 output channels whose non-empty (block of 16 filters, input channel)
-// pairs are at most 0.6 of all: block-structured pruning measured 1.5-2.6x at
-// 0.28 and 1.2-1.6x at 0.5, but only 0.8-1.0x at 1.0 (patterns only), and the
-// converter's per-kernel pruning leaves ~every pair non-empty. The
-// `avx512vnni` kernel hands a layer to filter lanes by Int8FilterLanesPay
-// (conv_int8_kernel.h): required too, so a claim always runs the kernel that
-// was measured. Also claimed: at most 0.35 of the kernels kept, in any
-// structure, where the pixel-lane kernel measured 1.0-1.5x per layer at keep
-// 0.28 but 0.8-1.2x at 0.5 ("Round 2"), and whole int8 models at keep 0.28 ran
-// 1.2x (ResNet-18) and 1.5x (VGG-16) over XNNPACK int8 dense.
+// dense kernel (docs/int8.md; 1 thread, the ResNet-18 layers), always on
+// AVX-512 VNNI with at least 64 output channels:
+//  * blocks of 16 filters reading each kept channel through one pattern (the
+//    converter's `shared` connectivity): the shared-pattern kernel measured
+//    1.15-1.5x at keep 1.0 and 1.5-3.5x at 0.28 ("Shared patterns");
+//  * non-empty (block, input channel) pairs at most 0.6 of all (block-
+//    structured pruning): the filter-lane kernel measured 1.5-2.6x at 0.28
+//    and 1.2-1.6x at 0.5, but only 0.8-1.0x at 1.0, and the converter's
+//    per-kernel pruning leaves ~every pair non-empty. The `avx512vnni`
+//    kernel hands a layer to filter lanes by Int8FilterLanesPay
+//    (conv_int8_kernel.h): required too, so a claim runs the kernel measured;
+//  * at most 0.35 of the kernels kept, in any structure, where the
+//    pixel-lane kernel measured 1.0-1.5x per layer at keep 0.28 but 0.8-1.2x
+//    at 0.5 ("Round 2").
 std::string Int8Conv3x3AutoPolicy(const JudgeEnv& env, const Claim& claim) {
   constexpr double kMaxPairs = 0.6;
   constexpr double kMaxKeptAnyStructure = 0.35;
   const std::string head =
       "the int8 conv3x3 kernel is exact but not yet faster than XNNPACK's int8 dense kernel on this layer (it "
-      "is with AVX-512 VNNI, at least 64 output channels, and at most 0.35 of the kernels kept or at most 0.6 of "
-      "the (16-filter block, input channel) pairs non-empty, as block-structured pruning gives: "
-      "--connectivity block): ";
+      "is with AVX-512 VNNI, at least 64 output channels, and either one pattern per (16-filter block, input "
+      "channel), at most 0.35 of the kernels kept, or at most 0.6 of the (16-filter block, input channel) pairs "
+      "non-empty: --connectivity shared or block): ";
   const std::string tail = kAutoTail;
   if (const std::string other = OtherThanAvx512Vnni(env); !other.empty()) return head + other + tail;
   const int O = claim.info.out_channels, I = claim.info.in_channels;
   if (O < kInt8FilterLanesMinOutChannels) return head + "it has " + std::to_string(O) + " output channels" + tail;
+  const double per_pair = SharedPatternEntriesPerPair(claim.masks, O, I);
+  if (Int8SharedPatternsPay(O, per_pair, 1.0)) return "";
   const double kept = double(claim.info.kept_kernels) / (double(O) * I);
   if (kept <= kMaxKeptAnyStructure) return "";
   const double pairs = NonEmptyBlockPairs(claim.masks, O, I);
   if (pairs > kMaxPairs || !Int8FilterLanesPay(O, pairs, kept)) {
-    char figures[128];
-    std::snprintf(figures, sizeof figures, "%.2f of its pairs are non-empty, with %.2f of its kernels kept", pairs,
-                  kept);
+    char figures[160];
+    std::snprintf(figures, sizeof figures,
+                  "%.2f of its pairs are non-empty, with %.2f of its kernels kept and %.2f patterns per pair", pairs,
+                  kept, per_pair);
     return head + figures + tail;
   }
   return "";

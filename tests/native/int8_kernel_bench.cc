@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     at = comma + 1;
     bool found = false;
     for (Int8Variant v : {Int8Variant::kAvx2, Int8Variant::kAvxVnni, Int8Variant::kAvx512Vnni,
-                          Int8Variant::kAvx512VnniFilterLanes}) {
+                          Int8Variant::kAvx512VnniFilterLanes, Int8Variant::kAvx512VnniSharedPatterns}) {
       if (one == Int8VariantName(v) && Int8VariantAvailable(v)) {
         variants.push_back(v);
         found = true;
@@ -81,7 +81,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const bool block_prune = std::getenv("BLOCKPRUNE") != nullptr && std::atoi(std::getenv("BLOCKPRUNE")) != 0;
+  const int block_mode = std::getenv("BLOCKPRUNE") != nullptr ? std::atoi(std::getenv("BLOCKPRUNE")) : 0;
+  const bool block_prune = block_mode != 0;
+  const bool shared = block_mode == 2;  // the block's filters share each kept channel's pattern
   const Layer layers[] = {{56, 64, 64, 1},   {28, 128, 128, 1},  {14, 256, 256, 1}, {7, 512, 512, 1},
                           {56, 64, 128, 2}, {28, 128, 256, 2}, {14, 256, 512, 2}};
   std::mt19937 rng(0);
@@ -106,7 +108,7 @@ int main(int argc, char** argv) {
       for (int o = 0; o < L.o; ++o) {
         for (int c = 0; c < L.c; ++c) {
           if (block_prune ? !block_keeps[size_t(o / 16) * L.c + c] : u(rng) >= keep) continue;
-          const uint16_t m = lib[rng() % 8];
+          const uint16_t m = shared ? lib[(size_t(o / 16) * 131 + size_t(c) * 7) % 8] : lib[rng() % 8];
           for (int t = 0; t < 9; ++t) {
             if ((m >> t) & 1) {
               int v = std::clamp(int(wn(rng)), -127, 127);

@@ -91,6 +91,12 @@ class Int8PatternConvTester {
   Int8PatternConvTester& rows_per_call(int v) { rows_per_call_ = v; return *this; }
   Int8PatternConvTester& chunk_slots(int v) { chunk_slots_ = v; return *this; }
   Int8PatternConvTester& seed(uint32_t v) { seed_ = v; return *this; }
+  // Blocks of 16 filters keep the same input channels, each through one
+  // pattern (the converter's `shared` connectivity), with some int8 weights 0
+  // (so that a file without metadata gives some kernels another fitting
+  // pattern). Always on for the shared-pattern kernel, which runs only packs
+  // that have the shared form.
+  Int8PatternConvTester& shared(bool v) { shared_ = v; return *this; }
 
   // Outputs that differ and the largest difference (the tests' two figures).
   struct Diff {
@@ -123,14 +129,25 @@ class Int8PatternConvTester {
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     std::uniform_int_distribution<int> weight(-127, 127);
     std::vector<int8_t> ohwi(size_t(O) * 9 * C, 0);
+    const bool shared = shared_ || variant == Int8Variant::kAvx512VnniSharedPatterns;
+    constexpr int kBlock = 16;
+    std::vector<char> block_keeps(size_t((O + kBlock - 1) / kBlock) * C);
+    std::vector<uint16_t> block_masks(block_keeps.size());
+    for (size_t i = 0; i < block_keeps.size(); ++i) {
+      block_keeps[i] = uniform(rng) < keep_;
+      block_masks[i] = all[rng() % all.size()];
+    }
     for (int o = 0; o < O; ++o) {
       for (int c = 0; c < C; ++c) {
-        if (uniform(rng) >= keep_) continue;
-        const uint16_t m = all[rng() % all.size()];
+        const size_t bc = size_t(o / kBlock) * C + c;
+        if (shared ? !block_keeps[bc] : uniform(rng) >= keep_) continue;
+        const uint16_t m = shared ? block_masks[bc] : all[rng() % all.size()];
         for (int t = 0; t < 9; ++t) {
           if (!((m >> t) & 1)) continue;
           int v = weight(rng);
-          if (v == 0) v = 1;  // keep the drawn pattern (packing infers it from the non-zeros)
+          // Keep the drawn pattern (packing infers it from the non-zeros),
+          // except for some shared-pattern weights.
+          if (v == 0 || (shared && rng() % 24 == 0)) v = shared && rng() % 2 ? 0 : 1;
           if (rng() % 16 == 0) v = rng() % 2 ? 127 : -127;  // the extremes
           ohwi[(size_t(o) * 9 + t) * C + c] = int8_t(v);
         }
@@ -157,6 +174,10 @@ class Int8PatternConvTester {
     if (!AssignKernelMasksInt8(ohwi.data(), O, C, nullptr, {}, &masks, &reason) ||
         !PackPatternConvInt8(ohwi.data(), O, C, masks.data(), bias.data(), q, chunk_slots_, &packed, &reason)) {
       std::printf("FAIL int8 conv: packing refused: %s\n", reason.c_str());
+      return false;
+    }
+    if (variant == Int8Variant::kAvx512VnniSharedPatterns && packed.sp_block_entries.empty()) {
+      std::printf("FAIL int8 conv: the shared-pattern pack was not built (seed=%u)\n", seed_);
       return false;
     }
     const Int8ConvKernelParams params = MakeParams(g, quant, packed);
@@ -258,6 +279,7 @@ class Int8PatternConvTester {
   Int8Activation activation_ = Int8Activation::kNone;
   double keep_ = 0.5;
   int patterns_ = 8;
+  bool shared_ = false;
   int zp_in_ = -3, zp_out_ = 5;
   float s_in_ = 0.05f, s_out_ = 0.2f, s_w_lo_ = 0.002f, s_w_hi_ = 0.02f;
   int32_t bias_range_ = 20000;

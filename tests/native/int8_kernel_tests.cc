@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   return patternlite::Int8VariantMain(argc, argv, "int8_kernel_tests",
                                       {Int8Variant::kScalar, Int8Variant::kAvx2, Int8Variant::kAvxVnni,
                                        Int8Variant::kAvx512Vnni, Int8Variant::kNeonDot,
-                                       Int8Variant::kAvx512VnniFilterLanes},
+                                       Int8Variant::kAvx512VnniFilterLanes, Int8Variant::kAvx512VnniSharedPatterns},
                                       [](Int8Variant v) {
                                         Counts c;
                                         Sweep(v, &c);
