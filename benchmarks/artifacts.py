@@ -33,7 +33,9 @@ def _seeded(build: Any) -> Any:
     return run
 
 
-CONNECTIVITIES = ("kernel", "block", "quads")  # "quads": block 3x3 + 1x1 inputs in aligned fours
+# "quads": block 3x3 + 1x1 inputs in aligned fours; "shared": 3x3 blocks that also read each kept
+# channel through one pattern, + 1x1 quads (the fastest int8 structure).
+CONNECTIVITIES = ("kernel", "block", "quads", "shared")
 
 
 def keep_tag(keep: float, connectivity: str = "kernel") -> str:

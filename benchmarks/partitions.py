@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.artifacts import model_artifacts
+from benchmarks.artifacts import CONNECTIVITIES, model_artifacts
 from benchmarks.engines import ROOT
 from benchmarks.peers.tflite_xnnpack import make_interpreter, tflite_module
 
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--dtype", default="float32", choices=["float32", "int8"], help="int8: the full-integer files, int8='auto'"
     )
-    p.add_argument("--connectivity", default="kernel", choices=["kernel", "block", "quads"])
+    p.add_argument("--connectivity", default="kernel", choices=list(CONNECTIVITIES))
     p.add_argument("--cache", default=str(ROOT / "benchmarks" / ".cache"))
     p.add_argument("--out", default="", help="JSON file to write (default: print only)")
     p.add_argument("--note", default="")

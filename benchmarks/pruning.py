@@ -76,7 +76,8 @@ def pruned_tflite(
     None writes the int8 file only (the float32 one is cached already). ``connectivity``: which
     3x3 kernels are kept ("kernel", the converter's default, or "block": the 16 filters of a
     block keep the same input channels), or "quads": "block" plus 1x1 blocks that keep whole
-    aligned fours of inputs (``pointwise_quads``, what the int8 1x1 kernel wants); the default is
+    aligned fours of inputs (``pointwise_quads``, what the int8 1x1 kernel wants), or "shared":
+    the converter's "shared" 3x3 connectivity plus the same 1x1 quads; the default is
     what every cached file was made with, so :data:`PRUNER` does not change.
     """
     from patternlite.converter import Int8Options, export_tflite, prune
@@ -93,7 +94,7 @@ def pruned_tflite(
             method="magnitude",
             prune_first=prune_first,
             connectivity="block" if connectivity == "quads" else connectivity,
-            pointwise_quads=connectivity == "quads",
+            pointwise_quads=connectivity in ("quads", "shared"),
         ),
         progress=False,
     )

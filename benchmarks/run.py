@@ -416,9 +416,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--connectivity",
         default="kernel",
-        help="comma list of kernel,block,quads: how the models' 3x3 kernels are pruned at each keep (block: the "
-        "16 filters of a block keep the same input channels, files and variants keep<K>-block; quads: block plus "
-        "1x1 blocks keeping aligned fours of inputs, keep<K>-quads; the single-layer runs stay per kernel)",
+        help="comma list of kernel,block,quads,shared: how the models' 3x3 kernels are pruned at each keep (block: "
+        "the 16 filters of a block keep the same input channels, files and variants keep<K>-block; quads: block "
+        "plus 1x1 blocks keeping aligned fours of inputs, keep<K>-quads; shared: the 3x3 blocks also read each kept "
+        "channel through one pattern, plus the 1x1 quads, keep<K>-shared; the single-layer runs stay per kernel)",
     )
     p.add_argument(
         "--dtypes",

@@ -174,7 +174,13 @@ def test_connectivity_is_read_from_the_masks() -> None:
     per_kernel = np.broadcast_to(kept, (3, 3, *kept.shape)).copy()
     assert infer_connectivity(per_kernel) == "kernel"
     block = np.repeat(rng.random((32, 2)) < 0.4, CHANNEL_BLOCK, axis=1)
-    assert infer_connectivity(np.broadcast_to(block, (3, 3, *block.shape)).copy()) == "block"
+    # Every kept kernel with the same taps: the blocks share patterns too.
+    assert infer_connectivity(np.broadcast_to(block, (3, 3, *block.shape)).copy()) == "shared"
+    # The same blocks with one filter reading a channel through other taps: block, not shared.
+    mixed = np.broadcast_to(block, (3, 3, *block.shape)).copy()
+    i = int(np.flatnonzero(block[:, 0])[0])
+    mixed[0, 0, i, 0] = False
+    assert infer_connectivity(mixed) == "block"
     # Fewer filters than a block, or everything kept: nothing says "block".
     assert infer_connectivity(np.ones((3, 3, 8, 8), bool)) == "kernel"
 

@@ -1,5 +1,5 @@
-"""Block-structured connectivity of 3x3 convs (``connectivity="block"``): the projection, both
-solvers on the small digits CNN, the CLI flag, and the default left as it was."""
+"""Block-structured connectivity of 3x3 convs (``connectivity="block"`` and ``"shared"``): the
+projection, both solvers on the small digits CNN, the CLI flag, and the default left as it was."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from patternlite.converter.export.io import load_masks  # noqa: E402
 from patternlite.converter.graph import CONV3X3, find_layers  # noqa: E402
 from patternlite.converter.models import digits_cnn  # noqa: E402
 from patternlite.converter.policy import PrunePolicy  # noqa: E402
+from patternlite.converter.remask import infer_connectivity  # noqa: E402
 from patternlite.converter.solvers.layer_problem import bn_scale  # noqa: E402
 from patternlite.converter.solvers.patterns import all_candidates, masks_matrix  # noqa: E402
 from patternlite.converter.solvers.projection import kept_count, project  # noqa: E402
@@ -54,6 +55,13 @@ def _assert_block_connectivity(assignment: npt.NDArray[np.uint8], keep: float, n
         block = alive[:, start : start + CHANNEL_BLOCK]
         assert np.all(block == block[:, :1]), f"{name}: block at {start} does not share its input channels"
         assert block[:, 0].sum() == kept_count(keep, i_ch), f"{name}: block at {start}"
+
+
+def _assert_shared_patterns(assignment: npt.NDArray[np.uint8], name: str = "") -> None:
+    """The filters of a block read each kept input channel through one pattern."""
+    for start in range(0, assignment.shape[1], CHANNEL_BLOCK):
+        block = assignment[:, start : start + CHANNEL_BLOCK]
+        assert np.all(block == block[:, :1]), f"{name}: block at {start} mixes patterns on an input channel"
 
 
 def _assert_patterns(mask: npt.NDArray[np.bool_], assignment: npt.NDArray[np.uint8], library: list[int]) -> None:
@@ -104,6 +112,44 @@ def test_block_projection_is_the_exact_projection() -> None:
         assert score[chosen].sum() == pytest.approx(best, rel=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(5, 40), (24, 16), (7, 3)])
+@pytest.mark.parametrize("keep", [1.0, 0.5, 0.28])
+def test_shared_projection_gives_a_block_one_pattern_per_input(shape: tuple[int, int], keep: float) -> None:
+    i_ch, o_ch = shape
+    rng = np.random.default_rng(i_ch * o_ch + 1)
+    k = rng.standard_normal((3, 3, i_ch, o_ch)).astype(np.float32)
+    w = rng.uniform(0.5, 2.0, o_ch)
+    p = project(k, LIBRARY, keep, weights=w, connectivity="shared")
+    _assert_block_connectivity(p.assignment, keep)
+    _assert_shared_patterns(p.assignment)
+    _assert_patterns(p.mask, p.assignment, LIBRARY)
+    np.testing.assert_array_equal(p.kernel, k * p.mask)
+
+
+def test_shared_projection_is_the_exact_projection() -> None:
+    """Brute force over every (input subset, pattern per kept input) of a block: the chosen one keeps the most
+    weighted energy, so no other shared-pattern structure is closer to the kernel."""
+    rng = np.random.default_rng(4)
+    i_ch, o_ch, keep = 4, 20, 0.5
+    library = LIBRARY[:3]
+    k = rng.standard_normal((3, 3, i_ch, o_ch)).astype(np.float32)
+    w = rng.uniform(0.5, 2.0, o_ch)
+    p = project(k, library, keep, weights=w, connectivity="shared")
+    rows = k.reshape(9, i_ch * o_ch).T
+    energy = ((rows**2) @ masks_matrix(library)).reshape(i_ch, o_ch, -1) * w[None, :, None] ** 2
+    n = kept_count(keep, i_ch)
+    for start in range(0, o_ch, CHANNEL_BLOCK):
+        e = energy[:, start : start + CHANNEL_BLOCK].sum(axis=1)  # (I, K)
+        best = max(
+            sum(e[c, pat] for c, pat in zip(chosen, pats, strict=True))
+            for chosen in itertools.combinations(range(i_ch), n)
+            for pats in itertools.product(range(len(library)), repeat=n)
+        )
+        a = p.assignment[:, start]
+        got = sum(e[c, a[c]] for c in range(i_ch) if a[c] != PRUNED)
+        assert got == pytest.approx(best, rel=1e-6)
+
+
 @pytest.mark.parametrize("keep", [1.0, 0.5, 0.28])
 def test_kernel_connectivity_is_the_former_projection(keep: float) -> None:
     rng = np.random.default_rng(7)
@@ -145,6 +191,23 @@ def test_magnitude_block_connectivity_on_the_digits_cnn(digits: keras.Model, kee
     result = _prune(digits, keep, method="magnitude", connectivity="block")
     _check_block_result(result)
     assert set(result.keep.values()) == {keep}
+
+
+@pytest.mark.parametrize("keep", [1.0, 0.28])
+def test_magnitude_shared_connectivity_on_the_digits_cnn(digits: keras.Model, keep: float) -> None:
+    result = _prune(digits, keep, method="magnitude", connectivity="shared")
+    _check_block_result(result)
+    for name, assignment in result.assignments.items():
+        _assert_shared_patterns(assignment, name)
+        assert infer_connectivity(result.masks[name]) == "shared"
+
+
+def test_admm_shared_connectivity_holds_through_distillation(digits: keras.Model) -> None:
+    options = {"samples": 16, "synthetic_steps": 5, "iterations": 8, "augment": 1, "distill_steps": 10}
+    result = _prune(digits, 0.5, connectivity="shared", **options)
+    _check_block_result(result)
+    for name, assignment in result.assignments.items():
+        _assert_shared_patterns(assignment, name)
 
 
 def test_admm_block_connectivity_holds_through_distillation(digits: keras.Model) -> None:

@@ -266,10 +266,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     adv.add_argument(
         "--connectivity",
-        choices=("kernel", "block"),
+        choices=defaults.CONNECTIVITIES,
         default="kernel",
         help="which 3x3 kernels are kept: kernel: each ranked on its own; block: the 16 filters of a block "
-        "keep the same input channels (what the int8 filter-lane kernel skips on)",
+        "keep the same input channels (what the int8 filter-lane kernel skips on); shared: block, and the 16 "
+        "filters read each kept channel through one pattern (the fastest int8 3x3 kernel, at any --keep)",
     )
     adv.add_argument(
         "--pointwise-quads",

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from patternlite._contract import KINDS
 
+# How a 3x3 conv's kept kernels may be chosen (solvers/projection.py): "kernel"
+# ranks each kernel on its own; "block" keeps the same input channels for the
+# filters of a block of CHANNEL_BLOCK; "shared" also gives them one pattern per
+# kept input channel.
+CONNECTIVITIES: tuple[str, ...] = ("kernel", "block", "shared")
+
 # Layer kinds ``prune`` touches unless told otherwise: all three (graph.ALL_KINDS).
 LAYERS: tuple[str, ...] = tuple(KINDS)
 # Keep of depthwise layers unless asked (``kind_keep``, CLI ``--keep-depthwise``):

@@ -43,7 +43,9 @@ class SparsityPolicy:
     kernels a 3x3 conv keeps, "kernel" (the ``keep`` fraction with the most energy, each
     kernel ranked on its own) or "block" (every filter of a block of ``CHANNEL_BLOCK``
     output channels keeps the same input channels, each kernel its own pattern: what
-    the delegate's int8 filter-lane kernel skips work on). ``pointwise_quads``: every
+    the delegate's int8 filter-lane kernel skips work on) or "shared" ("block", and
+    the filters of a block read each kept input channel through one pattern: the
+    delegate's fastest int8 3x3 kernel, at any keep). ``pointwise_quads``: every
     block of a 1x1 conv keeps whole aligned fours of input channels (what the
     delegate's int8 1x1 kernel reads as one dot product; its ``int8="auto"`` claims
     int8 1x1 layers only so, docs/int8.md).

@@ -41,20 +41,27 @@ from patternlite.metadata import CHANNEL_BLOCK
 
 
 def infer_connectivity(mask: npt.NDArray[np.bool_]) -> str:
-    """Return "block" when every block of ``CHANNEL_BLOCK`` filters of a 3x3 mask keeps the same inputs, else "kernel".
+    """How a 3x3 mask's kept kernels were chosen: "shared", "block" or "kernel".
 
-    The masks file does not record how connectivity was chosen, and a remask must
-    keep the structure the delegate's kernels were picked for.
+    "block" when every block of ``CHANNEL_BLOCK`` filters keeps the same inputs,
+    "shared" when its filters also read each kept input through one pattern. The
+    masks file does not record how connectivity was chosen, and a remask must keep
+    the structure the delegate's kernels were picked for.
     """
-    kept = np.asarray(np.asarray(mask, bool).reshape(KERNEL_TAPS, mask.shape[2], mask.shape[3]).any(axis=0))
+    m = np.asarray(mask, bool).reshape(KERNEL_TAPS, mask.shape[2], mask.shape[3])
+    kept = m.any(axis=0)
     o = kept.shape[1]
-    if o < CHANNEL_BLOCK or kept.all():
+    if o < CHANNEL_BLOCK:
         return "kernel"
+    shared = True
     for start in range(0, o, CHANNEL_BLOCK):
-        block = kept[:, start : start + CHANNEL_BLOCK]
-        if not np.all(block == block[:, :1]):
+        block = m[:, :, start : start + CHANNEL_BLOCK]
+        if not np.all(kept[:, start : start + CHANNEL_BLOCK] == kept[:, start : start + 1]):
             return "kernel"
-    return "block"
+        shared = shared and bool(np.all(block == block[:, :, :1]))
+    if shared:
+        return "shared"
+    return "kernel" if kept.all() else "block"
 
 
 def infer_quads(mask: npt.NDArray[np.bool_]) -> bool:

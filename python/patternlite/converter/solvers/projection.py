@@ -8,7 +8,10 @@
   per block of ``CHANNEL_BLOCK`` consecutive output channels instead: every
   filter of a block keeps the same ``round(keep * I)`` input channels (each
   kernel still with its own best pattern), the structure the int8 filter-lane
-  kernel skips on (docs/int8.md).
+  kernel skips on (docs/int8.md). ``connectivity="shared"`` also gives the
+  filters of a block one pattern per kept input channel, the one that keeps most
+  of their summed energy: the int8 shared-pattern kernel then reads a pixel's 4
+  taps once for all 16 filters.
 * 1x1 convs (:func:`project_pointwise`): blocks of ``CHANNEL_BLOCK`` consecutive
   output channels share one set of kept input channels.
 * 3x3 depthwise convs (:func:`project_depthwise`): the channels of a block share
@@ -30,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from patternlite._contract import KERNEL_TAPS
+from patternlite.converter import defaults
 from patternlite.converter.solvers.patterns import kernels_as_rows, masks_matrix, rows_to_kernel
 from patternlite.metadata import CHANNEL_BLOCK, INPUT_QUAD, KINDS, PRUNED, QUAD_MIN_INPUTS, QUAD_MIN_OUTPUTS
 
@@ -50,8 +54,9 @@ class Projection:
 # How a 3x3 conv's kept kernels are chosen: "kernel" ranks every (input, output)
 # kernel on its own; "block" keeps the same input channels for all filters of a
 # block of CHANNEL_BLOCK consecutive output channels (the blocks of the delegate's
-# int8 filter-lane pack, which are over the original filter order).
-CONNECTIVITIES = ("kernel", "block")
+# int8 filter-lane pack, which are over the original filter order); "shared" is
+# "block" with one pattern per (block, kept input channel) (defaults.CONNECTIVITIES).
+CONNECTIVITIES = defaults.CONNECTIVITIES
 # Inputs per int8 dot product (4 bytes, spec/contract.toml): the aligned groups a
 # 1x1 block keeps with ``quads``.
 QUAD = INPUT_QUAD
@@ -88,6 +93,11 @@ def project(
     input channels whose kept energy, summed over the block's filters, is largest.
     For a fixed block support each kernel's best pattern is independent, so this is
     the exact projection onto that set too.
+
+    ``connectivity`` "shared": as "block", and the filters of a block read each kept
+    input channel through one pattern, the one with the most kept energy summed over
+    them (in the metric of ``weights``). For a fixed block support the blocks'
+    choices are independent, so this is the exact projection as well.
     """
     if connectivity not in CONNECTIVITIES:
         raise ValueError(f"connectivity must be one of {CONNECTIVITIES}, got {connectivity!r}")
@@ -101,12 +111,16 @@ def project(
         d = np.asarray(tap_weights, dtype=np.float32).reshape(KERNEL_TAPS, i_ch)
         sq = sq * np.repeat(d.T, o_ch, axis=0)  # row i*O + o gets channel i's tap weights
     energy = sq @ mm  # (I*O, K)
-    best = np.argmax(energy, axis=1)
-    kept_energy = energy[np.arange(len(rows)), best]
     if weights is not None:
-        w = np.asarray(weights, dtype=np.float32) ** 2
-        kept_energy = kept_energy * np.tile(w, i_ch)
-    if connectivity == "block":
+        energy = energy * np.tile(np.asarray(weights, dtype=np.float32) ** 2, i_ch)[:, None]
+    if connectivity == "shared":
+        starts = _block_starts(o_ch, block)
+        per_block = np.add.reduceat(energy.reshape(i_ch, o_ch, -1).astype(np.float64), starts, axis=1)
+        best = np.repeat(np.argmax(per_block, axis=2), np.diff(np.append(starts, o_ch)), axis=1).reshape(-1)
+    else:
+        best = np.argmax(energy, axis=1)
+    kept_energy = energy[np.arange(len(rows)), best]
+    if connectivity in ("block", "shared"):
         alive = _block_alive(kept_energy.reshape(i_ch, o_ch), keep, block).reshape(-1)
     else:
         alive = _kernel_alive(kept_energy, keep)
