@@ -83,6 +83,7 @@ inline constexpr int kInputQuad = 4;
 // The smallest 1x1 conv whose inputs are grouped and claimed as int8 under auto.
 inline constexpr int kQuadMinInputs = 16;
 inline constexpr int kQuadMinOutputs = 24;
+inline constexpr int kInt8Conv3x3MinOutputs = 64;
 
 // Patterns: 9-bit masks over a 3x3 kernel, bit TapBit(ky, kx) set for a kept tap.
 inline constexpr int kKernelSize = 3;

@@ -24,7 +24,7 @@ from patternlite.converter.remask import infer_connectivity  # noqa: E402
 from patternlite.converter.solvers.layer_problem import bn_scale  # noqa: E402
 from patternlite.converter.solvers.patterns import all_candidates, masks_matrix  # noqa: E402
 from patternlite.converter.solvers.projection import kept_count, project  # noqa: E402
-from patternlite.metadata import CHANNEL_BLOCK, PRUNED  # noqa: E402
+from patternlite.metadata import CHANNEL_BLOCK, INT8_CONV3X3_MIN_OUTPUTS, PRUNED  # noqa: E402
 
 LIBRARY = all_candidates()[:8]
 
@@ -112,7 +112,7 @@ def test_block_projection_is_the_exact_projection() -> None:
         assert score[chosen].sum() == pytest.approx(best, rel=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(5, 40), (24, 16), (7, 3)])
+@pytest.mark.parametrize("shape", [(5, 72), (24, 64), (7, 100)])
 @pytest.mark.parametrize("keep", [1.0, 0.5, 0.28])
 def test_shared_projection_gives_a_block_one_pattern_per_input(shape: tuple[int, int], keep: float) -> None:
     i_ch, o_ch = shape
@@ -130,7 +130,7 @@ def test_shared_projection_is_the_exact_projection() -> None:
     """Brute force over every (input subset, pattern per kept input) of a block: the chosen one keeps the most
     weighted energy, so no other shared-pattern structure is closer to the kernel."""
     rng = np.random.default_rng(4)
-    i_ch, o_ch, keep = 4, 20, 0.5
+    i_ch, o_ch, keep = 4, 68, 0.5
     library = LIBRARY[:3]
     k = rng.standard_normal((3, 3, i_ch, o_ch)).astype(np.float32)
     w = rng.uniform(0.5, 2.0, o_ch)
@@ -148,6 +148,15 @@ def test_shared_projection_is_the_exact_projection() -> None:
         a = p.assignment[:, start]
         got = sum(e[c, a[c]] for c in range(i_ch) if a[c] != PRUNED)
         assert got == pytest.approx(best, rel=1e-6)
+
+
+def test_shared_connectivity_leaves_small_convs_per_kernel() -> None:
+    """Below INT8_CONV3X3_MIN_OUTPUTS filters no int8 kernel gains from shared patterns: projected per kernel."""
+    rng = np.random.default_rng(5)
+    k = rng.standard_normal((3, 3, 24, INT8_CONV3X3_MIN_OUTPUTS - 1)).astype(np.float32)
+    np.testing.assert_array_equal(
+        project(k, LIBRARY, 0.5, connectivity="shared").assignment, project(k, LIBRARY, 0.5).assignment
+    )
 
 
 @pytest.mark.parametrize("keep", [1.0, 0.5, 0.28])
@@ -193,18 +202,23 @@ def test_magnitude_block_connectivity_on_the_digits_cnn(digits: keras.Model, kee
     assert set(result.keep.values()) == {keep}
 
 
+@pytest.fixture(scope="module")
+def digits64() -> keras.Model:
+    return digits_cnn(width=INT8_CONV3X3_MIN_OUTPUTS + 8)  # wide enough for shared patterns, a partial block
+
+
 @pytest.mark.parametrize("keep", [1.0, 0.28])
-def test_magnitude_shared_connectivity_on_the_digits_cnn(digits: keras.Model, keep: float) -> None:
-    result = _prune(digits, keep, method="magnitude", connectivity="shared")
+def test_magnitude_shared_connectivity_on_the_digits_cnn(digits64: keras.Model, keep: float) -> None:
+    result = _prune(digits64, keep, method="magnitude", connectivity="shared")
     _check_block_result(result)
     for name, assignment in result.assignments.items():
         _assert_shared_patterns(assignment, name)
         assert infer_connectivity(result.masks[name]) == "shared"
 
 
-def test_admm_shared_connectivity_holds_through_distillation(digits: keras.Model) -> None:
+def test_admm_shared_connectivity_holds_through_distillation(digits64: keras.Model) -> None:
     options = {"samples": 16, "synthetic_steps": 5, "iterations": 8, "augment": 1, "distill_steps": 10}
-    result = _prune(digits, 0.5, connectivity="shared", **options)
+    result = _prune(digits64, 0.5, connectivity="shared", **options)
     _check_block_result(result)
     for name, assignment in result.assignments.items():
         _assert_shared_patterns(assignment, name)

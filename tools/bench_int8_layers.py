@@ -10,8 +10,11 @@ speed-up over XNNPACK / (9 / (4 * keep)).
 STRUCTURE=kernel (default) keeps kernels one by one, each with a random pattern;
 block keeps the same input channels for each block of 16 filters (each kernel its
 own pattern); shared also gives the 16 filters one pattern per kept channel (the
-converter's connectivity of the same names).
+converter's connectivity of the same names). A comma list (kernel,block,shared)
+times each structure against the same XNNPACK baseline. OUT=FILE.json also writes
+the rows as JSON.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -26,8 +29,15 @@ from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 P = ctypes.POINTER
 KEEPS = (1.0, 0.5, 0.28)
-LAYERS = [(56, 64, 64, 1), (28, 128, 128, 1), (14, 256, 256, 1), (7, 512, 512, 1),
-          (56, 64, 128, 2), (28, 128, 256, 2), (14, 256, 512, 2)]
+LAYERS = [
+    (56, 64, 64, 1),
+    (28, 128, 128, 1),
+    (14, 256, 256, 1),
+    (7, 512, 512, 1),
+    (56, 64, 128, 2),
+    (28, 128, 256, 2),
+    (14, 256, 512, 2),
+]
 
 
 def load(path: str) -> ctypes.CDLL:
@@ -45,18 +55,37 @@ def ours(lib: ctypes.CDLL, x: np.ndarray, q: tuple, w: np.ndarray, b: np.ndarray
     sec = ctypes.c_double()
     sw = np.ascontiguousarray(s_w, np.float32)
     rc = lib.patternlite_int8_conv3x3(
-        x.ctypes.data_as(P(ctypes.c_int8)), n, h, wd, c, ctypes.c_float(s_in), zp_in,
-        w.ctypes.data_as(P(ctypes.c_int8)), o, sw.ctypes.data_as(P(ctypes.c_float)),
-        b.ctypes.data_as(P(ctypes.c_int32)), ctypes.c_float(s_out), zp_out, stride, stride, 1,
-        max(-128, zp_out), 127, b"auto", 1, repeats, out.ctypes.data_as(P(ctypes.c_int8)), ctypes.byref(sec))
+        x.ctypes.data_as(P(ctypes.c_int8)),
+        n,
+        h,
+        wd,
+        c,
+        ctypes.c_float(s_in),
+        zp_in,
+        w.ctypes.data_as(P(ctypes.c_int8)),
+        o,
+        sw.ctypes.data_as(P(ctypes.c_float)),
+        b.ctypes.data_as(P(ctypes.c_int32)),
+        ctypes.c_float(s_out),
+        zp_out,
+        stride,
+        stride,
+        1,
+        max(-128, zp_out),
+        127,
+        b"auto",
+        1,
+        repeats,
+        out.ctypes.data_as(P(ctypes.c_int8)),
+        ctypes.byref(sec),
+    )
     if rc != 0:
         raise RuntimeError(lib.patternlite_last_error().decode())
     return sec.value
 
 
-def pattern_mask(c: int, o: int, keep: float, rng: np.random.Generator) -> np.ndarray:
+def pattern_mask(c: int, o: int, keep: float, rng: np.random.Generator, structure: str) -> np.ndarray:
     """OHWI 0/1 mask: `keep` of the kernels, each one of 8 centre-keeping 4-tap patterns."""
-    structure = os.environ.get("STRUCTURE", "kernel")
     pats = [m for m in range(512) if bin(m).count("1") == 4 and m & 16]
     lib8 = rng.choice(pats, 8, replace=False)
     mask = np.zeros((o, 3, 3, c), np.float32)
@@ -78,8 +107,9 @@ def model(hw: int, cin: int, cout: int, stride: int, rng: np.random.Generator) -
     inp = tf.keras.Input((hw, hw, cin), batch_size=1)
     conv = tf.keras.layers.Conv2D(cout, 3, strides=stride, padding="same", activation="relu")
     m = tf.keras.Model(inp, conv(inp))
-    conv.set_weights([rng.normal(0, 0.05, (3, 3, cin, cout)).astype(np.float32),
-                      rng.normal(0, 0.1, cout).astype(np.float32)])
+    conv.set_weights(
+        [rng.normal(0, 0.05, (3, 3, cin, cout)).astype(np.float32), rng.normal(0, 0.1, cout).astype(np.float32)]
+    )
 
     def rep():  # type: ignore[no-untyped-def]
         for _ in range(4):
@@ -97,7 +127,9 @@ def model(hw: int, cin: int, cout: int, stride: int, rng: np.random.Generator) -
 def main() -> None:
     libs = [load(p) for p in sys.argv[1:]]
     rounds = int(os.environ.get("ROUNDS", "7"))
+    structures = os.environ.get("STRUCTURE", "kernel").split(",")
     rng = np.random.default_rng(0)
+    rows = []
     for hw, c, o, stride in LAYERS:
         blob = model(hw, c, o, stride, rng)
         xn = Interpreter(model_content=blob, num_threads=1)
@@ -108,16 +140,22 @@ def main() -> None:
         wt, bt = td[conv["inputs"][1]], td[conv["inputs"][2]]
         w0 = np.asarray(xn.get_tensor(wt["index"]))
         b = np.ascontiguousarray(xn.get_tensor(bt["index"]))
-        q = (ind["quantization"][0], int(ind["quantization"][1]), wt["quantization_parameters"]["scales"],
-             outd["quantization"][0], int(outd["quantization"][1]))
+        q = (
+            ind["quantization"][0],
+            int(ind["quantization"][1]),
+            wt["quantization_parameters"]["scales"],
+            outd["quantization"][0],
+            int(outd["quantization"][1]),
+        )
         x = rng.integers(-128, 128, (1, hw, hw, c), dtype=np.int8)
         xn.set_tensor(ind["index"], x)
         for _ in range(3):
             xn.invoke()
         reps = max(5, int(1e8 / (hw * hw * c * o * 9 / stride**2)))
-        ws = {k: np.ascontiguousarray((w0 * pattern_mask(c, o, k, rng)).astype(np.int8)) for k in KEEPS}
+        cases = [(s, k) for s in structures for k in KEEPS]
+        ws = {sk: np.ascontiguousarray((w0 * pattern_mask(c, o, sk[1], rng, sk[0])).astype(np.int8)) for sk in cases}
         tx: list[float] = []
-        tp: dict[tuple[int, float], list[float]] = {(i, k): [] for i in range(len(libs)) for k in KEEPS}
+        tp: dict[tuple[int, str, float], list[float]] = {(i, *sk): [] for i in range(len(libs)) for sk in cases}
         for _ in range(rounds):
             ts = []
             for _ in range(reps):
@@ -126,15 +164,52 @@ def main() -> None:
                 ts.append(time.perf_counter() - t0)
             tx.append(float(np.median(ts)))
             for i, lib in enumerate(libs):
-                for k in KEEPS:
-                    tp[(i, k)].append(ours(lib, x, q, ws[k], b, stride, reps))
+                for sk in cases:
+                    tp[(i, *sk)].append(ours(lib, x, q, ws[sk], b, stride, reps))
         xm = float(np.median(tx))
-        line = f"| {hw}x{hw}x{c}->{o} s{stride} | {xm * 1e3:.3f} ms |"
+        layer = f"{hw}x{hw}x{c}->{o} s{stride}"
+        line = f"| {layer} | {xm * 1e3:.3f} ms |"
         for i in range(len(libs)):
-            for k in KEEPS:
-                pm = float(np.median(tp[(i, k)]))
-                line += f" {pm * 1e3:.3f} ms ({xm / pm / (9 / (4 * k)):.2f}) |"
+            for s_, k in cases:
+                pm = float(np.median(tp[(i, s_, k)]))
+                eff = xm / pm / (9 / (4 * k))
+                line += f" {pm * 1e3:.3f} ms ({eff:.2f}) |"
+                rows.append(
+                    {
+                        "layer": layer,
+                        "xnnpack_int8_ms": xm * 1e3,
+                        "lib": sys.argv[1 + i],
+                        "structure": s_,
+                        "keep": k,
+                        "patternlite_ms": pm * 1e3,
+                        "speedup": xm / pm,
+                        "efficiency": eff,
+                    }
+                )
         print(line, flush=True)
+    if os.environ.get("OUT"):
+        import datetime
+        import json
+        import platform
+
+        with open(os.environ["OUT"], "w") as f:
+            json.dump(
+                {
+                    "schema": "patternlite-int8-layers/1",
+                    "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                    "machine": platform.processor() or platform.machine(),
+                    "threads": 1,
+                    "rounds": rounds,
+                    "command": "STRUCTURE="
+                    + ",".join(structures)
+                    + " python tools/bench_int8_layers.py "
+                    + " ".join(sys.argv[1:]),
+                    "rows": rows,
+                },
+                f,
+                indent=1,
+            )
+            f.write("\n")
 
 
 if __name__ == "__main__":

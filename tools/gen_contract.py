@@ -147,6 +147,7 @@ class Contract:
     input_quad: int
     quad_min_inputs: int
     quad_min_outputs: int
+    int8_conv3x3_min_outputs: int
     kernel_size: int
     row_stride: int
     taps: int
@@ -276,6 +277,9 @@ def load(path: Path = ROOT / SPEC) -> Contract:
     quad_min_outputs = int(raw["structure"]["quad_min_outputs"])
     if quad_min_inputs < 1 or quad_min_outputs < 1:
         raise SpecError("structure.quad_min_inputs and quad_min_outputs must be >= 1")
+    int8_conv3x3_min_outputs = int(raw["structure"]["int8_conv3x3_min_outputs"])
+    if int8_conv3x3_min_outputs < 1:
+        raise SpecError("structure.int8_conv3x3_min_outputs must be >= 1")
     if len(md["magic"].encode("ascii")) != header.fields[0].size or header.fields[0].name != "magic":
         raise SpecError("the header must start with the magic, as many bytes as metadata.magic")
     if md["max_patterns"] >= md["pruned"] or md["pruned"] > 0xFF:
@@ -329,6 +333,7 @@ def load(path: Path = ROOT / SPEC) -> Contract:
         input_quad=input_quad,
         quad_min_inputs=quad_min_inputs,
         quad_min_outputs=quad_min_outputs,
+        int8_conv3x3_min_outputs=int8_conv3x3_min_outputs,
         kernel_size=k,
         row_stride=stride,
         taps=int(pat["taps"]),
@@ -426,6 +431,7 @@ def render_cxx(c: Contract) -> str:
         "// The smallest 1x1 conv whose inputs are grouped and claimed as int8 under auto.",
         f"inline constexpr int kQuadMinInputs = {c.quad_min_inputs};",
         f"inline constexpr int kQuadMinOutputs = {c.quad_min_outputs};",
+        f"inline constexpr int kInt8Conv3x3MinOutputs = {c.int8_conv3x3_min_outputs};",
     ]
     out += [
         "",
@@ -636,6 +642,7 @@ def render_python(c: Contract) -> str:
         "# The smallest 1x1 conv whose inputs are grouped and claimed as int8 under auto.",
         f"QUAD_MIN_INPUTS = {c.quad_min_inputs}",
         f"QUAD_MIN_OUTPUTS = {c.quad_min_outputs}",
+        f"INT8_CONV3X3_MIN_OUTPUTS = {c.int8_conv3x3_min_outputs}",
     ]
     out += [
         "",

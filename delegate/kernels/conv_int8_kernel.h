@@ -155,7 +155,7 @@ bool Int8PreferFilterLanes(const Int8ConvKernelParams& p);
 // the fraction of kernels kept. Int8PreferFilterLanes applies it to a pack;
 // the delegate's int8='auto' policy applies it to a claim's masks, so both
 // decide with one rule.
-constexpr int kInt8FilterLanesMinOutChannels = 64;
+constexpr int kInt8FilterLanesMinOutChannels = contract::kInt8Conv3x3MinOutputs;
 inline bool Int8FilterLanesPay(int out_channels, double pairs, double kept) {
   // Filter-lane work ~ non-empty pairs; pixel-lane work ~ 0.3 + 0.7 x kept
   // kernels (its per-pixel tables and requantisation do not shrink with keep).

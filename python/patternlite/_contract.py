@@ -149,6 +149,7 @@ INPUT_QUAD = 4
 # The smallest 1x1 conv whose inputs are grouped and claimed as int8 under auto.
 QUAD_MIN_INPUTS = 16
 QUAD_MIN_OUTPUTS = 24
+INT8_CONV3X3_MIN_OUTPUTS = 64
 
 # Patterns: 9-bit masks over a 3x3 kernel, bit 3*ky + kx set for a kept tap.
 KERNEL_SIZE = 3

@@ -34,6 +34,7 @@ from patternlite._contract import (
 from patternlite._contract import CENTRE_BIT as CENTRE_BIT  # bit index 3*ky + kx, centre is (1, 1)
 from patternlite._contract import CHANNEL_BLOCK as CHANNEL_BLOCK
 from patternlite._contract import INPUT_QUAD as INPUT_QUAD
+from patternlite._contract import INT8_CONV3X3_MIN_OUTPUTS as INT8_CONV3X3_MIN_OUTPUTS
 from patternlite._contract import KIND_CONV3X3 as KIND_CONV3X3
 from patternlite._contract import KIND_DEPTHWISE3X3 as KIND_DEPTHWISE3X3
 from patternlite._contract import KIND_POINTWISE as KIND_POINTWISE

@@ -49,7 +49,7 @@ def infer_connectivity(mask: npt.NDArray[np.bool_]) -> str:
     the structure the delegate's kernels were picked for.
     """
     m = np.asarray(mask, bool).reshape(KERNEL_TAPS, mask.shape[2], mask.shape[3])
-    kept = m.any(axis=0)
+    kept: npt.NDArray[np.bool_] = np.asarray(m.any(axis=0))
     o = kept.shape[1]
     if o < CHANNEL_BLOCK:
         return "kernel"

@@ -35,7 +35,15 @@ import numpy.typing as npt
 from patternlite._contract import KERNEL_TAPS
 from patternlite.converter import defaults
 from patternlite.converter.solvers.patterns import kernels_as_rows, masks_matrix, rows_to_kernel
-from patternlite.metadata import CHANNEL_BLOCK, INPUT_QUAD, KINDS, PRUNED, QUAD_MIN_INPUTS, QUAD_MIN_OUTPUTS
+from patternlite.metadata import (
+    CHANNEL_BLOCK,
+    INPUT_QUAD,
+    INT8_CONV3X3_MIN_OUTPUTS,
+    KINDS,
+    PRUNED,
+    QUAD_MIN_INPUTS,
+    QUAD_MIN_OUTPUTS,
+)
 
 CONV3X3, POINTWISE, DEPTHWISE = KINDS  # as graph.py names them; this module needs numpy only
 
@@ -97,13 +105,16 @@ def project(
     ``connectivity`` "shared": as "block", and the filters of a block read each kept
     input channel through one pattern, the one with the most kept energy summed over
     them (in the metric of ``weights``). For a fixed block support the blocks'
-    choices are independent, so this is the exact projection as well.
+    choices are independent, so this is the exact projection as well. Only where it
+    pays (:func:`shared_pays`): a conv with fewer outputs is projected per kernel.
     """
     if connectivity not in CONNECTIVITIES:
         raise ValueError(f"connectivity must be one of {CONNECTIVITIES}, got {connectivity!r}")
     k = np.asarray(kernel_hwio, dtype=np.float32)
     shape = k.shape
     i_ch, o_ch = shape[2], shape[3]
+    if connectivity == "shared" and not shared_pays(o_ch):
+        connectivity = "kernel"
     rows = kernels_as_rows(k)  # (I*O, 9), row i*O + o
     mm = masks_matrix(library)  # (9, K)
     sq = rows**2
@@ -131,6 +142,17 @@ def project(
         mask=rows_to_kernel(mask_rows.astype(np.float32), shape) > 0,
         assignment=assignment,
     )
+
+
+def shared_pays(out_channels: int) -> bool:
+    """Whether a 3x3 conv of this size gains from the ``shared`` connectivity.
+
+    The delegate's int8 3x3 kernels run 16 filters per vector and were measured
+    faster than XNNPACK's int8 dense kernel from ``INT8_CONV3X3_MIN_OUTPUTS``
+    filters (spec/contract.toml; its ``int8="auto"`` claims no smaller conv), so
+    constraining a smaller one would cost accuracy and buy nothing.
+    """
+    return out_channels >= INT8_CONV3X3_MIN_OUTPUTS
 
 
 def _kernel_alive(kept_energy: npt.NDArray[np.floating], keep: float) -> npt.NDArray[np.bool_]:
