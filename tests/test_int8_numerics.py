@@ -401,12 +401,20 @@ def test_int8_option_decides_whether_an_exact_int8_conv_is_claimed(choice: str, 
 
 
 def _block_pruned_quant(
-    seed: int, out_c: int, in_c: int, keep: float, *, taps: int = 3
+    seed: int, out_c: int, in_c: int, keep: float, *, taps: int = 3, shared: bool = False
 ) -> tuple[npt.NDArray[np.int8], Int8Quant]:
     """Block-structured filters (``--connectivity block``): the 16 filters of a block keep the same
-    round(keep * in_c) input channels, each kept kernel its own pattern (``taps`` = 1: a 1x1 conv)."""
+    round(keep * in_c) input channels, each kept kernel its own pattern (``taps`` = 1: a 1x1 conv);
+    ``shared`` (``--connectivity shared``): the block's filters read each kept channel through one pattern."""
     rng = np.random.default_rng(seed)
-    if taps == 3:
+    if taps == 3 and shared:
+        w = rng.standard_normal((out_c, 3, 3, in_c)).astype(np.float32)
+        library = ALL_TAP_MASKS_WITH_CENTRE[:4]
+        for start in range(0, out_c, 16):
+            for i in range(in_c):
+                m = library[rng.integers(len(library))]
+                w[start : start + 16, :, :, i] *= np.array([(m >> b) & 1 for b in range(9)], np.float32).reshape(3, 3)
+    elif taps == 3:
         w, _ = pattern_pruned_filters(rng, out_c, in_c, ALL_TAP_MASKS_WITH_CENTRE[:4], 1.0)
     else:
         w = rng.standard_normal((out_c, 1, 1, in_c)).astype(np.float32)
@@ -469,6 +477,20 @@ def test_auto_claims_a_block_structured_int8_conv_where_filter_lanes_beat_xnnpac
     stats, max_q = _run_auto(wq, quant, isa="avx2")
     assert not stats["claimed"] and max_q == 0
     assert "the isa option gives the " in stats["declined"][0]["reason"], stats["declined"]
+
+
+@pytest.mark.parametrize("keep", [1.0, 0.5])
+def test_auto_claims_a_shared_pattern_int8_conv_at_any_keep(keep: float) -> None:
+    """int8='auto' claims a 3x3 conv with >= 64 filters whose blocks of 16 read each kept channel through
+    one pattern, patterns only included (the shared-pattern kernel: 1.2-1.5x XNNPACK int8 dense at keep 1.0,
+    docs/int8.md), within 1 quantum of TFLite; elsewhere it says why not."""
+    wq, quant = _block_pruned_quant(43, 80, 24, keep, shared=True)
+    stats, max_q = _run_auto(wq, quant)
+    assert max_q <= 1
+    if _filter_lanes_available():
+        assert len(stats["claimed"]) == 1, stats["declined"]
+    else:
+        assert not stats["claimed"] and "the isa option gives" in stats["declined"][0]["reason"]
 
 
 @pytest.mark.parametrize(

@@ -30,12 +30,19 @@ class Pruned:
 
 
 def cache_tag(
-    name: str, keep: float, patterns: int, preset: str, budget: float | None, pointwise_quads: bool = False
+    name: str,
+    keep: float,
+    patterns: int,
+    preset: str,
+    budget: float | None,
+    pointwise_quads: bool = False,
+    connectivity: str = "kernel",
 ) -> str:
     return (
         f"{name}-keep{keep:g}-p{patterns}-{preset}"
         + (f"-b{budget:g}" if budget else "")
         + ("-quads" if pointwise_quads else "")
+        + ("" if connectivity == "kernel" else f"-{connectivity}")
     )
 
 
@@ -49,9 +56,11 @@ def pruned_model(
     preset: str,
     budget: float | None,
     pointwise_quads: bool = False,
+    connectivity: str = "kernel",
 ) -> Pruned:
     """``prune(dense_model, keep)`` without data, from the cache when an earlier run saved it.
-    ``pointwise_quads``: the converter's ``--pointwise-quads`` (1x1 blocks keep aligned fours of inputs)."""
+    ``pointwise_quads``: the converter's ``--pointwise-quads`` (1x1 blocks keep aligned fours of inputs);
+    ``connectivity``: its ``--connectivity`` for 3x3 convs."""
     import keras
 
     from patternlite.converter import prune
@@ -59,13 +68,18 @@ def pruned_model(
     from patternlite.converter.policy import PrunePolicy
 
     cache.mkdir(parents=True, exist_ok=True)
-    tag = cache_tag(name, keep, patterns, preset, budget, pointwise_quads)
+    tag = cache_tag(name, keep, patterns, preset, budget, pointwise_quads, connectivity)
     cached, cached_masks, info_file = cache / f"{tag}.keras", cache / f"{tag}.masks.npz", cache / f"{tag}.json"
     if cached.exists() and cached_masks.exists() and info_file.exists():
         masks, library, keeps = load_masks(cached_masks)
         seconds = json.loads(info_file.read_text())["seconds"]
         return Pruned(keras.models.load_model(cached, compile=False), masks, library, keeps, seconds)
-    options: dict[str, Any] = {"patterns": patterns, "preset": preset, "pointwise_quads": pointwise_quads}
+    options: dict[str, Any] = {
+        "patterns": patterns,
+        "preset": preset,
+        "pointwise_quads": pointwise_quads,
+        "connectivity": connectivity,
+    }
     if budget:
         options["budget"] = budget
     t = time.perf_counter()
