@@ -214,6 +214,42 @@ void Tile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, i
   }
 }
 
+// How a shared-pattern tile (R rows of NP pixels, column stride SW) gathers
+// its tap dwords: segments of pixels of one row whose windows fit in the 128
+// bytes one vpermi2b reads (8 pixels at stride 1, 4 at stride 2), each with
+// its byte lanes (mask), where its window starts (row, padded column), and
+// per byte lane the pixel's column offset within its segment. Fixed by the
+// tile's shape, so made at compile time.
+template <int R, int NP, int SW>
+struct SegmentPlan {
+  static constexpr int kSegPix = SW == 1 ? 8 : 4;  // ((n - 1) * SW + 3) * 12 <= 128 bytes
+  static constexpr int kRowSegs = (NP + kSegPix - 1) / kSegPix;
+  static constexpr int kCount = R * kRowSegs;
+  struct Segments {
+    std::array<uint64_t, kCount> mask{};
+    std::array<int, kCount> row{}, column{};
+    std::array<uint8_t, 64> offset{};
+  };
+  static constexpr Segments Make() {
+    Segments g{};
+    for (int r = 0; r < R; ++r) {
+      for (int s = 0; s < kRowSegs; ++s) {
+        const int i0 = s * kSegPix, i1 = std::min(NP, i0 + kSegPix);
+        const int d0 = r * NP + i0, d1 = r * NP + i1;
+        const uint64_t below_d1 = d1 * 4 >= 64 ? ~uint64_t(0) : (uint64_t(1) << (4 * d1)) - 1;
+        g.mask[r * kRowSegs + s] = below_d1 & ~((uint64_t(1) << (4 * d0)) - 1);
+        g.row[r * kRowSegs + s] = r;
+        g.column[r * kRowSegs + s] = i0 * SW;
+        for (int i = i0; i < i1; ++i) {
+          for (int t = 0; t < 4; ++t) g.offset[4 * (r * NP + i) + t] = uint8_t(kColumn * SW * (i - i0));
+        }
+      }
+    }
+    return g;
+  }
+  static constexpr Segments kPlan = Make();
+};
+
 // One tile of a shared-pattern pack (pattern_pack_int8.h, sp_*): every
 // entry's 16 filters read one channel through one pattern, so a pixel's 4
 // tap bytes are the same for all lanes and one broadcast dword replaces the
@@ -230,25 +266,11 @@ void SharedTile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_by
   const int O = p.geometry.out_c;
   const int groups = (p.geometry.in_c + 3) / 4;
   const size_t tab_stride = Triples(p.geometry).group_stride;
-  constexpr int kSegPix = SW == 1 ? 8 : 4;  // ((n - 1) * SW + 3) * 12 <= 128 bytes
-  constexpr int kRowSegs = (NP + kSegPix - 1) / kSegPix;
-  constexpr int kSegs = R * kRowSegs;
-  __mmask64 seg_mask[kSegs];
+  using Plan = SegmentPlan<R, NP, SW>;
+  constexpr int kSegs = Plan::kCount;
   size_t seg_at[kSegs];
-  alignas(64) uint8_t off[64] = {};
-  for (int r = 0; r < R; ++r) {
-    for (int s = 0; s < kRowSegs; ++s) {
-      const int i0 = s * kSegPix, i1 = std::min(NP, i0 + kSegPix);
-      const int d0 = r * NP + i0, d1 = r * NP + i1;
-      const __mmask64 below_d1 = d1 * 4 >= 64 ? ~__mmask64(0) : (__mmask64(1) << (4 * d1)) - 1;
-      seg_mask[r * kRowSegs + s] = below_d1 & ~((__mmask64(1) << (4 * d0)) - 1);
-      seg_at[r * kRowSegs + s] = r * row_bytes + size_t(i0) * SW * kColumn;
-      for (int i = i0; i < i1; ++i) {
-        for (int t = 0; t < 4; ++t) off[4 * (r * NP + i) + t] = uint8_t(kColumn * SW * (i - i0));
-      }
-    }
-  }
-  const __m512i offv = _mm512_load_si512(off);
+  for (int s = 0; s < kSegs; ++s) seg_at[s] = Plan::kPlan.row[s] * row_bytes + size_t(Plan::kPlan.column[s]) * kColumn;
+  const __m512i offv = _mm512_loadu_si512(Plan::kPlan.offset.data());
   for (int q = 0; q < groups; ++q) {
     const int s0 = w.sp_group_slots[q], s1 = w.sp_group_slots[q + 1];
     if (s0 == s1) continue;
@@ -261,10 +283,10 @@ void SharedTile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_by
     }
     for (int sl = s0; sl < s1; ++sl) {
       const __m512i idx = _mm512_add_epi8(_mm512_set1_epi32(int(w.sp_slot_index[sl])), offv);
-      __m512i t = _mm512_maskz_permutex2var_epi8(seg_mask[0], lo[0], idx, hi[0]);
+      __m512i t = _mm512_maskz_permutex2var_epi8(Plan::kPlan.mask[0], lo[0], idx, hi[0]);
       PL_UNROLL
       for (int s = 1; s < kSegs; ++s) {
-        t = _mm512_or_si512(t, _mm512_maskz_permutex2var_epi8(seg_mask[s], lo[s], idx, hi[s]));
+        t = _mm512_or_si512(t, _mm512_maskz_permutex2var_epi8(Plan::kPlan.mask[s], lo[s], idx, hi[s]));
       }
       _mm512_store_si512(dwords + size_t(sl) * 64, t);
     }
