@@ -489,6 +489,13 @@ def test_auto_claims_a_shared_pattern_int8_conv_at_any_keep(keep: float) -> None
     assert max_q <= 1
     if _filter_lanes_available():
         assert len(stats["claimed"]) == 1, stats["declined"]
+        assert stats["claimed"][0]["int8_tiles"] == "shared_pattern"
+        # The same layer with a pattern per kernel runs other tiles (and auto leaves it at keep 1.0).
+        wq2, quant2 = _block_pruned_quant(43, 80, 24, keep)
+        delegate = patternlite.load_delegate(int8="all", log_level="silent")
+        model = build_quantized_conv_model((1, 8, 8, 24), wq2, quant2, np.zeros(80, np.int64))
+        invoke(model, np.zeros((1, 8, 8, 24), np.int8), delegate)
+        assert delegate.stats()["claimed"][0]["int8_tiles"] in ("filter_lanes", "pixel_lanes")
     else:
         assert not stats["claimed"] and "the isa option gives" in stats["declined"][0]["reason"]
 

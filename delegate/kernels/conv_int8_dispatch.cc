@@ -52,6 +52,12 @@ bool Int8PreferSharedPatterns(const Int8ConvKernelParams& p) {
   return p.weights.sp_blocks > 0 && p.weights.out_channels >= kInt8FilterLanesMinOutChannels;
 }
 
+const char* Int8TilesName(const Int8ConvKernelParams& p, Int8Variant v) {
+  if (v != Int8Variant::kAvx512Vnni) return "";
+  if (Int8PreferSharedPatterns(p)) return "shared_pattern";
+  return Int8PreferFilterLanes(p) ? "filter_lanes" : "pixel_lanes";
+}
+
 const char* Int8VariantName(Int8Variant v) {
   switch (v) {
     case Int8Variant::kScalar: return "scalar";

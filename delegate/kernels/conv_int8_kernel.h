@@ -181,6 +181,10 @@ inline bool Int8SharedPatternsPay(int out_channels, double entries, double pairs
 }
 
 const char* Int8VariantName(Int8Variant v);
+// Which tiles the avx512vnni kernel runs a pack with: "shared_pattern",
+// "filter_lanes" or "pixel_lanes" (stats()' int8_tiles); "" for the other
+// variants, which have one design each.
+const char* Int8TilesName(const Int8ConvKernelParams& p, Int8Variant v);
 // Whether this build has the variant and this CPU runs it (cpuid / getauxval).
 bool Int8VariantAvailable(Int8Variant v);
 // The kernel of a variant; the scalar one when it is unavailable.

@@ -72,6 +72,7 @@ std::unique_ptr<NodeKernel> BuildConv3x3Int8(Claim* claim, const BuildEnv& env, 
   config.quant = Int8Quant{q.input_zero_point, q.output_zero_point, q.act_min, q.act_max};
   config.variant = Int8VariantForIsa(env.isa);
   claim->info.int8_kernel = Int8VariantName(config.variant);
+  claim->info.int8_tiles = Int8TilesName(MakeParams(ConvGeometry{}, config.quant, packed), config.variant);
   return std::make_unique<Int8ConvNode>(config, std::move(packed), env.pool(claim->info.threads),
                                         claim->info.counters, env.autotune);
 }

@@ -31,6 +31,7 @@ struct ClaimInfo {
   std::string backend = "cpu";  // where the node runs: "cpu" or "opencl"
   std::string dtype = "float32";   // what the kernels compute in: "float32" or "int8"
   std::string int8_kernel;         // int8 claims: the int8 kernel variant (Int8VariantName)
+  std::string int8_tiles;          // int8 conv3x3 on avx512vnni: which tiles run it (Int8TilesName)
   std::shared_ptr<NodeCounters> counters;  // made by Build
 };
 

@@ -99,6 +99,7 @@ std::string PatternDelegate::StatsJson() {
        << ",\"invocations\":" << (c.counters ? c.counters->invocations.load() : 0)
        << ",\"time_ns\":" << (c.counters ? c.counters->nanoseconds.load() : 0);
     if (!c.int8_kernel.empty()) os << ",\"int8_kernel\":" << Quote(c.int8_kernel);
+    if (!c.int8_tiles.empty()) os << ",\"int8_tiles\":" << Quote(c.int8_tiles);
     // The plan in use: tuned (autotune's winner) or the fixed heuristics.
     if (c.counters) {
       os << ",\"plan\":{\"threads\":" << c.counters->plan_threads.load()
