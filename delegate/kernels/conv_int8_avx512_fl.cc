@@ -214,6 +214,14 @@ void Tile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_bytes, i
   }
 }
 
+// The shared-pattern tiles requantise per filter; each filter's constants
+// (UniformQuant) are made once per call after the tap-dword slots, since
+// deriving them from the multiplier and shift on every tile takes more
+// instructions than broadcasting them from memory.
+using FilterQuant = UniformQuant;
+
+size_t SharedSlotBytes(const Int8ConvKernelParams& p) { return Up(size_t(p.weights.sp_slots) * 64); }
+
 // How a shared-pattern tile (R rows of NP pixels, column stride SW) gathers
 // its tap dwords: segments of pixels of one row whose windows fit in the 128
 // bytes one vpermi2b reads (8 pixels at stride 1, 4 at stride 2), each with
@@ -313,12 +321,11 @@ void SharedTile(const Int8ConvKernelParams& p, const uint8_t* tab, size_t row_by
     }
     // Requantise per filter (16 pixels each), then a 16x16 byte transpose
     // gives each pixel's 16 outputs, contiguous in NHWC.
+    const FilterQuant* fq = reinterpret_cast<const FilterQuant*>(dwords + SharedSlotBytes(p)) + o0;
     __m128i rows[kLanes];
     PL_UNROLL
     for (int f = 0; f < kLanes; ++f) {
-      rows[f] = f < nf ? RequantizeAvx512(acc[f], MakeAvx512LaneQuantUniform(w.multiplier[o0 + f], w.shift[o0 + f]),
-                                          p.quant)
-                       : _mm_setzero_si128();
+      rows[f] = f < nf ? RequantizeAvx512(acc[f], MakeAvx512LaneQuantUniform(fq[f]), p.quant) : _mm_setzero_si128();
     }
     int8_x86::Transpose16x16(rows);
     const __mmask16 om = __mmask16((1u << nf) - 1);
@@ -387,6 +394,10 @@ void RunRows(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output,
   uint8_t* rec = tab + 2 * t.row_bytes;  // records, or the shared tiles' tap dwords
   const __m128i pad = _mm_set1_epi8(char(uint8_t(p.quant.zp_in + 128)));
   const size_t out_row = size_t(W) * O;
+  if (shared) {
+    FilterQuant* fq = reinterpret_cast<FilterQuant*>(rec + SharedSlotBytes(p));
+    for (int o = 0; o < O; ++o) fq[o] = MakeUniformQuant(p.weights.multiplier[o], p.weights.shift[o]);
+  }
   for (int oy = oy0; oy < oy1;) {
     int8_t* out = output + (size_t(n) * g.out_h + oy) * out_row;
     const bool pair = oy + 1 < oy1;
@@ -427,7 +438,7 @@ void Int8ConvRowsAvx512VnniFl(const Int8ConvKernelParams& p, const int8_t* input
 }
 
 size_t Int8ConvScratchAvx512VnniSp(const Int8ConvKernelParams& p, int /*rows*/) {
-  return 2 * Triples(p.geometry).row_bytes + size_t(p.weights.sp_slots) * 64;
+  return 2 * Triples(p.geometry).row_bytes + SharedSlotBytes(p) + size_t(p.geometry.out_c) * sizeof(FilterQuant);
 }
 
 void Int8ConvRowsAvx512VnniSp(const Int8ConvKernelParams& p, const int8_t* input, int8_t* output, int n, int oy0,

@@ -61,14 +61,26 @@ inline Avx512LaneQuant MakeAvx512LaneQuantFromShift(__m512i m, __m512i shift) {
 
 // Every lane the same channel (the pixel-lane 3x3 kernel: 16 pixels of one
 // output channel): the constants from scalars, no per-lane shuffling.
-inline Avx512LaneQuant MakeAvx512LaneQuantUniform(int32_t m, int shift) {
+// The scalars behind it, for kernels that make them once per call and
+// broadcast them from memory on every tile.
+struct UniformQuant {
+  int64_t k, s;  // rounding term and total right shift of the 64-bit product
+  int32_t left, m;
+};
+inline UniformQuant MakeUniformQuant(int32_t m, int shift) {
   const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+  return {(int64_t(1) << 30) + (right > 0 ? int64_t(1) << (30 + right) : 0), 31 + right, left, m};
+}
+inline Avx512LaneQuant MakeAvx512LaneQuantUniform(const UniformQuant& u) {
   Avx512LaneQuant l;
-  l.left = _mm512_set1_epi32(left);
-  l.m_even = l.m_odd = _mm512_set1_epi32(m);
-  l.k_even = l.k_odd = _mm512_set1_epi64((int64_t(1) << 30) + (right > 0 ? int64_t(1) << (30 + right) : 0));
-  l.s_even = l.s_odd = _mm512_set1_epi64(31 + right);
+  l.left = _mm512_set1_epi32(u.left);
+  l.m_even = l.m_odd = _mm512_set1_epi32(u.m);
+  l.k_even = l.k_odd = _mm512_set1_epi64(u.k);
+  l.s_even = l.s_odd = _mm512_set1_epi64(u.s);
   return l;
+}
+inline Avx512LaneQuant MakeAvx512LaneQuantUniform(int32_t m, int shift) {
+  return MakeAvx512LaneQuantUniform(MakeUniformQuant(m, shift));
 }
 
 // acc -> 16 requantised int32 values, before the output zero point.
