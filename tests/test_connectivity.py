@@ -216,6 +216,27 @@ def test_magnitude_shared_connectivity_on_the_digits_cnn(digits64: keras.Model, 
         assert infer_connectivity(result.masks[name]) == "shared"
 
 
+@pytest.mark.parametrize("int8", [False, True])
+def test_export_keeps_shared_patterns_when_a_kept_weight_is_zero(
+    digits64: keras.Model, tmp_path: Path, int8: bool
+) -> None:
+    """A kept weight stored as 0 (int8 rounding, or training) fits several library patterns; the record
+    keeps the one the pruner gave, so the file still says "shared" and the delegate packs it so."""
+    from patternlite.converter import Int8Options, export_tflite
+    from patternlite.inspect import inspect_model
+
+    result = _prune(digits64, 1.0, method="magnitude", connectivity="shared")
+    name = next(iter(result.masks))
+    layer = result.model.get_layer(name)
+    kernel = keras.ops.convert_to_numpy(layer.kernel).copy()
+    ky, kx, i, o = (int(v[0]) for v in np.nonzero(result.masks[name] & (np.arange(9).reshape(3, 3, 1, 1) != 4)))
+    kernel[ky, kx, i, o] = 0.0  # one kept, non-centre weight of one kernel
+    layer.kernel.assign(kernel)
+    path = export_tflite(result, tmp_path / "s.tflite", int8=Int8Options(progress=False) if int8 else False)
+    structures = [c["structure"] for c in inspect_model(str(path))["convs"] if "structure" in c]
+    assert structures and set(structures) == {"shared"}, structures
+
+
 def test_admm_shared_connectivity_holds_through_distillation(digits64: keras.Model) -> None:
     options = {"samples": 16, "synthetic_steps": 5, "iterations": 8, "augment": 1, "distill_steps": 10}
     result = _prune(digits64, 0.5, connectivity="shared", **options)

@@ -44,6 +44,28 @@ def test_summary_with_metadata(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "6 patterns" in out and f"{kept}/128" in out and "expected reduction" in out
 
 
+@pytest.mark.parametrize("structure", ["kernel", "block", "shared"])
+def test_summary_names_the_3x3_block_structure(
+    tmp_path: Path, structure: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``structure``: how the 16 filters of each block keep their kernels (the converter's --connectivity)."""
+    rng = np.random.default_rng(2)
+    o, i = 40, 8  # blocks of 16, 16 and a partial 8
+    ids = rng.integers(0, len(LIBRARY), size=(o, i)).astype(np.uint8)
+    if structure != "kernel":
+        for s in range(0, o, 16):
+            ids[s : s + 16, rng.permutation(i)[:3]] = PRUNED  # the block drops the same inputs
+            if structure == "shared":
+                ids[s : s + 16] = ids[s]  # and reads each kept input through one pattern
+    w = rng.standard_normal((o, 3, 3, i)).astype(np.float32)
+    masks = np.array([[(LIBRARY[k] >> b) & 1 if k != PRUNED else 0 for b in range(9)] for k in ids.ravel()])
+    w *= masks.reshape(o, i, 9).transpose(0, 2, 1).reshape(o, 3, 3, i)
+    path = _write(tmp_path, "m.tflite", build_conv_model((1, 8, 8, i), w, metadata=metadata_for(LIBRARY, ids, 0.6)))
+    assert inspect_model(path)["convs"][0]["structure"] == structure
+    assert cli_main(["inspect", path]) == 0
+    assert f" {structure} " in capsys.readouterr().out
+
+
 def test_summary_infers_patterns_without_metadata(tmp_path: Path) -> None:
     w, _ = pattern_pruned_filters(np.random.default_rng(1), 8, 8, LIBRARY, 0.5)
     s = inspect_model(_write(tmp_path, "m.tflite", build_conv_model((1, 10, 10, 8), w)))

@@ -40,7 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "inspect":
         from patternlite.inspect import main as inspect_main
 
-        return inspect_main(rest)
+        try:
+            return inspect_main(rest)
+        except BrokenPipeError:
+            # `patternlite inspect m.tflite | head`: the reader left; that is not an error of ours.
+            # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     if command in CONVERTER_COMMANDS:
         if "--verbose" not in rest:
             # TensorFlow's C++ start-up chatter (oneDNN, cuInit) drowns the output; set before it loads.

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from patternlite._contract import KERNEL_TAPS, PATTERN_TAPS
 from patternlite.metadata import (
+    CHANNEL_BLOCK,
     KIND_CONV3X3,
     KIND_DEPTHWISE3X3,
     KIND_POINTWISE,
@@ -77,6 +79,21 @@ def _model_dtype(model: TfliteModel) -> str:
     if dtypes:
         return dtypes.pop()
     return model.tensors[model.inputs[0]].dtype if model.inputs else "unknown"
+
+
+def _structure(kernel_pattern: npt.NDArray[np.uint8]) -> str:
+    """How a 3x3 layer's kernels are arranged per block of CHANNEL_BLOCK filters (the converter's
+    ``--connectivity``): "shared" (the filters of a block read each kept input through one pattern,
+    what the int8 shared-pattern kernel runs), "block" (they keep the same inputs) or "kernel"."""
+    o = kernel_pattern.shape[0]
+    if o < CHANNEL_BLOCK:
+        return "kernel"
+    blocks = [kernel_pattern[s : s + CHANNEL_BLOCK] for s in range(0, o, CHANNEL_BLOCK)]
+    if all(np.all(b == b[:1]) for b in blocks):
+        return "shared"
+    if all(np.all((b == PRUNED) == (b[:1] == PRUNED)) for b in blocks) and np.any(kernel_pattern == PRUNED):
+        return "block"
+    return "kernel"
 
 
 def inspect_model(path: str) -> dict[str, Any]:
@@ -142,6 +159,8 @@ def inspect_model(path: str) -> dict[str, Any]:
                 n_patterns = len(meta.patterns) if meta else 0
                 hist: list[int] = np.bincount(kp[kp != PRUNED].ravel(), minlength=n_patterns).tolist()
                 row["pattern_histogram"] = hist
+            if record.kind == KIND_CONV3X3:
+                row["structure"] = _structure(kp)
         row["kept_macs"] = kept
         row["reduction"] = dense / kept if kept else float("inf")
         total_dense += dense
@@ -198,7 +217,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     out.append("")
     head = (
         f"{'op':>4} {'kind':<9} {'filter':<44} {'weights':<16} {'shape':<16} {'out':<14} {'kept':>14} "
-        f"{'MMACs dense':>12} {'MMACs kept':>11} {'x':>6}"
+        f"{'blocks':<7} {'MMACs dense':>12} {'MMACs kept':>11} {'x':>6}"
     )
     out.append(head)
     out.append("-" * len(head))
@@ -214,7 +233,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         kind = _SHORT.get(row.get("kind", ""), "-")
         out.append(
             f"{row['op']:>4} {kind:<9} {name:<44} {row['weights']:<16} {shape:<16} {outs:<14} {kept:>14} "
-            f"{row['dense_macs'] / 1e6:>12.2f} "
+            f"{row.get('structure', '-'):<7} {row['dense_macs'] / 1e6:>12.2f} "
             f"{row['kept_macs'] / 1e6:>11.2f} {row['reduction']:>6.2f}"
         )
     out.append("-" * len(head))
@@ -222,6 +241,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"kept: 3x3 kernels ({PATTERN_TAPS} taps each), 1x1 weights, "
         f"depthwise channels ({PATTERN_TAPS} taps each, {KERNEL_TAPS} dense)"
     )
+    if any("structure" in row for row in summary["convs"]):
+        out.append(
+            "blocks: how each block of 16 filters keeps its 3x3 kernels: shared (one pattern per kept input, "
+            "the int8 kernel's fastest), block (the same inputs), kernel (each on its own)"
+        )
     if any(row.get("pattern_source") == "weights" for row in summary["convs"]):
         out.append("* no metadata for this layer; its weights fit 4-tap patterns, so the delegate can still claim it")
     for row in summary["convs"]:

@@ -5,11 +5,12 @@ scale, so zeros stay zeros) and names tensors its own way, so the layer records
 are written *after* conversion: every CONV_2D 3x3, CONV_2D 1x1 (filter OHWI
 [O, 1, 1, I]) and DEPTHWISE_CONV_2D 3x3 (filter [1, 3, 3, C]) of the flatbuffer
 is matched back to a pruned Keras layer of the same kind (by name, confirmed by
-its zero pattern). A 3x3 conv's kernel assignment is read from the weights
-actually stored in the file; a 1x1 or depthwise record carries the pruned
-layer's block structure (the mask), checked against those weights (every
-pruned weight is zero), so a kept weight that happens to be 0 cannot break a
-block's shared inputs or shared pattern.
+its zero pattern). Every record carries the pruned layer's structure (the
+mask), checked against the weights actually stored in the file (every pruned
+weight is zero), so a kept weight that happens to be 0 cannot break a block's
+shared inputs or shared pattern: a 3x3 kernel keeps the pattern the pruner
+gave it (a kernel stored as all zeros is recorded pruned), a 1x1 or depthwise
+record its block's inputs or pattern.
 
 An int8 file (``int8=``, ``export/int8.py``) is matched and checked the same
 way on its int8 filters: they keep the float file's tensor names, and symmetric
@@ -171,6 +172,30 @@ def _pointwise_table(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
     return np.where(np.asarray(mask)[0, 0].T, 0, PRUNED).astype(np.uint8)
 
 
+def _conv3x3_table(
+    mask: npt.NDArray[np.bool_], library: Sequence[int], w_ohwi: npt.NDArray[np.floating]
+) -> npt.NDArray[np.uint8]:
+    """The O x I record of a (3, 3, I, O) mask: each kernel's library pattern as the mask gives it.
+
+    Reading the patterns off the weights instead would give a kernel whose kept weight was
+    quantised (or trained) to 0 whichever library pattern covering its other taps comes first,
+    and so break a block's shared pattern (``connectivity="shared"``). A kernel stored as all
+    zeros is recorded pruned, as the weights say. Falls back to the weights where the mask holds
+    a support that is not a library pattern (a mask made outside the pruner).
+    """
+    m = np.asarray(mask)
+    i_ch, o_ch = m.shape[2], m.shape[3]
+    bits = (m.reshape(KERNEL_TAPS, i_ch * o_ch).T * (1 << np.arange(KERNEL_TAPS))).sum(axis=1)
+    index = np.full(1 << KERNEL_TAPS, -1, dtype=np.int64)
+    for i, p in enumerate(library):
+        index[int(p)] = i
+    stored = np.any(np.asarray(w_ohwi) != 0, axis=(1, 2))  # (O, I): the kernel has a non-zero weight
+    table = index[bits].reshape(i_ch, o_ch).T  # (O, I)
+    if np.any(table[stored] < 0):
+        return kernel_patterns_from_weights(w_ohwi, list(library))
+    return np.where(stored, table, PRUNED).astype(np.uint8)
+
+
 def _depthwise_table(mask: npt.NDArray[np.bool_], library: Sequence[int]) -> npt.NDArray[np.uint8]:
     """The C x 1 record of a (3, 3, C, 1) mask: each channel's library index, or PRUNED."""
     m = np.asarray(mask)
@@ -254,7 +279,7 @@ def build_metadata(
             elif op.kind == DEPTHWISE:
                 kp = _depthwise_table(masks[name], library)
             else:
-                kp = kernel_patterns_from_weights(op.weights, list(library))
+                kp = _conv3x3_table(masks[name], library, op.weights)
         except MetadataError as exc:
             raise ConverterError(f"layer {name}: exported weights do not follow the library: {exc}") from exc
         layers.append(
