@@ -30,6 +30,11 @@
 //
 // Connectivity pruning saves work only where all 16 filters of a block prune
 // a channel (the (block, channel) pair is then absent from the pack).
+//
+// The same file holds the shared-pattern tiles (SharedTile; docs/int8.md,
+// "Shared patterns"): where the 16 filters of a block read each kept channel
+// through one pattern, they share the row-triple tables, but a pixel's 4 tap
+// bytes are one broadcast operand instead of a vpermb per vpdpbusd.
 #include <algorithm>
 #include <array>
 #include <cassert>
