@@ -427,8 +427,11 @@ def test_growing_pool_adds_adversarial_images_within_the_budget(
     round_seconds = 1.0
     grow = PoolGrower.grow
 
+    rounds_charged: list[int] = []
+
     def timed_grow(self: PoolGrower, start: np.ndarray) -> np.ndarray:
         clock.advance(round_seconds)
+        rounds_charged.append(1)
         return grow(self, start)
 
     monkeypatch.setattr(PoolGrower, "grow", timed_grow)
@@ -446,9 +449,13 @@ def test_growing_pool_adds_adversarial_images_within_the_budget(
     assert d.synthesis_seconds <= growth.share * d.seconds + d.synthesis_seconds / rounds
     # And it keeps starting rounds: synthesis is not far below its share either.
     assert d.synthesis_seconds >= growth.share * d.seconds - d.synthesis_seconds / rounds - 3 * clock.tick
-    # All of these times are the fake clock's (readings and charged rounds), never the machine's.
-    assert 0 < r.seconds <= clock.now
-    assert r.seconds <= 60 * budget + round_seconds + 5 * clock.tick, r.seconds
+    # prune times itself with the policy's clock only, so r.seconds is a whole number of the fake clock's
+    # ticks plus the rounds charged to it (wall time would be neither); the budget is checked in those units.
+    charged = len(rounds_charged) * round_seconds
+    readings = round((r.seconds - charged) / clock.tick)
+    assert r.seconds == pytest.approx(readings * clock.tick + charged)
+    assert 0 < readings <= clock.reads
+    assert readings * clock.tick + charged <= 60 * budget + round_seconds + 5 * clock.tick, (readings, charged)
     for name, mask in r.masks.items():
         assert np.all(np.asarray(r.model.get_layer(name).kernel)[~mask] == 0)
     assert "adversarial images added" in r.summary()
