@@ -82,7 +82,7 @@ std::string OtherThanAvx512Vnni(const JudgeEnv& env) {
 // AVX-512 VNNI with at least 64 output channels:
 //  * blocks of 16 filters reading each kept channel through one pattern (the
 //    converter's `shared` connectivity): the shared-pattern kernel measured
-//    1.15-1.5x at keep 1.0 and 1.5-3.5x at 0.28 ("Shared patterns");
+//    1.17-1.49x at keep 1.0 and 2.7-4.4x at 0.28 ("Shared patterns");
 //  * non-empty (block, input channel) pairs at most 0.6 of all (block-
 //    structured pruning): the filter-lane kernel measured 1.5-2.6x at 0.28
 //    and 1.2-1.6x at 0.5, but only 0.8-1.0x at 1.0, and the converter's
